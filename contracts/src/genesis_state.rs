@@ -1,0 +1,57 @@
+//! The state at height 0, built from the consortium definition.
+
+use std::collections::BTreeMap;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use jialing_core::{CoreError, PublicKey, Role, ValidatorSet, encoding};
+use serde::{Deserialize, Serialize};
+
+use crate::keys;
+use crate::membership::{Member, Organisation};
+use crate::params::Params;
+
+/// Chain-wide facts stored at `chain`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ChainInfo {
+    /// The chain id.
+    pub chain_id: String,
+    /// Genesis time, ms since the Unix epoch.
+    pub genesis_time_ms: u64,
+}
+
+/// Everything the genesis state holds.
+#[derive(Clone, Debug)]
+pub struct InitialState {
+    /// Chain facts.
+    pub chain: ChainInfo,
+    /// The organisations.
+    pub orgs: Vec<Organisation>,
+    /// Member keys certified at genesis (admins included).
+    pub members: Vec<(PublicKey, Member)>,
+    /// The contract parameters.
+    pub params: Params,
+}
+
+impl InitialState {
+    /// The validator set named by the organisations.
+    pub fn validator_set(&self) -> Result<ValidatorSet, CoreError> {
+        ValidatorSet::new(self.orgs.iter().filter(|o| o.active).filter_map(|o| o.validator.clone()).collect())
+    }
+
+    /// The state writes of the genesis block.
+    pub fn writes(&self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, CoreError> {
+        let mut w = BTreeMap::new();
+        w.insert(keys::CHAIN.to_vec(), Some(encoding::encode(&self.chain)));
+        w.insert(keys::PARAMS.to_vec(), Some(encoding::encode(&self.params)));
+        w.insert(keys::VALIDATORS.to_vec(), Some(encoding::encode(&self.validator_set()?)));
+        for o in &self.orgs {
+            w.insert(keys::org(&o.uscc), Some(encoding::encode(o)));
+            let admin = Member { org: o.uscc.clone(), roles: vec![Role::Admin], expires_ms: u64::MAX, revoked: false };
+            w.insert(keys::member(&o.admin), Some(encoding::encode(&admin)));
+        }
+        for (k, m) in &self.members {
+            w.insert(keys::member(k), Some(encoding::encode(m)));
+        }
+        Ok(w)
+    }
+}

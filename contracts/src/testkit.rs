@@ -1,0 +1,198 @@
+//! A tiny in-memory ledger for rule tests, property tests and simulations: a sample
+//! consortium with deterministic keys, and helpers that execute transactions in blocks
+//! exactly as a node would (admission, execution, writes, state root).
+
+use std::collections::BTreeMap;
+
+use borsh::BorshDeserialize;
+use jialing_core::state_tree::StateTree;
+use jialing_core::{Hash, Keypair, PublicKey, Role, SignedTransaction, Transaction, Uscc, Validator, encoding};
+
+use crate::error::AdmissionError;
+use crate::executor::{BlockContext, BlockExecutor};
+use crate::genesis_state::{ChainInfo, InitialState};
+use crate::membership::{Member, Organisation};
+use crate::params::Params;
+use crate::receipt::Receipt;
+use crate::registry::CallPayload;
+use crate::state::MemState;
+
+/// The organisations of the test consortium: (short name, roles).
+pub const ORGS: &[(&str, &[Role])] = &[
+    ("agri", &[Role::ProduceRegulator]),
+    ("market", &[Role::MarketRegulator]),
+    ("credit", &[Role::CreditAuthority]),
+    ("bigdata", &[Role::DataRegulator]),
+    ("exchange", &[Role::Exchange]),
+    ("farm", &[Role::Producer]),
+    ("farm2", &[Role::Producer]),
+    ("plant", &[Role::Processor, Role::Producer]),
+    ("lab", &[Role::Inspector]),
+    ("logistics", &[Role::Logistics]),
+    ("shop", &[Role::Retailer]),
+    ("provider", &[Role::DataProvider]),
+    ("buyer", &[Role::DataBuyer]),
+    ("audit", &[Role::Auditor]),
+];
+
+/// Genesis time of the test ledger: 2026-01-01T00:00:00Z.
+pub const GENESIS_MS: u64 = 1_767_225_600_000;
+
+/// An in-memory ledger.
+pub struct TestLedger {
+    /// Committed state.
+    pub state: MemState,
+    /// Committed state tree.
+    pub tree: StateTree,
+    /// Last committed height.
+    pub height: u64,
+    /// Time of the next block.
+    pub time_ms: u64,
+    /// Chain id.
+    pub chain_id: String,
+}
+
+/// The USCC of a test organisation (deterministic, valid check character).
+pub fn uscc(name: &str) -> Uscc {
+    let i = ORGS.iter().position(|(n, _)| *n == name).unwrap_or(99);
+    match Uscc::complete(&format!("91500230MA{:07}", 1000 + i)) {
+        Ok(u) => u,
+        Err(e) => panic!("test USCC: {e}"),
+    }
+}
+
+/// The operator key of a test organisation (holds all the org's roles).
+pub fn key(name: &str) -> Keypair {
+    Keypair::from_label(&format!("{name}/op"))
+}
+
+/// The admin key of a test organisation.
+pub fn admin(name: &str) -> Keypair {
+    Keypair::from_label(&format!("{name}/admin"))
+}
+
+impl TestLedger {
+    /// The sample consortium at height 0.
+    pub fn new() -> Self {
+        Self::with_params(Params::default())
+    }
+
+    /// The sample consortium with given parameters.
+    pub fn with_params(params: Params) -> Self {
+        let orgs = ORGS
+            .iter()
+            .enumerate()
+            .map(|(i, (name, roles))| Organisation {
+                uscc: uscc(name),
+                name: (*name).to_string(),
+                roles: roles.to_vec(),
+                admin: admin(name).public(),
+                node_keys: vec![],
+                validator: (i < 4).then(|| Validator { public_key: Keypair::from_label(&format!("{name}/val")).public(), power: 1 }),
+                contact: format!("{name} contact"),
+                active: true,
+            })
+            .collect();
+        let members = ORGS
+            .iter()
+            .map(|(name, roles)| {
+                (key(name).public(), Member { org: uscc(name), roles: roles.to_vec(), expires_ms: u64::MAX, revoked: false })
+            })
+            .collect();
+        let init = InitialState {
+            chain: ChainInfo { chain_id: "jialing-test".into(), genesis_time_ms: GENESIS_MS },
+            orgs,
+            members,
+            params,
+        };
+        let writes = match init.writes() {
+            Ok(w) => w,
+            Err(e) => panic!("test genesis: {e}"),
+        };
+        let mut state = MemState::default();
+        state.apply(&writes);
+        let tree = StateTree::new().apply(&writes);
+        TestLedger { state, tree, height: 0, time_ms: GENESIS_MS + 1000, chain_id: "jialing-test".into() }
+    }
+
+    /// Signs a call with the next nonce of `signer`.
+    pub fn sign<P: CallPayload>(&self, signer: &Keypair, payload: &P) -> SignedTransaction {
+        let nonce = self.nonce(&signer.public());
+        self.sign_with_nonce(signer, payload, nonce)
+    }
+
+    /// Signs a call with an explicit nonce.
+    pub fn sign_with_nonce<P: CallPayload>(&self, signer: &Keypair, payload: &P, nonce: u64) -> SignedTransaction {
+        let (contract, method, payload) = payload.to_call();
+        Transaction { chain_id: self.chain_id.clone(), signer: signer.public(), nonce, contract, method, payload }.sign(signer)
+    }
+
+    /// The next nonce of `key` in committed state.
+    pub fn nonce(&self, key: &PublicKey) -> u64 {
+        self.get::<u64>(&crate::keys::nonce(key)).unwrap_or(0)
+    }
+
+    /// Executes one call in its own block; returns its receipt.
+    pub fn call<P: CallPayload>(&mut self, signer: &Keypair, payload: &P) -> Result<Receipt, AdmissionError> {
+        let stx = self.sign(signer, payload);
+        let mut receipts = self.block(&[stx])?;
+        Ok(receipts.remove(0))
+    }
+
+    /// Executes transactions as one block, advancing time by one second afterwards.
+    /// Fails (committing nothing) if any transaction is refused admission.
+    pub fn block(&mut self, txs: &[SignedTransaction]) -> Result<Vec<Receipt>, AdmissionError> {
+        let ctx = BlockContext { chain_id: self.chain_id.clone(), height: self.height + 1, time_ms: self.time_ms };
+        let mut exec = BlockExecutor::new(&self.state, ctx)?;
+        for stx in txs {
+            exec.execute(stx, stx.hash())?;
+        }
+        let out = exec.finish(&self.tree);
+        self.state.apply(&out.writes);
+        self.tree = out.tree;
+        self.height += 1;
+        self.time_ms += 1000;
+        Ok(out.receipts)
+    }
+
+    /// Moves the clock of the next block forward.
+    pub fn advance(&mut self, ms: u64) {
+        self.time_ms += ms;
+    }
+
+    /// Reads a typed value from committed state.
+    pub fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Option<T> {
+        self.state.map.get(key).and_then(|b| encoding::decode("test value", b).ok())
+    }
+
+    /// The committed state root.
+    pub fn root(&self) -> Hash {
+        self.tree.root()
+    }
+
+    /// A snapshot of the committed state, for "changes nothing" checks.
+    pub fn snapshot(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.state.map.clone()
+    }
+}
+
+impl Default for TestLedger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Asserts a receipt was refused with `code`; returns its message.
+pub fn expect_refused(r: &Receipt, code: &str) -> String {
+    match &r.status {
+        crate::receipt::TxStatus::Refused { code: c, message } if c == code => message.clone(),
+        other => panic!("expected refusal {code}, got {other:?}"),
+    }
+}
+
+/// Asserts a receipt executed.
+pub fn expect_ok(r: &Receipt) {
+    if let crate::receipt::TxStatus::Refused { code, message } = &r.status {
+        panic!("expected success, got {code}: {message}");
+    }
+}
