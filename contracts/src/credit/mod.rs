@@ -1,25 +1,266 @@
-//! The credit contract (register 3): dishonesty records, publication, commitments,
-//! repair, lists and joint punishment. Being written.
+//! The credit contract (register 3): dishonesty records, their publication window,
+//! credit commitments, credit repair, the serious-dishonesty and watch lists, objections
+//! and joint punishment.
+//!
+//! Record life (see [`types::Phase`]): recorded (minor, never published) or published
+//! -> eligible (the minimum publication period reached) -> applied -> accepted or
+//! incomplete -> repaired (approved) or denied -> ... ; repaired -> reinstated when the
+//! commitment proves false; any published phase -> expired at the maximum (computed on
+//! read from block time, no transaction needed); an upheld objection withdraws a record.
+//!
+//! Every number (periods, deadlines) comes from the versioned [`CreditRules`] in
+//! [`CreditParams`]; a record stores the version it was recorded under and the window
+//! computed from it, so a later governance change never rewrites an existing record.
+//!
+//! Modules: [`types`] (records and states), [`calendar`] (months and working days in
+//! China Standard Time), [`rules`] (one pure check per rule), [`payloads`] (method
+//! arguments), [`store`] (keys and the per-subject index), [`records`] (recording and
+//! objections), [`commitments`], [`repair`], [`lists`], [`views`] (pure read models).
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use jialing_core::Uscc;
+use jialing_core::{Role, Uscc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ContractError;
 use crate::executor::Tx;
-use crate::registry::Method;
+use crate::registry::{Method, from_json_of, json_of};
 
-/// Credit parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub mod calendar;
+pub mod commitments;
+pub mod lists;
+pub mod payloads;
+pub mod records;
+pub mod repair;
+pub mod rules;
+pub mod store;
+pub mod types;
+pub mod views;
+
+pub use payloads::*;
+pub use types::*;
+pub use views::{PublicRecordView, RecordView, full_view, is_published, phase, public_view};
+
+/// 2026-04-01T00:00:00+08:00 (China Standard Time), when the current repair rules took
+/// effect, in ms since the Unix epoch.
+pub const RULES_2026_EFFECTIVE_MS: u64 = 1_774_972_800_000;
+
+/// One version of the credit rules: the numbers of domain.md "Reference facts ...
+/// Credit repair". Months are calendar months and working days are Monday to Friday,
+/// both counted in the time zone `utc_offset_minutes` (see [`calendar`]).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CreditParams {}
+pub struct CreditRules {
+    /// Version number of this rule set (stored in every record recorded under it).
+    pub version: u32,
+    /// Block time (ms) from which this version is in force.
+    pub effective_ms: u64,
+    /// Offset of the legal time zone from UTC, in minutes (China Standard Time: 480).
+    pub utc_offset_minutes: i32,
+    /// Minor records: never published; their effect lasts at most this many months.
+    pub minor_max_months: u32,
+    /// General records: published at least this many months before repair.
+    pub general_min_months: u32,
+    /// General records: publication stops by itself after this many months.
+    pub general_max_months: u32,
+    /// Serious records: published at least this many months before repair.
+    pub serious_min_months: u32,
+    /// Serious records: publication stops by itself after this many months.
+    pub serious_max_months: u32,
+    /// Food, drugs, special equipment, work safety and fire records: published at least
+    /// this many months (whatever their category, never beyond their maximum).
+    pub special_domain_min_months: u32,
+    /// Working days the deciding authority has after accepting an application.
+    pub decision_working_days: u32,
+    /// The same for records made by a market regulator.
+    pub market_decision_working_days: u32,
+}
+
+impl Default for CreditRules {
+    fn default() -> Self {
+        CreditRules {
+            version: 1,
+            effective_ms: RULES_2026_EFFECTIVE_MS,
+            utc_offset_minutes: 8 * 60,
+            minor_max_months: 3,
+            general_min_months: 3,
+            general_max_months: 12,
+            serious_min_months: 12,
+            serious_max_months: 36,
+            special_domain_min_months: 12,
+            decision_working_days: 3,
+            market_decision_working_days: 7,
+        }
+    }
+}
+
+/// Credit parameters: the rule versions, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreditParams {
+    /// Rule versions ordered by `effective_ms`. The version in force at a block time is
+    /// the last one whose `effective_ms` is not after it; before the first version's
+    /// date the first version applies (the ledger holds no older rules).
+    pub versions: Vec<CreditRules>,
+}
+
+impl Default for CreditParams {
+    fn default() -> Self {
+        CreditParams {
+            versions: vec![CreditRules::default()],
+        }
+    }
+}
+
+impl CreditParams {
+    /// The rule version in force at block time `now_ms`.
+    pub fn in_force(&self, now_ms: u64) -> Result<&CreditRules, ContractError> {
+        let first = self.versions.first().ok_or_else(|| {
+            ContractError::rule(
+                "credit.rules_in_force",
+                "the parameters hold no credit rule version",
+            )
+        })?;
+        Ok(self
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_ms <= now_ms)
+            .unwrap_or(first))
+    }
+}
+
+/// Roles that may record dishonesty (and, for their own records, decide on them).
+pub const AUTHORITY_ROLES: &[Role] = &[
+    Role::CreditAuthority,
+    Role::MarketRegulator,
+    Role::ProduceRegulator,
+    Role::DataRegulator,
+];
+
+/// Roles with which a member may act for its own organisation as a credit subject
+/// (every role but admin and the read-only auditor).
+pub const SUBJECT_ROLES: &[Role] = &[
+    Role::ProduceRegulator,
+    Role::MarketRegulator,
+    Role::CreditAuthority,
+    Role::DataRegulator,
+    Role::Exchange,
+    Role::Producer,
+    Role::Processor,
+    Role::Inspector,
+    Role::Logistics,
+    Role::Retailer,
+    Role::DataProvider,
+    Role::DataBuyer,
+];
 
 /// The credit contract's methods.
-pub const METHODS: &[Method] = &[];
+pub const METHODS: &[Method] = &[
+    Method {
+        contract: "credit",
+        name: "record",
+        roles: AUTHORITY_ROLES,
+        summary: "record a dishonesty decision against an organisation or a (hashed) person",
+        run: records::run_record,
+        to_json: json_of::<RecordDishonesty>,
+        from_json: from_json_of::<RecordDishonesty>,
+    },
+    Method {
+        contract: "credit",
+        name: "commit",
+        roles: SUBJECT_ROLES,
+        summary: "publish a credit commitment of the signer's organisation (or file a person's)",
+        run: commitments::run_commit,
+        to_json: json_of::<Commit>,
+        from_json: from_json_of::<Commit>,
+    },
+    Method {
+        contract: "credit",
+        name: "apply",
+        roles: SUBJECT_ROLES,
+        summary: "apply for credit repair of a record with proof materials and a commitment",
+        run: repair::run_apply,
+        to_json: json_of::<ApplyRepair>,
+        from_json: from_json_of::<ApplyRepair>,
+    },
+    Method {
+        contract: "credit",
+        name: "accept",
+        roles: AUTHORITY_ROLES,
+        summary: "accept a complete repair application (starts the decision deadline)",
+        run: repair::run_accept,
+        to_json: json_of::<AcceptApplication>,
+        from_json: from_json_of::<AcceptApplication>,
+    },
+    Method {
+        contract: "credit",
+        name: "mark_incomplete",
+        roles: AUTHORITY_ROLES,
+        summary: "return a repair application as incomplete, saying what is missing",
+        run: repair::run_mark_incomplete,
+        to_json: json_of::<MarkIncomplete>,
+        from_json: from_json_of::<MarkIncomplete>,
+    },
+    Method {
+        contract: "credit",
+        name: "decide",
+        roles: AUTHORITY_ROLES,
+        summary: "approve (repair) or deny an accepted repair application, with reasons",
+        run: repair::run_decide,
+        to_json: json_of::<DecideRepair>,
+        from_json: from_json_of::<DecideRepair>,
+    },
+    Method {
+        contract: "credit",
+        name: "reinstate",
+        roles: AUTHORITY_ROLES,
+        summary: "reinstate a repaired record whose credit commitment proved false",
+        run: repair::run_reinstate,
+        to_json: json_of::<Reinstate>,
+        from_json: from_json_of::<Reinstate>,
+    },
+    Method {
+        contract: "credit",
+        name: "set_list",
+        roles: AUTHORITY_ROLES,
+        summary: "enter a record on, or remove it from, the serious-dishonesty or watch list",
+        run: lists::run_set_list,
+        to_json: json_of::<SetList>,
+        from_json: from_json_of::<SetList>,
+    },
+    Method {
+        contract: "credit",
+        name: "object",
+        roles: SUBJECT_ROLES,
+        summary: "file an objection to a record (at any time)",
+        run: records::run_object,
+        to_json: json_of::<Object>,
+        from_json: from_json_of::<Object>,
+    },
+    Method {
+        contract: "credit",
+        name: "resolve_objection",
+        roles: AUTHORITY_ROLES,
+        summary: "uphold (withdraw the record) or dismiss an objection, with reasons",
+        run: records::run_resolve_objection,
+        to_json: json_of::<ResolveObjection>,
+        from_json: from_json_of::<ResolveObjection>,
+    },
+];
 
-/// Whether `subject` is under joint punishment (on the serious-dishonesty list and not
-/// repaired) at the transaction's block time. Other registers call this.
+/// Whether `subject` is under joint punishment at the transaction's block time: it has
+/// a serious record that is on the serious-dishonesty list, still published (not past
+/// its maximum, not withdrawn) and not repaired. Point reads only: the subject's index,
+/// then each of its records. Other registers call this.
 pub fn is_under_joint_punishment(tx: &Tx<'_>, subject: &Uscc) -> Result<bool, ContractError> {
-    let _ = (tx, subject);
+    let Some(index) = store::load_index(tx, subject.as_str())? else {
+        return Ok(false);
+    };
+    for id in &index.records {
+        let record = store::load_record(tx, id)?;
+        if views::joint_punishment(&record, tx.time_ms()) {
+            return Ok(true);
+        }
+    }
     Ok(false)
 }
