@@ -14,7 +14,7 @@
 //!
 //! Modules: [`types`] (records and states), [`calendar`] (months and working days in
 //! China Standard Time), [`rules`] (one pure check per rule), [`payloads`] (method
-//! arguments), [`store`] (keys and the per-subject index), [`records`] (recording and
+//! arguments), [`punishment`] (joint punishment), [`store`] (keys and the per-subject index), [`records`] (recording and
 //! objections), [`commitments`], [`repair`], [`lists`], [`views`] (pure read models).
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -29,6 +29,7 @@ pub mod calendar;
 pub mod commitments;
 pub mod lists;
 pub mod payloads;
+pub mod punishment;
 pub mod records;
 pub mod repair;
 pub mod rules;
@@ -37,6 +38,7 @@ pub mod types;
 pub mod views;
 
 pub use payloads::*;
+pub use punishment::joint_punishment_in_state;
 pub use types::*;
 pub use views::{PublicRecordView, RecordView, full_view, is_published, phase, public_view};
 
@@ -253,14 +255,5 @@ pub const METHODS: &[Method] = &[
 /// its maximum, not withdrawn) and not repaired. Point reads only: the subject's index,
 /// then each of its records. Other registers call this.
 pub fn is_under_joint_punishment(tx: &Tx<'_>, subject: &Uscc) -> Result<bool, ContractError> {
-    let Some(index) = store::load_index(tx, subject.as_str())? else {
-        return Ok(false);
-    };
-    for id in &index.records {
-        let record = store::load_record(tx, id)?;
-        if views::joint_punishment(&record, tx.time_ms()) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    punishment::joint_punishment_with(&|k| tx.get_raw(k), subject.as_str(), tx.time_ms())
 }

@@ -32,7 +32,7 @@ fn load_for_decision(tx: &Tx<'_>, id: &str) -> Result<DishonestyRecord, Contract
     Ok(r)
 }
 
-fn application_mut<'r>(r: &'r mut DishonestyRecord) -> Result<&'r mut Application, ContractError> {
+fn application_mut(r: &mut DishonestyRecord) -> Result<&mut Application, ContractError> {
     let id = r.id.clone();
     r.application
         .as_mut()
