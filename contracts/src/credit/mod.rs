@@ -99,9 +99,9 @@ impl Default for CreditRules {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CreditParams {
-    /// Rule versions ordered by `effective_ms`. The version in force at a block time is
-    /// the last one whose `effective_ms` is not after it; before the first version's
-    /// date the first version applies (the ledger holds no older rules).
+    /// Rule versions, normally oldest first. The version in force at a block time is
+    /// the one with the latest `effective_ms` not after it; before every version's date
+    /// the earliest applies (the ledger holds no older rules). See [`Self::in_force`].
     pub versions: Vec<CreditRules>,
 }
 
@@ -114,20 +114,27 @@ impl Default for CreditParams {
 }
 
 impl CreditParams {
-    /// The rule version in force at block time `now_ms`.
+    /// The rule version in force at block time `now_ms`: the one with the latest
+    /// `effective_ms` not after `now_ms` (the later in the list on a tie); before every
+    /// version's date, the earliest version.
     pub fn in_force(&self, now_ms: u64) -> Result<&CreditRules, ContractError> {
-        let first = self.versions.first().ok_or_else(|| {
+        let mut in_force: Option<&CreditRules> = None;
+        let mut earliest: Option<&CreditRules> = None;
+        for v in &self.versions {
+            if v.effective_ms <= now_ms && in_force.is_none_or(|b| v.effective_ms >= b.effective_ms)
+            {
+                in_force = Some(v);
+            }
+            if earliest.is_none_or(|e| v.effective_ms < e.effective_ms) {
+                earliest = Some(v);
+            }
+        }
+        in_force.or(earliest).ok_or_else(|| {
             ContractError::rule(
                 "credit.rules_in_force",
                 "the parameters hold no credit rule version",
             )
-        })?;
-        Ok(self
-            .versions
-            .iter()
-            .rev()
-            .find(|v| v.effective_ms <= now_ms)
-            .unwrap_or(first))
+        })
     }
 }
 
@@ -137,6 +144,17 @@ pub const AUTHORITY_ROLES: &[Role] = &[
     Role::MarketRegulator,
     Role::ProduceRegulator,
     Role::DataRegulator,
+];
+
+/// Roles that may see full records and must log each such query (`credit.log_query`):
+/// the authorities and the auditors (logging its own queries is the one write an
+/// auditor makes).
+pub const QUERY_ROLES: &[Role] = &[
+    Role::CreditAuthority,
+    Role::MarketRegulator,
+    Role::ProduceRegulator,
+    Role::DataRegulator,
+    Role::Auditor,
 ];
 
 /// Roles with which a member may act for its own organisation as a credit subject
@@ -247,6 +265,15 @@ pub const METHODS: &[Method] = &[
         run: records::run_resolve_objection,
         to_json: json_of::<ResolveObjection>,
         from_json: from_json_of::<ResolveObjection>,
+    },
+    Method {
+        contract: "credit",
+        name: "log_query",
+        roles: QUERY_ROLES,
+        summary: "log a restricted query (full view of a record or a subject's records) with its purpose",
+        run: records::run_log_query,
+        to_json: json_of::<LogQuery>,
+        from_json: from_json_of::<LogQuery>,
     },
 ];
 

@@ -147,3 +147,17 @@ pub struct ResolveObjection {
     pub reasons: String,
 }
 payload!(ResolveObjection, "resolve_objection");
+
+/// `credit.log_query`: an authority or auditor logs a restricted query before the node
+/// answers it (domain.md: "every restricted query is itself logged"). The transaction
+/// itself is the log entry; it is indexed under the record and the subject named.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct LogQuery {
+    /// The record viewed, if one.
+    pub record_id: Option<String>,
+    /// The subject whose records were viewed, if one (USCC or person hash).
+    pub subject_id: Option<String>,
+    /// Why (case number, audit reference ...).
+    pub purpose: String,
+}
+payload!(LogQuery, "log_query");

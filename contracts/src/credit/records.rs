@@ -2,7 +2,7 @@
 
 use jialing_core::{Hash, Role};
 
-use super::payloads::{Object, RecordDishonesty, ResolveObjection};
+use super::payloads::{LogQuery, Object, RecordDishonesty, ResolveObjection};
 use super::rules::{
     is_credit_authority, rule_decided_by_recorder, rule_decision_not_future, rule_subject_only,
 };
@@ -187,4 +187,32 @@ pub fn finish(tx: &mut Tx<'_>, r: &DishonestyRecord) {
     store::save_record(tx, r);
     tx.tag(TagKind::CreditSubject, r.subject.id());
     tx.tag(TagKind::CreditRecord, r.id.clone());
+}
+
+/// `credit.log_query`: writes no state; the transaction and its index tags are the log.
+/// Named objects must exist, so the log is never about something that is not there.
+pub fn run_log_query(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: LogQuery = decode_payload(payload)?;
+    tx.check_text("purpose", &p.purpose, true)?;
+    if p.record_id.is_none() && p.subject_id.is_none() {
+        return Err(ContractError::InvalidArgument {
+            field: "record_id",
+            reason: "name the record or the subject queried".into(),
+        });
+    }
+    if let Some(id) = &p.record_id {
+        let r = store::load_record(tx, id)?;
+        tx.tag(TagKind::CreditSubject, r.subject.id());
+        tx.tag(TagKind::CreditRecord, id.clone());
+    }
+    if let Some(subject) = &p.subject_id {
+        if store::load_index(tx, subject)?.is_none() {
+            return Err(ContractError::NotFound {
+                what: "credit subject",
+                id: subject.clone(),
+            });
+        }
+        tx.tag(TagKind::CreditSubject, subject.clone());
+    }
+    Ok(())
 }

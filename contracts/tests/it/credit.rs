@@ -5,6 +5,7 @@
 // Test helpers fail loudly on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use jialing_contracts::credit::LogQuery;
 use jialing_contracts::credit::{
     AcceptApplication, ApplyRepair, Category, Commit, CreditParams, CreditRules, DecideRepair,
     DishonestyRecord, Domain, ListKind, MarkIncomplete, Object, Phase, RecordDishonesty, Reinstate,
@@ -14,7 +15,7 @@ use jialing_contracts::credit::{
 use jialing_contracts::credit::{Commitment, RULES_2026_EFFECTIVE_MS};
 use jialing_contracts::params::{DAY_MS, Params};
 use jialing_contracts::testkit::{GENESIS_MS, TestLedger, expect_ok, expect_refused, key, uscc};
-use jialing_contracts::{Receipt, keys};
+use jialing_contracts::{Receipt, TagKind, keys, registry};
 use jialing_core::{Hash, sha256};
 use proptest::prelude::*;
 
@@ -723,6 +724,104 @@ fn credit_params_defaults_match_domain() {
         RULES_2026_EFFECTIVE_MS + 8 * 3_600_000
     );
     assert!(serde_json::from_str::<CreditRules>(r#"{"bogus": 1}"#).is_err());
+}
+
+#[test]
+fn credit_rules_in_force_by_effective_date() {
+    let v = |version, effective_ms| CreditRules {
+        version,
+        effective_ms,
+        ..CreditRules::default()
+    };
+    // Out of list order on purpose.
+    let p = CreditParams {
+        versions: vec![v(3, 300), v(1, 100), v(2, 200)],
+    };
+    assert_eq!(p.in_force(250).unwrap().version, 2);
+    assert_eq!(p.in_force(300).unwrap().version, 3);
+    assert_eq!(
+        p.in_force(50).unwrap().version,
+        1,
+        "before every date: the earliest"
+    );
+    let none = CreditParams { versions: vec![] };
+    assert_eq!(
+        none.in_force(0).unwrap_err().code(),
+        "credit.rules_in_force"
+    );
+}
+
+#[test]
+fn credit_log_query() {
+    let mut l = TestLedger::new();
+    record(&mut l, "market", "S1", Category::Serious, Domain::Other);
+    let q = LogQuery {
+        record_id: Some("S1".into()),
+        subject_id: None,
+        purpose: "audit 2026-17".into(),
+    };
+    let r = l.call(&key("audit"), &q).unwrap();
+    expect_ok(&r);
+    assert!(
+        r.tags
+            .iter()
+            .any(|t| t.kind == TagKind::CreditRecord && t.id == "S1")
+    );
+    assert!(
+        r.tags
+            .iter()
+            .any(|t| t.kind == TagKind::CreditSubject && t.id == uscc("farm").as_str())
+    );
+    let q = LogQuery {
+        record_id: None,
+        subject_id: Some(uscc("farm").to_string()),
+        purpose: "case".into(),
+    };
+    expect_ok(&l.call(&key("credit"), &q).unwrap());
+    refused(&mut l, "farm", &q, "wrong_role");
+    refused(
+        &mut l,
+        "credit",
+        &LogQuery {
+            subject_id: Some(uscc("shop").to_string()),
+            ..q.clone()
+        },
+        "not_found",
+    );
+    refused(
+        &mut l,
+        "credit",
+        &LogQuery {
+            record_id: None,
+            subject_id: None,
+            purpose: "x".into(),
+        },
+        "invalid_argument",
+    );
+}
+
+#[test]
+fn credit_payloads_round_trip_json() {
+    let p = record_payload(
+        "J1",
+        org("farm"),
+        Category::Serious,
+        Domain::SpecialEquipment,
+        GENESIS_MS,
+    );
+    let m = registry::find("credit", "record").unwrap();
+    let json = (m.to_json)(&jialing_core::encoding::encode(&p)).unwrap();
+    assert_eq!(json["subject"]["org"], uscc("farm").as_str());
+    assert_eq!(json["domain"], "special_equipment");
+    let bytes = (m.from_json)(json).unwrap();
+    let back: RecordDishonesty = jialing_core::encoding::decode("payload", &bytes).unwrap();
+    assert_eq!(back, p);
+    assert_eq!(
+        registry::methods()
+            .filter(|m| m.contract == "credit")
+            .count(),
+        11
+    );
 }
 
 // ---- property test: random sequences never leave the state machine ----
