@@ -12,6 +12,14 @@
 //! [`CreditParams`]; a record stores the version it was recorded under and the window
 //! computed from it, so a later governance change never rewrites an existing record.
 //!
+//! Putting an organisation under joint punishment (for other registers' tests): an
+//! authority calls `credit.record` with a [`RecordDishonesty`] of category
+//! [`Category::Serious`] against `Subject::Org(uscc)`, then `credit.set_list` with a
+//! [`SetList`] entering [`ListKind::SeriousDishonesty`]; [`is_under_joint_punishment`]
+//! is then true until the record is repaired, withdrawn or past its maximum (36
+//! months by default), or leaves the list. [`joint_punishment_in_state`] answers the
+//! same question over committed state for the node.
+//!
 //! Modules: [`types`] (records and states), [`calendar`] (months and working days in
 //! China Standard Time), [`rules`] (one pure check per rule), [`payloads`] (method
 //! arguments), [`punishment`] (joint punishment), [`store`] (keys and the per-subject index), [`records`] (recording and
