@@ -19,14 +19,10 @@ pub enum AdmissionError {
         got: String,
     },
     /// The signer's key is not certified by any organisation.
-    #[error(
-        "signer {0} is not a member of the consortium: ask your organisation's admin to certify the key (jialing keys certify)"
-    )]
+    #[error("signer {0} is not a member of the consortium: ask your organisation's admin to certify the key (jialing keys certify)")]
     UnknownSigner(PublicKey),
     /// The signer's certification has expired.
-    #[error(
-        "signer {key}'s certification expired at {expired_ms} ms (block time {now_ms} ms): ask your admin to renew it"
-    )]
+    #[error("signer {key}'s certification expired at {expired_ms} ms (block time {now_ms} ms): ask your admin to renew it")]
     Expired {
         /// The key.
         key: PublicKey,
@@ -159,18 +155,11 @@ impl ContractError {
 
     /// Shorthand for a rule refusal.
     pub fn rule(rule: &'static str, detail: impl Into<String>) -> Self {
-        ContractError::Rule {
-            rule,
-            detail: detail.into(),
-        }
+        ContractError::Rule { rule, detail: detail.into() }
     }
 }
 
 /// Formats roles as a comma-separated list.
 pub fn role_list(roles: &[Role]) -> String {
-    roles
-        .iter()
-        .map(|r| r.name())
-        .collect::<Vec<_>>()
-        .join(", ")
+    roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
 }

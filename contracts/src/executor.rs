@@ -69,28 +69,18 @@ fn read(
 }
 
 fn decode_at<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, ContractError> {
-    encoding::decode("state value", bytes).map_err(|e| ContractError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason: e.to_string(),
-    })
+    encoding::decode("state value", bytes)
+        .map_err(|e| ContractError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
 }
 
 impl<'a> BlockExecutor<'a> {
     /// Starts a block on top of `base`.
     pub fn new(base: &'a dyn StateView, ctx: BlockContext) -> Result<Self, AdmissionError> {
         let params = match base.get(keys::PARAMS).map_err(AdmissionError::Storage)? {
-            Some(bytes) => encoding::decode("params", &bytes)
-                .map_err(|e| AdmissionError::Storage(e.to_string()))?,
+            Some(bytes) => encoding::decode("params", &bytes).map_err(|e| AdmissionError::Storage(e.to_string()))?,
             None => Params::default(),
         };
-        Ok(BlockExecutor {
-            base,
-            ctx,
-            params,
-            writes: BTreeMap::new(),
-            receipts: Vec::new(),
-            seen: BTreeSet::new(),
-        })
+        Ok(BlockExecutor { base, ctx, params, writes: BTreeMap::new(), receipts: Vec::new(), seen: BTreeSet::new() })
     }
 
     /// The block context.
@@ -105,9 +95,7 @@ impl<'a> BlockExecutor<'a> {
 
     fn get_typed<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, AdmissionError> {
         match read(self.base, &self.writes, key).map_err(AdmissionError::Storage)? {
-            Some(bytes) => encoding::decode("state value", &bytes)
-                .map(Some)
-                .map_err(|e| AdmissionError::Storage(e.to_string())),
+            Some(bytes) => encoding::decode("state value", &bytes).map(Some).map_err(|e| AdmissionError::Storage(e.to_string())),
             None => Ok(None),
         }
     }
@@ -122,10 +110,7 @@ impl<'a> BlockExecutor<'a> {
     pub fn admit(&self, stx: &SignedTransaction, hash: &TxHash) -> Result<Member, AdmissionError> {
         let tx = &stx.tx;
         if tx.chain_id != self.ctx.chain_id {
-            return Err(AdmissionError::WrongChain {
-                expected: self.ctx.chain_id.clone(),
-                got: tx.chain_id.clone(),
-            });
+            return Err(AdmissionError::WrongChain { expected: self.ctx.chain_id.clone(), got: tx.chain_id.clone() });
         }
         if self.seen.contains(hash) {
             return Err(AdmissionError::Duplicate(hash.to_hex()));
@@ -133,28 +118,15 @@ impl<'a> BlockExecutor<'a> {
         let member = check_member(self, &tx.signer, self.ctx.time_ms)?;
         let expected = self.next_nonce(&tx.signer)?;
         if tx.nonce != expected {
-            let hint = if tx.nonce < expected {
-                " (already used: a replay)"
-            } else {
-                " (a gap: an earlier nonce is missing)"
-            };
-            return Err(AdmissionError::BadNonce {
-                key: tx.signer,
-                expected,
-                got: tx.nonce,
-                hint,
-            });
+            let hint = if tx.nonce < expected { " (already used: a replay)" } else { " (a gap: an earlier nonce is missing)" };
+            return Err(AdmissionError::BadNonce { key: tx.signer, expected, got: tx.nonce, hint });
         }
         Ok(member)
     }
 
     /// Admits and executes one transaction. On `Err` nothing changed and the transaction
     /// must not be in the block; on `Ok` it is in the block with the returned receipt.
-    pub fn execute(
-        &mut self,
-        stx: &SignedTransaction,
-        hash: TxHash,
-    ) -> Result<&Receipt, AdmissionError> {
+    pub fn execute(&mut self, stx: &SignedTransaction, hash: TxHash) -> Result<&Receipt, AdmissionError> {
         let member = self.admit(stx, &hash)?;
         let tx = &stx.tx;
         let (result, tx_writes, mut tags) = {
@@ -170,10 +142,7 @@ impl<'a> BlockExecutor<'a> {
                 hash,
             };
             let result = match registry::find(&tx.contract, &tx.method) {
-                None => Err(ContractError::UnknownMethod {
-                    contract: tx.contract.clone(),
-                    method: tx.method.clone(),
-                }),
+                None => Err(ContractError::UnknownMethod { contract: tx.contract.clone(), method: tx.method.clone() }),
                 Some(m) => match m.roles.iter().any(|r| member.roles.contains(r)) {
                     false => Err(ContractError::WrongRole {
                         method: format!("{}.{}", m.contract, m.name),
@@ -192,28 +161,15 @@ impl<'a> BlockExecutor<'a> {
             }
             Err(e) => {
                 tags.clear();
-                TxStatus::Refused {
-                    code: e.code(),
-                    message: e.to_string(),
-                }
+                TxStatus::Refused { code: e.code(), message: e.to_string() }
             }
         };
-        tags.push(IndexTag {
-            kind: TagKind::Org,
-            id: member.org.to_string(),
-        });
+        tags.push(IndexTag { kind: TagKind::Org, id: member.org.to_string() });
         tags.sort();
         tags.dedup();
-        self.writes.insert(
-            keys::nonce(&tx.signer),
-            Some(encoding::encode(&(tx.nonce + 1))),
-        );
+        self.writes.insert(keys::nonce(&tx.signer), Some(encoding::encode(&(tx.nonce + 1))));
         self.seen.insert(hash);
-        self.receipts.push(Receipt {
-            tx_hash: hash,
-            status,
-            tags,
-        });
+        self.receipts.push(Receipt { tx_hash: hash, status, tags });
         Ok(&self.receipts[self.receipts.len() - 1])
     }
 
@@ -222,40 +178,21 @@ impl<'a> BlockExecutor<'a> {
         let receipt_hashes: Vec<Hash> = self.receipts.iter().map(Receipt::hash).collect();
         let receipts_root = merkle::root_of_hashes(&receipt_hashes);
         let tree = tree.apply(&self.writes);
-        BlockOutcome {
-            state_root: tree.root(),
-            tree,
-            writes: self.writes,
-            receipts: self.receipts,
-            receipts_root,
-        }
+        BlockOutcome { state_root: tree.root(), tree, writes: self.writes, receipts: self.receipts, receipts_root }
     }
 }
 
-fn check_member(
-    exec: &BlockExecutor<'_>,
-    key: &PublicKey,
-    now_ms: u64,
-) -> Result<Member, AdmissionError> {
-    let member: Member = exec
-        .get_typed(&keys::member(key))?
-        .ok_or(AdmissionError::UnknownSigner(*key))?;
+fn check_member(exec: &BlockExecutor<'_>, key: &PublicKey, now_ms: u64) -> Result<Member, AdmissionError> {
+    let member: Member = exec.get_typed(&keys::member(key))?.ok_or(AdmissionError::UnknownSigner(*key))?;
     if member.revoked {
         return Err(AdmissionError::Revoked(*key));
     }
     if now_ms >= member.expires_ms {
-        return Err(AdmissionError::Expired {
-            key: *key,
-            expired_ms: member.expires_ms,
-            now_ms,
-        });
+        return Err(AdmissionError::Expired { key: *key, expired_ms: member.expires_ms, now_ms });
     }
     let org: Option<Organisation> = exec.get_typed(&keys::org(&member.org))?;
     if !org.is_some_and(|o| o.active) {
-        return Err(AdmissionError::OrgInactive {
-            key: *key,
-            org: member.org.to_string(),
-        });
+        return Err(AdmissionError::OrgInactive { key: *key, org: member.org.to_string() });
     }
     Ok(member)
 }
@@ -293,16 +230,8 @@ impl<'a> Tx<'a> {
     }
 
     /// Typed read of an object that must exist.
-    pub fn require<T: BorshDeserialize>(
-        &self,
-        what: &'static str,
-        id: &str,
-        key: &[u8],
-    ) -> Result<T, ContractError> {
-        self.get(key)?.ok_or_else(|| ContractError::NotFound {
-            what,
-            id: id.to_string(),
-        })
+    pub fn require<T: BorshDeserialize>(&self, what: &'static str, id: &str, key: &[u8]) -> Result<T, ContractError> {
+        self.get(key)?.ok_or_else(|| ContractError::NotFound { what, id: id.to_string() })
     }
 
     /// Typed write.
@@ -317,10 +246,7 @@ impl<'a> Tx<'a> {
 
     /// Records that this transaction touched an object (for the store's indexes).
     pub fn tag(&mut self, kind: TagKind, id: impl Into<String>) {
-        self.tags.push(IndexTag {
-            kind,
-            id: id.into(),
-        });
+        self.tags.push(IndexTag { kind, id: id.into() });
     }
 
     /// The signer's key.
@@ -370,26 +296,14 @@ impl<'a> Tx<'a> {
 
     /// Checks a text field against the length limit (and that it is not empty when
     /// `required`).
-    pub fn check_text(
-        &self,
-        field: &'static str,
-        value: &str,
-        required: bool,
-    ) -> Result<(), ContractError> {
+    pub fn check_text(&self, field: &'static str, value: &str, required: bool) -> Result<(), ContractError> {
         if required && value.trim().is_empty() {
-            return Err(ContractError::InvalidArgument {
-                field,
-                reason: "must not be empty".into(),
-            });
+            return Err(ContractError::InvalidArgument { field, reason: "must not be empty".into() });
         }
         if value.len() > self.params.max_text_len as usize {
             return Err(ContractError::InvalidArgument {
                 field,
-                reason: format!(
-                    "{} bytes, the limit is {}",
-                    value.len(),
-                    self.params.max_text_len
-                ),
+                reason: format!("{} bytes, the limit is {}", value.len(), self.params.max_text_len),
             });
         }
         Ok(())

@@ -35,13 +35,7 @@ pub struct InitialState {
 impl InitialState {
     /// The validator set named by the organisations.
     pub fn validator_set(&self) -> Result<ValidatorSet, CoreError> {
-        ValidatorSet::new(
-            self.orgs
-                .iter()
-                .filter(|o| o.active)
-                .filter_map(|o| o.validator.clone())
-                .collect(),
-        )
+        ValidatorSet::new(self.orgs.iter().filter(|o| o.active).filter_map(|o| o.validator.clone()).collect())
     }
 
     /// The state writes of the genesis block.
@@ -49,18 +43,10 @@ impl InitialState {
         let mut w = BTreeMap::new();
         w.insert(keys::CHAIN.to_vec(), Some(encoding::encode(&self.chain)));
         w.insert(keys::PARAMS.to_vec(), Some(encoding::encode(&self.params)));
-        w.insert(
-            keys::VALIDATORS.to_vec(),
-            Some(encoding::encode(&self.validator_set()?)),
-        );
+        w.insert(keys::VALIDATORS.to_vec(), Some(encoding::encode(&self.validator_set()?)));
         for o in &self.orgs {
             w.insert(keys::org(&o.uscc), Some(encoding::encode(o)));
-            let admin = Member {
-                org: o.uscc.clone(),
-                roles: vec![Role::Admin],
-                expires_ms: u64::MAX,
-                revoked: false,
-            };
+            let admin = Member { org: o.uscc.clone(), roles: vec![Role::Admin], expires_ms: u64::MAX, revoked: false };
             w.insert(keys::member(&o.admin), Some(encoding::encode(&admin)));
         }
         for (k, m) in &self.members {

@@ -107,11 +107,7 @@ fn run_certify(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     if p.expires_ms <= tx.time_ms() {
         return Err(ContractError::rule(
             "membership.expiry_in_future",
-            format!(
-                "expiry {} ms is not after block time {} ms",
-                p.expires_ms,
-                tx.time_ms()
-            ),
+            format!("expiry {} ms is not after block time {} ms", p.expires_ms, tx.time_ms()),
         ));
     }
     if let Some(existing) = tx.get::<Member>(&keys::member(&p.member))? {
@@ -122,27 +118,13 @@ fn run_certify(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
             ));
         }
         if existing.revoked {
-            return Err(ContractError::rule(
-                "membership.revoked_is_final",
-                format!("key {} was revoked; generate a new key", p.member),
-            ));
+            return Err(ContractError::rule("membership.revoked_is_final", format!("key {} was revoked; generate a new key", p.member)));
         }
         if existing.roles.contains(&Role::Admin) {
-            return Err(ContractError::rule(
-                "membership.admin_by_governance",
-                "the admin key is changed only by governance",
-            ));
+            return Err(ContractError::rule("membership.admin_by_governance", "the admin key is changed only by governance"));
         }
     }
-    tx.put(
-        keys::member(&p.member),
-        &Member {
-            org: org.uscc.clone(),
-            roles: p.roles,
-            expires_ms: p.expires_ms,
-            revoked: false,
-        },
-    );
+    tx.put(keys::member(&p.member), &Member { org: org.uscc.clone(), roles: p.roles, expires_ms: p.expires_ms, revoked: false });
     tx.tag(TagKind::Key, p.member.to_hex());
     Ok(())
 }
@@ -151,25 +133,15 @@ fn run_certify(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
 /// organisation's roles and never `admin`.
 pub fn rule_roles_within_org(roles: &[Role], org: &Organisation) -> Result<(), ContractError> {
     if roles.is_empty() {
-        return Err(ContractError::rule(
-            "membership.roles_within_org",
-            "at least one role must be granted",
-        ));
+        return Err(ContractError::rule("membership.roles_within_org", "at least one role must be granted"));
     }
     if roles.contains(&Role::Admin) {
-        return Err(ContractError::rule(
-            "membership.roles_within_org",
-            "the admin role is granted only by governance",
-        ));
+        return Err(ContractError::rule("membership.roles_within_org", "the admin role is granted only by governance"));
     }
     if let Some(r) = roles.iter().find(|r| !org.roles.contains(r)) {
         return Err(ContractError::rule(
             "membership.roles_within_org",
-            format!(
-                "organisation {} does not hold role {r} (it holds [{}])",
-                org.uscc,
-                role_list(&org.roles)
-            ),
+            format!("organisation {} does not hold role {r} (it holds [{}])", org.uscc, role_list(&org.roles)),
         ));
     }
     Ok(())
@@ -181,19 +153,11 @@ fn run_revoke(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     if &m.org != tx.org() {
         return Err(ContractError::rule(
             "membership.own_org_only",
-            format!(
-                "key {} belongs to {}, not to the signer's organisation {}",
-                p.member,
-                m.org,
-                tx.org()
-            ),
+            format!("key {} belongs to {}, not to the signer's organisation {}", p.member, m.org, tx.org()),
         ));
     }
     if m.roles.contains(&Role::Admin) {
-        return Err(ContractError::rule(
-            "membership.admin_by_governance",
-            "the admin key is changed only by governance",
-        ));
+        return Err(ContractError::rule("membership.admin_by_governance", "the admin key is changed only by governance"));
     }
     m.revoked = true;
     tx.put(keys::member(&p.member), &m);

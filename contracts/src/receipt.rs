@@ -20,19 +20,7 @@ pub enum TxStatus {
 }
 
 /// What an index entry refers to.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TagKind {
     /// An organisation (USCC).
@@ -57,18 +45,7 @@ pub enum TagKind {
 
 /// An index entry: this transaction touched `kind`/`id`. The store indexes these so
 /// histories (of a lot, of an organisation) are one range scan.
-#[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct IndexTag {
     /// The kind of object.
     pub kind: TagKind,

@@ -26,20 +26,13 @@ pub struct Method {
 }
 
 /// Generic [`Method::to_json`].
-pub fn json_of<P: CallPayload + serde::Serialize>(
-    bytes: &[u8],
-) -> Result<serde_json::Value, ContractError> {
+pub fn json_of<P: CallPayload + serde::Serialize>(bytes: &[u8]) -> Result<serde_json::Value, ContractError> {
     let p: P = decode_payload(bytes)?;
-    serde_json::to_value(&p).map_err(|e| ContractError::BadPayload {
-        method: P::METHOD.into(),
-        reason: e.to_string(),
-    })
+    serde_json::to_value(&p).map_err(|e| ContractError::BadPayload { method: P::METHOD.into(), reason: e.to_string() })
 }
 
 /// Generic [`Method::from_json`].
-pub fn from_json_of<P: CallPayload + serde::de::DeserializeOwned>(
-    v: serde_json::Value,
-) -> Result<Vec<u8>, ContractError> {
+pub fn from_json_of<P: CallPayload + serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<Vec<u8>, ContractError> {
     let p: P = serde_json::from_value(v).map_err(|e| ContractError::BadPayload {
         method: format!("{}.{}", P::CONTRACT, P::METHOD),
         reason: e.to_string(),
@@ -56,21 +49,15 @@ pub trait CallPayload: BorshSerialize + BorshDeserialize {
 
     /// `(contract, method, payload bytes)` for building a transaction.
     fn to_call(&self) -> (String, String, Vec<u8>) {
-        (
-            Self::CONTRACT.to_string(),
-            Self::METHOD.to_string(),
-            jialing_core::encoding::encode(self),
-        )
+        (Self::CONTRACT.to_string(), Self::METHOD.to_string(), jialing_core::encoding::encode(self))
     }
 }
 
 /// Decodes a method's payload with a precise error.
 pub fn decode_payload<P: CallPayload>(bytes: &[u8]) -> Result<P, ContractError> {
-    jialing_core::encoding::decode_limited(P::METHOD, bytes, jialing_core::tx::MAX_TX_BYTES)
-        .map_err(|e| ContractError::BadPayload {
-            method: format!("{}.{}", P::CONTRACT, P::METHOD),
-            reason: e.to_string(),
-        })
+    jialing_core::encoding::decode_limited(P::METHOD, bytes, jialing_core::tx::MAX_TX_BYTES).map_err(|e| {
+        ContractError::BadPayload { method: format!("{}.{}", P::CONTRACT, P::METHOD), reason: e.to_string() }
+    })
 }
 
 /// Every method of every contract.
@@ -96,19 +83,9 @@ mod tests {
     fn method_names_are_unique_and_every_method_names_roles() {
         let all: Vec<_> = methods().collect();
         for (i, a) in all.iter().enumerate() {
-            assert!(
-                !a.roles.is_empty(),
-                "{}.{} allows no role",
-                a.contract,
-                a.name
-            );
+            assert!(!a.roles.is_empty(), "{}.{} allows no role", a.contract, a.name);
             for b in &all[i + 1..] {
-                assert!(
-                    !(a.contract == b.contract && a.name == b.name),
-                    "duplicate {}.{}",
-                    a.contract,
-                    a.name
-                );
+                assert!(!(a.contract == b.contract && a.name == b.name), "duplicate {}.{}", a.contract, a.name);
             }
         }
     }

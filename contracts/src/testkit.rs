@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use borsh::BorshDeserialize;
 use jialing_core::state_tree::StateTree;
-use jialing_core::{
-    Hash, Keypair, PublicKey, Role, SignedTransaction, Transaction, Uscc, Validator, encoding,
-};
+use jialing_core::{Hash, Keypair, PublicKey, Role, SignedTransaction, Transaction, Uscc, Validator, encoding};
 
 use crate::error::AdmissionError;
 use crate::executor::{BlockContext, BlockExecutor};
@@ -90,10 +88,7 @@ impl TestLedger {
                 roles: roles.to_vec(),
                 admin: admin(name).public(),
                 node_keys: vec![],
-                validator: (i < 4).then(|| Validator {
-                    public_key: Keypair::from_label(&format!("{name}/val")).public(),
-                    power: 1,
-                }),
+                validator: (i < 4).then(|| Validator { public_key: Keypair::from_label(&format!("{name}/val")).public(), power: 1 }),
                 contact: format!("{name} contact"),
                 active: true,
             })
@@ -101,22 +96,11 @@ impl TestLedger {
         let members = ORGS
             .iter()
             .map(|(name, roles)| {
-                (
-                    key(name).public(),
-                    Member {
-                        org: uscc(name),
-                        roles: roles.to_vec(),
-                        expires_ms: u64::MAX,
-                        revoked: false,
-                    },
-                )
+                (key(name).public(), Member { org: uscc(name), roles: roles.to_vec(), expires_ms: u64::MAX, revoked: false })
             })
             .collect();
         let init = InitialState {
-            chain: ChainInfo {
-                chain_id: "jialing-test".into(),
-                genesis_time_ms: GENESIS_MS,
-            },
+            chain: ChainInfo { chain_id: "jialing-test".into(), genesis_time_ms: GENESIS_MS },
             orgs,
             members,
             params,
@@ -128,13 +112,7 @@ impl TestLedger {
         let mut state = MemState::default();
         state.apply(&writes);
         let tree = StateTree::new().apply(&writes);
-        TestLedger {
-            state,
-            tree,
-            height: 0,
-            time_ms: GENESIS_MS + 1000,
-            chain_id: "jialing-test".into(),
-        }
+        TestLedger { state, tree, height: 0, time_ms: GENESIS_MS + 1000, chain_id: "jialing-test".into() }
     }
 
     /// Signs a call with the next nonce of `signer`.
@@ -144,22 +122,9 @@ impl TestLedger {
     }
 
     /// Signs a call with an explicit nonce.
-    pub fn sign_with_nonce<P: CallPayload>(
-        &self,
-        signer: &Keypair,
-        payload: &P,
-        nonce: u64,
-    ) -> SignedTransaction {
+    pub fn sign_with_nonce<P: CallPayload>(&self, signer: &Keypair, payload: &P, nonce: u64) -> SignedTransaction {
         let (contract, method, payload) = payload.to_call();
-        Transaction {
-            chain_id: self.chain_id.clone(),
-            signer: signer.public(),
-            nonce,
-            contract,
-            method,
-            payload,
-        }
-        .sign(signer)
+        Transaction { chain_id: self.chain_id.clone(), signer: signer.public(), nonce, contract, method, payload }.sign(signer)
     }
 
     /// The next nonce of `key` in committed state.
@@ -168,11 +133,7 @@ impl TestLedger {
     }
 
     /// Executes one call in its own block; returns its receipt.
-    pub fn call<P: CallPayload>(
-        &mut self,
-        signer: &Keypair,
-        payload: &P,
-    ) -> Result<Receipt, AdmissionError> {
+    pub fn call<P: CallPayload>(&mut self, signer: &Keypair, payload: &P) -> Result<Receipt, AdmissionError> {
         let stx = self.sign(signer, payload);
         let mut receipts = self.block(&[stx])?;
         Ok(receipts.remove(0))
@@ -181,11 +142,7 @@ impl TestLedger {
     /// Executes transactions as one block, advancing time by one second afterwards.
     /// Fails (committing nothing) if any transaction is refused admission.
     pub fn block(&mut self, txs: &[SignedTransaction]) -> Result<Vec<Receipt>, AdmissionError> {
-        let ctx = BlockContext {
-            chain_id: self.chain_id.clone(),
-            height: self.height + 1,
-            time_ms: self.time_ms,
-        };
+        let ctx = BlockContext { chain_id: self.chain_id.clone(), height: self.height + 1, time_ms: self.time_ms };
         let mut exec = BlockExecutor::new(&self.state, ctx)?;
         for stx in txs {
             exec.execute(stx, stx.hash())?;
@@ -205,10 +162,7 @@ impl TestLedger {
 
     /// Reads a typed value from committed state.
     pub fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Option<T> {
-        self.state
-            .map
-            .get(key)
-            .and_then(|b| encoding::decode("test value", b).ok())
+        self.state.map.get(key).and_then(|b| encoding::decode("test value", b).ok())
     }
 
     /// The committed state root.

@@ -138,23 +138,11 @@ mod tests {
         // Thursday 1 Jan 2026, 08:00 CST: 3 working days = Fri, Mon, Tue; deadline is
         // Wednesday 7 Jan 00:00 CST = 6 Jan 16:00 UTC.
         let midnight_jan1_cst = JAN1 - 8 * 3_600_000;
-        assert_eq!(
-            working_days_deadline(JAN1, 3, CST),
-            midnight_jan1_cst + 6 * DAY_MS
-        );
+        assert_eq!(working_days_deadline(JAN1, 3, CST), midnight_jan1_cst + 6 * DAY_MS);
         // 7 working days: Fri 2, Mon 5 .. Fri 9, Mon 12 -> ends Tue 13 00:00 CST.
-        assert_eq!(
-            working_days_deadline(JAN1, 7, CST),
-            midnight_jan1_cst + 12 * DAY_MS
-        );
+        assert_eq!(working_days_deadline(JAN1, 7, CST), midnight_jan1_cst + 12 * DAY_MS);
         // From a Saturday (3 Jan): 5 working days = Mon 5 .. Fri 9 -> Sat 10 00:00.
-        assert_eq!(
-            working_days_deadline(JAN1 + 2 * DAY_MS, 5, CST),
-            midnight_jan1_cst + 9 * DAY_MS
-        );
-        assert_eq!(
-            working_days_deadline(JAN1, 0, CST),
-            midnight_jan1_cst + DAY_MS
-        );
+        assert_eq!(working_days_deadline(JAN1 + 2 * DAY_MS, 5, CST), midnight_jan1_cst + 9 * DAY_MS);
+        assert_eq!(working_days_deadline(JAN1, 0, CST), midnight_jan1_cst + DAY_MS);
     }
 }

@@ -24,20 +24,14 @@ pub fn run_commit(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
             if !AUTHORITY_ROLES.iter().any(|r| tx.has_role(*r)) {
                 return Err(ContractError::rule(
                     "credit.subject_only",
-                    format!(
-                        "a person's commitment is filed by an authority; {} is not one",
-                        tx.org()
-                    ),
+                    format!("a person's commitment is filed by an authority; {} is not one", tx.org()),
                 ));
             }
             Subject::Person(h)
         }
     };
     if tx.get_raw(&store::commitment_key(&p.id))?.is_some() {
-        return Err(ContractError::AlreadyExists {
-            what: "credit commitment",
-            id: p.id,
-        });
+        return Err(ContractError::AlreadyExists { what: "credit commitment", id: p.id });
     }
     let subject_id = subject.id();
     let c = Commitment {

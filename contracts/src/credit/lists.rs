@@ -43,11 +43,7 @@ pub fn run_set_list(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError
                 format!("record {} is already on the {:?} list", r.id, p.list),
             ));
         }
-        Some(ListEntry {
-            by: tx.org().clone(),
-            entered_ms: now,
-            reasons: p.reasons,
-        })
+        Some(ListEntry { by: tx.org().clone(), entered_ms: now, reasons: p.reasons })
     } else {
         if !on_list {
             return Err(ContractError::rule(

@@ -115,9 +115,7 @@ pub struct CreditParams {
 
 impl Default for CreditParams {
     fn default() -> Self {
-        CreditParams {
-            versions: vec![CreditRules::default()],
-        }
+        CreditParams { versions: vec![CreditRules::default()] }
     }
 }
 
@@ -129,41 +127,28 @@ impl CreditParams {
         let mut in_force: Option<&CreditRules> = None;
         let mut earliest: Option<&CreditRules> = None;
         for v in &self.versions {
-            if v.effective_ms <= now_ms && in_force.is_none_or(|b| v.effective_ms >= b.effective_ms)
-            {
+            if v.effective_ms <= now_ms && in_force.is_none_or(|b| v.effective_ms >= b.effective_ms) {
                 in_force = Some(v);
             }
             if earliest.is_none_or(|e| v.effective_ms < e.effective_ms) {
                 earliest = Some(v);
             }
         }
-        in_force.or(earliest).ok_or_else(|| {
-            ContractError::rule(
-                "credit.rules_in_force",
-                "the parameters hold no credit rule version",
-            )
-        })
+        in_force
+            .or(earliest)
+            .ok_or_else(|| ContractError::rule("credit.rules_in_force", "the parameters hold no credit rule version"))
     }
 }
 
 /// Roles that may record dishonesty (and, for their own records, decide on them).
-pub const AUTHORITY_ROLES: &[Role] = &[
-    Role::CreditAuthority,
-    Role::MarketRegulator,
-    Role::ProduceRegulator,
-    Role::DataRegulator,
-];
+pub const AUTHORITY_ROLES: &[Role] =
+    &[Role::CreditAuthority, Role::MarketRegulator, Role::ProduceRegulator, Role::DataRegulator];
 
 /// Roles that may see full records and must log each such query (`credit.log_query`):
 /// the authorities and the auditors (logging its own queries is the one write an
 /// auditor makes).
-pub const QUERY_ROLES: &[Role] = &[
-    Role::CreditAuthority,
-    Role::MarketRegulator,
-    Role::ProduceRegulator,
-    Role::DataRegulator,
-    Role::Auditor,
-];
+pub const QUERY_ROLES: &[Role] =
+    &[Role::CreditAuthority, Role::MarketRegulator, Role::ProduceRegulator, Role::DataRegulator, Role::Auditor];
 
 /// Roles with which a member may act for its own organisation as a credit subject
 /// (every role but admin and the read-only auditor).

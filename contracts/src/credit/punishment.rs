@@ -13,10 +13,8 @@ use crate::error::ContractError;
 use crate::state::StateView;
 
 fn decode<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, ContractError> {
-    encoding::decode("credit state", bytes).map_err(|e| ContractError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason: e.to_string(),
-    })
+    encoding::decode("credit state", bytes)
+        .map_err(|e| ContractError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
 }
 
 /// A point read of state: the value at a key, if any.
@@ -24,11 +22,7 @@ pub type ReadFn<'a> = dyn Fn(&[u8]) -> Result<Option<Vec<u8>>, ContractError> + 
 
 /// Joint punishment of the subject with id `subject_id` at `now_ms`, reading state
 /// through `read`.
-pub fn joint_punishment_with(
-    read: &ReadFn<'_>,
-    subject_id: &str,
-    now_ms: u64,
-) -> Result<bool, ContractError> {
+pub fn joint_punishment_with(read: &ReadFn<'_>, subject_id: &str, now_ms: u64) -> Result<bool, ContractError> {
     let key = store::index_key(subject_id);
     let Some(bytes) = read(&key)? else {
         return Ok(false);
@@ -50,14 +44,6 @@ pub fn joint_punishment_with(
 
 /// Joint punishment of organisation `subject` at `now_ms` in committed state (for the
 /// node's API and for tests).
-pub fn joint_punishment_in_state(
-    state: &dyn StateView,
-    subject: &Uscc,
-    now_ms: u64,
-) -> Result<bool, ContractError> {
-    joint_punishment_with(
-        &|k| state.get(k).map_err(ContractError::Storage),
-        subject.as_str(),
-        now_ms,
-    )
+pub fn joint_punishment_in_state(state: &dyn StateView, subject: &Uscc, now_ms: u64) -> Result<bool, ContractError> {
+    joint_punishment_with(&|k| state.get(k).map_err(ContractError::Storage), subject.as_str(), now_ms)
 }

@@ -3,9 +3,7 @@
 use jialing_core::{Hash, Role};
 
 use super::payloads::{LogQuery, Object, RecordDishonesty, ResolveObjection};
-use super::rules::{
-    is_credit_authority, rule_decided_by_recorder, rule_decision_not_future, rule_subject_only,
-};
+use super::rules::{is_credit_authority, rule_decided_by_recorder, rule_decision_not_future, rule_subject_only};
 use super::store::{self, check_id};
 use super::types::{Category, DishonestyRecord, Objection, Resolution, Status, Subject, Window};
 use super::{CreditRules, calendar};
@@ -73,19 +71,10 @@ pub fn run_record(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     let now = tx.time_ms();
     rule_decision_not_future(p.decision_date_ms, now)?;
     if tx.get_raw(&store::record_key(&p.id))?.is_some() {
-        return Err(ContractError::AlreadyExists {
-            what: "credit record",
-            id: p.id,
-        });
+        return Err(ContractError::AlreadyExists { what: "credit record", id: p.id });
     }
     let rules = tx.params().credit.in_force(now)?.clone();
-    let window = window_for(
-        &rules,
-        p.category,
-        p.domain,
-        now,
-        tx.has_role(Role::MarketRegulator),
-    );
+    let window = window_for(&rules, p.category, p.domain, now, tx.has_role(Role::MarketRegulator));
     let subject_id = p.subject.id();
     let record = DishonestyRecord {
         id: p.id.clone(),
@@ -98,11 +87,7 @@ pub fn run_record(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
         decision_date_ms: p.decision_date_ms,
         recorded_height: tx.height(),
         window,
-        status: if p.category == Category::Minor {
-            Status::Recorded
-        } else {
-            Status::Published
-        },
+        status: if p.category == Category::Minor { Status::Recorded } else { Status::Published },
         serious_list: None,
         watch_list: None,
         application: None,
@@ -125,12 +110,7 @@ pub fn run_object(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     tx.check_text("reasons", &p.reasons, true)?;
     check_hash("evidence", &p.evidence)?;
     let mut r = store::load_record(tx, &p.record_id)?;
-    rule_subject_only(
-        &r.subject,
-        tx.org(),
-        tx.has_role(Role::CreditAuthority),
-        &r.authority,
-    )?;
+    rule_subject_only(&r.subject, tx.org(), tx.has_role(Role::CreditAuthority), &r.authority)?;
     tx.check_list("objections", r.objections.len() + 1)?;
     r.objections.push(Objection {
         by: tx.org().clone(),
@@ -153,28 +133,17 @@ pub fn run_resolve_objection(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Cont
     let by = tx.org().clone();
     let now = tx.time_ms();
     let n = r.objections.len();
-    let o = r
-        .objections
-        .get_mut(p.objection as usize)
-        .ok_or_else(|| ContractError::NotFound {
-            what: "objection",
-            id: format!("{}#{} (the record has {n})", p.record_id, p.objection),
-        })?;
+    let o = r.objections.get_mut(p.objection as usize).ok_or_else(|| ContractError::NotFound {
+        what: "objection",
+        id: format!("{}#{} (the record has {n})", p.record_id, p.objection),
+    })?;
     if o.resolution.is_some() {
         return Err(ContractError::rule(
             "credit.invalid_transition",
-            format!(
-                "objection {} on record {} is already resolved",
-                p.objection, p.record_id
-            ),
+            format!("objection {} on record {} is already resolved", p.objection, p.record_id),
         ));
     }
-    o.resolution = Some(Resolution {
-        upheld: p.upheld,
-        reasons: p.reasons,
-        by,
-        resolved_ms: now,
-    });
+    o.resolution = Some(Resolution { upheld: p.upheld, reasons: p.reasons, by, resolved_ms: now });
     if p.upheld {
         r.status = Status::Withdrawn;
     }
@@ -207,10 +176,7 @@ pub fn run_log_query(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractErro
     }
     if let Some(subject) = &p.subject_id {
         if store::load_index(tx, subject)?.is_none() {
-            return Err(ContractError::NotFound {
-                what: "credit subject",
-                id: subject.clone(),
-            });
+            return Err(ContractError::NotFound { what: "credit subject", id: subject.clone() });
         }
         tx.tag(TagKind::CreditSubject, subject.clone());
     }

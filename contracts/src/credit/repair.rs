@@ -17,14 +17,8 @@ use crate::executor::Tx;
 use crate::registry::decode_payload;
 
 /// Phases from which the subject may apply (the minimum period permitting).
-pub const APPLICABLE: &[Phase] = &[
-    Phase::Recorded,
-    Phase::Published,
-    Phase::Eligible,
-    Phase::Incomplete,
-    Phase::Denied,
-    Phase::Reinstated,
-];
+pub const APPLICABLE: &[Phase] =
+    &[Phase::Recorded, Phase::Published, Phase::Eligible, Phase::Incomplete, Phase::Denied, Phase::Reinstated];
 
 fn load_for_decision(tx: &Tx<'_>, id: &str) -> Result<DishonestyRecord, ContractError> {
     let r = store::load_record(tx, id)?;
@@ -34,12 +28,10 @@ fn load_for_decision(tx: &Tx<'_>, id: &str) -> Result<DishonestyRecord, Contract
 
 fn application_mut(r: &mut DishonestyRecord) -> Result<&mut Application, ContractError> {
     let id = r.id.clone();
-    r.application
-        .as_mut()
-        .ok_or_else(|| ContractError::Corrupt {
-            key: format!("credit/record/{id}"),
-            reason: "the record's status needs an application but it holds none".into(),
-        })
+    r.application.as_mut().ok_or_else(|| ContractError::Corrupt {
+        key: format!("credit/record/{id}"),
+        reason: "the record's status needs an application but it holds none".into(),
+    })
 }
 
 /// `credit.apply`.
@@ -51,12 +43,7 @@ pub fn run_apply(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     }
     let mut r = store::load_record(tx, &p.record_id)?;
     let now = tx.time_ms();
-    rule_subject_only(
-        &r.subject,
-        tx.org(),
-        tx.has_role(Role::CreditAuthority),
-        &r.authority,
-    )?;
+    rule_subject_only(&r.subject, tx.org(), tx.has_role(Role::CreditAuthority), &r.authority)?;
     rule_phase_allows(&r, now, "applying for repair", APPLICABLE)?;
     rule_repair_after_minimum(&r, now)?;
     rule_materials_required(&p.materials)?;
@@ -83,11 +70,7 @@ pub fn run_accept(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     let mut r = load_for_decision(tx, &p.record_id)?;
     let now = tx.time_ms();
     rule_phase_allows(&r, now, "accepting an application", &[Phase::Applied])?;
-    let deadline = calendar::working_days_deadline(
-        now,
-        r.window.decision_working_days,
-        r.window.utc_offset_minutes,
-    );
+    let deadline = calendar::working_days_deadline(now, r.window.decision_working_days, r.window.utc_offset_minutes);
     let a = application_mut(&mut r)?;
     a.accepted_ms = Some(now);
     a.deadline_ms = Some(deadline);
@@ -101,12 +84,7 @@ pub fn run_mark_incomplete(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Contra
     let p: MarkIncomplete = decode_payload(payload)?;
     tx.check_text("reasons", &p.reasons, true)?;
     let mut r = load_for_decision(tx, &p.record_id)?;
-    rule_phase_allows(
-        &r,
-        tx.time_ms(),
-        "returning an application",
-        &[Phase::Applied],
-    )?;
+    rule_phase_allows(&r, tx.time_ms(), "returning an application", &[Phase::Applied])?;
     application_mut(&mut r)?.incomplete_reasons = Some(p.reasons);
     r.status = Status::Incomplete;
     finish(tx, &r);
@@ -125,13 +103,7 @@ pub fn run_decide(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     let by = tx.org().clone();
     let a = application_mut(&mut r)?;
     let late = a.deadline_ms.is_some_and(|d| now >= d);
-    a.decision = Some(Decision {
-        approved: p.approve,
-        reasons: p.reasons,
-        by,
-        decided_ms: now,
-        late,
-    });
+    a.decision = Some(Decision { approved: p.approve, reasons: p.reasons, by, decided_ms: now, late });
     if p.approve {
         r.status = Status::Repaired;
         r.repaired_ms = Some(now);
@@ -165,12 +137,8 @@ pub fn run_reinstate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractErro
         c.proven_false_ms = Some(now);
         tx.put(store::commitment_key(&commitment_id), &c);
     }
-    r.reinstatement = Some(Reinstatement {
-        by: tx.org().clone(),
-        reinstated_ms: now,
-        reasons: p.reasons,
-        evidence: p.evidence,
-    });
+    r.reinstatement =
+        Some(Reinstatement { by: tx.org().clone(), reinstated_ms: now, reasons: p.reasons, evidence: p.evidence });
     r.status = Status::Reinstated;
     finish(tx, &r);
     Ok(())

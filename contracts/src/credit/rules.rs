@@ -55,10 +55,7 @@ pub fn rule_decided_by_recorder(
     }
     Err(ContractError::rule(
         "credit.decided_by_recorder",
-        format!(
-            "record {} was recorded by {}; {signer_org} is neither it nor the credit authority",
-            r.id, r.authority
-        ),
+        format!("record {} was recorded by {}; {signer_org} is neither it nor the credit authority", r.id, r.authority),
     ))
 }
 
@@ -74,10 +71,7 @@ pub fn rule_list_by_authority(
     }
     Err(ContractError::rule(
         "credit.list_by_authority",
-        format!(
-            "record {} was recorded by {}; {signer_org} may not change its lists",
-            r.id, r.authority
-        ),
+        format!("record {} was recorded by {}; {signer_org} may not change its lists", r.id, r.authority),
     ))
 }
 
@@ -119,21 +113,13 @@ pub fn rule_commitment_valid(c: &Commitment, subject: &Subject) -> Result<(), Co
     if &c.subject != subject {
         return Err(ContractError::rule(
             "credit.commitment_required",
-            format!(
-                "commitment {} is by {}, not by the record's subject {}",
-                c.id,
-                c.subject.id(),
-                subject.id()
-            ),
+            format!("commitment {} is by {}, not by the record's subject {}", c.id, c.subject.id(), subject.id()),
         ));
     }
     if let Some(t) = c.proven_false_ms {
         return Err(ContractError::rule(
             "credit.commitment_required",
-            format!(
-                "commitment {} proved false at {t} ms; publish a new one",
-                c.id
-            ),
+            format!("commitment {} proved false at {t} ms; publish a new one", c.id),
         ));
     }
     Ok(())
@@ -157,19 +143,13 @@ pub fn rule_list_category(r: &DishonestyRecord, list: ListKind) -> Result<(), Co
     if r.category == Category::Minor {
         return Err(ContractError::rule(
             "credit.minor_not_published",
-            format!(
-                "record {} is minor: it is never published, so it enters no list",
-                r.id
-            ),
+            format!("record {} is minor: it is never published, so it enters no list", r.id),
         ));
     }
     if list == ListKind::SeriousDishonesty && r.category != Category::Serious {
         return Err(ContractError::rule(
             "credit.serious_list_serious_only",
-            format!(
-                "record {} is {:?}; only serious records enter the serious-dishonesty list",
-                r.id, r.category
-            ),
+            format!("record {} is {:?}; only serious records enter the serious-dishonesty list", r.id, r.category),
         ));
     }
     Ok(())

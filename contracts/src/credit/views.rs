@@ -51,10 +51,7 @@ pub fn joint_punishment(r: &DishonestyRecord, now_ms: u64) -> bool {
 /// Whether an accepted application has passed its decision deadline undecided.
 pub fn is_overdue(r: &DishonestyRecord, now_ms: u64) -> bool {
     phase(r, now_ms) == Phase::Accepted
-        && r.application
-            .as_ref()
-            .and_then(|a| a.deadline_ms)
-            .is_some_and(|d| now_ms >= d)
+        && r.application.as_ref().and_then(|a| a.deadline_ms).is_some_and(|d| now_ms >= d)
 }
 
 /// What the public sees of a record in publication.

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::registry::Method;
 
 /// Data-trading parameters.
-#[derive(
-    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataParams {}
 

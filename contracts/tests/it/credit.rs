@@ -7,10 +7,9 @@
 
 use jialing_contracts::credit::LogQuery;
 use jialing_contracts::credit::{
-    AcceptApplication, ApplyRepair, Category, Commit, CreditParams, CreditRules, DecideRepair,
-    DishonestyRecord, Domain, ListKind, MarkIncomplete, Object, Phase, RecordDishonesty, Reinstate,
-    ResolveObjection, SetList, Status, Subject, calendar, full_view, joint_punishment_in_state,
-    phase, public_view, store,
+    AcceptApplication, ApplyRepair, Category, Commit, CreditParams, CreditRules, DecideRepair, DishonestyRecord,
+    Domain, ListKind, MarkIncomplete, Object, Phase, RecordDishonesty, Reinstate, ResolveObjection, SetList, Status,
+    Subject, calendar, full_view, joint_punishment_in_state, phase, public_view, store,
 };
 use jialing_contracts::credit::{Commitment, RULES_2026_EFFECTIVE_MS};
 use jialing_contracts::params::{DAY_MS, Params};
@@ -54,43 +53,24 @@ fn record(l: &mut TestLedger, by: &str, id: &str, category: Category, domain: Do
 }
 
 fn get(l: &TestLedger, id: &str) -> DishonestyRecord {
-    l.get(&store::record_key(id))
-        .unwrap_or_else(|| panic!("record {id} missing"))
+    l.get(&store::record_key(id)).unwrap_or_else(|| panic!("record {id} missing"))
 }
 
 fn commit(l: &mut TestLedger, by: &str, id: &str) {
-    let p = Commit {
-        id: id.into(),
-        promise: "we will keep the law".into(),
-        document: h(id),
-        person: None,
-    };
+    let p = Commit { id: id.into(), promise: "we will keep the law".into(), document: h(id), person: None };
     expect_ok(&l.call(&key(by), &p).unwrap());
 }
 
 fn apply(id: &str, commitment: &str) -> ApplyRepair {
-    ApplyRepair {
-        record_id: id.into(),
-        materials: vec![h("fine paid")],
-        commitment_id: commitment.into(),
-    }
+    ApplyRepair { record_id: id.into(), materials: vec![h("fine paid")], commitment_id: commitment.into() }
 }
 
 fn decide(id: &str, approve: bool) -> DecideRepair {
-    DecideRepair {
-        record_id: id.into(),
-        approve,
-        reasons: "obligations fulfilled".into(),
-    }
+    DecideRepair { record_id: id.into(), approve, reasons: "obligations fulfilled".into() }
 }
 
 /// Calls and asserts the refusal `code` changed nothing but the signer's nonce.
-fn refused<P: jialing_contracts::CallPayload>(
-    l: &mut TestLedger,
-    by: &str,
-    p: &P,
-    code: &str,
-) -> String {
+fn refused<P: jialing_contracts::CallPayload>(l: &mut TestLedger, by: &str, p: &P, code: &str) -> String {
     let before = l.snapshot();
     let r: Receipt = l.call(&key(by), p).unwrap();
     let msg = expect_refused(&r, code);
@@ -115,14 +95,8 @@ fn credit_happy_path_record_publish_repair_reinstate() {
     assert_eq!(r.status, Status::Published);
     assert_eq!(r.authority, uscc("market"));
     assert_eq!(r.window.rules_version, 1);
-    assert_eq!(
-        r.window.max_until_ms,
-        calendar::add_months(r.window.from_ms, 36, CST)
-    );
-    assert_eq!(
-        r.window.min_until_ms,
-        calendar::add_months(r.window.from_ms, 12, CST)
-    );
+    assert_eq!(r.window.max_until_ms, calendar::add_months(r.window.from_ms, 36, CST));
+    assert_eq!(r.window.min_until_ms, calendar::add_months(r.window.from_ms, 12, CST));
     assert!(public_view(&r, l.time_ms).is_some());
     assert!(!punished(&l, "farm"), "not listed yet");
 
@@ -146,49 +120,24 @@ fn credit_happy_path_record_publish_repair_reinstate() {
     assert_eq!(phase(&get(&l, "R1"), l.time_ms), Phase::Eligible);
     expect_ok(&l.call(&key("farm"), &apply("R1", "C1")).unwrap());
     assert_eq!(get(&l, "R1").status, Status::Applied);
-    expect_ok(
-        &l.call(
-            &key("market"),
-            &AcceptApplication {
-                record_id: "R1".into(),
-            },
-        )
-        .unwrap(),
-    );
+    expect_ok(&l.call(&key("market"), &AcceptApplication { record_id: "R1".into() }).unwrap());
     assert_eq!(get(&l, "R1").status, Status::Accepted);
-    assert!(
-        punished(&l, "farm"),
-        "still punished while the decision is pending"
-    );
+    assert!(punished(&l, "farm"), "still punished while the decision is pending");
     expect_ok(&l.call(&key("market"), &decide("R1", true)).unwrap());
 
     let r = get(&l, "R1");
     assert_eq!(r.status, Status::Repaired);
     assert_eq!(phase(&r, l.time_ms), Phase::Repaired);
-    assert!(
-        public_view(&r, l.time_ms).is_none(),
-        "publication stops on repair"
-    );
+    assert!(public_view(&r, l.time_ms).is_none(), "publication stops on repair");
     assert!(!punished(&l, "farm"), "joint punishment lifted");
-    let d = r
-        .application
-        .as_ref()
-        .and_then(|a| a.decision.clone())
-        .unwrap();
+    let d = r.application.as_ref().and_then(|a| a.decision.clone()).unwrap();
     assert!(d.approved && !d.late);
-    assert!(
-        !full_view(&r, l.time_ms).published,
-        "kept on the ledger, visible to authorised roles only"
-    );
+    assert!(!full_view(&r, l.time_ms).published, "kept on the ledger, visible to authorised roles only");
 
     expect_ok(
         &l.call(
             &key("credit"),
-            &Reinstate {
-                record_id: "R1".into(),
-                reasons: "commitment broken".into(),
-                evidence: h("inspection"),
-            },
+            &Reinstate { record_id: "R1".into(), reasons: "commitment broken".into(), evidence: h("inspection") },
         )
         .unwrap(),
     );
@@ -199,12 +148,7 @@ fn credit_happy_path_record_publish_repair_reinstate() {
     let c: Commitment = l.get(&store::commitment_key("C1")).unwrap();
     assert!(c.proven_false_ms.is_some());
     // A false commitment cannot carry a new application.
-    refused(
-        &mut l,
-        "farm",
-        &apply("R1", "C1"),
-        "credit.commitment_required",
-    );
+    refused(&mut l, "farm", &apply("R1", "C1"), "credit.commitment_required");
 }
 
 #[test]
@@ -214,41 +158,18 @@ fn credit_repair_after_minimum() {
     record(&mut l, "agri", "G2", Category::General, Domain::Food);
     commit(&mut l, "farm", "C1");
     let g1 = get(&l, "G1");
-    assert_eq!(
-        g1.window.min_until_ms,
-        calendar::add_months(g1.window.from_ms, 3, CST)
-    );
+    assert_eq!(g1.window.min_until_ms, calendar::add_months(g1.window.from_ms, 3, CST));
     let g2 = get(&l, "G2");
-    assert_eq!(
-        g2.window.min_until_ms,
-        calendar::add_months(g2.window.from_ms, 12, CST),
-        "food: at least a year"
-    );
-    assert_eq!(
-        g2.window.max_until_ms, g2.window.min_until_ms,
-        "never beyond the general maximum"
-    );
+    assert_eq!(g2.window.min_until_ms, calendar::add_months(g2.window.from_ms, 12, CST), "food: at least a year");
+    assert_eq!(g2.window.max_until_ms, g2.window.min_until_ms, "never beyond the general maximum");
 
     l.advance(g1.window.min_until_ms - l.time_ms - 1);
-    let msg = refused(
-        &mut l,
-        "farm",
-        &apply("G1", "C1"),
-        "credit.repair_after_minimum",
-    );
-    assert!(
-        msg.contains("G1") && msg.contains(&g1.window.min_until_ms.to_string()),
-        "{msg}"
-    );
+    let msg = refused(&mut l, "farm", &apply("G1", "C1"), "credit.repair_after_minimum");
+    assert!(msg.contains("G1") && msg.contains(&g1.window.min_until_ms.to_string()), "{msg}");
     // The next block is one second later: the minimum has been reached.
     expect_ok(&l.call(&key("farm"), &apply("G1", "C1")).unwrap());
     // Food records wait a year.
-    refused(
-        &mut l,
-        "farm",
-        &apply("G2", "C1"),
-        "credit.repair_after_minimum",
-    );
+    refused(&mut l, "farm", &apply("G2", "C1"), "credit.repair_after_minimum");
 }
 
 #[test]
@@ -258,42 +179,23 @@ fn credit_decided_by_recorder() {
     commit(&mut l, "farm", "C1");
     l.advance(100 * DAY_MS);
     expect_ok(&l.call(&key("farm"), &apply("M1", "C1")).unwrap());
-    let accept = AcceptApplication {
-        record_id: "M1".into(),
-    };
+    let accept = AcceptApplication { record_id: "M1".into() };
     let msg = refused(&mut l, "agri", &accept, "credit.decided_by_recorder");
     assert!(msg.contains(uscc("market").as_str()), "{msg}");
     refused(&mut l, "farm", &accept, "wrong_role");
     refused(
         &mut l,
         "agri",
-        &MarkIncomplete {
-            record_id: "M1".into(),
-            reasons: "x".into(),
-        },
+        &MarkIncomplete { record_id: "M1".into(), reasons: "x".into() },
         "credit.decided_by_recorder",
     );
     // The credit authority may act on any record.
     expect_ok(&l.call(&key("credit"), &accept).unwrap());
-    refused(
-        &mut l,
-        "agri",
-        &decide("M1", true),
-        "credit.decided_by_recorder",
-    );
-    refused(
-        &mut l,
-        "bigdata",
-        &decide("M1", false),
-        "credit.decided_by_recorder",
-    );
+    refused(&mut l, "agri", &decide("M1", true), "credit.decided_by_recorder");
+    refused(&mut l, "bigdata", &decide("M1", false), "credit.decided_by_recorder");
     expect_ok(&l.call(&key("market"), &decide("M1", false)).unwrap());
     assert_eq!(get(&l, "M1").status, Status::Denied);
-    let r = Reinstate {
-        record_id: "M1".into(),
-        reasons: "x".into(),
-        evidence: h("e"),
-    };
+    let r = Reinstate { record_id: "M1".into(), reasons: "x".into(), evidence: h("e") };
     refused(&mut l, "credit", &r, "credit.invalid_transition");
 }
 
@@ -307,42 +209,19 @@ fn credit_decision_deadline() {
     expect_ok(&l.call(&key("farm"), &apply("A1", "C1")).unwrap());
     expect_ok(&l.call(&key("farm"), &apply("M1", "C1")).unwrap());
     let t_a = l.time_ms;
-    expect_ok(
-        &l.call(
-            &key("agri"),
-            &AcceptApplication {
-                record_id: "A1".into(),
-            },
-        )
-        .unwrap(),
-    );
+    expect_ok(&l.call(&key("agri"), &AcceptApplication { record_id: "A1".into() }).unwrap());
     let t_m = l.time_ms;
-    expect_ok(
-        &l.call(
-            &key("market"),
-            &AcceptApplication {
-                record_id: "M1".into(),
-            },
-        )
-        .unwrap(),
-    );
+    expect_ok(&l.call(&key("market"), &AcceptApplication { record_id: "M1".into() }).unwrap());
 
     let a1 = get(&l, "A1");
     let m1 = get(&l, "M1");
     let da = calendar::working_days_deadline(t_a, 3, CST);
     let dm = calendar::working_days_deadline(t_m, 7, CST);
     assert_eq!(full_view(&a1, 0).decision_deadline_ms, Some(da));
-    assert_eq!(
-        full_view(&m1, 0).decision_deadline_ms,
-        Some(dm),
-        "market regulators: 7 working days"
-    );
+    assert_eq!(full_view(&m1, 0).decision_deadline_ms, Some(dm), "market regulators: 7 working days");
     assert!(dm > da + 4 * DAY_MS);
     assert!(!full_view(&a1, da - 1).overdue);
-    assert!(
-        full_view(&a1, da).overdue,
-        "undecided at the deadline: overdue"
-    );
+    assert!(full_view(&a1, da).overdue, "undecided at the deadline: overdue");
     assert!(!full_view(&m1, da).overdue);
     assert!(full_view(&m1, dm).overdue);
 
@@ -350,18 +229,10 @@ fn credit_decision_deadline() {
     expect_ok(&l.call(&key("market"), &decide("M1", true)).unwrap());
     l.advance(da - l.time_ms);
     expect_ok(&l.call(&key("agri"), &decide("A1", true)).unwrap());
-    let late = |id: &str| {
-        get(&l, id)
-            .application
-            .and_then(|a| a.decision)
-            .map(|d| d.late)
-    };
+    let late = |id: &str| get(&l, id).application.and_then(|a| a.decision).map(|d| d.late);
     assert_eq!(late("M1"), Some(false));
     assert_eq!(late("A1"), Some(true));
-    assert!(
-        !full_view(&get(&l, "A1"), l.time_ms).overdue,
-        "decided: no longer overdue"
-    );
+    assert!(!full_view(&get(&l, "A1"), l.time_ms).overdue, "decided: no longer overdue");
 }
 
 #[test]
@@ -371,22 +242,11 @@ fn credit_minor_not_published() {
     let r = get(&l, "N1");
     assert_eq!(r.status, Status::Recorded);
     assert_eq!(phase(&r, l.time_ms), Phase::Recorded);
-    assert!(
-        public_view(&r, l.time_ms).is_none(),
-        "minor records are never published"
-    );
+    assert!(public_view(&r, l.time_ms).is_none(), "minor records are never published");
     assert!(!full_view(&r, l.time_ms).published);
-    assert_eq!(
-        r.window.max_until_ms,
-        calendar::add_months(r.window.from_ms, 3, CST)
-    );
+    assert_eq!(r.window.max_until_ms, calendar::add_months(r.window.from_ms, 3, CST));
     for list in [ListKind::Watch, ListKind::SeriousDishonesty] {
-        let p = SetList {
-            record_id: "N1".into(),
-            list,
-            enter: true,
-            reasons: "x".into(),
-        };
+        let p = SetList { record_id: "N1".into(), list, enter: true, reasons: "x".into() };
         refused(&mut l, "credit", &p, "credit.minor_not_published");
     }
     // Repairable once the obligations are met: no minimum period.
@@ -400,50 +260,25 @@ fn credit_minor_not_published() {
 fn credit_serious_list_serious_only() {
     let mut l = TestLedger::new();
     record(&mut l, "market", "G1", Category::General, Domain::Other);
-    let p = SetList {
-        record_id: "G1".into(),
-        list: ListKind::SeriousDishonesty,
-        enter: true,
-        reasons: "x".into(),
-    };
+    let p = SetList { record_id: "G1".into(), list: ListKind::SeriousDishonesty, enter: true, reasons: "x".into() };
     refused(&mut l, "market", &p, "credit.serious_list_serious_only");
     // The watch list takes general records.
-    expect_ok(
-        &l.call(
-            &key("market"),
-            &SetList {
-                list: ListKind::Watch,
-                ..p
-            },
-        )
-        .unwrap(),
-    );
+    expect_ok(&l.call(&key("market"), &SetList { list: ListKind::Watch, ..p }).unwrap());
     assert!(get(&l, "G1").watch_list.is_some());
-    assert!(
-        !punished(&l, "farm"),
-        "the watch list is not joint punishment"
-    );
+    assert!(!punished(&l, "farm"), "the watch list is not joint punishment");
 }
 
 #[test]
 fn credit_list_by_authority() {
     let mut l = TestLedger::new();
     record(&mut l, "market", "S1", Category::Serious, Domain::Other);
-    let enter = SetList {
-        record_id: "S1".into(),
-        list: ListKind::SeriousDishonesty,
-        enter: true,
-        reasons: "x".into(),
-    };
+    let enter = SetList { record_id: "S1".into(), list: ListKind::SeriousDishonesty, enter: true, reasons: "x".into() };
     refused(&mut l, "agri", &enter, "credit.list_by_authority");
     refused(&mut l, "farm", &enter, "wrong_role");
     expect_ok(&l.call(&key("credit"), &enter).unwrap());
     assert!(punished(&l, "farm"));
     refused(&mut l, "market", &enter, "credit.invalid_transition");
-    let exit = SetList {
-        enter: false,
-        ..enter
-    };
+    let exit = SetList { enter: false, ..enter };
     refused(&mut l, "bigdata", &exit, "credit.list_by_authority");
     expect_ok(&l.call(&key("market"), &exit).unwrap());
     assert!(!punished(&l, "farm"), "exit lifts joint punishment");
@@ -461,11 +296,7 @@ fn credit_subject_only() {
     refused(
         &mut l,
         "farm2",
-        &Object {
-            record_id: "G1".into(),
-            reasons: "not us".into(),
-            evidence: h("e"),
-        },
+        &Object { record_id: "G1".into(), reasons: "not us".into(), evidence: h("e") },
         "credit.subject_only",
     );
     refused(&mut l, "audit", &apply("G1", "C2"), "wrong_role");
@@ -477,18 +308,10 @@ fn credit_commitment_required() {
     record(&mut l, "agri", "G1", Category::General, Domain::Other);
     commit(&mut l, "farm2", "C2");
     l.advance(100 * DAY_MS);
-    refused(
-        &mut l,
-        "farm",
-        &apply("G1", "C2"),
-        "credit.commitment_required",
-    );
+    refused(&mut l, "farm", &apply("G1", "C2"), "credit.commitment_required");
     refused(&mut l, "farm", &apply("G1", "none"), "not_found");
     commit(&mut l, "farm", "C1");
-    let no_materials = ApplyRepair {
-        materials: vec![],
-        ..apply("G1", "C1")
-    };
+    let no_materials = ApplyRepair { materials: vec![], ..apply("G1", "C1") };
     refused(&mut l, "farm", &no_materials, "credit.materials_required");
     expect_ok(&l.call(&key("farm"), &apply("G1", "C1")).unwrap());
 }
@@ -496,18 +319,9 @@ fn credit_commitment_required() {
 #[test]
 fn credit_decision_not_future() {
     let mut l = TestLedger::new();
-    let p = record_payload(
-        "F1",
-        org("farm"),
-        Category::General,
-        Domain::Other,
-        l.time_ms + 1,
-    );
+    let p = record_payload("F1", org("farm"), Category::General, Domain::Other, l.time_ms + 1);
     refused(&mut l, "market", &p, "credit.decision_not_future");
-    let p = RecordDishonesty {
-        decision_date_ms: l.time_ms,
-        ..p
-    };
+    let p = RecordDishonesty { decision_date_ms: l.time_ms, ..p };
     expect_ok(&l.call(&key("market"), &p).unwrap());
     refused(&mut l, "market", &p, "already_exists");
     refused(&mut l, "farm", &p, "wrong_role");
@@ -517,34 +331,17 @@ fn credit_decision_not_future() {
 fn credit_expires_at_maximum() {
     let mut l = TestLedger::new();
     record(&mut l, "market", "S1", Category::Serious, Domain::Other);
-    let enter = SetList {
-        record_id: "S1".into(),
-        list: ListKind::SeriousDishonesty,
-        enter: true,
-        reasons: "x".into(),
-    };
+    let enter = SetList { record_id: "S1".into(), list: ListKind::SeriousDishonesty, enter: true, reasons: "x".into() };
     expect_ok(&l.call(&key("market"), &enter).unwrap());
     let r = get(&l, "S1");
     assert!(public_view(&r, r.window.max_until_ms - 1).is_some());
-    assert!(
-        public_view(&r, r.window.max_until_ms).is_none(),
-        "publication stops by itself at the maximum"
-    );
+    assert!(public_view(&r, r.window.max_until_ms).is_none(), "publication stops by itself at the maximum");
     assert_eq!(phase(&r, r.window.max_until_ms), Phase::Expired);
     l.advance(r.window.max_until_ms - l.time_ms);
     assert!(!punished(&l, "farm"), "no transaction needed");
     commit(&mut l, "farm", "C1");
-    refused(
-        &mut l,
-        "farm",
-        &apply("S1", "C1"),
-        "credit.invalid_transition",
-    );
-    assert_eq!(
-        get(&l, "S1").status,
-        Status::Published,
-        "the stored record is unchanged and kept"
-    );
+    refused(&mut l, "farm", &apply("S1", "C1"), "credit.invalid_transition");
+    assert_eq!(get(&l, "S1").status, Status::Published, "the stored record is unchanged and kept");
 }
 
 #[test]
@@ -553,36 +350,13 @@ fn credit_invalid_transition() {
     record(&mut l, "agri", "G1", Category::General, Domain::Other);
     commit(&mut l, "farm", "C1");
     l.advance(100 * DAY_MS);
-    refused(
-        &mut l,
-        "agri",
-        &AcceptApplication {
-            record_id: "G1".into(),
-        },
-        "credit.invalid_transition",
-    );
+    refused(&mut l, "agri", &AcceptApplication { record_id: "G1".into() }, "credit.invalid_transition");
     expect_ok(&l.call(&key("farm"), &apply("G1", "C1")).unwrap());
-    refused(
-        &mut l,
-        "farm",
-        &apply("G1", "C1"),
-        "credit.invalid_transition",
-    );
-    refused(
-        &mut l,
-        "agri",
-        &decide("G1", true),
-        "credit.invalid_transition",
-    );
+    refused(&mut l, "farm", &apply("G1", "C1"), "credit.invalid_transition");
+    refused(&mut l, "agri", &decide("G1", true), "credit.invalid_transition");
     expect_ok(
-        &l.call(
-            &key("agri"),
-            &MarkIncomplete {
-                record_id: "G1".into(),
-                reasons: "tax receipt missing".into(),
-            },
-        )
-        .unwrap(),
+        &l.call(&key("agri"), &MarkIncomplete { record_id: "G1".into(), reasons: "tax receipt missing".into() })
+            .unwrap(),
     );
     assert_eq!(get(&l, "G1").status, Status::Incomplete);
     expect_ok(&l.call(&key("farm"), &apply("G1", "C1")).unwrap());
@@ -593,40 +367,16 @@ fn credit_invalid_transition() {
 fn credit_objection_upheld_withdraws_record() {
     let mut l = TestLedger::new();
     record(&mut l, "market", "S1", Category::Serious, Domain::Other);
-    let enter = SetList {
-        record_id: "S1".into(),
-        list: ListKind::SeriousDishonesty,
-        enter: true,
-        reasons: "x".into(),
-    };
+    let enter = SetList { record_id: "S1".into(), list: ListKind::SeriousDishonesty, enter: true, reasons: "x".into() };
     expect_ok(&l.call(&key("market"), &enter).unwrap());
     expect_ok(
-        &l.call(
-            &key("farm"),
-            &Object {
-                record_id: "S1".into(),
-                reasons: "wrong company".into(),
-                evidence: h("e"),
-            },
-        )
-        .unwrap(),
+        &l.call(&key("farm"), &Object { record_id: "S1".into(), reasons: "wrong company".into(), evidence: h("e") })
+            .unwrap(),
     );
-    let resolve = ResolveObjection {
-        record_id: "S1".into(),
-        objection: 0,
-        upheld: true,
-        reasons: "mistaken identity".into(),
-    };
+    let resolve =
+        ResolveObjection { record_id: "S1".into(), objection: 0, upheld: true, reasons: "mistaken identity".into() };
     refused(&mut l, "agri", &resolve, "credit.decided_by_recorder");
-    refused(
-        &mut l,
-        "market",
-        &ResolveObjection {
-            objection: 1,
-            ..resolve.clone()
-        },
-        "not_found",
-    );
+    refused(&mut l, "market", &ResolveObjection { objection: 1, ..resolve.clone() }, "not_found");
     expect_ok(&l.call(&key("market"), &resolve).unwrap());
     let r = get(&l, "S1");
     assert_eq!(phase(&r, l.time_ms), Phase::Withdrawn);
@@ -639,60 +389,30 @@ fn credit_objection_upheld_withdraws_record() {
 fn credit_person_subject_acts_through_the_authority() {
     let mut l = TestLedger::new();
     let person = sha256(b"salt|500230199001011234");
-    let p = record_payload(
-        "P1",
-        Subject::Person(person),
-        Category::General,
-        Domain::Other,
-        GENESIS_MS,
-    );
+    let p = record_payload("P1", Subject::Person(person), Category::General, Domain::Other, GENESIS_MS);
     expect_ok(&l.call(&key("market"), &p).unwrap());
-    let c = Commit {
-        id: "PC1".into(),
-        promise: "I will comply".into(),
-        document: h("signed"),
-        person: Some(person),
-    };
+    let c = Commit { id: "PC1".into(), promise: "I will comply".into(), document: h("signed"), person: Some(person) };
     refused(&mut l, "farm", &c, "credit.subject_only");
     expect_ok(&l.call(&key("market"), &c).unwrap());
     l.advance(100 * DAY_MS);
     refused(&mut l, "agri", &apply("P1", "PC1"), "credit.subject_only");
     expect_ok(&l.call(&key("market"), &apply("P1", "PC1")).unwrap());
     let r = get(&l, "P1");
-    assert_eq!(
-        public_view(&r, l.time_ms).map(|v| v.subject),
-        Some(Subject::Person(person))
-    );
+    assert_eq!(public_view(&r, l.time_ms).map(|v| v.subject), Some(Subject::Person(person)));
 }
 
 #[test]
 fn credit_rule_version_stored_with_record() {
-    let old = CreditRules {
-        version: 7,
-        effective_ms: 0,
-        general_min_months: 6,
-        ..CreditRules::default()
-    };
-    let params = Params {
-        credit: CreditParams {
-            versions: vec![old, CreditRules::default()],
-        },
-        ..Params::default()
-    };
+    let old = CreditRules { version: 7, effective_ms: 0, general_min_months: 6, ..CreditRules::default() };
+    let params = Params { credit: CreditParams { versions: vec![old, CreditRules::default()] }, ..Params::default() };
     let mut l = TestLedger::with_params(params);
     record(&mut l, "agri", "OLD", Category::General, Domain::Other);
     l.advance(RULES_2026_EFFECTIVE_MS - l.time_ms);
     record(&mut l, "agri", "NEW", Category::General, Domain::Other);
     let (o, n) = (get(&l, "OLD"), get(&l, "NEW"));
     assert_eq!((o.window.rules_version, n.window.rules_version), (7, 1));
-    assert_eq!(
-        o.window.min_until_ms,
-        calendar::add_months(o.window.from_ms, 6, CST)
-    );
-    assert_eq!(
-        n.window.min_until_ms,
-        calendar::add_months(n.window.from_ms, 3, CST)
-    );
+    assert_eq!(o.window.min_until_ms, calendar::add_months(o.window.from_ms, 6, CST));
+    assert_eq!(n.window.min_until_ms, calendar::add_months(n.window.from_ms, 3, CST));
 }
 
 #[test]
@@ -701,114 +421,46 @@ fn credit_params_defaults_match_domain() {
     assert_eq!(p, CreditParams::default());
     let r: CreditRules = serde_json::from_str(r#"{"version": 2}"#).unwrap();
     assert_eq!(
-        (
-            r.minor_max_months,
-            r.general_min_months,
-            r.general_max_months,
-            r.serious_min_months,
-            r.serious_max_months
-        ),
+        (r.minor_max_months, r.general_min_months, r.general_max_months, r.serious_min_months, r.serious_max_months),
         (3, 3, 12, 12, 36)
     );
-    assert_eq!(
-        (
-            r.special_domain_min_months,
-            r.decision_working_days,
-            r.market_decision_working_days
-        ),
-        (12, 3, 7)
-    );
+    assert_eq!((r.special_domain_min_months, r.decision_working_days, r.market_decision_working_days), (12, 3, 7));
     assert_eq!(r.effective_ms, RULES_2026_EFFECTIVE_MS);
-    assert_eq!(
-        calendar::add_months(GENESIS_MS, 3, 0),
-        RULES_2026_EFFECTIVE_MS + 8 * 3_600_000
-    );
+    assert_eq!(calendar::add_months(GENESIS_MS, 3, 0), RULES_2026_EFFECTIVE_MS + 8 * 3_600_000);
     assert!(serde_json::from_str::<CreditRules>(r#"{"bogus": 1}"#).is_err());
 }
 
 #[test]
 fn credit_rules_in_force_by_effective_date() {
-    let v = |version, effective_ms| CreditRules {
-        version,
-        effective_ms,
-        ..CreditRules::default()
-    };
+    let v = |version, effective_ms| CreditRules { version, effective_ms, ..CreditRules::default() };
     // Out of list order on purpose.
-    let p = CreditParams {
-        versions: vec![v(3, 300), v(1, 100), v(2, 200)],
-    };
+    let p = CreditParams { versions: vec![v(3, 300), v(1, 100), v(2, 200)] };
     assert_eq!(p.in_force(250).unwrap().version, 2);
     assert_eq!(p.in_force(300).unwrap().version, 3);
-    assert_eq!(
-        p.in_force(50).unwrap().version,
-        1,
-        "before every date: the earliest"
-    );
+    assert_eq!(p.in_force(50).unwrap().version, 1, "before every date: the earliest");
     let none = CreditParams { versions: vec![] };
-    assert_eq!(
-        none.in_force(0).unwrap_err().code(),
-        "credit.rules_in_force"
-    );
+    assert_eq!(none.in_force(0).unwrap_err().code(), "credit.rules_in_force");
 }
 
 #[test]
 fn credit_log_query() {
     let mut l = TestLedger::new();
     record(&mut l, "market", "S1", Category::Serious, Domain::Other);
-    let q = LogQuery {
-        record_id: Some("S1".into()),
-        subject_id: None,
-        purpose: "audit 2026-17".into(),
-    };
+    let q = LogQuery { record_id: Some("S1".into()), subject_id: None, purpose: "audit 2026-17".into() };
     let r = l.call(&key("audit"), &q).unwrap();
     expect_ok(&r);
-    assert!(
-        r.tags
-            .iter()
-            .any(|t| t.kind == TagKind::CreditRecord && t.id == "S1")
-    );
-    assert!(
-        r.tags
-            .iter()
-            .any(|t| t.kind == TagKind::CreditSubject && t.id == uscc("farm").as_str())
-    );
-    let q = LogQuery {
-        record_id: None,
-        subject_id: Some(uscc("farm").to_string()),
-        purpose: "case".into(),
-    };
+    assert!(r.tags.iter().any(|t| t.kind == TagKind::CreditRecord && t.id == "S1"));
+    assert!(r.tags.iter().any(|t| t.kind == TagKind::CreditSubject && t.id == uscc("farm").as_str()));
+    let q = LogQuery { record_id: None, subject_id: Some(uscc("farm").to_string()), purpose: "case".into() };
     expect_ok(&l.call(&key("credit"), &q).unwrap());
     refused(&mut l, "farm", &q, "wrong_role");
-    refused(
-        &mut l,
-        "credit",
-        &LogQuery {
-            subject_id: Some(uscc("shop").to_string()),
-            ..q.clone()
-        },
-        "not_found",
-    );
-    refused(
-        &mut l,
-        "credit",
-        &LogQuery {
-            record_id: None,
-            subject_id: None,
-            purpose: "x".into(),
-        },
-        "invalid_argument",
-    );
+    refused(&mut l, "credit", &LogQuery { subject_id: Some(uscc("shop").to_string()), ..q.clone() }, "not_found");
+    refused(&mut l, "credit", &LogQuery { record_id: None, subject_id: None, purpose: "x".into() }, "invalid_argument");
 }
 
 #[test]
 fn credit_payloads_round_trip_json() {
-    let p = record_payload(
-        "J1",
-        org("farm"),
-        Category::Serious,
-        Domain::SpecialEquipment,
-        GENESIS_MS,
-    );
+    let p = record_payload("J1", org("farm"), Category::Serious, Domain::SpecialEquipment, GENESIS_MS);
     let m = registry::find("credit", "record").unwrap();
     let json = (m.to_json)(&jialing_core::encoding::encode(&p)).unwrap();
     assert_eq!(json["subject"]["org"], uscc("farm").as_str());
@@ -816,66 +468,24 @@ fn credit_payloads_round_trip_json() {
     let bytes = (m.from_json)(json).unwrap();
     let back: RecordDishonesty = jialing_core::encoding::decode("payload", &bytes).unwrap();
     assert_eq!(back, p);
-    assert_eq!(
-        registry::methods()
-            .filter(|m| m.contract == "credit")
-            .count(),
-        11
-    );
+    assert_eq!(registry::methods().filter(|m| m.contract == "credit").count(), 11);
 }
 
 // ---- property test: random sequences never leave the state machine ----
 
 #[derive(Clone, Debug)]
 enum Op {
-    Record {
-        by: usize,
-        category: u8,
-        special: bool,
-    },
-    Commit {
-        by: usize,
-    },
-    Apply {
-        rec: usize,
-        by: usize,
-        commitment: usize,
-    },
-    Accept {
-        rec: usize,
-        by: usize,
-    },
-    Incomplete {
-        rec: usize,
-        by: usize,
-    },
-    Decide {
-        rec: usize,
-        by: usize,
-        approve: bool,
-    },
-    Reinstate {
-        rec: usize,
-        by: usize,
-    },
-    List {
-        rec: usize,
-        by: usize,
-        serious: bool,
-        enter: bool,
-    },
-    Object {
-        rec: usize,
-        by: usize,
-    },
-    Resolve {
-        rec: usize,
-        by: usize,
-        upheld: bool,
-    },
-    Advance {
-        days: u64,
-    },
+    Record { by: usize, category: u8, special: bool },
+    Commit { by: usize },
+    Apply { rec: usize, by: usize, commitment: usize },
+    Accept { rec: usize, by: usize },
+    Incomplete { rec: usize, by: usize },
+    Decide { rec: usize, by: usize, approve: bool },
+    Reinstate { rec: usize, by: usize },
+    List { rec: usize, by: usize, serious: bool, enter: bool },
+    Object { rec: usize, by: usize },
+    Resolve { rec: usize, by: usize, upheld: bool },
+    Advance { days: u64 },
 }
 
 /// Acting authorities (the credit authority, which may act on every record, twice as
@@ -911,9 +521,7 @@ fn legal(op: &Op, before: Option<Status>, after: Status) -> bool {
     match (op, before) {
         (Op::Record { category: 0, .. }, None) => after == Recorded,
         (Op::Record { .. }, None) => after == Published,
-        (Op::Apply { .. }, Some(Recorded | Published | Incomplete | Denied | Reinstated)) => {
-            after == Applied
-        }
+        (Op::Apply { .. }, Some(Recorded | Published | Incomplete | Denied | Reinstated)) => after == Applied,
         (Op::Accept { .. }, Some(Applied)) => after == Accepted,
         (Op::Incomplete { .. }, Some(Applied)) => after == Incomplete,
         (Op::Decide { approve: true, .. }, Some(Accepted)) => after == Repaired,
@@ -929,16 +537,8 @@ fn legal(op: &Op, before: Option<Status>, after: Status) -> bool {
 fn run_ops(random: Vec<Op>) {
     // A prelude so that random operations find live records and a commitment.
     let mut ops = vec![
-        Op::Record {
-            by: 0,
-            category: 2,
-            special: false,
-        },
-        Op::Record {
-            by: 1,
-            category: 1,
-            special: false,
-        },
+        Op::Record { by: 0, category: 2, special: false },
+        Op::Record { by: 1, category: 1, special: false },
         Op::Commit { by: 0 },
     ];
     ops.extend(random);
@@ -963,41 +563,22 @@ fn run_ops(random: Vec<Op>) {
             Op::Record { .. } => format!("R{n}"),
             _ => String::new(),
         };
-        let before_status = l
-            .get::<DishonestyRecord>(&store::record_key(&rec))
-            .map(|r| r.status);
+        let before_status = l.get::<DishonestyRecord>(&store::record_key(&rec)).map(|r| r.status);
         let before = l.snapshot();
         let (signer, receipt) = match &op {
             Op::Advance { days } => {
                 l.advance(days * DAY_MS);
                 continue;
             }
-            Op::Record {
-                by,
-                category,
-                special,
-            } => {
-                let category =
-                    [Category::Minor, Category::General, Category::Serious][*category as usize];
-                let domain = if *special {
-                    Domain::Fire
-                } else {
-                    Domain::Other
-                };
+            Op::Record { by, category, special } => {
+                let category = [Category::Minor, Category::General, Category::Serious][*category as usize];
+                let domain = if *special { Domain::Fire } else { Domain::Other };
                 let p = record_payload(&rec, org("farm"), category, domain, GENESIS_MS);
-                (
-                    AUTHORITIES[*by],
-                    l.call(&key(AUTHORITIES[*by]), &p).unwrap(),
-                )
+                (AUTHORITIES[*by], l.call(&key(AUTHORITIES[*by]), &p).unwrap())
             }
             Op::Commit { by } => {
                 let id = format!("C{n}");
-                let p = Commit {
-                    id: id.clone(),
-                    promise: "p".into(),
-                    document: h(&id),
-                    person: None,
-                };
+                let p = Commit { id: id.clone(), promise: "p".into(), document: h(&id), person: None };
                 let r = l.call(&key(SUBJECTS[*by]), &p).unwrap();
                 if r.is_ok() {
                     commitments.push(id);
@@ -1010,78 +591,31 @@ fn run_ops(random: Vec<Op>) {
             }
             Op::Accept { by, .. } => (
                 AUTHORITIES[*by],
-                l.call(
-                    &key(AUTHORITIES[*by]),
-                    &AcceptApplication {
-                        record_id: rec.clone(),
-                    },
-                )
-                .unwrap(),
+                l.call(&key(AUTHORITIES[*by]), &AcceptApplication { record_id: rec.clone() }).unwrap(),
             ),
             Op::Incomplete { by, .. } => {
-                let p = MarkIncomplete {
-                    record_id: rec.clone(),
-                    reasons: "more".into(),
-                };
-                (
-                    AUTHORITIES[*by],
-                    l.call(&key(AUTHORITIES[*by]), &p).unwrap(),
-                )
+                let p = MarkIncomplete { record_id: rec.clone(), reasons: "more".into() };
+                (AUTHORITIES[*by], l.call(&key(AUTHORITIES[*by]), &p).unwrap())
             }
-            Op::Decide { by, approve, .. } => (
-                AUTHORITIES[*by],
-                l.call(&key(AUTHORITIES[*by]), &decide(&rec, *approve))
-                    .unwrap(),
-            ),
+            Op::Decide { by, approve, .. } => {
+                (AUTHORITIES[*by], l.call(&key(AUTHORITIES[*by]), &decide(&rec, *approve)).unwrap())
+            }
             Op::Reinstate { by, .. } => {
-                let p = Reinstate {
-                    record_id: rec.clone(),
-                    reasons: "false".into(),
-                    evidence: h("e"),
-                };
-                (
-                    AUTHORITIES[*by],
-                    l.call(&key(AUTHORITIES[*by]), &p).unwrap(),
-                )
+                let p = Reinstate { record_id: rec.clone(), reasons: "false".into(), evidence: h("e") };
+                (AUTHORITIES[*by], l.call(&key(AUTHORITIES[*by]), &p).unwrap())
             }
-            Op::List {
-                by, serious, enter, ..
-            } => {
-                let list = if *serious {
-                    ListKind::SeriousDishonesty
-                } else {
-                    ListKind::Watch
-                };
-                let p = SetList {
-                    record_id: rec.clone(),
-                    list,
-                    enter: *enter,
-                    reasons: "r".into(),
-                };
-                (
-                    AUTHORITIES[*by],
-                    l.call(&key(AUTHORITIES[*by]), &p).unwrap(),
-                )
+            Op::List { by, serious, enter, .. } => {
+                let list = if *serious { ListKind::SeriousDishonesty } else { ListKind::Watch };
+                let p = SetList { record_id: rec.clone(), list, enter: *enter, reasons: "r".into() };
+                (AUTHORITIES[*by], l.call(&key(AUTHORITIES[*by]), &p).unwrap())
             }
             Op::Object { by, .. } => {
-                let p = Object {
-                    record_id: rec.clone(),
-                    reasons: "no".into(),
-                    evidence: h("e"),
-                };
+                let p = Object { record_id: rec.clone(), reasons: "no".into(), evidence: h("e") };
                 (SUBJECTS[*by], l.call(&key(SUBJECTS[*by]), &p).unwrap())
             }
             Op::Resolve { by, upheld, .. } => {
-                let p = ResolveObjection {
-                    record_id: rec.clone(),
-                    objection: 0,
-                    upheld: *upheld,
-                    reasons: "r".into(),
-                };
-                (
-                    AUTHORITIES[*by],
-                    l.call(&key(AUTHORITIES[*by]), &p).unwrap(),
-                )
+                let p = ResolveObjection { record_id: rec.clone(), objection: 0, upheld: *upheld, reasons: "r".into() };
+                (AUTHORITIES[*by], l.call(&key(AUTHORITIES[*by]), &p).unwrap())
             }
         };
         let nonce_key = keys::nonce(&key(signer).public());
@@ -1091,10 +625,7 @@ fn run_ops(random: Vec<Op>) {
             }
             if !rec.is_empty() {
                 let after = get(&l, &rec).status;
-                assert!(
-                    legal(&op, before_status, after),
-                    "{op:?}: {before_status:?} -> {after:?}"
-                );
+                assert!(legal(&op, before_status, after), "{op:?}: {before_status:?} -> {after:?}");
             }
         } else {
             let mut a = l.snapshot();
@@ -1121,11 +652,7 @@ fn run_ops(random: Vec<Op>) {
             }
             any_punishing |= v.joint_punishment;
         }
-        assert_eq!(
-            punished(&l, "farm"),
-            any_punishing,
-            "joint punishment disagrees with the records"
-        );
+        assert_eq!(punished(&l, "farm"), any_punishing, "joint punishment disagrees with the records");
         assert!(!punished(&l, "farm2"));
     }
 }
