@@ -1,1 +1,3 @@
+//! `jialing-node`: the Jialing node binary (CLI being wired).
+
 fn main() {}

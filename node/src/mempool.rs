@@ -49,6 +49,13 @@ pub struct PendingTx {
     seq: u64,
 }
 
+impl PendingTx {
+    /// A transaction outside the pool (e.g. from another validator's proposal).
+    pub fn new(hash: TxHash, tx: Arc<SignedTransaction>, bytes: Arc<Vec<u8>>) -> Self {
+        PendingTx { hash, tx, bytes, seq: u64::MAX }
+    }
+}
+
 /// The pool.
 pub struct Mempool {
     max_bytes: usize,
@@ -75,7 +82,12 @@ impl Mempool {
     }
 
     /// Adds a transaction whose signature has been verified.
-    pub fn insert(&mut self, hash: TxHash, tx: Arc<SignedTransaction>, bytes: Arc<Vec<u8>>) -> Result<(), MempoolError> {
+    pub fn insert(
+        &mut self,
+        hash: TxHash,
+        tx: Arc<SignedTransaction>,
+        bytes: Arc<Vec<u8>>,
+    ) -> Result<(), MempoolError> {
         if self.by_hash.contains_key(&hash) {
             return Err(MempoolError::Duplicate(hash));
         }
@@ -204,8 +216,15 @@ mod tests {
     use jialing_core::{Keypair, Transaction};
 
     fn tx(key: &Keypair, nonce: u64) -> (TxHash, Arc<SignedTransaction>, Arc<Vec<u8>>) {
-        let stx = Transaction { chain_id: "c".into(), signer: key.public(), nonce, contract: "x".into(), method: "y".into(), payload: vec![0; 10] }
-            .sign(key);
+        let stx = Transaction {
+            chain_id: "c".into(),
+            signer: key.public(),
+            nonce,
+            contract: "x".into(),
+            method: "y".into(),
+            payload: vec![0; 10],
+        }
+        .sign(key);
         let bytes = stx.to_bytes();
         (stx.hash(), Arc::new(stx), Arc::new(bytes))
     }
@@ -225,7 +244,10 @@ mod tests {
         other.tx.payload = vec![1];
         let other = other.tx.sign(&k);
         let bytes = Arc::new(other.to_bytes());
-        assert!(matches!(m.insert(other.hash(), Arc::new(other), bytes), Err(MempoolError::NonceTaken { nonce: 1, .. })));
+        assert!(matches!(
+            m.insert(other.hash(), Arc::new(other), bytes),
+            Err(MempoolError::NonceTaken { nonce: 1, .. })
+        ));
     }
 
     #[test]

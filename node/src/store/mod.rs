@@ -207,7 +207,12 @@ impl Store {
 
     /// Transactions that touched `tag`, oldest first: `(height, index, hash)`, starting
     /// at `from_height`, at most `limit`.
-    pub fn history(&self, tag: &IndexTag, from_height: u64, limit: usize) -> Result<Vec<(u64, u32, TxHash)>, StoreError> {
+    pub fn history(
+        &self,
+        tag: &IndexTag,
+        from_height: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32, TxHash)>, StoreError> {
         let prefix = index_prefix(tag);
         let start = [prefix.as_slice(), &layout::height_key(from_height)].concat();
         let mut end = prefix.clone();
@@ -218,7 +223,8 @@ impl Store {
                 break;
             }
             let (k, v) = kv.into_inner()?;
-            let (height, index) = layout::decode_position(&k[prefix.len()..]).ok_or_else(|| corrupt("index key", "bad position"))?;
+            let (height, index) =
+                layout::decode_position(&k[prefix.len()..]).ok_or_else(|| corrupt("index key", "bad position"))?;
             let hash: [u8; 32] = v.as_ref().try_into().map_err(|_| corrupt("index value", "not 32 bytes"))?;
             out.push((height, index, Hash(hash)));
         }

@@ -34,8 +34,15 @@ fn commit_reopen_history_and_order() {
         let r = Receipt { tx_hash: tx.0, status: TxStatus::Ok, tags: vec![tag.clone()] };
         let mut w = BTreeMap::new();
         w.insert(b"k".to_vec(), None);
-        s.commit(&CommitBatch { header: &header(1), certificate: None, txs: &[tx], receipts: &[r], writes: &w }).unwrap();
-        let err = s.commit(&CommitBatch { header: &header(5), certificate: None, txs: &[], receipts: &[], writes: &BTreeMap::new() });
+        s.commit(&CommitBatch { header: &header(1), certificate: None, txs: &[tx], receipts: &[r], writes: &w })
+            .unwrap();
+        let err = s.commit(&CommitBatch {
+            header: &header(5),
+            certificate: None,
+            txs: &[],
+            receipts: &[],
+            writes: &BTreeMap::new(),
+        });
         assert!(matches!(err, Err(StoreError::OutOfOrder { expected: 2, got: 5 })));
     }
     let s = Store::open(dir.path()).unwrap();
