@@ -10,7 +10,10 @@
 
 pub mod api;
 pub mod app;
+pub mod cli;
 pub mod config;
+pub mod devnet;
+pub mod genesis_glue;
 pub mod mempool;
 pub mod metrics;
 pub mod runner;

@@ -1,3 +1,6 @@
-//! `jialing-node`: the Jialing node binary (CLI being wired).
+//! `jialing-node`: the Jialing node binary. Argument parsing and logging only; the work
+//! is in the library.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    jialing_node::cli::main()
+}
