@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod devnet;
 pub mod genesis_glue;
 pub mod mempool;

@@ -63,6 +63,7 @@ pub async fn run(
     })?;
     tracing::info!(target: "jialing::node", api = %format!("http://{}", cfg.api.listen), "API listening");
     let server = axum::serve(listener, router(ledger.clone(), info));
+    on_ready(ledger.clone());
     let result = tokio::select! {
         r = server => r.context("API server failed"),
         r = done_rx.recv(), if producer.is_some() => match r {

@@ -2,6 +2,8 @@
 //! `jialing-node` processes on loopback, talks to their HTTP API, kills them with
 //! SIGKILL and restarts them. Every wait is bounded.
 
+pub mod workload;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
