@@ -19,10 +19,14 @@ pub enum AdmissionError {
         got: String,
     },
     /// The signer's key is not certified by any organisation.
-    #[error("signer {0} is not a member of the consortium: ask your organisation's admin to certify the key (jialing keys certify)")]
+    #[error(
+        "signer {0} is not a member of the consortium: ask your organisation's admin to certify the key (jialing keys certify)"
+    )]
     UnknownSigner(PublicKey),
     /// The signer's certification has expired.
-    #[error("signer {key}'s certification expired at {expired_ms} ms (block time {now_ms} ms): ask your admin to renew it")]
+    #[error(
+        "signer {key}'s certification expired at {expired_ms} ms (block time {now_ms} ms): ask your admin to renew it"
+    )]
     Expired {
         /// The key.
         key: PublicKey,

@@ -19,7 +19,7 @@ use crate::membership::{Member, Organisation};
 use crate::params::Params;
 use crate::receipt::{IndexTag, Receipt, TagKind, TxStatus};
 use crate::registry;
-use crate::state::StateView;
+use crate::state::{StateRead, StateView};
 
 /// Facts about the block being executed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +95,9 @@ impl<'a> BlockExecutor<'a> {
 
     fn get_typed<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, AdmissionError> {
         match read(self.base, &self.writes, key).map_err(AdmissionError::Storage)? {
-            Some(bytes) => encoding::decode("state value", &bytes).map(Some).map_err(|e| AdmissionError::Storage(e.to_string())),
+            Some(bytes) => {
+                encoding::decode("state value", &bytes).map(Some).map_err(|e| AdmissionError::Storage(e.to_string()))
+            }
             None => Ok(None),
         }
     }
@@ -118,7 +120,8 @@ impl<'a> BlockExecutor<'a> {
         let member = check_member(self, &tx.signer, self.ctx.time_ms)?;
         let expected = self.next_nonce(&tx.signer)?;
         if tx.nonce != expected {
-            let hint = if tx.nonce < expected { " (already used: a replay)" } else { " (a gap: an earlier nonce is missing)" };
+            let hint =
+                if tx.nonce < expected { " (already used: a replay)" } else { " (a gap: an earlier nonce is missing)" };
             return Err(AdmissionError::BadNonce { key: tx.signer, expected, got: tx.nonce, hint });
         }
         Ok(member)
@@ -183,14 +186,29 @@ impl<'a> BlockExecutor<'a> {
 }
 
 fn check_member(exec: &BlockExecutor<'_>, key: &PublicKey, now_ms: u64) -> Result<Member, AdmissionError> {
-    let member: Member = exec.get_typed(&keys::member(key))?.ok_or(AdmissionError::UnknownSigner(*key))?;
+    check_signer(&|k: &[u8]| read(exec.base, &exec.writes, k), key, now_ms)
+}
+
+/// Checks that `key` may sign at block time `now_ms`: certified, unexpired, unrevoked,
+/// of an active organisation. `read` reads state (committed or overlaid). The node's
+/// mempool uses this on entry; the executor on admission.
+pub fn check_signer(read: &StateRead<'_>, key: &PublicKey, now_ms: u64) -> Result<Member, AdmissionError> {
+    fn typed<T: BorshDeserialize>(read: &StateRead<'_>, k: &[u8]) -> Result<Option<T>, AdmissionError> {
+        match read(k).map_err(AdmissionError::Storage)? {
+            Some(b) => {
+                encoding::decode("state value", &b).map(Some).map_err(|e| AdmissionError::Storage(e.to_string()))
+            }
+            None => Ok(None),
+        }
+    }
+    let member: Member = typed(read, &keys::member(key))?.ok_or(AdmissionError::UnknownSigner(*key))?;
     if member.revoked {
         return Err(AdmissionError::Revoked(*key));
     }
     if now_ms >= member.expires_ms {
         return Err(AdmissionError::Expired { key: *key, expired_ms: member.expires_ms, now_ms });
     }
-    let org: Option<Organisation> = exec.get_typed(&keys::org(&member.org))?;
+    let org: Option<Organisation> = typed(read, &keys::org(&member.org))?;
     if !org.is_some_and(|o| o.active) {
         return Err(AdmissionError::OrgInactive { key: *key, org: member.org.to_string() });
     }

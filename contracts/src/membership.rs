@@ -118,13 +118,22 @@ fn run_certify(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
             ));
         }
         if existing.revoked {
-            return Err(ContractError::rule("membership.revoked_is_final", format!("key {} was revoked; generate a new key", p.member)));
+            return Err(ContractError::rule(
+                "membership.revoked_is_final",
+                format!("key {} was revoked; generate a new key", p.member),
+            ));
         }
         if existing.roles.contains(&Role::Admin) {
-            return Err(ContractError::rule("membership.admin_by_governance", "the admin key is changed only by governance"));
+            return Err(ContractError::rule(
+                "membership.admin_by_governance",
+                "the admin key is changed only by governance",
+            ));
         }
     }
-    tx.put(keys::member(&p.member), &Member { org: org.uscc.clone(), roles: p.roles, expires_ms: p.expires_ms, revoked: false });
+    tx.put(
+        keys::member(&p.member),
+        &Member { org: org.uscc.clone(), roles: p.roles, expires_ms: p.expires_ms, revoked: false },
+    );
     tx.tag(TagKind::Key, p.member.to_hex());
     Ok(())
 }
@@ -157,7 +166,10 @@ fn run_revoke(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
         ));
     }
     if m.roles.contains(&Role::Admin) {
-        return Err(ContractError::rule("membership.admin_by_governance", "the admin key is changed only by governance"));
+        return Err(ContractError::rule(
+            "membership.admin_by_governance",
+            "the admin key is changed only by governance",
+        ));
     }
     m.revoked = true;
     tx.put(keys::member(&p.member), &m);

@@ -32,7 +32,9 @@ pub fn json_of<P: CallPayload + serde::Serialize>(bytes: &[u8]) -> Result<serde_
 }
 
 /// Generic [`Method::from_json`].
-pub fn from_json_of<P: CallPayload + serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<Vec<u8>, ContractError> {
+pub fn from_json_of<P: CallPayload + serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<Vec<u8>, ContractError> {
     let p: P = serde_json::from_value(v).map_err(|e| ContractError::BadPayload {
         method: format!("{}.{}", P::CONTRACT, P::METHOD),
         reason: e.to_string(),

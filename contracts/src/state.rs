@@ -36,3 +36,9 @@ impl StateView for MemState {
         Ok(self.map.get(key).cloned())
     }
 }
+
+/// A state reader as a closure (committed state, or committed state under overlays).
+pub type StateRead<'a> = dyn Fn(&[u8]) -> Result<Option<Vec<u8>>, String> + 'a;
+
+/// A block's state writes: key → new value, or `None` to delete. Sorted by key.
+pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;

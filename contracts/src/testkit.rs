@@ -1,6 +1,8 @@
 //! A tiny in-memory ledger for rule tests, property tests and simulations: a sample
 //! consortium with deterministic keys, and helpers that execute transactions in blocks
-//! exactly as a node would (admission, execution, writes, state root).
+//! exactly as a node would (admission, execution, writes, state root). Test support:
+//! its helpers panic on misuse.
+#![allow(clippy::panic)]
 
 use std::collections::BTreeMap;
 
@@ -71,6 +73,44 @@ pub fn admin(name: &str) -> Keypair {
     Keypair::from_label(&format!("{name}/admin"))
 }
 
+/// The genesis state of the test consortium (validators: the first four orgs).
+pub fn initial_state(params: Params) -> InitialState {
+    let orgs = ORGS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, roles))| Organisation {
+            uscc: uscc(name),
+            name: (*name).to_string(),
+            roles: roles.to_vec(),
+            admin: admin(name).public(),
+            node_keys: vec![],
+            validator: (i < 4).then(|| Validator { public_key: validator(name).public(), power: 1 }),
+            contact: format!("{name} contact"),
+            active: true,
+        })
+        .collect();
+    let members = ORGS
+        .iter()
+        .map(|(name, roles)| {
+            (
+                key(name).public(),
+                Member { org: uscc(name), roles: roles.to_vec(), expires_ms: u64::MAX, revoked: false },
+            )
+        })
+        .collect();
+    InitialState {
+        chain: ChainInfo { chain_id: "jialing-test".into(), genesis_time_ms: GENESIS_MS },
+        orgs,
+        members,
+        params,
+    }
+}
+
+/// The validator key of a test organisation (the first four orgs validate).
+pub fn validator(name: &str) -> Keypair {
+    Keypair::from_label(&format!("{name}/val"))
+}
+
 impl TestLedger {
     /// The sample consortium at height 0.
     pub fn new() -> Self {
@@ -79,32 +119,7 @@ impl TestLedger {
 
     /// The sample consortium with given parameters.
     pub fn with_params(params: Params) -> Self {
-        let orgs = ORGS
-            .iter()
-            .enumerate()
-            .map(|(i, (name, roles))| Organisation {
-                uscc: uscc(name),
-                name: (*name).to_string(),
-                roles: roles.to_vec(),
-                admin: admin(name).public(),
-                node_keys: vec![],
-                validator: (i < 4).then(|| Validator { public_key: Keypair::from_label(&format!("{name}/val")).public(), power: 1 }),
-                contact: format!("{name} contact"),
-                active: true,
-            })
-            .collect();
-        let members = ORGS
-            .iter()
-            .map(|(name, roles)| {
-                (key(name).public(), Member { org: uscc(name), roles: roles.to_vec(), expires_ms: u64::MAX, revoked: false })
-            })
-            .collect();
-        let init = InitialState {
-            chain: ChainInfo { chain_id: "jialing-test".into(), genesis_time_ms: GENESIS_MS },
-            orgs,
-            members,
-            params,
-        };
+        let init = initial_state(params);
         let writes = match init.writes() {
             Ok(w) => w,
             Err(e) => panic!("test genesis: {e}"),
@@ -124,7 +139,8 @@ impl TestLedger {
     /// Signs a call with an explicit nonce.
     pub fn sign_with_nonce<P: CallPayload>(&self, signer: &Keypair, payload: &P, nonce: u64) -> SignedTransaction {
         let (contract, method, payload) = payload.to_call();
-        Transaction { chain_id: self.chain_id.clone(), signer: signer.public(), nonce, contract, method, payload }.sign(signer)
+        Transaction { chain_id: self.chain_id.clone(), signer: signer.public(), nonce, contract, method, payload }
+            .sign(signer)
     }
 
     /// The next nonce of `key` in committed state.

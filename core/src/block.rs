@@ -118,10 +118,7 @@ impl ValidatorSet {
 
     /// The validator with this key.
     pub fn get(&self, key: &PublicKey) -> Option<&Validator> {
-        self.validators
-            .binary_search_by(|v| v.public_key.cmp(key))
-            .ok()
-            .map(|i| &self.validators[i])
+        self.validators.binary_search_by(|v| v.public_key.cmp(key)).ok().map(|i| &self.validators[i])
     }
 
     /// Whether `power` is more than two thirds of the total.
@@ -197,7 +194,13 @@ impl CommitCertificate {
         let signatures = keys
             .iter()
             .map(|k| {
-                let vote = Vote { kind: VoteKind::Precommit, height, round, block_hash: Some(block_hash), validator: k.public() };
+                let vote = Vote {
+                    kind: VoteKind::Precommit,
+                    height,
+                    round,
+                    block_hash: Some(block_hash),
+                    validator: k.public(),
+                };
                 CommitSignature { validator: k.public(), signature: vote.sign(chain_id, k) }
             })
             .collect();
@@ -237,11 +240,25 @@ impl CommitCertificate {
                 return bad(format!("validator {} signed twice", s.validator));
             }
             power = power.saturating_add(v.power);
-            let vote = Vote { kind: VoteKind::Precommit, height: self.height, round: self.round, block_hash: Some(hash), validator: s.validator };
-            items.push(SignedDigest { signer: s.validator, purpose: Purpose::Vote, digest: vote.digest(), signature: s.signature });
+            let vote = Vote {
+                kind: VoteKind::Precommit,
+                height: self.height,
+                round: self.round,
+                block_hash: Some(hash),
+                validator: s.validator,
+            };
+            items.push(SignedDigest {
+                signer: s.validator,
+                purpose: Purpose::Vote,
+                digest: vote.digest(),
+                signature: s.signature,
+            });
         }
         if !set.is_quorum(power) {
-            return bad(format!("signers hold {power} of {} voting power, more than two thirds is needed", set.total_power()));
+            return bad(format!(
+                "signers hold {power} of {} voting power, more than two thirds is needed",
+                set.total_power()
+            ));
         }
         if verify_batch(chain_id, &items).is_err() {
             for it in &items {
@@ -264,7 +281,8 @@ mod tests {
 
     fn setup(n: usize) -> (Vec<Keypair>, ValidatorSet, BlockHeader) {
         let ks = keys(n);
-        let set = ValidatorSet::new(ks.iter().map(|k| Validator { public_key: k.public(), power: 1 }).collect()).unwrap();
+        let set =
+            ValidatorSet::new(ks.iter().map(|k| Validator { public_key: k.public(), power: 1 }).collect()).unwrap();
         let header = BlockHeader {
             chain_id: "c".into(),
             height: 5,
@@ -324,7 +342,10 @@ mod tests {
     fn validator_set_rules() {
         let k = Keypair::from_label("x").public();
         assert!(ValidatorSet::new(vec![]).is_err());
-        assert!(ValidatorSet::new(vec![Validator { public_key: k, power: 1 }, Validator { public_key: k, power: 2 }]).is_err());
+        assert!(
+            ValidatorSet::new(vec![Validator { public_key: k, power: 1 }, Validator { public_key: k, power: 2 }])
+                .is_err()
+        );
         assert!(ValidatorSet::new(vec![Validator { public_key: k, power: 0 }]).is_err());
     }
 

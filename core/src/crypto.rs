@@ -78,10 +78,8 @@ impl PublicKey {
     /// Parses 64 hex digits and checks that they are a valid curve point.
     pub fn from_hex(s: &str) -> Result<Self, CoreError> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out).map_err(|e| CoreError::Hex {
-            what: "public key (64 hex digits)",
-            reason: e.to_string(),
-        })?;
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|e| CoreError::Hex { what: "public key (64 hex digits)", reason: e.to_string() })?;
         let key = PublicKey(out);
         key.verifying_key()?;
         Ok(key)
@@ -106,9 +104,8 @@ impl PublicKey {
     ) -> Result<(), CoreError> {
         let vk = self.verifying_key()?;
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        vk.verify_strict(&signing_bytes(chain_id, purpose, digest), &sig).map_err(|_| {
-            CoreError::BadSignature { signer: self.to_hex(), purpose: purpose.name() }
-        })
+        vk.verify_strict(&signing_bytes(chain_id, purpose, digest), &sig)
+            .map_err(|_| CoreError::BadSignature { signer: self.to_hex(), purpose: purpose.name() })
     }
 }
 
@@ -157,10 +154,8 @@ impl Signature {
     /// Parses 128 hex digits.
     pub fn from_hex(s: &str) -> Result<Self, CoreError> {
         let mut out = [0u8; 64];
-        hex::decode_to_slice(s.trim(), &mut out).map_err(|e| CoreError::Hex {
-            what: "signature (128 hex digits)",
-            reason: e.to_string(),
-        })?;
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|e| CoreError::Hex { what: "signature (128 hex digits)", reason: e.to_string() })?;
         Ok(Signature(out))
     }
 }
@@ -291,7 +286,12 @@ mod tests {
             .map(|i| {
                 let k = Keypair::from_label(&format!("k{i}"));
                 let d = sha256(&[i as u8]);
-                SignedDigest { signer: k.public(), purpose: Purpose::Transaction, digest: d, signature: k.sign("c", Purpose::Transaction, &d) }
+                SignedDigest {
+                    signer: k.public(),
+                    purpose: Purpose::Transaction,
+                    digest: d,
+                    signature: k.sign("c", Purpose::Transaction, &d),
+                }
             })
             .collect();
         verify_batch("c", &items).unwrap();

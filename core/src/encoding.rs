@@ -20,22 +20,14 @@ pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Decodes a value from untrusted bytes: at most `limit` bytes, no trailing bytes.
-pub fn decode_limited<T: BorshDeserialize>(
-    what: &'static str,
-    bytes: &[u8],
-    limit: usize,
-) -> Result<T, CoreError> {
+pub fn decode_limited<T: BorshDeserialize>(what: &'static str, bytes: &[u8], limit: usize) -> Result<T, CoreError> {
     if bytes.len() > limit {
         return Err(CoreError::TooLarge { what, size: bytes.len(), limit });
     }
     let mut slice = bytes;
-    let value = T::deserialize(&mut slice)
-        .map_err(|e| CoreError::Decode { what, reason: e.to_string() })?;
+    let value = T::deserialize(&mut slice).map_err(|e| CoreError::Decode { what, reason: e.to_string() })?;
     if !slice.is_empty() {
-        return Err(CoreError::Decode {
-            what,
-            reason: format!("{} trailing bytes after the value", slice.len()),
-        });
+        return Err(CoreError::Decode { what, reason: format!("{} trailing bytes after the value", slice.len()) });
     }
     Ok(value)
 }

@@ -29,10 +29,8 @@ impl Hash {
     /// Parses 64 hex digits.
     pub fn from_hex(s: &str) -> Result<Self, CoreError> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut out).map_err(|e| CoreError::Hex {
-            what: "hash (64 hex digits)",
-            reason: e.to_string(),
-        })?;
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|e| CoreError::Hex { what: "hash (64 hex digits)", reason: e.to_string() })?;
         Ok(Hash(out))
     }
 }
@@ -89,10 +87,7 @@ mod tests {
 
     #[test]
     fn known_vector() {
-        assert_eq!(
-            sha256(b"abc").to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256(b"abc").to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -116,7 +116,9 @@ impl<'de> Deserialize<'de> for Uscc {
 }
 
 /// What a member key (or an organisation) may do. Serialised in snake_case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Organisation admin: certifies and revokes its members' keys.

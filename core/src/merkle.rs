@@ -193,7 +193,11 @@ impl ConsistencyProof {
                 return Err(CoreError::InvalidProof("equal sizes need an empty proof".into()));
             }
             if old_root != new_root {
-                return Err(CoreError::HashMismatch { what: "root of equal-size trees", expected: *old_root, got: *new_root });
+                return Err(CoreError::HashMismatch {
+                    what: "root of equal-size trees",
+                    expected: *old_root,
+                    got: *new_root,
+                });
             }
             return Ok(());
         }
@@ -235,10 +239,18 @@ impl ConsistencyProof {
             return Err(CoreError::InvalidProof("consistency path is too short".into()));
         }
         if fr != *old_root {
-            return Err(CoreError::HashMismatch { what: "old root from consistency proof", expected: *old_root, got: fr });
+            return Err(CoreError::HashMismatch {
+                what: "old root from consistency proof",
+                expected: *old_root,
+                got: fr,
+            });
         }
         if sr != *new_root {
-            return Err(CoreError::HashMismatch { what: "new root from consistency proof", expected: *new_root, got: sr });
+            return Err(CoreError::HashMismatch {
+                what: "new root from consistency proof",
+                expected: *new_root,
+                got: sr,
+            });
         }
         Ok(())
     }

@@ -152,7 +152,7 @@ impl StateTree {
     pub fn apply(&self, writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> StateTree {
         let mut updates: Vec<(Hash, Option<Hash>)> =
             writes.iter().map(|(k, v)| (sha256(k), v.as_deref().map(sha256))).collect();
-        updates.sort_by(|a, b| a.0.cmp(&b.0));
+        updates.sort_by_key(|a| a.0);
         let mut len = self.len;
         for (k, v) in &updates {
             let present = self.lookup(k).is_some();

@@ -58,10 +58,8 @@ pub fn write(path: &Path, key: &Keypair, label: &str) -> Result<(), KeyFileError
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let file = KeyFile { public_key: key.public(), secret_seed: hex::encode(key.seed()), label: label.to_string() };
-    let text = serde_json::to_string_pretty(&file).map_err(|e| KeyFileError::Malformed {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let text = serde_json::to_string_pretty(&file)
+        .map_err(|e| KeyFileError::Malformed { path: path.to_path_buf(), reason: e.to_string() })?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -123,11 +121,7 @@ mod tests {
     fn mismatched_public_key_is_refused() {
         let k = Keypair::from_label("x");
         let other = Keypair::from_label("y");
-        let text = format!(
-            r#"{{"public_key":"{}","secret_seed":"{}"}}"#,
-            other.public(),
-            hex::encode(k.seed())
-        );
+        let text = format!(r#"{{"public_key":"{}","secret_seed":"{}"}}"#, other.public(), hex::encode(k.seed()));
         let err = parse(Path::new("k.json"), &text).unwrap_err().to_string();
         assert!(err.contains("does not match"), "{err}");
         assert!(parse(Path::new("k.json"), "{}").is_err());

@@ -1,1 +1,22 @@
-//! placeholder
+//! # jialing-node
+//!
+//! The Jialing node: durable storage ([`store`]), the mempool ([`mempool`]), the ledger
+//! application that proposes, validates and commits blocks ([`app`]), block production
+//! ([`solo`]), the HTTP API ([`api`]), metrics ([`metrics`]) and configuration
+//! ([`config`]). [`runner`] wires them together for `jialing-node run`.
+//!
+//! The pure parts (types, execution) live in `jialing-core` and `jialing-contracts`;
+//! everything here is IO around them.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod devnet;
+pub mod genesis_glue;
+pub mod mempool;
+pub mod metrics;
+pub mod runner;
+pub mod solo;
+pub mod store;

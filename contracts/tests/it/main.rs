@@ -1,5 +1,7 @@
 //! Integration tests of the contracts: admission, membership and (per module) the
 //! rules of each register, named after the rule they check.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod credit;
 mod membership;

@@ -45,7 +45,9 @@ fn admission_refuses_expired_and_revoked_keys() {
     let a = admin("farm");
     let temp = Keypair::from_label("farm/temp");
     let expires = l.time_ms + 5_000;
-    expect_ok(&l.call(&a, &Certify { member: temp.public(), roles: vec![Role::Producer], expires_ms: expires }).unwrap());
+    expect_ok(
+        &l.call(&a, &Certify { member: temp.public(), roles: vec![Role::Producer], expires_ms: expires }).unwrap(),
+    );
     l.advance(10_000);
     let err = l.call(&temp, &Revoke { member: temp.public() }).unwrap_err();
     assert!(matches!(err, AdmissionError::Expired { .. }), "{err}");
@@ -59,7 +61,12 @@ fn admission_refuses_expired_and_revoked_keys() {
 fn wrong_role_is_refused_with_roles_named_and_changes_only_the_nonce() {
     let mut l = TestLedger::new();
     let before = l.snapshot();
-    let r = l.call(&key("farm"), &Certify { member: Keypair::from_label("x").public(), roles: vec![Role::Producer], expires_ms: u64::MAX }).unwrap();
+    let r = l
+        .call(
+            &key("farm"),
+            &Certify { member: Keypair::from_label("x").public(), roles: vec![Role::Producer], expires_ms: u64::MAX },
+        )
+        .unwrap();
     let msg = expect_refused(&r, "wrong_role");
     assert!(msg.contains("admin") && msg.contains("producer"), "{msg}");
     let mut after = l.snapshot();
@@ -70,16 +77,31 @@ fn wrong_role_is_refused_with_roles_named_and_changes_only_the_nonce() {
 #[test]
 fn membership_roles_within_org() {
     let mut l = TestLedger::new();
-    let r = l.call(&admin("farm"), &Certify { member: Keypair::from_label("x").public(), roles: vec![Role::Inspector], expires_ms: u64::MAX }).unwrap();
+    let r = l
+        .call(
+            &admin("farm"),
+            &Certify { member: Keypair::from_label("x").public(), roles: vec![Role::Inspector], expires_ms: u64::MAX },
+        )
+        .unwrap();
     assert!(expect_refused(&r, "membership.roles_within_org").contains("does not hold role inspector"));
-    let r = l.call(&admin("farm"), &Certify { member: Keypair::from_label("x").public(), roles: vec![], expires_ms: u64::MAX }).unwrap();
+    let r = l
+        .call(
+            &admin("farm"),
+            &Certify { member: Keypair::from_label("x").public(), roles: vec![], expires_ms: u64::MAX },
+        )
+        .unwrap();
     expect_refused(&r, "membership.roles_within_org");
 }
 
 #[test]
 fn membership_one_org_per_key() {
     let mut l = TestLedger::new();
-    let r = l.call(&admin("farm2"), &Certify { member: key("farm").public(), roles: vec![Role::Producer], expires_ms: u64::MAX }).unwrap();
+    let r = l
+        .call(
+            &admin("farm2"),
+            &Certify { member: key("farm").public(), roles: vec![Role::Producer], expires_ms: u64::MAX },
+        )
+        .unwrap();
     expect_refused(&r, "membership.one_org_per_key");
 }
 
@@ -97,7 +119,12 @@ fn membership_own_org_only_for_revocation() {
 fn membership_revoked_is_final() {
     let mut l = TestLedger::new();
     expect_ok(&l.call(&admin("farm"), &Revoke { member: key("farm").public() }).unwrap());
-    let r = l.call(&admin("farm"), &Certify { member: key("farm").public(), roles: vec![Role::Producer], expires_ms: u64::MAX }).unwrap();
+    let r = l
+        .call(
+            &admin("farm"),
+            &Certify { member: key("farm").public(), roles: vec![Role::Producer], expires_ms: u64::MAX },
+        )
+        .unwrap();
     expect_refused(&r, "membership.revoked_is_final");
 }
 
@@ -105,7 +132,12 @@ fn membership_revoked_is_final() {
 fn membership_expiry_in_future() {
     let mut l = TestLedger::new();
     let now = l.time_ms;
-    let r = l.call(&admin("farm"), &Certify { member: Keypair::from_label("x").public(), roles: vec![Role::Producer], expires_ms: now }).unwrap();
+    let r = l
+        .call(
+            &admin("farm"),
+            &Certify { member: Keypair::from_label("x").public(), roles: vec![Role::Producer], expires_ms: now },
+        )
+        .unwrap();
     expect_refused(&r, "membership.expiry_in_future");
 }
 
@@ -125,7 +157,8 @@ fn execution_is_deterministic() {
         let mut l = TestLedger::new();
         for i in 0..5 {
             let k = Keypair::from_label(&format!("m{i}"));
-            l.call(&admin("farm"), &Certify { member: k.public(), roles: vec![Role::Producer], expires_ms: u64::MAX }).unwrap();
+            l.call(&admin("farm"), &Certify { member: k.public(), roles: vec![Role::Producer], expires_ms: u64::MAX })
+                .unwrap();
         }
         l.root()
     };

@@ -1,0 +1,355 @@
+//! The HTTP JSON API (docs/api.md) and `/metrics`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jialing_contracts::{IndexTag, TagKind, TxStatus, registry};
+use jialing_core::{Hash, PublicKey, SignedTransaction, TxHash, encoding};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::{Ledger, SubmitError};
+use crate::store::StoreError;
+
+/// Facts about this node for `/status`.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    /// Peer key, if configured.
+    pub node_key: Option<PublicKey>,
+    /// Validator keys held.
+    pub validator_keys: Vec<PublicKey>,
+    /// Largest batch accepted.
+    pub max_batch: usize,
+}
+
+#[derive(Clone)]
+struct Api {
+    ledger: Arc<Ledger>,
+    info: Arc<NodeInfo>,
+}
+
+/// An API error: status, stable code and message.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(target: "jialing::api", error = %e, "store read failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string())
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        let status = match e.code() {
+            "malformed_tx" | "wrong_chain" => StatusCode::BAD_REQUEST,
+            "bad_signature" => StatusCode::UNAUTHORIZED,
+            "not_member" | "expired" | "revoked" => StatusCode::FORBIDDEN,
+            "bad_nonce" | "duplicate" => StatusCode::CONFLICT,
+            "mempool_full" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Builds the router.
+pub fn router(ledger: Arc<Ledger>, info: NodeInfo) -> Router {
+    let api = Api { ledger, info: Arc::new(info) };
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/v1/txs", post(submit_batch))
+        .route("/v1/tx", post(submit_one))
+        .route("/v1/tx/{hash}", get(tx_status))
+        .route("/v1/block/{height}", get(block))
+        .route("/v1/nonce/{key}", get(nonce))
+        .route("/v1/org/{uscc}", get(org))
+        .route("/v1/methods", get(methods))
+        .route("/v1/history/{kind}/{id}", get(history_route))
+        .with_state(api)
+}
+
+async fn status(State(api): State<Api>) -> ApiResult {
+    let tip = api.ledger.tip.read().map(|t| t.clone()).map_err(|_| ApiError::bad_request("tip lock poisoned"))?;
+    let (txs, bytes) = api.ledger.mempool.lock().map(|p| (p.len(), p.bytes())).unwrap_or((0, 0));
+    Ok(Json(json!({
+        "chain_id": api.ledger.chain_id,
+        "height": tip.header.height,
+        "block_hash": tip.hash,
+        "state_root": tip.header.state_root,
+        "time_ms": tip.header.time_ms,
+        "validators": tip.validators.validators,
+        "mempool_txs": txs,
+        "mempool_bytes": bytes,
+        "node_key": api.info.node_key,
+        "validator_key": api.info.validator_keys.first(),
+    })))
+}
+
+async fn metrics(State(api): State<Api>) -> impl IntoResponse {
+    ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], api.ledger.metrics.render())
+}
+
+fn decode_hex_tx(s: &str) -> Result<(SignedTransaction, TxHash, Vec<u8>), SubmitError> {
+    let bytes = hex::decode(s.trim()).map_err(|e| {
+        SubmitError::Malformed(jialing_core::CoreError::Hex { what: "transaction", reason: e.to_string() })
+    })?;
+    let (stx, hash) = SignedTransaction::decode(&bytes).map_err(SubmitError::Malformed)?;
+    Ok((stx, hash, bytes))
+}
+
+#[derive(Deserialize)]
+struct BatchBody {
+    txs: Vec<String>,
+}
+
+async fn submit_batch(
+    State(api): State<Api>,
+    body: Result<Json<BatchBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"txs\": [\"<hex>\", ...]}}: {e}")))?;
+    if body.txs.len() > api.info.max_batch {
+        return Err(ApiError::bad_request(format!(
+            "{} transactions in one batch, the limit is {}",
+            body.txs.len(),
+            api.info.max_batch
+        )));
+    }
+    let ledger = api.ledger.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        let mut slots: Vec<Option<Result<TxHash, SubmitError>>> = Vec::with_capacity(body.txs.len());
+        let mut good = Vec::new();
+        let mut good_idx = Vec::new();
+        for (i, s) in body.txs.iter().enumerate() {
+            match decode_hex_tx(s) {
+                Ok(t) => {
+                    good.push(t);
+                    good_idx.push(i);
+                    slots.push(None);
+                }
+                Err(e) => slots.push(Some(Err(e))),
+            }
+        }
+        for (i, r) in good_idx.into_iter().zip(ledger.submit(good)) {
+            slots[i] = Some(r);
+        }
+        slots
+            .into_iter()
+            .map(|r| match r {
+                Some(Ok(h)) => json!({"hash": h, "accepted": true}),
+                Some(Err(e)) => {
+                    json!({"hash": null, "accepted": false, "error": {"code": e.code(), "message": e.to_string()}})
+                }
+                None => json!({"hash": null, "accepted": false}),
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::bad_request(format!("submission task failed: {e}")))?;
+    Ok(Json(json!({"results": results})))
+}
+
+#[derive(Deserialize)]
+struct OneBody {
+    tx: String,
+}
+
+async fn submit_one(
+    State(api): State<Api>,
+    body: Result<Json<OneBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let body = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return ApiError::bad_request(format!("expected {{\"tx\": \"<hex>\"}}: {e}")).into_response(),
+    };
+    let t = match decode_hex_tx(&body.tx) {
+        Ok(t) => t,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let ledger = api.ledger.clone();
+    let r = tokio::task::spawn_blocking(move || ledger.submit(vec![t]).pop()).await;
+    match r {
+        Ok(Some(Ok(h))) => (StatusCode::ACCEPTED, Json(json!({"hash": h}))).into_response(),
+        Ok(Some(Err(e))) => ApiError::from(e).into_response(),
+        _ => ApiError::bad_request("submission failed").into_response(),
+    }
+}
+
+fn parse_hash(s: &str) -> Result<Hash, ApiError> {
+    Hash::from_hex(s).map_err(|e| ApiError::bad_request(format!("{s:?} is not a transaction hash: {e}")))
+}
+
+fn tx_json(stx: &SignedTransaction) -> Value {
+    let args = registry::find(&stx.tx.contract, &stx.tx.method)
+        .and_then(|m| (m.to_json)(&stx.tx.payload).ok())
+        .unwrap_or(Value::Null);
+    let mut v = serde_json::to_value(&stx.tx).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut v {
+        o.insert("args".into(), args);
+        o.insert("signature".into(), json!(stx.signature));
+    }
+    v
+}
+
+fn receipt_json(r: &jialing_contracts::Receipt) -> Value {
+    let (status, code, message) = match &r.status {
+        TxStatus::Ok => ("ok", None, None),
+        TxStatus::Refused { code, message } => ("refused", Some(code.clone()), Some(message.clone())),
+    };
+    json!({"tx_hash": r.tx_hash, "status": status, "code": code, "message": message, "tags": r.tags})
+}
+
+async fn tx_status(State(api): State<Api>, Path(hash): Path<String>) -> ApiResult {
+    let hash = parse_hash(&hash)?;
+    if let Some(p) = api.ledger.mempool.lock().ok().and_then(|p| p.get(&hash).cloned()) {
+        return Ok(Json(json!({"hash": hash, "status": "pending", "tx": tx_json(&p.tx)})));
+    }
+    let Some((rec, stx)) = api.ledger.store.signed_tx(&hash)? else {
+        return Err(ApiError::not_found(format!("transaction {hash} is neither pending nor committed")));
+    };
+    let receipt = api.ledger.store.receipt(rec.height, rec.index)?;
+    let time = api.ledger.store.header(rec.height)?.map(|h| h.time_ms);
+    Ok(Json(json!({
+        "hash": hash, "status": "committed", "height": rec.height, "index": rec.index, "time_ms": time,
+        "receipt": receipt.as_ref().map(receipt_json), "tx": tx_json(&stx),
+    })))
+}
+
+async fn block(State(api): State<Api>, Path(height): Path<String>) -> ApiResult {
+    let tip = api.ledger.tip.read().map(|t| t.header.height).unwrap_or(0);
+    let h = if height == "latest" {
+        tip
+    } else {
+        height
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request(format!("{height:?} is not a height (a number or \"latest\")")))?
+    };
+    let Some(header) = api.ledger.store.header(h)? else {
+        return Err(ApiError::not_found(format!("no block at height {h}; the chain is at {tip}")));
+    };
+    let hashes = api.ledger.store.block_tx_hashes(h)?.unwrap_or_default();
+    let cert = api.ledger.store.certificate(h)?;
+    Ok(Json(json!({"hash": header.hash(), "header": header, "tx_hashes": hashes, "certificate": cert})))
+}
+
+async fn nonce(State(api): State<Api>, Path(key): Path<String>) -> ApiResult {
+    let key =
+        PublicKey::from_hex(&key).map_err(|e| ApiError::bad_request(format!("{key:?} is not a public key: {e}")))?;
+    let committed = api
+        .ledger
+        .committed_next_nonce(&key)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))?;
+    let pending = api.ledger.mempool.lock().map(|p| p.pending_next_nonce(&key, committed)).unwrap_or(committed);
+    Ok(Json(json!({"committed_next_nonce": committed, "pending_next_nonce": pending})))
+}
+
+#[derive(Deserialize, Default)]
+struct HistoryQuery {
+    from_height: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The history of an object: every committed transaction tagged with it.
+pub fn history(ledger: &Ledger, tag: &IndexTag, from_height: u64, limit: usize) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    let mut time_cache: Option<(u64, u64)> = None;
+    for (height, index, hash) in ledger.store.history(tag, from_height, limit)? {
+        let Some((_, stx)) = ledger.store.signed_tx(&hash)? else { continue };
+        let receipt = ledger.store.receipt(height, index)?;
+        let time_ms = match time_cache {
+            Some((h, t)) if h == height => t,
+            _ => {
+                let t = ledger.store.header(height)?.map_or(0, |h| h.time_ms);
+                time_cache = Some((height, t));
+                t
+            }
+        };
+        let (status, code, message) = match receipt.map(|r| r.status) {
+            Some(TxStatus::Ok) => ("ok", None, None),
+            Some(TxStatus::Refused { code, message }) => ("refused", Some(code), Some(message)),
+            None => ("unknown", None, None),
+        };
+        let args = registry::find(&stx.tx.contract, &stx.tx.method).and_then(|m| (m.to_json)(&stx.tx.payload).ok());
+        out.push(json!({
+            "height": height, "index": index, "time_ms": time_ms, "tx_hash": hash,
+            "contract": stx.tx.contract, "method": stx.tx.method, "signer": stx.tx.signer,
+            "status": status, "code": code, "message": message, "args": args,
+        }));
+    }
+    Ok(out)
+}
+
+/// Reads a typed state value and renders it as JSON.
+pub fn state_json<T: borsh::BorshDeserialize + serde::Serialize>(
+    ledger: &Ledger,
+    key: &[u8],
+) -> Result<Option<Value>, ApiError> {
+    use jialing_contracts::StateView;
+    let Some(bytes) =
+        ledger.store.get(key).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))?
+    else {
+        return Ok(None);
+    };
+    let v: T = encoding::decode("state value", &bytes)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_state", e.to_string()))?;
+    Ok(Some(serde_json::to_value(&v).unwrap_or(Value::Null)))
+}
+
+async fn org(State(api): State<Api>, Path(uscc): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
+    let code = jialing_core::Uscc::parse(&uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let org =
+        state_json::<jialing_contracts::membership::Organisation>(&api.ledger, &jialing_contracts::keys::org(&code))?
+            .ok_or_else(|| ApiError::not_found(format!("organisation {code} is not a member")))?;
+    let tag = IndexTag { kind: TagKind::Org, id: code.to_string() };
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    Ok(Json(json!({"org": org, "history": hist})))
+}
+
+async fn history_route(
+    State(api): State<Api>,
+    Path((kind, id)): Path<(String, String)>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult {
+    let kind: TagKind = serde_json::from_value(json!(kind)).map_err(|_| {
+        ApiError::bad_request(format!("unknown kind {kind:?}: use org, key, product, lot, data_product, licence, credit_subject, credit_record or proposal"))
+    })?;
+    let tag = IndexTag { kind, id };
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    Ok(Json(json!({"history": hist})))
+}
+
+async fn methods() -> Json<Value> {
+    let all: Vec<Value> = registry::methods()
+        .map(|m| json!({"contract": m.contract, "method": m.name, "roles": m.roles, "summary": m.summary}))
+        .collect();
+    Json(json!(all))
+}

@@ -1,0 +1,558 @@
+//! The ledger application: what the consensus engine drives.
+//!
+//! Its interface follows a BFT engine's application callbacks (Malachite's
+//! `AppMsg::GetValue`, `ReceivedProposalPart`, `Decided`):
+//! - [`App::propose`] builds the next block from the mempool and executes it,
+//! - [`App::validate`] checks and re-executes a block proposed by someone else,
+//! - [`App::commit`] stores a decided block with its certificate (one atomic, fsynced
+//!   batch) and only then updates the in-memory state and the mempool.
+//!
+//! [`Ledger`] is the part shared with the HTTP API: store, mempool and tip.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Instant;
+
+use jialing_contracts::executor::check_signer;
+use jialing_contracts::genesis_state::InitialState;
+use jialing_contracts::state::Writes;
+use jialing_contracts::{AdmissionError, BlockContext, BlockExecutor, BlockOutcome, StateView, keys};
+use jialing_core::crypto::verify_batch;
+use jialing_core::state_tree::StateTree;
+use jialing_core::{
+    Block, BlockHeader, CommitCertificate, CoreError, Hash, PublicKey, SignedTransaction, TxHash, ValidatorSet,
+    encoding, merkle,
+};
+
+use crate::mempool::{Mempool, MempoolError, PendingTx};
+use crate::metrics::Metrics;
+use crate::store::{CommitBatch, Store, StoreError};
+
+/// Failures of the application.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Storage failed: fatal, the node stops.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The data directory holds another chain.
+    #[error(
+        "the data directory holds a different chain: its genesis block is {stored}, this genesis gives {expected}; point data_dir elsewhere or use the matching genesis file"
+    )]
+    WrongGenesis {
+        /// Hash of the stored genesis block.
+        stored: Hash,
+        /// Hash computed from the genesis file.
+        expected: Hash,
+    },
+    /// The stored state does not match the committed root.
+    #[error(
+        "stored state does not match the state root committed at height {height} (expected {expected}, found {found}): the store is corrupt; restore it or resync"
+    )]
+    StateMismatch {
+        /// Tip height.
+        height: u64,
+        /// Root in the tip header.
+        expected: Hash,
+        /// Root of the stored state.
+        found: Hash,
+    },
+    /// The genesis definition is unusable.
+    #[error("genesis: {0}")]
+    Genesis(String),
+    /// A block was invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidBlock),
+}
+
+/// Why a proposed block is invalid (a validator votes nil on it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBlock {
+    /// A header field is wrong.
+    #[error("header field {field}: {reason}")]
+    Header {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A transaction's signature is bad.
+    #[error("transaction {0} has a bad signature")]
+    BadSignature(TxHash),
+    /// A transaction may not be in a block.
+    #[error("transaction {hash} is not admissible: {reason}")]
+    Inadmissible {
+        /// The transaction.
+        hash: TxHash,
+        /// Why.
+        reason: AdmissionError,
+    },
+    /// A root does not match re-execution.
+    #[error("{what} mismatch: header says {header}, execution gives {computed}")]
+    Root {
+        /// Which root.
+        what: &'static str,
+        /// In the header.
+        header: Hash,
+        /// Computed.
+        computed: Hash,
+    },
+}
+
+/// The last committed block.
+#[derive(Clone, Debug)]
+pub struct Tip {
+    /// Its header.
+    pub header: BlockHeader,
+    /// Its hash.
+    pub hash: Hash,
+    /// The validator set for the next block.
+    pub validators: ValidatorSet,
+}
+
+/// What the API shares with block production.
+pub struct Ledger {
+    /// The store.
+    pub store: Store,
+    /// The chain id.
+    pub chain_id: String,
+    /// Pending transactions.
+    pub mempool: Mutex<Mempool>,
+    /// Signalled when a transaction enters the mempool.
+    pub mempool_signal: Condvar,
+    /// The last committed block.
+    pub tip: RwLock<Tip>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+/// Why a submission was not accepted into the mempool.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Undecodable or malformed.
+    #[error("malformed transaction: {0}")]
+    Malformed(CoreError),
+    /// Signature does not verify.
+    #[error("{0}")]
+    BadSignature(CoreError),
+    /// Not admissible against committed state.
+    #[error("{0}")]
+    Admission(AdmissionError),
+    /// Refused by the mempool.
+    #[error("{0}")]
+    Mempool(MempoolError),
+}
+
+impl SubmitError {
+    /// The stable error code of docs/api.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::Malformed(_) => "malformed_tx",
+            SubmitError::BadSignature(_) => "bad_signature",
+            SubmitError::Admission(a) => match a {
+                AdmissionError::WrongChain { .. } => "wrong_chain",
+                AdmissionError::UnknownSigner(_) | AdmissionError::OrgInactive { .. } => "not_member",
+                AdmissionError::Expired { .. } => "expired",
+                AdmissionError::Revoked(_) => "revoked",
+                AdmissionError::BadNonce { .. } => "bad_nonce",
+                AdmissionError::Duplicate(_) => "duplicate",
+                AdmissionError::Storage(_) => "storage",
+            },
+            SubmitError::Mempool(MempoolError::Full { .. }) => "mempool_full",
+            SubmitError::Mempool(MempoolError::Duplicate(_)) => "duplicate",
+            SubmitError::Mempool(MempoolError::NonceTaken { .. }) => "bad_nonce",
+        }
+    }
+}
+
+impl Ledger {
+    /// The next nonce committed state expects from `key`.
+    pub fn committed_next_nonce(&self, key: &PublicKey) -> Result<u64, String> {
+        match self.store.get(&keys::nonce(key))? {
+            Some(b) => encoding::decode::<u64>("nonce", &b).map_err(|e| e.to_string()),
+            None => Ok(0),
+        }
+    }
+
+    /// Checks decoded transactions (signatures in one batch, then membership and nonce
+    /// against committed state) and adds the good ones to the mempool. Returns one
+    /// result per transaction, in order.
+    pub fn submit(&self, txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>) -> Vec<Result<TxHash, SubmitError>> {
+        let chain = self.chain_id.clone();
+        let wrong_chain: Vec<bool> = txs.iter().map(|(s, _, _)| s.tx.chain_id != chain).collect();
+        let items: Vec<_> =
+            txs.iter().zip(&wrong_chain).filter(|(_, w)| !**w).map(|((s, h, _), _)| s.signed_digest(*h)).collect();
+        let batch_ok = verify_batch(&chain, &items).is_ok();
+        let now = self.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
+        let read = |k: &[u8]| self.store.get(k);
+        let mut out = Vec::with_capacity(txs.len());
+        let mut accepted = 0usize;
+        for ((stx, hash, bytes), wrong) in txs.into_iter().zip(wrong_chain) {
+            let r = (|| {
+                if wrong {
+                    return Err(SubmitError::Admission(AdmissionError::WrongChain {
+                        expected: chain.clone(),
+                        got: stx.tx.chain_id.clone(),
+                    }));
+                }
+                if !batch_ok {
+                    stx.verify(&chain, &hash).map_err(SubmitError::BadSignature)?;
+                }
+                check_signer(&read, &stx.tx.signer, now.max(1)).map_err(SubmitError::Admission)?;
+                let next = self
+                    .committed_next_nonce(&stx.tx.signer)
+                    .map_err(|e| SubmitError::Admission(AdmissionError::Storage(e)))?;
+                if stx.tx.nonce < next {
+                    return Err(SubmitError::Admission(AdmissionError::BadNonce {
+                        key: stx.tx.signer,
+                        expected: next,
+                        got: stx.tx.nonce,
+                        hint: " (already used: a replay)",
+                    }));
+                }
+                let mut pool = self.mempool.lock().map_err(|_| SubmitError::Mempool(MempoolError::Duplicate(hash)))?;
+                pool.insert(hash, Arc::new(stx), Arc::new(bytes)).map_err(SubmitError::Mempool)?;
+                self.metrics.mempool_txs.set(pool.len() as i64);
+                self.metrics.mempool_bytes.set(pool.bytes() as i64);
+                Ok(hash)
+            })();
+            match &r {
+                Ok(_) => accepted += 1,
+                Err(_) => {
+                    self.metrics.txs_rejected.inc();
+                }
+            }
+            out.push(r);
+        }
+        if accepted > 0 {
+            self.mempool_signal.notify_all();
+        }
+        out
+    }
+}
+
+/// A block ready to be voted on and committed: header, transactions and the result of
+/// executing them.
+pub struct Proposal {
+    /// The header.
+    pub header: BlockHeader,
+    /// The transactions, in order.
+    pub txs: Vec<PendingTx>,
+    /// Execution result.
+    pub outcome: BlockOutcome,
+}
+
+impl Proposal {
+    /// The block hash.
+    pub fn hash(&self) -> Hash {
+        self.header.hash()
+    }
+
+    /// The block (header and transactions).
+    pub fn block(&self) -> Block {
+        Block { header: self.header.clone(), txs: self.txs.iter().map(|p| (*p.tx).clone()).collect() }
+    }
+}
+
+/// The application state owned by block production.
+pub struct App {
+    ledger: Arc<Ledger>,
+    tree: StateTree,
+}
+
+/// The genesis block header for an initial state and its state tree.
+pub fn genesis_header(init: &InitialState) -> Result<(BlockHeader, StateTree, Writes), AppError> {
+    let writes = init.writes().map_err(|e| AppError::Genesis(e.to_string()))?;
+    let set = init.validator_set().map_err(|e| AppError::Genesis(e.to_string()))?;
+    let tree = StateTree::new().apply(&writes);
+    let header = BlockHeader {
+        chain_id: init.chain.chain_id.clone(),
+        height: 0,
+        time_ms: init.chain.genesis_time_ms,
+        parent_hash: Hash::ZERO,
+        proposer: PublicKey([0; 32]),
+        tx_root: merkle::empty_root(),
+        tx_count: 0,
+        state_root: tree.root(),
+        receipts_root: merkle::empty_root(),
+        validator_set_hash: set.hash(),
+    };
+    Ok((header, tree, writes))
+}
+
+fn read_validators(store: &Store) -> Result<ValidatorSet, AppError> {
+    let bytes = store.get(keys::VALIDATORS).map_err(AppError::Genesis)?;
+    let bytes = bytes.ok_or_else(|| AppError::Genesis("no validator set in state".into()))?;
+    encoding::decode("validator set", &bytes).map_err(|e| AppError::Genesis(e.to_string()))
+}
+
+impl App {
+    /// Opens the ledger in `store`: writes the genesis block into an empty store, or
+    /// checks that the stored chain has this genesis and that the stored state matches
+    /// the committed state root.
+    pub fn open(store: Store, init: &InitialState, mempool: Mempool) -> Result<(Arc<Ledger>, App), AppError> {
+        let (g_header, g_tree, g_writes) = genesis_header(init)?;
+        let tree = match store.tip()? {
+            None => {
+                store.commit(&CommitBatch {
+                    header: &g_header,
+                    certificate: None,
+                    txs: &[],
+                    receipts: &[],
+                    writes: &g_writes,
+                })?;
+                tracing::info!(target: "jialing::app", chain_id = %g_header.chain_id, genesis = %g_header.hash(), "wrote genesis block");
+                g_tree
+            }
+            Some(tip) => {
+                let stored =
+                    store.header(0)?.ok_or_else(|| AppError::Genesis("store has a tip but no genesis block".into()))?;
+                if stored.hash() != g_header.hash() {
+                    return Err(AppError::WrongGenesis { stored: stored.hash(), expected: g_header.hash() });
+                }
+                let started = Instant::now();
+                let entries: Vec<(Vec<u8>, Vec<u8>)> = store.state_entries().collect::<Result<_, _>>()?;
+                let tree = StateTree::from_entries(entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+                let header =
+                    store.header(tip)?.ok_or_else(|| AppError::Genesis(format!("missing header at tip {tip}")))?;
+                if tree.root() != header.state_root {
+                    return Err(AppError::StateMismatch {
+                        height: tip,
+                        expected: header.state_root,
+                        found: tree.root(),
+                    });
+                }
+                tracing::info!(target: "jialing::app", height = tip, keys = tree.len(), ms = started.elapsed().as_millis() as u64, "reopened store, state root verified");
+                tree
+            }
+        };
+        let tip_height = store.tip()?.unwrap_or(0);
+        let header = store.header(tip_height)?.ok_or_else(|| AppError::Genesis("missing tip header".into()))?;
+        let validators = read_validators(&store)?;
+        let metrics = Metrics::new();
+        metrics.height.set(tip_height as i64);
+        let ledger = Arc::new(Ledger {
+            store,
+            chain_id: init.chain.chain_id.clone(),
+            mempool: Mutex::new(mempool),
+            mempool_signal: Condvar::new(),
+            tip: RwLock::new(Tip { hash: header.hash(), header, validators }),
+            metrics,
+        });
+        Ok((ledger.clone(), App { ledger, tree }))
+    }
+
+    /// The shared ledger.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// The last committed block.
+    pub fn tip(&self) -> Tip {
+        match self.ledger.tip.read() {
+            Ok(t) => t.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Builds and executes the next block from the mempool (the engine's `GetValue`).
+    /// `time_ms` is the proposer's clock; the block time is at least the parent's + 1.
+    pub fn propose(
+        &self,
+        proposer: PublicKey,
+        time_ms: u64,
+        max_txs: usize,
+        max_bytes: usize,
+    ) -> Result<Proposal, AppError> {
+        let tip = self.tip();
+        let ctx = BlockContext {
+            chain_id: self.ledger.chain_id.clone(),
+            height: tip.header.height + 1,
+            time_ms: time_ms.max(tip.header.time_ms + 1),
+        };
+        let candidates = {
+            let pool = match self.ledger.mempool.lock() {
+                Ok(p) => p,
+                Err(p) => p.into_inner(),
+            };
+            let store = &self.ledger.store;
+            pool.candidates(max_txs, max_bytes, |k| {
+                store
+                    .get(&keys::nonce(k))
+                    .ok()
+                    .flatten()
+                    .and_then(|b| encoding::decode::<u64>("nonce", &b).ok())
+                    .unwrap_or(0)
+            })
+        };
+        let mut exec =
+            BlockExecutor::new(&self.ledger.store, ctx.clone()).map_err(|e| AppError::Genesis(e.to_string()))?;
+        let mut txs = Vec::with_capacity(candidates.len());
+        for p in candidates {
+            match exec.execute(&p.tx, p.hash) {
+                Ok(_) => txs.push(p),
+                Err(AdmissionError::Storage(e)) => return Err(AppError::Genesis(format!("state read failed: {e}"))),
+                Err(e) => tracing::debug!(target: "jialing::app", tx = %p.hash, reason = %e, "left out of block"),
+            }
+        }
+        let outcome = exec.finish(&self.tree);
+        let hashes: Vec<TxHash> = txs.iter().map(|p| p.hash).collect();
+        let header = BlockHeader {
+            chain_id: ctx.chain_id,
+            height: ctx.height,
+            time_ms: ctx.time_ms,
+            parent_hash: tip.hash,
+            proposer,
+            tx_root: Block::tx_root_of(&hashes),
+            tx_count: txs.len() as u32,
+            state_root: outcome.state_root,
+            receipts_root: outcome.receipts_root,
+            validator_set_hash: tip.validators.hash(),
+        };
+        Ok(Proposal { header, txs, outcome })
+    }
+
+    /// Checks and re-executes a block proposed by another validator (the engine's
+    /// `ReceivedProposalPart` once complete). Transactions already in the mempool were
+    /// verified on entry; the others are verified here in one batch.
+    pub fn validate(&self, block: &Block) -> Result<Proposal, InvalidBlock> {
+        let tip = self.tip();
+        let h = &block.header;
+        let bad = |field, reason: String| Err(InvalidBlock::Header { field, reason });
+        if h.chain_id != self.ledger.chain_id {
+            return bad("chain_id", format!("{:?} is not this chain", h.chain_id));
+        }
+        if h.height != tip.header.height + 1 {
+            return bad("height", format!("{} is not the next height {}", h.height, tip.header.height + 1));
+        }
+        if h.parent_hash != tip.hash {
+            return bad("parent_hash", format!("{} is not the tip {}", h.parent_hash, tip.hash));
+        }
+        if h.time_ms <= tip.header.time_ms {
+            return bad("time_ms", format!("{} is not after the parent's {}", h.time_ms, tip.header.time_ms));
+        }
+        if h.tx_count as usize != block.txs.len() {
+            return bad("tx_count", format!("{} but the block has {} transactions", h.tx_count, block.txs.len()));
+        }
+        if h.validator_set_hash != tip.validators.hash() {
+            return bad("validator_set_hash", "not the current validator set".into());
+        }
+        if tip.validators.get(&h.proposer).is_none() {
+            return bad("proposer", format!("{} is not a validator", h.proposer));
+        }
+        let mut pending = Vec::with_capacity(block.txs.len());
+        let mut unknown = Vec::new();
+        {
+            let pool = match self.ledger.mempool.lock() {
+                Ok(p) => p,
+                Err(p) => p.into_inner(),
+            };
+            for stx in &block.txs {
+                let bytes = stx.to_bytes();
+                let hash = jialing_core::sha256(&bytes[..bytes.len() - 64]);
+                match pool.get(&hash) {
+                    Some(p) => pending.push(p.clone()),
+                    None => {
+                        unknown.push(stx.signed_digest(hash));
+                        pending.push(PendingTx::new(hash, Arc::new(stx.clone()), Arc::new(bytes)));
+                    }
+                }
+            }
+        }
+        if verify_batch(&self.ledger.chain_id, &unknown).is_err() {
+            for it in &unknown {
+                if it.signer.verify(&self.ledger.chain_id, it.purpose, &it.digest, &it.signature).is_err() {
+                    return Err(InvalidBlock::BadSignature(it.digest));
+                }
+            }
+        }
+        let hashes: Vec<TxHash> = pending.iter().map(|p| p.hash).collect();
+        let tx_root = Block::tx_root_of(&hashes);
+        if tx_root != h.tx_root {
+            return Err(InvalidBlock::Root { what: "tx_root", header: h.tx_root, computed: tx_root });
+        }
+        let ctx = BlockContext { chain_id: h.chain_id.clone(), height: h.height, time_ms: h.time_ms };
+        let mut exec = BlockExecutor::new(&self.ledger.store, ctx)
+            .map_err(|e| InvalidBlock::Header { field: "state", reason: e.to_string() })?;
+        for p in &pending {
+            exec.execute(&p.tx, p.hash).map_err(|reason| InvalidBlock::Inadmissible { hash: p.hash, reason })?;
+        }
+        let outcome = exec.finish(&self.tree);
+        if outcome.state_root != h.state_root {
+            return Err(InvalidBlock::Root { what: "state_root", header: h.state_root, computed: outcome.state_root });
+        }
+        if outcome.receipts_root != h.receipts_root {
+            return Err(InvalidBlock::Root {
+                what: "receipts_root",
+                header: h.receipts_root,
+                computed: outcome.receipts_root,
+            });
+        }
+        Ok(Proposal { header: h.clone(), txs: pending, outcome })
+    }
+
+    /// Stores a decided block with its certificate (atomic, fsynced), then updates the
+    /// state tree, tip and mempool (the engine's `Decided`). The certificate must verify.
+    pub fn commit(&mut self, proposal: Proposal, cert: &CommitCertificate) -> Result<(), AppError> {
+        let tip = self.tip();
+        cert.verify(&self.ledger.chain_id, &proposal.header, &tip.validators)
+            .map_err(|e| InvalidBlock::Header { field: "certificate", reason: e.to_string() })?;
+        let started = Instant::now();
+        let raw: Vec<(TxHash, Vec<u8>)> = proposal.txs.iter().map(|p| (p.hash, (*p.bytes).clone())).collect();
+        self.ledger.store.commit(&CommitBatch {
+            header: &proposal.header,
+            certificate: Some(cert),
+            txs: &raw,
+            receipts: &proposal.outcome.receipts,
+            writes: &proposal.outcome.writes,
+        })?;
+        let m = &self.ledger.metrics;
+        m.block_commit_seconds.observe(started.elapsed().as_secs_f64());
+        let refused = proposal.outcome.receipts.iter().filter(|r| !r.is_ok()).count();
+        m.txs_committed.inc_by(raw.len() as u64);
+        m.txs_refused.inc_by(refused as u64);
+        m.block_txs.observe(raw.len() as f64);
+        m.height.set(proposal.header.height as i64);
+
+        let membership_changed = proposal
+            .outcome
+            .writes
+            .keys()
+            .any(|k| k.starts_with(b"member/") || k.starts_with(b"org/") || k.as_slice() == keys::VALIDATORS);
+        let validators = if proposal.outcome.writes.contains_key(keys::VALIDATORS) {
+            read_validators(&self.ledger.store)?
+        } else {
+            tip.validators.clone()
+        };
+        self.tree = proposal.outcome.tree;
+        let new_tip = Tip { hash: proposal.header.hash(), header: proposal.header, validators };
+        let now = new_tip.header.time_ms;
+        match self.ledger.tip.write() {
+            Ok(mut t) => *t = new_tip,
+            Err(p) => *p.into_inner() = new_tip,
+        }
+        let signers: BTreeSet<PublicKey> = proposal.txs.iter().map(|p| p.tx.tx.signer).collect();
+        let committed: Vec<TxHash> = raw.iter().map(|(h, _)| *h).collect();
+        let store = &self.ledger.store;
+        let read = |k: &[u8]| store.get(k);
+        let mut pool = match self.ledger.mempool.lock() {
+            Ok(p) => p,
+            Err(p) => p.into_inner(),
+        };
+        let dropped = pool.after_commit(&committed, |stx| {
+            let signer = &stx.tx.signer;
+            if membership_changed && check_signer(&read, signer, now).is_err() {
+                return false;
+            }
+            if signers.contains(signer) {
+                return self.ledger.committed_next_nonce(signer).map(|n| stx.tx.nonce >= n).unwrap_or(true);
+            }
+            true
+        });
+        m.mempool_txs.set(pool.len() as i64);
+        m.mempool_bytes.set(pool.bytes() as i64);
+        if dropped > 0 {
+            tracing::info!(target: "jialing::mempool", dropped, "re-check after commit dropped stale transactions");
+        }
+        Ok(())
+    }
+}

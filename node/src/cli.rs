@@ -1,0 +1,163 @@
+//! The `jialing-node` command line: `run`, `init`, `testnet`, `devnet`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use jialing_core::Keypair;
+
+use crate::config::{LogConfig, NodeConfig};
+
+/// Jialing permissioned ledger node.
+#[derive(Parser, Debug)]
+#[command(name = "jialing-node", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a node from its config file.
+    Run {
+        /// The node's TOML config.
+        #[arg(long, short, env = "JIALING_CONFIG", default_value = "node.toml")]
+        config: PathBuf,
+    },
+    /// Create a node directory (peer key and config) to join an existing network.
+    Init {
+        /// The network's genesis file (copied into the directory).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// API listen address.
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        api: std::net::SocketAddr,
+    },
+    /// Generate a fresh local network: keys, genesis and one config per node.
+    Testnet {
+        /// Number of validators (1 to 16).
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Number of non-validating full nodes.
+        #[arg(long, default_value_t = 0)]
+        full_nodes: usize,
+        /// Output directory (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Chain id.
+        #[arg(long, default_value = "jialing-testnet")]
+        chain_id: String,
+        /// API port of node 0; node i listens on base + i.
+        #[arg(long, default_value_t = 8700)]
+        base_port: u16,
+        /// Use the sample consortium's well-known keys instead of fresh random keys.
+        #[arg(long)]
+        sample_keys: bool,
+    },
+    /// Run the embedded sample consortium locally with a demo scenario (until Ctrl-C).
+    Devnet {
+        /// Working directory for the ledger (default: ./.devnet).
+        #[arg(long, default_value = ".devnet")]
+        dir: PathBuf,
+        /// API port.
+        #[arg(long, default_value_t = 8700)]
+        port: u16,
+        /// Start from an empty ledger, deleting the previous devnet data.
+        #[arg(long)]
+        reset: bool,
+        /// Do not submit the demo scenario.
+        #[arg(long)]
+        no_demo: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run { config } => {
+            let cfg = NodeConfig::load(&config)?;
+            init_logging(&cfg.log)?;
+            let init = crate::genesis_glue::load(&cfg.genesis)?;
+            let validator_keys = cfg
+                .validator_keys
+                .iter()
+                .map(|p| jialing_genesis::keyfile::read(p).map_err(anyhow::Error::from))
+                .collect::<anyhow::Result<Vec<Keypair>>>()?;
+            let node_key = cfg.node_key.as_ref().map(|p| jialing_genesis::keyfile::read(p)).transpose()?;
+            runtime()?.block_on(crate::runner::run(cfg, init, validator_keys, node_key))
+        }
+        Command::Init { genesis, out, api } => init_node(&genesis, &out, api),
+        Command::Testnet { validators, full_nodes, out, chain_id, base_port, sample_keys } => {
+            let nodes = crate::genesis_glue::testnet(validators, full_nodes, &out, &chain_id, base_port, !sample_keys)?;
+            println!("wrote a {validators}-validator network to {}", out.display());
+            for n in nodes {
+                println!("  {}  api http://{}  {}", n.config.display(), n.api, if n.validator { "validator" } else { "full node" });
+            }
+            println!("start a node with: jialing-node run --config {}/node-0/config.toml", out.display());
+            Ok(())
+        }
+        Command::Devnet { dir, port, reset, no_demo } => {
+            init_logging(&LogConfig::default())?;
+            runtime()?.block_on(crate::devnet::run(&dir, port, reset, !no_demo))
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Sets up `tracing` (text or JSON lines; `RUST_LOG` overrides the configured level).
+pub fn init_logging(cfg: &LogConfig) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&cfg.level))
+        .with_context(|| format!("log.level {:?} is not a valid filter", cfg.level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let r = if cfg.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    r.map_err(|e| anyhow::anyhow!("setting up logging: {e}"))
+}
+
+fn init_node(genesis: &Path, out: &Path, api: std::net::SocketAddr) -> anyhow::Result<()> {
+    crate::genesis_glue::load(genesis).context("checking the genesis file")?;
+    if out.exists() && out.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+        bail!("{} exists and is not empty; choose a new directory", out.display());
+    }
+    std::fs::create_dir_all(out.join("keys"))?;
+    std::fs::copy(genesis, out.join("genesis.toml")).context("copying the genesis file")?;
+    let key = Keypair::generate();
+    jialing_genesis::keyfile::write(&out.join("keys/node.json"), &key, "node (peer) key")?;
+    let cfg = NodeConfig {
+        genesis: "genesis.toml".into(),
+        data_dir: "data".into(),
+        validator_keys: vec![],
+        node_key: Some("keys/node.json".into()),
+        api: crate::config::ApiConfig { listen: api, ..Default::default() },
+        block: Default::default(),
+        mempool: Default::default(),
+        log: Default::default(),
+    };
+    std::fs::write(out.join("config.toml"), cfg.to_toml())?;
+    println!("created {}", out.display());
+    println!("node (peer) public key: {}", key.public());
+    println!("ask the consortium's regulators to add this key to your organisation (a governance proposal), then run:");
+    println!("  jialing-node run --config {}", out.join("config.toml").display());
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The node's TOML configuration, with a default for every field and a check at start.
+//!
+//! ```toml
+//! genesis = "genesis.toml"        # path, relative to this file
+//! data_dir = "data"               # relative to this file
+//! validator_keys = ["keys/validator.json"]   # empty on a full node
+//! node_key = "keys/node.json"
+//! [api]
+//! listen = "127.0.0.1:8700"
+//! [block]
+//! max_txs = 5000
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown fields.
+    #[error("config {path} is invalid: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation.
+        reason: String,
+    },
+    /// A value is out of range.
+    #[error("config field {field}: {reason}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The whole node configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Path of the genesis file (relative paths are relative to the config file).
+    pub genesis: PathBuf,
+    /// Directory of the ledger store.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Validator key files this node signs with (empty: a full node).
+    #[serde(default)]
+    pub validator_keys: Vec<PathBuf>,
+    /// The node's peer (libp2p) key file.
+    #[serde(default)]
+    pub node_key: Option<PathBuf>,
+    /// HTTP API settings.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// Block production settings.
+    #[serde(default)]
+    pub block: BlockConfig,
+    /// Mempool settings.
+    #[serde(default)]
+    pub mempool: MempoolConfig,
+    /// Logging settings.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// HTTP API settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Listen address of the HTTP API, consumer page and `/metrics`.
+    pub listen: SocketAddr,
+    /// Most transactions in one `POST /v1/txs`.
+    pub max_batch: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8700)), max_batch: 10_000 }
+    }
+}
+
+/// Block production settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlockConfig {
+    /// Most transactions in a block.
+    pub max_txs: usize,
+    /// Most transaction bytes in a block.
+    pub max_bytes: usize,
+    /// Wait at most this long for more transactions before proposing (ms).
+    pub max_wait_ms: u64,
+    /// Propose an empty block after this long without transactions (ms; 0 = never).
+    pub empty_block_interval_ms: u64,
+}
+
+impl Default for BlockConfig {
+    fn default() -> Self {
+        BlockConfig { max_txs: 5000, max_bytes: 4 * 1024 * 1024, max_wait_ms: 50, empty_block_interval_ms: 30_000 }
+    }
+}
+
+/// Mempool settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolConfig {
+    /// Most bytes of pending transactions; beyond it submissions get "mempool full".
+    pub max_bytes: usize,
+    /// Most pending transactions.
+    pub max_txs: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig { max_bytes: 64 * 1024 * 1024, max_txs: 200_000 }
+    }
+}
+
+/// Log settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// An `EnvFilter` directive, e.g. `info` or `jialing_node=debug` (RUST_LOG wins).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "text".into(), level: "info".into() }
+    }
+}
+
+impl NodeConfig {
+    /// Loads, resolves relative paths against the file's directory, and validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let mut cfg: NodeConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), reason: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        cfg.genesis = resolve(&cfg.genesis);
+        cfg.data_dir = resolve(&cfg.data_dir);
+        cfg.validator_keys = cfg.validator_keys.iter().map(resolve).collect();
+        cfg.node_key = cfg.node_key.as_ref().map(resolve);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
+        if self.block.max_txs == 0 || self.block.max_txs > 100_000 {
+            return bad("block.max_txs", "must be 1 to 100000");
+        }
+        if self.block.max_bytes < jialing_core::tx::MAX_TX_BYTES {
+            return bad("block.max_bytes", "must hold at least one maximal transaction (65536 bytes)");
+        }
+        if self.mempool.max_bytes < jialing_core::tx::MAX_TX_BYTES {
+            return bad("mempool.max_bytes", "must hold at least one maximal transaction (65536 bytes)");
+        }
+        if self.api.max_batch == 0 {
+            return bad("api.max_batch", "must be at least 1");
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad("log.format", "must be \"text\" or \"json\"");
+        }
+        Ok(())
+    }
+
+    /// Serialises to TOML (for generators).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_gets_defaults_and_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        std::fs::write(&p, "genesis = \"g.toml\"\n").unwrap();
+        let c = NodeConfig::load(&p).unwrap();
+        assert_eq!(c.genesis, dir.path().join("g.toml"));
+        assert_eq!(c.api.listen.port(), 8700);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        std::fs::write(&p, "genesis = \"g\"\nbogus = 1\n").unwrap();
+        assert!(NodeConfig::load(&p).unwrap_err().to_string().contains("bogus"));
+        std::fs::write(&p, "genesis = \"g\"\n[block]\nmax_txs = 0\n").unwrap();
+        assert!(NodeConfig::load(&p).unwrap_err().to_string().contains("block.max_txs"));
+    }
+}

@@ -1,0 +1,74 @@
+//! Prometheus metrics of the node, served at `/metrics`.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The node's metrics, grouped in one struct.
+pub struct Metrics {
+    registry: Registry,
+    /// Height of the last committed block.
+    pub height: Gauge,
+    /// Committed transactions (including refused ones).
+    pub txs_committed: Counter,
+    /// Committed transactions refused by a contract rule.
+    pub txs_refused: Counter,
+    /// Submissions rejected before the mempool (bad signature, not a member, ...).
+    pub txs_rejected: Counter,
+    /// Pending transactions.
+    pub mempool_txs: Gauge,
+    /// Pending bytes.
+    pub mempool_bytes: Gauge,
+    /// Time to execute a block, seconds.
+    pub block_execute_seconds: Histogram,
+    /// Time to write and fsync a block, seconds.
+    pub block_commit_seconds: Histogram,
+    /// Transactions per block.
+    pub block_txs: Histogram,
+}
+
+impl Metrics {
+    /// Registers every metric under the `jialing` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("jialing");
+        let m = Metrics {
+            height: Gauge::default(),
+            txs_committed: Counter::default(),
+            txs_refused: Counter::default(),
+            txs_rejected: Counter::default(),
+            mempool_txs: Gauge::default(),
+            mempool_bytes: Gauge::default(),
+            block_execute_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            block_commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            block_txs: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
+            registry: Registry::default(),
+        };
+        registry.register("height", "Height of the last committed block", m.height.clone());
+        registry.register("txs_committed", "Transactions committed in blocks", m.txs_committed.clone());
+        registry.register("txs_refused", "Committed transactions refused by a contract rule", m.txs_refused.clone());
+        registry.register("txs_rejected", "Submissions rejected before the mempool", m.txs_rejected.clone());
+        registry.register("mempool_txs", "Pending transactions", m.mempool_txs.clone());
+        registry.register("mempool_bytes", "Pending transaction bytes", m.mempool_bytes.clone());
+        registry.register("block_execute_seconds", "Block execution time", m.block_execute_seconds.clone());
+        registry.register("block_commit_seconds", "Block write and fsync time", m.block_commit_seconds.clone());
+        registry.register("block_txs", "Transactions per block", m.block_txs.clone());
+        Metrics { registry, ..m }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,84 @@
+//! Starts a node: opens the store, verifies it against genesis, starts block production
+//! on its own thread and serves the API until Ctrl-C.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use jialing_contracts::genesis_state::InitialState;
+use jialing_core::Keypair;
+
+use crate::api::{NodeInfo, router};
+use crate::app::App;
+use crate::config::NodeConfig;
+use crate::mempool::Mempool;
+use crate::store::Store;
+
+/// Runs a node with `cfg` on the chain defined by `init`, with the validator keys given
+/// (loaded by the caller). Returns when Ctrl-C is pressed or block production fails.
+pub async fn run(
+    cfg: NodeConfig,
+    init: InitialState,
+    validator_keys: Vec<Keypair>,
+    node_key: Option<Keypair>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+    let store =
+        Store::open(&cfg.data_dir).with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    let mempool = Mempool::new(cfg.mempool.max_bytes, cfg.mempool.max_txs);
+    let (ledger, app) = App::open(store, &init, mempool)?;
+    let tip = app.tip();
+    tracing::info!(target: "jialing::node", chain_id = %ledger.chain_id, height = tip.header.height, block = %tip.hash, "ledger open");
+
+    let producer_keys = if validator_keys.is_empty() {
+        None
+    } else {
+        Some(crate::solo::quorum_keys(&tip.validators, &validator_keys).map_err(anyhow::Error::msg)?)
+    };
+    let info = NodeInfo {
+        node_key: node_key.map(|k| k.public()),
+        validator_keys: validator_keys.iter().map(|k| k.public()).collect(),
+        max_batch: cfg.api.max_batch,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<anyhow::Result<()>>(1);
+    let producer = match producer_keys {
+        Some(keys) => {
+            let stop = stop.clone();
+            let block_cfg = cfg.block.clone();
+            Some(std::thread::Builder::new().name("block-producer".into()).spawn(move || {
+                let r = crate::solo::run(app, keys, block_cfg, stop).map_err(anyhow::Error::from);
+                let _ = done_tx.blocking_send(r);
+            })?)
+        }
+        None => {
+            tracing::warn!(target: "jialing::node", "no validator keys: serving the API read-only (this build has no peer sync yet)");
+            drop(app);
+            None
+        }
+    };
+
+    let listener = tokio::net::TcpListener::bind(cfg.api.listen).await.with_context(|| {
+        format!("binding the API to {} (is another node using this port? set [api] listen)", cfg.api.listen)
+    })?;
+    tracing::info!(target: "jialing::node", api = %format!("http://{}", cfg.api.listen), "API listening");
+    let server = axum::serve(listener, router(ledger.clone(), info));
+    on_ready(ledger.clone());
+    let result = tokio::select! {
+        r = server => r.context("API server failed"),
+        r = done_rx.recv(), if producer.is_some() => match r {
+            Some(Err(e)) => Err(e.context("block production stopped")),
+            _ => Ok(()),
+        },
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!(target: "jialing::node", "Ctrl-C: shutting down");
+            Ok(())
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    ledger.mempool_signal.notify_all();
+    if let Some(p) = producer {
+        let _ = tokio::task::spawn_blocking(move || p.join()).await;
+    }
+    result
+}

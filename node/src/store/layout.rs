@@ -1,0 +1,48 @@
+//! Key encodings of the store: big-endian heights so keys sort by height, and
+//! length-prefixed index tags so one object's history is one range scan.
+
+use jialing_contracts::IndexTag;
+
+/// 8-byte big-endian height.
+pub fn height_key(h: u64) -> [u8; 8] {
+    h.to_be_bytes()
+}
+
+/// Decodes [`height_key`].
+pub fn decode_height(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+/// Height ‖ index, 12 bytes big-endian.
+pub fn position_key(h: u64, i: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&h.to_be_bytes());
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+/// Decodes [`position_key`].
+pub fn decode_position(b: &[u8]) -> Option<(u64, u32)> {
+    if b.len() != 12 {
+        return None;
+    }
+    Some((u64::from_be_bytes(b[..8].try_into().ok()?), u32::from_be_bytes(b[8..].try_into().ok()?)))
+}
+
+/// Tag kind (1 byte) ‖ id length (2 bytes) ‖ id.
+pub fn index_prefix(tag: &IndexTag) -> Vec<u8> {
+    let id = tag.id.as_bytes();
+    let len = id.len().min(u16::MAX as usize);
+    let mut k = Vec::with_capacity(3 + len + 12);
+    k.push(tag.kind as u8);
+    k.extend_from_slice(&(len as u16).to_be_bytes());
+    k.extend_from_slice(&id[..len]);
+    k
+}
+
+/// [`index_prefix`] ‖ position.
+pub fn index_key(tag: &IndexTag, h: u64, i: u32) -> Vec<u8> {
+    let mut k = index_prefix(tag);
+    k.extend_from_slice(&position_key(h, i));
+    k
+}

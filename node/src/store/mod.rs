@@ -1,0 +1,250 @@
+//! Durable storage of the ledger.
+//!
+//! One narrow interface ([`Store`]) over fjall, an LSM key-value store. Each committed
+//! block is written in ONE atomic batch across all keyspaces (header, certificate,
+//! transactions, receipts, state writes, indexes and the tip pointer) and fsynced
+//! (`PersistMode::SyncAll`) before the block is reported committed. After a crash,
+//! reopening yields exactly the last committed block: either the whole batch is in the
+//! journal or none of it is.
+//!
+//! Keyspaces: `headers` and `certs` (height, big-endian), `block_txs` (height → tx
+//! hashes in order), `txs` (hash → location and raw bytes), `receipts` (height ‖ index),
+//! `state` (contract state), `index` (tag ‖ height ‖ index → tx hash), `meta` (tip).
+
+mod layout;
+
+use std::path::Path;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use jialing_contracts::{IndexTag, Receipt, StateView};
+use jialing_core::{BlockHeader, CommitCertificate, Hash, SignedTransaction, TxHash, encoding};
+
+pub use layout::{index_key, index_prefix};
+
+/// Storage failures. Any of them stops block production: the node never reports a
+/// block committed that is not durably stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine failed (IO, corruption, poisoned journal).
+    #[error("storage engine: {0}")]
+    Engine(#[from] fjall::Error),
+    /// A stored value did not decode.
+    #[error("corrupt store at {what}: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A commit out of order.
+    #[error("cannot commit height {got}: the next height is {expected}")]
+    OutOfOrder {
+        /// Expected height.
+        expected: u64,
+        /// Height given.
+        got: u64,
+    },
+}
+
+/// Where a transaction is in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TxRecord {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// The signed transaction's canonical bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Everything written when a block commits.
+pub struct CommitBatch<'a> {
+    /// The header.
+    pub header: &'a BlockHeader,
+    /// The certificate (none for the genesis block).
+    pub certificate: Option<&'a CommitCertificate>,
+    /// The transactions with their hashes and raw bytes, in block order.
+    pub txs: &'a [(TxHash, Vec<u8>)],
+    /// The receipts, in block order.
+    pub receipts: &'a [Receipt],
+    /// State writes.
+    pub writes: &'a std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// The ledger store.
+#[derive(Clone)]
+pub struct Store {
+    db: Database,
+    headers: Keyspace,
+    certs: Keyspace,
+    block_txs: Keyspace,
+    txs: Keyspace,
+    receipts: Keyspace,
+    state: Keyspace,
+    index: Keyspace,
+    meta: Keyspace,
+}
+
+const TIP: &[u8] = b"tip";
+
+fn corrupt(what: impl Into<String>, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { what: what.into(), reason: e.to_string() }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = Database::builder(dir).open()?;
+        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        Ok(Store {
+            headers: ks("headers")?,
+            certs: ks("certs")?,
+            block_txs: ks("block_txs")?,
+            txs: ks("txs")?,
+            receipts: ks("receipts")?,
+            state: ks("state")?,
+            index: ks("index")?,
+            meta: ks("meta")?,
+            db,
+        })
+    }
+
+    /// The height of the last committed block, or `None` for an empty store.
+    pub fn tip(&self) -> Result<Option<u64>, StoreError> {
+        match self.meta.get(TIP)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(layout::decode_height(&v).ok_or_else(|| corrupt("tip", "not 8 bytes"))?)),
+        }
+    }
+
+    /// Commits a block atomically and durably (fsync) and returns once it is on disk.
+    pub fn commit(&self, b: &CommitBatch<'_>) -> Result<(), StoreError> {
+        let h = b.header.height;
+        let expected = self.tip()?.map_or(0, |t| t + 1);
+        if h != expected {
+            return Err(StoreError::OutOfOrder { expected, got: h });
+        }
+        let hk = layout::height_key(h);
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        batch.insert(&self.headers, hk, encoding::encode(b.header));
+        if let Some(c) = b.certificate {
+            batch.insert(&self.certs, hk, encoding::encode(c));
+        }
+        let hashes: Vec<TxHash> = b.txs.iter().map(|(h, _)| *h).collect();
+        batch.insert(&self.block_txs, hk, encoding::encode(&hashes));
+        for (i, ((hash, bytes), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
+            let rec = TxRecord { height: h, index: i as u32, bytes: bytes.clone() };
+            batch.insert(&self.txs, hash.0, encoding::encode(&rec));
+            batch.insert(&self.receipts, layout::position_key(h, i as u32), encoding::encode(receipt));
+            for tag in &receipt.tags {
+                batch.insert(&self.index, index_key(tag, h, i as u32), hash.0);
+            }
+        }
+        for (k, v) in b.writes {
+            match v {
+                Some(v) => batch.insert(&self.state, k.as_slice(), v.as_slice()),
+                None => batch.remove(&self.state, k.as_slice()),
+            }
+        }
+        batch.insert(&self.meta, TIP, hk);
+        batch.commit()?;
+        Ok(())
+    }
+
+    fn get_decoded<T: BorshDeserialize>(&self, ks: &Keyspace, key: &[u8], what: &str) -> Result<Option<T>, StoreError> {
+        match ks.get(key)? {
+            None => Ok(None),
+            Some(v) => encoding::decode("stored value", &v).map(Some).map_err(|e| corrupt(what, e)),
+        }
+    }
+
+    /// The header at `height`.
+    pub fn header(&self, height: u64) -> Result<Option<BlockHeader>, StoreError> {
+        self.get_decoded(&self.headers, &layout::height_key(height), "header")
+    }
+
+    /// The commit certificate at `height`.
+    pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        self.get_decoded(&self.certs, &layout::height_key(height), "certificate")
+    }
+
+    /// The transaction hashes of the block at `height`, in order.
+    pub fn block_tx_hashes(&self, height: u64) -> Result<Option<Vec<TxHash>>, StoreError> {
+        self.get_decoded(&self.block_txs, &layout::height_key(height), "block tx list")
+    }
+
+    /// A committed transaction's record.
+    pub fn tx(&self, hash: &TxHash) -> Result<Option<TxRecord>, StoreError> {
+        self.get_decoded(&self.txs, &hash.0, "tx")
+    }
+
+    /// A committed transaction, decoded.
+    pub fn signed_tx(&self, hash: &TxHash) -> Result<Option<(TxRecord, SignedTransaction)>, StoreError> {
+        match self.tx(hash)? {
+            None => Ok(None),
+            Some(rec) => {
+                let (stx, _) = SignedTransaction::decode(&rec.bytes).map_err(|e| corrupt("tx bytes", e))?;
+                Ok(Some((rec, stx)))
+            }
+        }
+    }
+
+    /// The receipt at a position.
+    pub fn receipt(&self, height: u64, index: u32) -> Result<Option<Receipt>, StoreError> {
+        self.get_decoded(&self.receipts, &layout::position_key(height, index), "receipt")
+    }
+
+    /// All receipts of a block.
+    pub fn receipts(&self, height: u64) -> Result<Vec<Receipt>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.receipts.prefix(layout::height_key(height)) {
+            let v = kv.value()?;
+            out.push(encoding::decode("receipt", &v).map_err(|e| corrupt("receipt", e))?);
+        }
+        Ok(out)
+    }
+
+    /// Transactions that touched `tag`, oldest first: `(height, index, hash)`, starting
+    /// at `from_height`, at most `limit`.
+    pub fn history(
+        &self,
+        tag: &IndexTag,
+        from_height: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32, TxHash)>, StoreError> {
+        let prefix = index_prefix(tag);
+        let start = [prefix.as_slice(), &layout::height_key(from_height)].concat();
+        let mut end = prefix.clone();
+        end.extend_from_slice(&[0xff; 12]);
+        let mut out = Vec::new();
+        for kv in self.index.range(start..=end) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = kv.into_inner()?;
+            let (height, index) =
+                layout::decode_position(&k[prefix.len()..]).ok_or_else(|| corrupt("index key", "bad position"))?;
+            let hash: [u8; 32] = v.as_ref().try_into().map_err(|_| corrupt("index value", "not 32 bytes"))?;
+            out.push((height, index, Hash(hash)));
+        }
+        Ok(out)
+    }
+
+    /// Every state entry (used once at startup to rebuild the state tree).
+    pub fn state_entries(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
+        self.state.iter().map(|kv| {
+            let (k, v) = kv.into_inner()?;
+            Ok((k.to_vec(), v.to_vec()))
+        })
+    }
+}
+
+impl StateView for Store {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        self.state.get(key).map(|v| v.map(|v| v.to_vec())).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;

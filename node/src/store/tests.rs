@@ -1,0 +1,56 @@
+use std::collections::BTreeMap;
+
+use jialing_contracts::{IndexTag, Receipt, TagKind, TxStatus};
+use jialing_core::{BlockHeader, Hash, Keypair, merkle};
+
+use super::*;
+
+fn header(h: u64) -> BlockHeader {
+    BlockHeader {
+        chain_id: "t".into(),
+        height: h,
+        time_ms: h,
+        parent_hash: Hash::ZERO,
+        proposer: Keypair::from_label("v").public(),
+        tx_root: merkle::empty_root(),
+        tx_count: 0,
+        state_root: Hash::ZERO,
+        receipts_root: merkle::empty_root(),
+        validator_set_hash: Hash::ZERO,
+    }
+}
+
+#[test]
+fn commit_reopen_history_and_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = IndexTag { kind: TagKind::Lot, id: "L1".into() };
+    {
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.tip().unwrap(), None);
+        let mut w = BTreeMap::new();
+        w.insert(b"k".to_vec(), Some(b"v".to_vec()));
+        s.commit(&CommitBatch { header: &header(0), certificate: None, txs: &[], receipts: &[], writes: &w }).unwrap();
+        let tx = (Hash([7; 32]), vec![1, 2, 3]);
+        let r = Receipt { tx_hash: tx.0, status: TxStatus::Ok, tags: vec![tag.clone()] };
+        let mut w = BTreeMap::new();
+        w.insert(b"k".to_vec(), None);
+        s.commit(&CommitBatch { header: &header(1), certificate: None, txs: &[tx], receipts: &[r], writes: &w })
+            .unwrap();
+        let err = s.commit(&CommitBatch {
+            header: &header(5),
+            certificate: None,
+            txs: &[],
+            receipts: &[],
+            writes: &BTreeMap::new(),
+        });
+        assert!(matches!(err, Err(StoreError::OutOfOrder { expected: 2, got: 5 })));
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.tip().unwrap(), Some(1));
+    assert_eq!(s.header(1).unwrap().unwrap().height, 1);
+    assert_eq!(StateView::get(&s, b"k").unwrap(), None);
+    assert_eq!(s.tx(&Hash([7; 32])).unwrap().unwrap().bytes, vec![1, 2, 3]);
+    assert_eq!(s.history(&tag, 0, 10).unwrap(), vec![(1, 0, Hash([7; 32]))]);
+    assert!(s.history(&IndexTag { kind: TagKind::Lot, id: "L".into() }, 0, 10).unwrap().is_empty());
+    assert_eq!(s.receipts(1).unwrap().len(), 1);
+}

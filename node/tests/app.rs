@@ -1,0 +1,146 @@
+//! The ledger application in process: submission checks, propose/validate/commit, and
+//! reopening a store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use jialing_contracts::membership::Certify;
+use jialing_contracts::params::Params;
+use jialing_contracts::testkit::{GENESIS_MS, admin, initial_state, key, validator};
+use jialing_contracts::{CallPayload, genesis_state::InitialState};
+use jialing_core::{CommitCertificate, Keypair, Role, SignedTransaction, Transaction};
+use jialing_node::app::{App, InvalidBlock, SubmitError};
+use jialing_node::mempool::Mempool;
+use jialing_node::store::Store;
+
+fn init() -> InitialState {
+    initial_state(Params::default())
+}
+
+fn open(dir: &std::path::Path) -> App {
+    App::open(Store::open(dir).unwrap(), &init(), Mempool::new(1 << 24, 10_000)).unwrap().1
+}
+
+fn certify_tx(signer: &Keypair, nonce: u64, member: &Keypair) -> SignedTransaction {
+    let (contract, method, payload) =
+        Certify { member: member.public(), roles: vec![Role::Producer], expires_ms: u64::MAX }.to_call();
+    Transaction { chain_id: "jialing-test".into(), signer: signer.public(), nonce, contract, method, payload }
+        .sign(signer)
+}
+
+fn submit(app: &App, txs: Vec<SignedTransaction>) -> Vec<Result<jialing_core::TxHash, SubmitError>> {
+    let items = txs
+        .into_iter()
+        .map(|t| {
+            let b = t.to_bytes();
+            let h = t.hash();
+            (t, h, b)
+        })
+        .collect();
+    app.ledger().submit(items)
+}
+
+fn validators() -> Vec<Keypair> {
+    ["agri", "market", "credit", "bigdata"].iter().map(|n| validator(n)).collect()
+}
+
+fn commit_next(app: &mut App, time: u64) -> jialing_core::Hash {
+    let vals = validators();
+    let p = app.propose(vals[0].public(), time, 1000, 1 << 22).unwrap();
+    let refs: Vec<&Keypair> = vals.iter().take(3).collect();
+    let cert = CommitCertificate::sign("jialing-test", p.header.height, 0, p.hash(), &refs);
+    let h = p.hash();
+    app.commit(p, &cert).unwrap();
+    h
+}
+
+#[test]
+fn submit_rejects_bad_signature_non_member_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = open(dir.path());
+    let a = admin("farm");
+    let mut forged = certify_tx(&a, 0, &Keypair::from_label("m"));
+    forged.signature.0[0] ^= 1;
+    let stranger = Keypair::from_label("stranger");
+    let r = submit(&app, vec![forged, certify_tx(&stranger, 0, &Keypair::from_label("m"))]);
+    assert_eq!(r[0].as_ref().unwrap_err().code(), "bad_signature");
+    assert_eq!(r[1].as_ref().unwrap_err().code(), "not_member");
+
+    let good = certify_tx(&a, 0, &Keypair::from_label("m"));
+    assert!(submit(&app, vec![good.clone()])[0].is_ok());
+    assert_eq!(submit(&app, vec![good.clone()])[0].as_ref().unwrap_err().code(), "duplicate");
+    commit_next(&mut app, GENESIS_MS + 10_000);
+    assert_eq!(submit(&app, vec![good])[0].as_ref().unwrap_err().code(), "bad_nonce");
+    assert!(app.ledger().mempool.lock().unwrap().is_empty());
+}
+
+#[test]
+fn committed_blocks_survive_reopen_and_state_root_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root;
+    {
+        let mut app = open(dir.path());
+        let a = admin("farm");
+        let txs: Vec<_> = (0..20).map(|i| certify_tx(&a, i, &Keypair::from_label(&format!("m{i}")))).collect();
+        assert!(submit(&app, txs).iter().all(|r| r.is_ok()));
+        commit_next(&mut app, GENESIS_MS + 10_000);
+        assert_eq!(app.tip().header.tx_count, 20);
+        root = app.tip().header.state_root;
+    }
+    {
+        let app = open(dir.path());
+        assert_eq!(app.tip().header.height, 1);
+        assert_eq!(app.tip().header.state_root, root);
+    }
+    let other = initial_state(Params { max_text_len: 7, ..Params::default() });
+    let err = match App::open(Store::open(dir.path()).unwrap(), &other, Mempool::new(1 << 20, 10)) {
+        Ok(_) => panic!("opened a store of another chain"),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("different chain"), "{err}");
+}
+
+#[test]
+fn another_node_validates_the_block_and_rejects_tampering() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = open(d1.path());
+    let b = open(d2.path());
+    let txs: Vec<_> = (0..5).map(|i| certify_tx(&admin("farm"), i, &Keypair::from_label(&format!("m{i}")))).collect();
+    assert!(submit(&a, txs).iter().all(|r| r.is_ok()));
+    let p = a.propose(validators()[0].public(), GENESIS_MS + 5_000, 1000, 1 << 22).unwrap();
+    let block = p.block();
+    let checked = b.validate(&block).unwrap();
+    assert_eq!(checked.hash(), p.hash());
+
+    let mut bad = block.clone();
+    bad.header.state_root.0[0] ^= 1;
+    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Root { what: "state_root", .. })));
+    let mut bad = block.clone();
+    bad.txs[1].signature.0[9] ^= 1;
+    assert!(matches!(b.validate(&bad), Err(InvalidBlock::BadSignature(_))));
+    let mut bad = block.clone();
+    bad.txs.swap(0, 1);
+    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Root { what: "tx_root", .. })));
+    let mut bad = block.clone();
+    bad.header.time_ms = GENESIS_MS;
+    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Header { field: "time_ms", .. })));
+    // A non-member's transaction in a proposal makes the block invalid.
+    let stranger = Keypair::from_label("stranger");
+    let mut bad = block;
+    bad.txs.push(certify_tx(&stranger, 0, &Keypair::from_label("z")));
+    bad.header.tx_count += 1;
+    let hashes: Vec<_> = bad.txs.iter().map(|t| t.hash()).collect();
+    bad.header.tx_root = jialing_core::Block::tx_root_of(&hashes);
+    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Inadmissible { .. })));
+    let _ = key("farm");
+}
+
+#[test]
+fn commit_refuses_a_certificate_without_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = open(dir.path());
+    let vals = validators();
+    let p = app.propose(vals[0].public(), GENESIS_MS + 5_000, 1000, 1 << 22).unwrap();
+    let cert = CommitCertificate::sign("jialing-test", p.header.height, 0, p.hash(), &[&vals[0], &vals[1]]);
+    let err = app.commit(p, &cert).unwrap_err().to_string();
+    assert!(err.contains("two thirds"), "{err}");
+    assert_eq!(app.tip().header.height, 0);
+}

@@ -1,0 +1,276 @@
+//! `loadgen`: drives a running Jialing network with signed transactions and prints
+//! committed tx/s and finality latency (submit → seen in a committed block).
+//!
+//! Every transaction is signed before the timed window. Load keys are certified first
+//! (by an organisation admin), so many signers submit in parallel. The last line is
+//! machine-readable: `committed_tps=N p50_ms=N p99_ms=N verify_per_core=N`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use jialing_contracts::CallPayload;
+use jialing_contracts::membership::Certify;
+use jialing_core::{Hash, Keypair, Purpose, Role, SignedTransaction, Transaction};
+use jialing_tests::{get, post};
+use serde_json::json;
+
+struct Args {
+    node: String,
+    admin_key: PathBuf,
+    role: Role,
+    seconds: u64,
+    signers: usize,
+    per_signer: usize,
+    batch: usize,
+    connections: usize,
+    rate: Option<u64>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        node: "http://127.0.0.1:8700".into(),
+        admin_key: PathBuf::new(),
+        role: Role::Producer,
+        seconds: 20,
+        signers: 32,
+        per_signer: 2000,
+        batch: 500,
+        connections: 4,
+        rate: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--node" => a.node = val()?,
+            "--admin-key" => a.admin_key = val()?.into(),
+            "--role" => a.role = val()?.parse()?,
+            "--seconds" => a.seconds = val()?.parse()?,
+            "--signers" => a.signers = val()?.parse()?,
+            "--per-signer" => a.per_signer = val()?.parse()?,
+            "--batch" => a.batch = val()?.parse()?,
+            "--connections" => a.connections = val()?.parse()?,
+            "--rate" => a.rate = Some(val()?.parse()?),
+            "--help" | "-h" => {
+                println!(
+                    "loadgen --node URL --admin-key FILE [--role producer] [--seconds 20] [--signers 32] \
+                     [--per-signer 2000] [--batch 500] [--connections 4] [--rate TX_PER_S]\n\
+                     Certifies --signers load keys with the admin key (they get --role), pre-signs \
+                     transactions, submits them for --seconds and prints committed tx/s and latency."
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other}; see --help"),
+        }
+    }
+    if a.admin_key.as_os_str().is_empty() {
+        bail!("--admin-key is required (an organisation admin key file)");
+    }
+    Ok(a)
+}
+
+fn chain_id(node: &str) -> anyhow::Result<String> {
+    Ok(get(&format!("{node}/status"))?["chain_id"].as_str().unwrap_or_default().to_string())
+}
+
+fn next_nonce(node: &str, key: &Keypair) -> anyhow::Result<u64> {
+    Ok(get(&format!("{node}/v1/nonce/{}", key.public()))?["pending_next_nonce"].as_u64().unwrap_or(0))
+}
+
+fn sign(chain: &str, key: &Keypair, nonce: u64, call: (String, String, Vec<u8>)) -> SignedTransaction {
+    let (contract, method, payload) = call;
+    Transaction { chain_id: chain.into(), signer: key.public(), nonce, contract, method, payload }.sign(key)
+}
+
+fn submit(node: &str, txs: &[SignedTransaction]) -> anyhow::Result<usize> {
+    let hex: Vec<String> = txs.iter().map(|t| hex::encode(t.to_bytes())).collect();
+    let (status, v) = post(&format!("{node}/v1/txs"), &json!({ "txs": hex }))?;
+    if status != 200 {
+        bail!("submit failed: {status} {v}");
+    }
+    let results = v["results"].as_array().cloned().unwrap_or_default();
+    let bad: Vec<_> = results.iter().filter(|r| r["accepted"] != json!(true)).collect();
+    if let Some(first) = bad.first() {
+        eprintln!("{} of {} rejected, first: {}", bad.len(), results.len(), first["error"]);
+    }
+    Ok(results.len() - bad.len())
+}
+
+fn wait_committed(node: &str, hash: &Hash, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(v) = get(&format!("{node}/v1/tx/{hash}"))
+            && v["status"] == "committed"
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("transaction {hash} not committed within {timeout:?}")
+}
+
+/// Single-core ed25519 verification rate, measured here and now.
+fn verify_rate() -> u64 {
+    let k = Keypair::from_label("bench");
+    let d = jialing_core::sha256(b"bench");
+    let s = k.sign("c", Purpose::Transaction, &d);
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(1) {
+        for _ in 0..100 {
+            let _ = k.public().verify("c", Purpose::Transaction, &d, &s);
+        }
+        n += 100;
+    }
+    (n as f64 / start.elapsed().as_secs_f64()) as u64
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = parse_args()?;
+    let node = a.node.clone();
+    let chain = chain_id(&node)?;
+    let admin = jialing_genesis::keyfile::read(&a.admin_key)?;
+
+    // 1. Certify load keys (one block).
+    let run_tag = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos());
+    let keys: Vec<Keypair> = (0..a.signers).map(|i| Keypair::from_label(&format!("loadgen/{run_tag}/{i}"))).collect();
+    let mut n = next_nonce(&node, &admin)?;
+    let certs: Vec<SignedTransaction> = keys
+        .iter()
+        .map(|k| {
+            let t = sign(&chain, &admin, n, Certify { member: k.public(), roles: vec![a.role], expires_ms: u64::MAX }.to_call());
+            n += 1;
+            t
+        })
+        .collect();
+    submit(&node, &certs)?;
+    wait_committed(&node, &certs[certs.len() - 1].hash(), Duration::from_secs(60))?;
+    eprintln!("certified {} load keys", keys.len());
+
+    // 2. Pre-sign the workload: each load key certifies fresh keys? No: load keys are
+    //    members with `role`; they send `membership`-free calls of the workload.
+    let workload = jialing_tests::workload::Workload::new(a.role);
+    let started_sign = Instant::now();
+    let per_key: Vec<Vec<SignedTransaction>> = keys
+        .iter()
+        .enumerate()
+        .map(|(ki, k)| (0..a.per_signer as u64).map(|i| sign(&chain, k, i, workload.call(ki, i))).collect())
+        .collect();
+    let total_signed: usize = per_key.iter().map(Vec::len).sum();
+    eprintln!("pre-signed {total_signed} transactions in {:.1} s", started_sign.elapsed().as_secs_f64());
+
+    // 3. Submit for the window over several connections; follow blocks for latency.
+    let submit_times: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let start_height = get(&format!("{node}/status"))?["height"].as_u64().unwrap_or(0);
+    let window = Duration::from_secs(a.seconds);
+    let t0 = Instant::now();
+    let chunks: Vec<Vec<Vec<SignedTransaction>>> = {
+        let mut c: Vec<Vec<Vec<SignedTransaction>>> = (0..a.connections).map(|_| Vec::new()).collect();
+        for (i, txs) in per_key.into_iter().enumerate() {
+            c[i % a.connections].push(txs);
+        }
+        c
+    };
+    let per_conn_rate = a.rate.map(|r| r as f64 / a.connections as f64);
+    let mut handles = Vec::new();
+    for conn in chunks {
+        let node = node.clone();
+        let times = submit_times.clone();
+        let batch = a.batch;
+        handles.push(std::thread::spawn(move || {
+            // Interleave this connection's signers, nonce order per signer preserved.
+            let longest = conn.iter().map(Vec::len).max().unwrap_or(0);
+            let mut order = Vec::new();
+            for i in 0..longest {
+                for s in &conn {
+                    if let Some(t) = s.get(i) {
+                        order.push(t.clone());
+                    }
+                }
+            }
+            let mut sent = 0usize;
+            for b in order.chunks(batch) {
+                if t0.elapsed() >= window {
+                    break;
+                }
+                if let Some(r) = per_conn_rate {
+                    let due = Duration::from_secs_f64(sent as f64 / r);
+                    if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                let now = Instant::now();
+                {
+                    let mut m = times.lock().unwrap();
+                    for t in b {
+                        m.insert(t.hash(), now);
+                    }
+                }
+                if let Err(e) = submit(&node, b) {
+                    eprintln!("submit error: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                sent += b.len();
+            }
+            sent
+        }));
+    }
+    // Follow blocks.
+    let mut latencies = Vec::new();
+    let mut committed_in_window = 0usize;
+    let mut h = start_height + 1;
+    let follow_deadline = t0 + window + Duration::from_secs(30);
+    loop {
+        let tip = get(&format!("{node}/status"))?["height"].as_u64().unwrap_or(0);
+        while h <= tip {
+            let b = get(&format!("{node}/v1/block/{h}"))?;
+            let seen = Instant::now();
+            let m = submit_times.lock().unwrap();
+            for th in b["tx_hashes"].as_array().cloned().unwrap_or_default() {
+                if let Some(hash) = th.as_str().and_then(|s| Hash::from_hex(s).ok())
+                    && let Some(t) = m.get(&hash)
+                {
+                    latencies.push(seen.duration_since(*t).as_millis() as u64);
+                    if seen.duration_since(t0) <= window {
+                        committed_in_window += 1;
+                    }
+                }
+            }
+            h += 1;
+        }
+        let all_submitted = handles.iter().all(|h| h.is_finished());
+        let submitted = submit_times.lock().unwrap().len();
+        if (all_submitted && latencies.len() >= submitted) || Instant::now() > follow_deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent: usize = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    latencies.sort_unstable();
+    let tps = committed_in_window as f64 / window.as_secs_f64();
+    let verify = verify_rate();
+    println!(
+        "window {} s, submitted {sent}, committed in window {committed_in_window}, committed total {}",
+        a.seconds,
+        latencies.len()
+    );
+    println!(
+        "committed_tps={} p50_ms={} p99_ms={} verify_per_core={}",
+        tps.round() as u64,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        verify
+    );
+    Ok(())
+}
