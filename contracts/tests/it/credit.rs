@@ -2,9 +2,6 @@
 //! one test per rule, named after it, the happy path of a record's life, and a
 //! property test of the state machine.
 
-// Test helpers fail loudly on purpose.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use jialing_contracts::credit::LogQuery;
 use jialing_contracts::credit::{
     AcceptApplication, ApplyRepair, Category, Commit, CreditParams, CreditRules, DecideRepair, DishonestyRecord,
