@@ -1,0 +1,120 @@
+//! The `jialing` command line: global options and one module per command group.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use jialing_core::SignedTransaction;
+use serde_json::json;
+
+use crate::api::Outcome;
+use crate::error::ClientError;
+use crate::output::{self, Output};
+use crate::sdk::Client;
+
+pub mod keys;
+pub mod query;
+pub mod tx;
+
+/// The default node URL.
+pub const DEFAULT_NODE: &str = "http://127.0.0.1:8700";
+
+/// Jialing client: manage keys, submit transactions to any contract method, query
+/// blocks, transactions, lots and organisations.
+#[derive(Debug, Parser)]
+#[command(name = "jialing", version, propagate_version = true)]
+pub struct Cli {
+    /// The node's API URL.
+    #[arg(long, global = true, env = "JIALING_NODE", default_value = DEFAULT_NODE, value_name = "URL")]
+    pub node: String,
+    /// Print one machine-readable JSON document instead of text (errors go to stderr as
+    /// {"error": {code, message}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, show, certify and revoke member keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// List contract methods, or sign and submit a call to any of them.
+    Tx(tx::TxArgs),
+    /// Read blocks, transactions, lots, organisations and nonces.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
+    /// Show the node's chain, height, mempool and validator.
+    Status,
+}
+
+/// How to wait for a submitted transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+pub struct WaitArgs {
+    /// Return once the node accepted the transaction into its mempool.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the transaction to be committed.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub wait_secs: u64,
+}
+
+/// Runs a parsed command line; prints the result or the error and returns the exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let out = Output { json: cli.json };
+    match dispatch(&cli, out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
+    let client = || Client::new(&cli.node);
+    match &cli.command {
+        Command::Keys(k) => keys::run(k, &client(), out),
+        Command::Tx(t) => tx::run(t, cli, out),
+        Command::Query(q) => query::run(q, &client(), out),
+        Command::Status => {
+            let c = client();
+            let st = c.status()?;
+            out.emit(&st, || output::status_human(&st, c.url()))
+        }
+    }
+}
+
+/// Submits `stx`, waits for commit unless told not to, prints the receipt, and turns a
+/// refused receipt into [`ClientError::Refused`] (non-zero exit).
+pub fn submit_and_report(
+    client: &Client,
+    stx: &SignedTransaction,
+    wait: WaitArgs,
+    out: Output,
+) -> Result<(), ClientError> {
+    let hash = client.submit(stx)?;
+    tracing::info!(target: "client::tx", %hash, nonce = stx.tx.nonce, "submitted");
+    if wait.no_wait {
+        return out.emit(&json!({"hash": hash, "status": "submitted"}), || {
+            format!("submitted {hash}\ncheck it with: jialing query tx {hash}")
+        });
+    }
+    let info = client.wait_committed(&hash, Duration::from_secs(wait.wait_secs))?;
+    out.emit(&info, || output::tx_human(&info))?;
+    match &info.receipt {
+        Some(r) if r.status == Outcome::Refused => Err(ClientError::Refused {
+            hash: hash.to_hex(),
+            height: info.height.unwrap_or_default(),
+            code: r.code.clone().unwrap_or_default(),
+            message: r.message.clone().unwrap_or_default(),
+        }),
+        _ => Ok(()),
+    }
+}
