@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use jialing_contracts::membership::{Certify, Revoke};
 use serde_json::json;
 
-use super::{WaitArgs, submit_and_report};
+use super::{WaitArgs, submit_fresh};
 use crate::error::ClientError;
 use crate::keys;
 use crate::output::Output;
@@ -104,16 +104,16 @@ pub fn run(cmd: &KeysCommand, client: &Client, out: Output) -> Result<(), Client
                 expires_ms: keys::expiry_ms(a.expires.as_deref(), a.days)?,
             };
             let admin = keys::load(&a.admin_key)?;
-            let stx = TxBuilder::from_node(client, admin)?.build(&payload);
-            submit_and_report(client, &stx, a.wait, out)
+            let builder = TxBuilder::from_node(client, admin)?;
+            submit_fresh(client, builder, |b| Ok(b.build(&payload)), a.wait, out)
         }
         KeysCommand::Revoke(a) => {
             let payload = Revoke {
                 member: keys::parse_member(&a.member)?,
             };
             let admin = keys::load(&a.admin_key)?;
-            let stx = TxBuilder::from_node(client, admin)?.build(&payload);
-            submit_and_report(client, &stx, a.wait, out)
+            let builder = TxBuilder::from_node(client, admin)?;
+            submit_fresh(client, builder, |b| Ok(b.build(&payload)), a.wait, out)
         }
     }
 }

@@ -100,6 +100,9 @@ pub fn submit_and_report(
     out: Output,
 ) -> Result<(), ClientError> {
     let hash = client.submit(stx)?;
+    if hash != stx.hash() {
+        tracing::warn!(target: "client::tx", node = %hash, local = %stx.hash(), "the node reports a different transaction hash");
+    }
     tracing::info!(target: "client::tx", %hash, nonce = stx.tx.nonce, "submitted");
     if wait.no_wait {
         return out.emit(&json!({"hash": hash, "status": "submitted"}), || {
@@ -116,5 +119,108 @@ pub fn submit_and_report(
             message: r.message.clone().unwrap_or_default(),
         }),
         _ => Ok(()),
+    }
+}
+
+/// Submits a transaction built by `build` with the key's next nonce; if the node
+/// answers `bad_nonce` (another transaction from the same key raced it), rebuilds it
+/// once with a fresh nonce.
+pub fn submit_fresh(
+    client: &Client,
+    mut builder: crate::txbuild::TxBuilder,
+    build: impl Fn(&mut crate::txbuild::TxBuilder) -> Result<SignedTransaction, ClientError>,
+    wait: WaitArgs,
+    out: Output,
+) -> Result<(), ClientError> {
+    let stx = build(&mut builder)?;
+    match submit_and_report(client, &stx, wait, out) {
+        Err(ClientError::Api { code, .. }) if code == "bad_nonce" => {
+            let fresh = client.next_nonce(&builder.signer())?;
+            tracing::info!(target: "client::tx", old = stx.tx.nonce, fresh, "bad nonce; retrying once");
+            builder.set_next_nonce(fresh);
+            let stx = build(&mut builder)?;
+            submit_and_report(client, &stx, wait, out)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(words: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("jialing").chain(words.iter().copied()))
+    }
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_anywhere() {
+        let c = parse(&["query", "block", "latest", "--json", "--node", "http://n:1"]).unwrap();
+        assert!(c.json);
+        assert_eq!(c.node, "http://n:1");
+        assert!(matches!(
+            c.command,
+            Command::Query(query::QueryCommand::Block {
+                at: crate::api::BlockRef::Latest
+            })
+        ));
+    }
+
+    #[test]
+    fn certify_needs_exactly_one_expiry() {
+        let base = [
+            "keys",
+            "certify",
+            "--admin-key",
+            "a.json",
+            "--member",
+            "m",
+            "--roles",
+            "producer",
+        ];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        assert_eq!(
+            with(&[]).unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            with(&["--days", "3", "--expires", "2027-12-31"])
+                .unwrap_err()
+                .kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        let ok = with(&["--days", "3", "--no-wait"]).unwrap();
+        let Command::Keys(keys::KeysCommand::Certify(a)) = ok.command else {
+            panic!("not certify")
+        };
+        assert_eq!(
+            (a.days, a.wait.no_wait, a.wait.wait_secs),
+            (Some(3), true, 30)
+        );
+    }
+
+    #[test]
+    fn tx_list_and_calls_split() {
+        let c = parse(&["tx", "list"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Command::Tx(tx::TxArgs {
+                command: tx::TxCommand::List
+            })
+        ));
+        let c = parse(&["tx", "membership", "revoke", "--key", "k", "member=aa"]).unwrap();
+        let Command::Tx(tx::TxArgs {
+            command: tx::TxCommand::Call(words),
+        }) = c.command
+        else {
+            panic!("not a call")
+        };
+        assert_eq!(words, ["membership", "revoke", "--key", "k", "member=aa"]);
     }
 }

@@ -12,7 +12,7 @@ use jialing_contracts::registry::{self, Method};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Cli, WaitArgs, submit_and_report};
+use super::{Cli, WaitArgs, submit_and_report, submit_fresh};
 use crate::error::ClientError;
 use crate::keys;
 use crate::output::Output;
@@ -225,12 +225,22 @@ impl Call {
         // Check the arguments before touching the node or the key.
         crate::txbuild::payload_from_json(&self.contract, &self.method, self.args.clone())?;
         let key = keys::load(&self.key)?;
-        let mut b = match self.nonce {
-            Some(n) => TxBuilder::new(key, client.status()?.chain_id, n),
-            None => TxBuilder::from_node(client, key)?,
-        };
-        let stx = b.build_json(&self.contract, &self.method, self.args.clone())?;
-        submit_and_report(client, &stx, self.wait, out)
+        let build =
+            |b: &mut TxBuilder| b.build_json(&self.contract, &self.method, self.args.clone());
+        match self.nonce {
+            // An explicit nonce is used as given, never replaced.
+            Some(n) => {
+                let stx = build(&mut TxBuilder::new(key, client.status()?.chain_id, n))?;
+                submit_and_report(client, &stx, self.wait, out)
+            }
+            None => submit_fresh(
+                client,
+                TxBuilder::from_node(client, key)?,
+                build,
+                self.wait,
+                out,
+            ),
+        }
     }
 }
 
