@@ -150,6 +150,22 @@ pub struct TxInfo {
     pub tx: Option<TxView>,
 }
 
+impl TxInfo {
+    /// The committed transaction, or [`ClientError::Refused`] if a rule refused it.
+    /// A pending transaction is returned as is.
+    pub fn into_result(self) -> Result<TxInfo, ClientError> {
+        match &self.receipt {
+            Some(r) if r.status == Outcome::Refused => Err(ClientError::Refused {
+                hash: self.hash.to_hex(),
+                height: self.height.unwrap_or_default(),
+                code: r.code.clone().unwrap_or_default(),
+                message: r.message.clone().unwrap_or_default(),
+            }),
+            _ => Ok(self),
+        }
+    }
+}
+
 /// Outcome of an included transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -565,6 +581,14 @@ mod tests {
                 .status,
             Outcome::Ok
         );
+
+        let refused: TxInfo = decode("/v1/tx", 200, &body).unwrap();
+        let e = refused.into_result().unwrap_err();
+        assert_eq!(
+            (e.code(), e.exit_code()),
+            ("membership.roles_within_org", 3)
+        );
+        assert!(e.to_string().contains("refused at height 7"), "{e}");
 
         let pending = format!(
             r#"{{"hash":"{H}","status":"pending","height":null,"index":null,"time_ms":null,"receipt":null}}"#

@@ -137,6 +137,17 @@ impl Client {
         }
     }
 
+    /// Submits `stx` and waits for its commit; a refused transaction is
+    /// [`ClientError::Refused`].
+    pub fn submit_and_wait(
+        &self,
+        stx: &SignedTransaction,
+        timeout: Duration,
+    ) -> Result<TxInfo, ClientError> {
+        let hash = self.submit(stx)?;
+        self.wait_committed(&hash, timeout)?.into_result()
+    }
+
     /// `GET /v1/nonce/{key}`.
     pub fn nonce(&self, key: &PublicKey) -> Result<Nonce, ClientError> {
         self.get(&format!("/v1/nonce/{key}"))

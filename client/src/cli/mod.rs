@@ -7,7 +7,6 @@ use clap::{Args, Parser, Subcommand};
 use jialing_core::SignedTransaction;
 use serde_json::json;
 
-use crate::api::Outcome;
 use crate::error::ClientError;
 use crate::output::{self, Output};
 use crate::sdk::Client;
@@ -16,13 +15,16 @@ pub mod keys;
 pub mod query;
 pub mod tx;
 
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 error, 2 bad usage or arguments, 3 transaction refused by a \
+contract rule, 4 not committed within --wait-secs, 5 node unreachable.";
+
 /// The default node URL.
 pub const DEFAULT_NODE: &str = "http://127.0.0.1:8700";
 
 /// Jialing client: manage keys, submit transactions to any contract method, query
 /// blocks, transactions, lots and organisations.
 #[derive(Debug, Parser)]
-#[command(name = "jialing", version, propagate_version = true)]
+#[command(name = "jialing", version, propagate_version = true, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The node's API URL.
     #[arg(long, global = true, env = "JIALING_NODE", default_value = DEFAULT_NODE, value_name = "URL")]
@@ -111,15 +113,7 @@ pub fn submit_and_report(
     }
     let info = client.wait_committed(&hash, Duration::from_secs(wait.wait_secs))?;
     out.emit(&info, || output::tx_human(&info))?;
-    match &info.receipt {
-        Some(r) if r.status == Outcome::Refused => Err(ClientError::Refused {
-            hash: hash.to_hex(),
-            height: info.height.unwrap_or_default(),
-            code: r.code.clone().unwrap_or_default(),
-            message: r.message.clone().unwrap_or_default(),
-        }),
-        _ => Ok(()),
-    }
+    info.into_result().map(drop)
 }
 
 /// Submits a transaction built by `build` with the key's next nonce; if the node

@@ -37,6 +37,8 @@ pub enum QueryCommand {
         #[arg(long)]
         from_height: Option<u64>,
     },
+    /// The contract methods the node knows (compare with `jialing tx list`).
+    Methods,
     /// A key's next nonce (committed and counting the mempool).
     Nonce {
         /// The public key (64 hex digits).
@@ -77,6 +79,23 @@ pub fn run(cmd: &QueryCommand, client: &Client, out: Output) -> Result<(), Clien
                     output::pretty(&o.org),
                     output::history_human(&o.history)
                 )
+            })
+        }
+        QueryCommand::Methods => {
+            let ms = client.methods()?;
+            out.emit(&ms, || {
+                ms.iter()
+                    .map(|m| {
+                        format!(
+                            "{}.{}  [{}]  {}",
+                            m.contract,
+                            m.method,
+                            m.roles.join(","),
+                            m.summary
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })
         }
         QueryCommand::Nonce { key } => {

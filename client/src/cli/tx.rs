@@ -92,6 +92,7 @@ pub fn run(args: &TxArgs, cli: &Cli, out: Output) -> Result<(), ClientError> {
             })
         }
         TxCommand::Call(words) => {
+            check_names(words)?;
             let m = call_command().try_get_matches_from(
                 std::iter::once("tx".to_string()).chain(words.iter().cloned()),
             )?;
@@ -103,6 +104,39 @@ pub fn run(args: &TxArgs, cli: &Cli, out: Output) -> Result<(), ClientError> {
             call.execute(&Client::new(&node), out)
         }
     }
+}
+
+/// Names an unknown contract or method with the known ones (clearer than clap's
+/// "unrecognized subcommand").
+fn check_names(words: &[String]) -> Result<(), ClientError> {
+    let mut it = words.iter().filter(|w| !w.starts_with('-'));
+    let Some(contract) = it.next() else {
+        return Ok(());
+    };
+    if contract == "help" {
+        return Ok(());
+    }
+    let methods: Vec<&Method> = registry::methods()
+        .filter(|m| m.contract == contract)
+        .collect();
+    if methods.is_empty() {
+        let mut known: Vec<&str> = registry::methods().map(|m| m.contract).collect();
+        known.dedup();
+        return Err(ClientError::Args(format!(
+            "unknown contract {contract:?}; contracts with methods: {}; run `jialing tx list` for every method",
+            known.join(", ")
+        )));
+    }
+    if let Some(method) = it.next().filter(|m| *m != "help")
+        && !methods.iter().any(|m| m.name == method)
+    {
+        let names: Vec<&str> = methods.iter().map(|m| m.name).collect();
+        return Err(ClientError::Args(format!(
+            "contract {contract} has no method {method:?}; its methods: {}",
+            names.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// The dynamic `tx <contract> <method>` command, one subcommand per registered method.
@@ -316,6 +350,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not key=value"), "{e}");
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let e = check_names(&w(&["membrship", "certify"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown contract \"membrship\"") && e.contains("membership"),
+            "{e}"
+        );
+        let e = check_names(&w(&["membership", "certfy", "--key", "k"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no method \"certfy\"") && e.contains("certify, revoke"),
+            "{e}"
+        );
+        check_names(&w(&["membership", "certify", "--key", "k"])).unwrap();
+        check_names(&w(&["--help"])).unwrap();
+        check_names(&w(&["membership", "--help"])).unwrap();
     }
 
     #[test]
