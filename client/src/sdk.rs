@@ -1,0 +1,209 @@
+//! [`Client`]: a blocking HTTP client for one node's API (docs/api.md).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), jialing_client::ClientError> {
+//! let client = jialing_client::Client::new("http://127.0.0.1:8700");
+//! let status = client.status()?;
+//! println!("chain {} at height {}", status.chain_id, status.height);
+//! # Ok(()) }
+//! ```
+
+use std::time::{Duration, Instant};
+
+use jialing_core::{Hash, PublicKey, SignedTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    self, BatchRequest, BatchResults, BlockInfo, BlockRef, LotInfo, MethodInfo, Nonce, OrgInfo,
+    Status, SubmitRequest, Submitted, TxInfo, TxState,
+};
+use crate::error::ClientError;
+
+/// How often [`Client::wait_committed`] polls.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Per-request timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A blocking client for one node.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client for the node at `url` (for example `http://127.0.0.1:8700`).
+    pub fn new(url: &str) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .user_agent(concat!("jialing-client/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client {
+            base: url.trim_end_matches('/').to_string(),
+            agent: config.into(),
+        }
+    }
+
+    /// The node URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        tracing::debug!(target: "client::http", %url, "GET");
+        let resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| unreachable(&url, e))?;
+        self.finish(&url, resp)
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        tracing::debug!(target: "client::http", %url, "POST");
+        let resp = self
+            .agent
+            .post(&url)
+            .send_json(body)
+            .map_err(|e| unreachable(&url, e))?;
+        self.finish(&url, resp)
+    }
+
+    fn finish<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<T, ClientError> {
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| unreachable(url, e))?;
+        tracing::debug!(target: "client::http", %url, status, bytes = body.len(), "response");
+        api::decode(url, status, &body)
+    }
+
+    /// `GET /status`.
+    pub fn status(&self) -> Result<Status, ClientError> {
+        self.get("/status")
+    }
+
+    /// `POST /v1/tx`: submits one transaction to the mempool; returns its hash.
+    pub fn submit(&self, stx: &SignedTransaction) -> Result<Hash, ClientError> {
+        let s: Submitted = self.post("/v1/tx", &SubmitRequest::new(stx))?;
+        Ok(s.hash)
+    }
+
+    /// `POST /v1/txs`: submits up to 10,000 transactions; one result each, in order.
+    pub fn submit_batch(&self, stxs: &[SignedTransaction]) -> Result<BatchResults, ClientError> {
+        self.post("/v1/txs", &BatchRequest::new(stxs))
+    }
+
+    /// `GET /v1/tx/{hash}`.
+    pub fn tx(&self, hash: &Hash) -> Result<TxInfo, ClientError> {
+        self.get(&format!("/v1/tx/{hash}"))
+    }
+
+    /// Polls `GET /v1/tx/{hash}` until the transaction is committed or `timeout` passes
+    /// ([`ClientError::Timeout`]). A refused transaction is committed too: check
+    /// its receipt.
+    pub fn wait_committed(&self, hash: &Hash, timeout: Duration) -> Result<TxInfo, ClientError> {
+        let start = Instant::now();
+        loop {
+            let last = match self.tx(hash) {
+                Ok(info) if info.status == TxState::Committed => return Ok(info),
+                Ok(_) => "pending in the mempool",
+                Err(ClientError::Api { code, .. }) if code == "not_found" => "unknown to the node",
+                Err(e) => return Err(e),
+            };
+            if start.elapsed() >= timeout {
+                return Err(ClientError::Timeout {
+                    hash: hash.to_hex(),
+                    secs: timeout.as_secs(),
+                    last: last.into(),
+                });
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Submits `stx` and waits for its commit; a refused transaction is
+    /// [`ClientError::Refused`].
+    pub fn submit_and_wait(
+        &self,
+        stx: &SignedTransaction,
+        timeout: Duration,
+    ) -> Result<TxInfo, ClientError> {
+        let hash = self.submit(stx)?;
+        self.wait_committed(&hash, timeout)?.into_result()
+    }
+
+    /// `GET /v1/nonce/{key}`.
+    pub fn nonce(&self, key: &PublicKey) -> Result<Nonce, ClientError> {
+        self.get(&format!("/v1/nonce/{key}"))
+    }
+
+    /// The nonce a new transaction from `key` should carry (counting the mempool).
+    pub fn next_nonce(&self, key: &PublicKey) -> Result<u64, ClientError> {
+        Ok(self.nonce(key)?.pending_next_nonce)
+    }
+
+    /// `GET /v1/block/{height|latest}`.
+    pub fn block(&self, at: BlockRef) -> Result<BlockInfo, ClientError> {
+        self.get(&format!("/v1/block/{at}"))
+    }
+
+    /// `GET /v1/lot/{id}`.
+    pub fn lot(&self, id: &str) -> Result<LotInfo, ClientError> {
+        self.get(&format!("/v1/lot/{}", api::path_segment(id)))
+    }
+
+    /// `GET /v1/org/{uscc}` with its full history.
+    pub fn org(&self, uscc: &str) -> Result<OrgInfo, ClientError> {
+        self.org_page(uscc, None, None)
+    }
+
+    /// `GET /v1/org/{uscc}?limit=&from_height=`.
+    pub fn org_page(
+        &self,
+        uscc: &str,
+        limit: Option<u64>,
+        from_height: Option<u64>,
+    ) -> Result<OrgInfo, ClientError> {
+        let mut q = Vec::new();
+        if let Some(l) = limit {
+            q.push(format!("limit={l}"));
+        }
+        if let Some(h) = from_height {
+            q.push(format!("from_height={h}"));
+        }
+        let query = if q.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", q.join("&"))
+        };
+        self.get(&format!("/v1/org/{}{query}", api::path_segment(uscc)))
+    }
+
+    /// `GET /v1/methods`.
+    pub fn methods(&self) -> Result<Vec<MethodInfo>, ClientError> {
+        self.get("/v1/methods")
+    }
+}
+
+fn unreachable(url: &str, e: ureq::Error) -> ClientError {
+    ClientError::Unreachable {
+        url: url.to_string(),
+        reason: e.to_string(),
+    }
+}
