@@ -68,9 +68,7 @@ pub struct SubmitRequest {
 impl SubmitRequest {
     /// The request for one transaction.
     pub fn new(stx: &SignedTransaction) -> Self {
-        SubmitRequest {
-            tx: hex::encode(stx.to_bytes()),
-        }
+        SubmitRequest { tx: hex::encode(stx.to_bytes()) }
     }
 }
 
@@ -91,9 +89,7 @@ pub struct BatchRequest {
 impl BatchRequest {
     /// The request for many transactions.
     pub fn new(stxs: &[SignedTransaction]) -> Self {
-        BatchRequest {
-            txs: stxs.iter().map(|s| hex::encode(s.to_bytes())).collect(),
-        }
+        BatchRequest { txs: stxs.iter().map(|s| hex::encode(s.to_bytes())).collect() }
     }
 }
 
@@ -213,36 +209,22 @@ impl TryFrom<RawReceipt> for ApiReceipt {
         let (status, code, message) = match r.status {
             Value::String(s) => (s, r.code, r.message),
             Value::Object(m) => {
-                let s = m
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+                let s = m.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
                 let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
                 (s, text("code").or(r.code), text("message").or(r.message))
             }
             other => {
-                return Err(format!(
-                    "receipt status must be \"ok\" or \"refused\", got {other}"
-                ));
+                return Err(format!("receipt status must be \"ok\" or \"refused\", got {other}"));
             }
         };
         let status = match status.as_str() {
             "ok" => Outcome::Ok,
             "refused" => Outcome::Refused,
             other => {
-                return Err(format!(
-                    "receipt status must be \"ok\" or \"refused\", got {other:?}"
-                ));
+                return Err(format!("receipt status must be \"ok\" or \"refused\", got {other:?}"));
             }
         };
-        Ok(ApiReceipt {
-            tx_hash: r.tx_hash,
-            status,
-            code,
-            message,
-            tags: r.tags,
-        })
+        Ok(ApiReceipt { tx_hash: r.tx_hash, status, code, message, tags: r.tags })
     }
 }
 
@@ -402,11 +384,9 @@ impl std::str::FromStr for BlockRef {
         if s == "latest" {
             return Ok(BlockRef::Latest);
         }
-        s.parse().map(BlockRef::Height).map_err(|_| {
-            ClientError::Args(format!(
-                "block must be a height (a whole number) or `latest`, got {s:?}"
-            ))
-        })
+        s.parse()
+            .map(BlockRef::Height)
+            .map_err(|_| ClientError::Args(format!("block must be a height (a whole number) or `latest`, got {s:?}")))
     }
 }
 
@@ -423,10 +403,8 @@ impl std::fmt::Display for BlockRef {
 /// `what` names the request in error messages.
 pub fn decode<T: DeserializeOwned>(what: &str, status: u16, body: &str) -> Result<T, ClientError> {
     if (200..300).contains(&status) {
-        return serde_json::from_str(body).map_err(|e| ClientError::Decode {
-            what: what.to_string(),
-            reason: e.to_string(),
-        });
+        return serde_json::from_str(body)
+            .map_err(|e| ClientError::Decode { what: what.to_string(), reason: e.to_string() });
     }
     Err(error_from_body(what, status, body))
 }
@@ -435,16 +413,8 @@ pub fn decode<T: DeserializeOwned>(what: &str, status: u16, body: &str) -> Resul
 /// body is not the API's error shape).
 pub fn error_from_body(what: &str, status: u16, body: &str) -> ClientError {
     match serde_json::from_str::<ApiErrorBody>(body) {
-        Ok(b) => ClientError::Api {
-            status,
-            code: b.error.code,
-            message: b.error.message,
-        },
-        Err(_) => ClientError::Http {
-            status,
-            url: what.to_string(),
-            body: snippet(body),
-        },
+        Ok(b) => ClientError::Api { status, code: b.error.code, message: b.error.message },
+        Err(_) => ClientError::Http { status, url: what.to_string(), body: snippet(body) },
     }
 }
 
@@ -491,21 +461,10 @@ mod tests {
                "node_key":"{K}","validator_key":"{K}"}}"#
         );
         let s: Status = decode("/status", 200, &body).unwrap();
-        assert_eq!(
-            (s.chain_id.as_str(), s.height, s.block_hash, s.mempool_txs),
-            ("jialing-test", 42, hash(), 3)
-        );
+        assert_eq!((s.chain_id.as_str(), s.height, s.block_hash, s.mempool_txs), ("jialing-test", 42, hash(), 3));
         assert_eq!(s.validator_key.as_deref(), Some(K));
-        let full = body.replace(
-            &format!(r#""validator_key":"{K}""#),
-            r#""validator_key":null"#,
-        );
-        assert_eq!(
-            decode::<Status>("/status", 200, &full)
-                .unwrap()
-                .validator_key,
-            None
-        );
+        let full = body.replace(&format!(r#""validator_key":"{K}""#), r#""validator_key":null"#);
+        assert_eq!(decode::<Status>("/status", 200, &full).unwrap().validator_key, None);
     }
 
     #[test]
@@ -540,8 +499,7 @@ mod tests {
         assert_eq!(one, json!({"tx": hex::encode(stx.to_bytes())}));
         let many = serde_json::to_value(BatchRequest::new(&[stx.clone(), stx.clone()])).unwrap();
         assert_eq!(many["txs"].as_array().unwrap().len(), 2);
-        let (back, _) =
-            SignedTransaction::decode(&hex::decode(one["tx"].as_str().unwrap()).unwrap()).unwrap();
+        let (back, _) = SignedTransaction::decode(&hex::decode(one["tx"].as_str().unwrap()).unwrap()).unwrap();
         assert_eq!(back, stx);
     }
 
@@ -555,44 +513,27 @@ mod tests {
                      "payload":"0102","args":{{"member":"{K}","roles":["inspector"],"expires_ms":1}}}}}}"#
         );
         let t: TxInfo = decode("/v1/tx", 200, &body).unwrap();
-        assert_eq!(
-            (t.status, t.height, t.index),
-            (TxState::Committed, Some(7), Some(2))
-        );
+        assert_eq!((t.status, t.height, t.index), (TxState::Committed, Some(7), Some(2)));
         let r = t.receipt.unwrap();
         assert_eq!(r.status, Outcome::Refused);
         assert_eq!(r.code.as_deref(), Some("membership.roles_within_org"));
         assert_eq!(r.tags, vec![json!({"kind": "org", "id": "X"})]);
         let tx = t.tx.unwrap();
-        assert_eq!(
-            (tx.nonce, tx.method.as_str(), &tx.args["roles"]),
-            (4, "certify", &json!(["inspector"]))
-        );
+        assert_eq!((tx.nonce, tx.method.as_str(), &tx.args["roles"]), (4, "certify", &json!(["inspector"])));
 
         let ok = format!(
             r#"{{"hash":"{H}","status":"committed","height":1,"index":0,"time_ms":5,
             "receipt":{{"tx_hash":"{H}","status":"ok","code":null,"message":null,"tags":[]}}}}"#
         );
-        assert_eq!(
-            decode::<TxInfo>("/v1/tx", 200, &ok)
-                .unwrap()
-                .receipt
-                .unwrap()
-                .status,
-            Outcome::Ok
-        );
+        assert_eq!(decode::<TxInfo>("/v1/tx", 200, &ok).unwrap().receipt.unwrap().status, Outcome::Ok);
 
         let refused: TxInfo = decode("/v1/tx", 200, &body).unwrap();
         let e = refused.into_result().unwrap_err();
-        assert_eq!(
-            (e.code(), e.exit_code()),
-            ("membership.roles_within_org", 3)
-        );
+        assert_eq!((e.code(), e.exit_code()), ("membership.roles_within_org", 3));
         assert!(e.to_string().contains("refused at height 7"), "{e}");
 
-        let pending = format!(
-            r#"{{"hash":"{H}","status":"pending","height":null,"index":null,"time_ms":null,"receipt":null}}"#
-        );
+        let pending =
+            format!(r#"{{"hash":"{H}","status":"pending","height":null,"index":null,"time_ms":null,"receipt":null}}"#);
         let p: TxInfo = decode("/v1/tx", 200, &pending).unwrap();
         assert_eq!((p.status, p.receipt), (TxState::Pending, None));
     }
@@ -608,12 +549,7 @@ mod tests {
             (Outcome::Refused, Some("not_found"), Some("gone"))
         );
         let bad = format!(r#"{{"tx_hash":"{H}","status":"maybe","tags":[]}}"#);
-        assert!(
-            serde_json::from_str::<ApiReceipt>(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("\"ok\" or \"refused\"")
-        );
+        assert!(serde_json::from_str::<ApiReceipt>(&bad).unwrap_err().to_string().contains("\"ok\" or \"refused\""));
     }
 
     #[test]
@@ -623,40 +559,20 @@ mod tests {
                "certificate":{{"height":9,"round":0,"block_hash":"{H}","signatures":[{{"validator":"{K}","signature":"ab"}}]}}}}"#
         );
         let b: BlockInfo = decode("/v1/block/9", 200, &body).unwrap();
-        assert_eq!(
-            (b.height(), b.time_ms(), b.tx_hashes.len()),
-            (Some(9), Some(1000), 1)
-        );
+        assert_eq!((b.height(), b.time_ms(), b.tx_hashes.len()), (Some(9), Some(1000), 1));
         assert_eq!(b.certificate.unwrap().signatures.len(), 1);
 
-        let n: Nonce = decode(
-            "/v1/nonce",
-            200,
-            r#"{"committed_next_nonce":3,"pending_next_nonce":5}"#,
-        )
-        .unwrap();
+        let n: Nonce = decode("/v1/nonce", 200, r#"{"committed_next_nonce":3,"pending_next_nonce":5}"#).unwrap();
         assert_eq!((n.committed_next_nonce, n.pending_next_nonce), (3, 5));
 
         let entry = format!(
             r#"{{"height":3,"index":0,"time_ms":3000,"tx_hash":"{H}","contract":"trace","method":"create_lot",
                "signer":"{K}","status":"ok","code":null,"message":null,"args":{{"lot_id":"L1"}}}}"#
         );
-        let l: LotInfo = decode(
-            "/v1/lot/L1",
-            200,
-            &format!(r#"{{"lot":{{"id":"L1"}},"history":[{entry}]}}"#),
-        )
-        .unwrap();
-        assert_eq!(
-            (l.lot["id"].as_str(), l.history[0].method.as_str()),
-            (Some("L1"), "create_lot")
-        );
-        let o: OrgInfo = decode(
-            "/v1/org/X",
-            200,
-            &format!(r#"{{"org":{{"name":"Farm"}},"history":[{entry},{entry}]}}"#),
-        )
-        .unwrap();
+        let l: LotInfo = decode("/v1/lot/L1", 200, &format!(r#"{{"lot":{{"id":"L1"}},"history":[{entry}]}}"#)).unwrap();
+        assert_eq!((l.lot["id"].as_str(), l.history[0].method.as_str()), (Some("L1"), "create_lot"));
+        let o: OrgInfo =
+            decode("/v1/org/X", 200, &format!(r#"{{"org":{{"name":"Farm"}},"history":[{entry},{entry}]}}"#)).unwrap();
         assert_eq!(o.history.len(), 2);
 
         let m: Vec<MethodInfo> = decode(
@@ -676,23 +592,12 @@ mod tests {
             r#"{"error":{"code":"not_member","message":"signer aa is not a member"}}"#,
         )
         .unwrap_err();
-        assert!(
-            matches!(&e, ClientError::Api { status: 403, code, .. } if code == "not_member"),
-            "{e:?}"
-        );
+        assert!(matches!(&e, ClientError::Api { status: 403, code, .. } if code == "not_member"), "{e:?}");
         let text = e.to_string();
-        assert!(
-            text.contains("signer aa is not a member") && text.contains("jialing keys certify"),
-            "{text}"
-        );
+        assert!(text.contains("signer aa is not a member") && text.contains("jialing keys certify"), "{text}");
         assert_eq!((e.code(), e.exit_code()), ("not_member", 1));
 
-        let nf = decode::<TxInfo>(
-            "/v1/tx/x",
-            404,
-            r#"{"error":{"code":"not_found","message":"no tx"}}"#,
-        )
-        .unwrap_err();
+        let nf = decode::<TxInfo>("/v1/tx/x", 404, r#"{"error":{"code":"not_found","message":"no tx"}}"#).unwrap_err();
         assert_eq!(nf.code(), "not_found");
 
         let proxy = decode::<Status>("/status", 502, "<html>Bad Gateway</html>").unwrap_err();
@@ -708,12 +613,7 @@ mod tests {
     fn block_refs_and_path_segments() {
         assert_eq!("latest".parse::<BlockRef>().unwrap(), BlockRef::Latest);
         assert_eq!("12".parse::<BlockRef>().unwrap().to_string(), "12");
-        assert!(
-            "-1".parse::<BlockRef>()
-                .unwrap_err()
-                .to_string()
-                .contains("latest")
-        );
+        assert!("-1".parse::<BlockRef>().unwrap_err().to_string().contains("latest"));
         assert_eq!(path_segment("LOT-2024/07 a"), "LOT-2024%2F07%20a");
         assert_eq!(path_segment("辣"), "%E8%BE%A3");
     }

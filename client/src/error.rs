@@ -19,10 +19,7 @@ pub enum ClientError {
         reason: String,
     },
     /// The node answered with an API error body (`{"error": {code, message}}`).
-    #[error(
-        "the node refused the request (HTTP {status}, {code}): {message}{}",
-        hint(code)
-    )]
+    #[error("the node refused the request (HTTP {status}, {code}): {message}{}", hint(code))]
     Api {
         /// HTTP status.
         status: u16,
@@ -42,9 +39,7 @@ pub enum ClientError {
         body: String,
     },
     /// A response did not have the shape docs/api.md promises.
-    #[error(
-        "unexpected response from the node for {what}: {reason} (is the node the same version as this client?)"
-    )]
+    #[error("unexpected response from the node for {what}: {reason} (is the node the same version as this client?)")]
     Decode {
         /// What was being decoded.
         what: String,
@@ -74,10 +69,7 @@ pub enum ClientError {
         method: String,
     },
     /// The arguments do not fit the method's payload.
-    #[error(
-        "arguments do not fit {contract}.{method}: {reason}{}",
-        payload_hint(reason)
-    )]
+    #[error("arguments do not fit {contract}.{method}: {reason}{}", payload_hint(reason))]
     BadArgs {
         /// The contract.
         contract: String,
@@ -139,9 +131,7 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Usage(e) => u8::try_from(e.exit_code()).unwrap_or(2),
-            ClientError::Args(_)
-            | ClientError::UnknownMethod { .. }
-            | ClientError::BadArgs { .. } => 2,
+            ClientError::Args(_) | ClientError::UnknownMethod { .. } | ClientError::BadArgs { .. } => 2,
             ClientError::Refused { .. } => 3,
             ClientError::Timeout { .. } => 4,
             ClientError::Unreachable { .. } => 5,
@@ -155,20 +145,14 @@ impl ClientError {
             ContractError::BadPayload { reason, .. } => reason,
             other => other.to_string(),
         };
-        ClientError::BadArgs {
-            contract: contract.into(),
-            method: method.into(),
-            reason,
-        }
+        ClientError::BadArgs { contract: contract.into(), method: method.into(), reason }
     }
 }
 
 /// A hint for API error codes whose fix is on the client side.
 fn hint(code: &str) -> &'static str {
     match code {
-        "not_member" => {
-            " (ask your organisation's admin to certify this key: jialing keys certify)"
-        }
+        "not_member" => " (ask your organisation's admin to certify this key: jialing keys certify)",
         "expired" => " (ask your organisation's admin to renew the key: jialing keys certify)",
         "revoked" => " (a revoked key never signs again: generate a new one with jialing keys new)",
         "bad_nonce" => " (another transaction from this key raced this one: retry)",

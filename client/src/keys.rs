@@ -24,10 +24,7 @@ pub fn create(path: &Path, label: &str) -> Result<Keypair, ClientError> {
 /// for signing (the check against the seed still runs).
 pub fn show(path: &Path) -> Result<keyfile::KeyFile, ClientError> {
     let key = keyfile::read(path)?;
-    let text = std::fs::read_to_string(path).map_err(|source| ClientError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ClientError::Io { path: path.to_path_buf(), source })?;
     let file: keyfile::KeyFile = serde_json::from_str(&text)
         .map_err(|e| ClientError::Args(format!("key file {} is malformed: {e}", path.display())))?;
     debug_assert_eq!(file.public_key, key.public());
@@ -43,26 +40,20 @@ pub fn parse_member(s: &str) -> Result<PublicKey, ClientError> {
     if path.is_file() {
         return Ok(load(path)?.public());
     }
-    Err(ClientError::Args(format!(
-        "--member {s:?} is neither a public key (64 hex digits) nor an existing key file"
-    )))
+    Err(ClientError::Args(format!("--member {s:?} is neither a public key (64 hex digits) nor an existing key file")))
 }
 
 /// A comma-separated role list (`producer,inspector`), deduplicated, in order.
 pub fn parse_roles(s: &str) -> Result<Vec<Role>, ClientError> {
     let mut roles = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let r: Role = part
-            .parse()
-            .map_err(|e: jialing_core::CoreError| ClientError::Args(format!("--roles: {e}")))?;
+        let r: Role = part.parse().map_err(|e: jialing_core::CoreError| ClientError::Args(format!("--roles: {e}")))?;
         if !roles.contains(&r) {
             roles.push(r);
         }
     }
     if roles.is_empty() {
-        return Err(ClientError::Args(
-            "--roles must name at least one role, e.g. --roles producer,inspector".into(),
-        ));
+        return Err(ClientError::Args("--roles must name at least one role, e.g. --roles producer,inspector".into()));
     }
     Ok(roles)
 }
@@ -71,32 +62,24 @@ pub fn parse_roles(s: &str) -> Result<Vec<Role>, ClientError> {
 /// date `2027-12-31`) to Unix milliseconds.
 pub fn parse_utc_ms(s: &str) -> Result<u64, ClientError> {
     let bad = |why: &str| {
-        ClientError::Args(format!(
-            "time {s:?} {why}; write it as UTC like 2027-12-31T00:00:00Z or 2027-12-31"
-        ))
+        ClientError::Args(format!("time {s:?} {why}; write it as UTC like 2027-12-31T00:00:00Z or 2027-12-31"))
     };
     let (date, time) = match s.split_once(['T', 't', ' ']) {
         Some((d, t)) => (d, Some(t)),
         None => (s, None),
     };
-    let num = |x: &str| {
-        x.parse::<u64>()
-            .map_err(|_| bad("is not a valid date/time"))
-    };
+    let num = |x: &str| x.parse::<u64>().map_err(|_| bad("is not a valid date/time"));
     let d: Vec<&str> = date.split('-').collect();
     let [y, mo, da] = d.as_slice() else {
         return Err(bad("has no YYYY-MM-DD date"));
     };
     let (y, mo, da) = (num(y)?, num(mo)?, num(da)?);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || da < 1 || da > days_in_month(y, mo)
-    {
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || da < 1 || da > days_in_month(y, mo) {
         return Err(bad("is not a real date after 1970"));
     }
     let mut ms = days_from_civil(y, mo, da) * 86_400_000;
     if let Some(t) = time {
-        let t = t
-            .strip_suffix(['Z', 'z'])
-            .ok_or_else(|| bad("must end in Z (UTC)"))?;
+        let t = t.strip_suffix(['Z', 'z']).ok_or_else(|| bad("must end in Z (UTC)"))?;
         let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
         let p: Vec<&str> = hms.split(':').collect();
         let [h, mi, se] = p.as_slice() else {
@@ -151,12 +134,7 @@ pub fn format_utc_ms(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + u64::from(m <= 2);
-    let (h, mi, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
+    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
@@ -171,9 +149,7 @@ pub fn expiry_ms(expires: Option<&str>, days: Option<u64>) -> Result<u64, Client
             let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
             Ok(now_ms.saturating_add(n.saturating_mul(86_400_000)))
         }
-        _ => Err(ClientError::Args(
-            "give exactly one of --expires TIME or --days N".into(),
-        )),
+        _ => Err(ClientError::Args("give exactly one of --expires TIME or --days N".into())),
     }
 }
 
@@ -184,24 +160,11 @@ mod tests {
     #[test]
     fn utc_times_parse_and_format() {
         assert_eq!(parse_utc_ms("1970-01-01T00:00:00Z").unwrap(), 0);
-        assert_eq!(
-            parse_utc_ms("2027-12-31T00:00:00Z").unwrap(),
-            1_830_211_200_000
-        );
+        assert_eq!(parse_utc_ms("2027-12-31T00:00:00Z").unwrap(), 1_830_211_200_000);
         assert_eq!(parse_utc_ms("2027-12-31").unwrap(), 1_830_211_200_000);
-        assert_eq!(
-            parse_utc_ms("2024-02-29T12:34:56.789Z").unwrap(),
-            1_709_210_096_789
-        );
+        assert_eq!(parse_utc_ms("2024-02-29T12:34:56.789Z").unwrap(), 1_709_210_096_789);
         assert_eq!(format_utc_ms(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
-        for bad in [
-            "2027-02-30",
-            "2027-13-01",
-            "2027-12-31T00:00:00",
-            "tomorrow",
-            "2027-12-31T25:00:00Z",
-            "",
-        ] {
+        for bad in ["2027-02-30", "2027-13-01", "2027-12-31T00:00:00", "tomorrow", "2027-12-31T25:00:00Z", ""] {
             let e = parse_utc_ms(bad).unwrap_err().to_string();
             assert!(e.contains("2027-12-31T00:00:00Z"), "{bad}: {e}");
         }
@@ -209,10 +172,7 @@ mod tests {
 
     #[test]
     fn roles_parse_with_a_clear_error() {
-        assert_eq!(
-            parse_roles("producer, inspector,producer").unwrap(),
-            vec![Role::Producer, Role::Inspector]
-        );
+        assert_eq!(parse_roles("producer, inspector,producer").unwrap(), vec![Role::Producer, Role::Inspector]);
         let e = parse_roles("producer,farmer").unwrap_err().to_string();
         assert!(e.contains("farmer") && e.contains("known roles"), "{e}");
         assert!(parse_roles(" , ").is_err());
@@ -226,12 +186,7 @@ mod tests {
         let p = dir.path().join("m.json");
         keyfile::write(&p, &k, "m").unwrap();
         assert_eq!(parse_member(p.to_str().unwrap()).unwrap(), k.public());
-        assert!(
-            parse_member("nope")
-                .unwrap_err()
-                .to_string()
-                .contains("neither")
-        );
+        assert!(parse_member("nope").unwrap_err().to_string().contains("neither"));
     }
 
     #[test]

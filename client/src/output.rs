@@ -20,16 +20,10 @@ pub struct Output {
 
 impl Output {
     /// Prints `value` as JSON, or the text `human` builds.
-    pub fn emit<T: Serialize>(
-        &self,
-        value: &T,
-        human: impl FnOnce() -> String,
-    ) -> Result<(), ClientError> {
+    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> Result<(), ClientError> {
         let text = if self.json {
-            serde_json::to_string_pretty(value).map_err(|e| ClientError::Decode {
-                what: "output".into(),
-                reason: e.to_string(),
-            })?
+            serde_json::to_string_pretty(value)
+                .map_err(|e| ClientError::Decode { what: "output".into(), reason: e.to_string() })?
         } else {
             human()
         };
@@ -47,11 +41,7 @@ impl Output {
         }
         let mut err = std::io::stderr().lock();
         let _ = if self.json {
-            writeln!(
-                err,
-                "{}",
-                json!({"error": {"code": e.code(), "message": e.to_string()}})
-            )
+            writeln!(err, "{}", json!({"error": {"code": e.code(), "message": e.to_string()}}))
         } else {
             writeln!(err, "error: {e}")
         };
@@ -64,21 +54,16 @@ pub fn pretty(v: &Value) -> String {
 }
 
 fn indent(s: &str) -> String {
-    s.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// One line for a receipt's outcome.
 pub fn outcome_line(r: &ApiReceipt) -> String {
     match r.status {
         Outcome::Ok => "ok".into(),
-        Outcome::Refused => format!(
-            "REFUSED {}: {}",
-            r.code.as_deref().unwrap_or("?"),
-            r.message.as_deref().unwrap_or("(no message)")
-        ),
+        Outcome::Refused => {
+            format!("REFUSED {}: {}", r.code.as_deref().unwrap_or("?"), r.message.as_deref().unwrap_or("(no message)"))
+        }
     }
 }
 
@@ -96,14 +81,9 @@ pub fn tx_human(info: &TxInfo) -> String {
                 let tags: Vec<String> = r
                     .tags
                     .iter()
-                    .map(|t| {
-                        match (
-                            t.get("kind").and_then(Value::as_str),
-                            t.get("id").and_then(Value::as_str),
-                        ) {
-                            (Some(k), Some(id)) => format!("{k}:{id}"),
-                            _ => t.to_string(),
-                        }
+                    .map(|t| match (t.get("kind").and_then(Value::as_str), t.get("id").and_then(Value::as_str)) {
+                        (Some(k), Some(id)) => format!("{k}:{id}"),
+                        _ => t.to_string(),
                     })
                     .collect();
                 s += &format!("touched  {}\n", tags.join(", "));
@@ -112,10 +92,7 @@ pub fn tx_human(info: &TxInfo) -> String {
         _ => s += "status   pending (in the mempool)\n",
     }
     if let Some(tx) = &info.tx {
-        s += &format!(
-            "call     {}.{} by {} (nonce {})\n",
-            tx.contract, tx.method, tx.signer, tx.nonce
-        );
+        s += &format!("call     {}.{} by {} (nonce {})\n", tx.contract, tx.method, tx.signer, tx.nonce);
         if !tx.args.is_null() {
             s += &format!("args\n{}\n", indent(&pretty(&tx.args)));
         }
@@ -125,20 +102,12 @@ pub fn tx_human(info: &TxInfo) -> String {
 
 /// A block summary.
 pub fn block_human(b: &BlockInfo) -> String {
-    let mut s = format!(
-        "block    {}\nhash     {}\n",
-        b.height().map_or("?".into(), |h| h.to_string()),
-        b.hash
-    );
+    let mut s = format!("block    {}\nhash     {}\n", b.height().map_or("?".into(), |h| h.to_string()), b.hash);
     if let Some(t) = b.time_ms() {
         s += &format!("time     {}\n", format_utc_ms(t));
     }
     if let Some(c) = &b.certificate {
-        s += &format!(
-            "commit   round {}, {} signatures\n",
-            c.round,
-            c.signatures.len()
-        );
+        s += &format!("commit   round {}, {} signatures\n", c.round, c.signatures.len());
     }
     s += &format!("txs      {}\n", b.tx_hashes.len());
     for h in &b.tx_hashes {
@@ -166,10 +135,7 @@ pub fn status_human(st: &Status, url: &str) -> String {
         other => other.to_string(),
     };
     s += &format!("validators {validators}\n");
-    s += &format!(
-        "validator  {}\n",
-        st.validator_key.as_deref().unwrap_or("(full node)")
-    );
+    s += &format!("validator  {}\n", st.validator_key.as_deref().unwrap_or("(full node)"));
     s
 }
 

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    self, BatchRequest, BatchResults, BlockInfo, BlockRef, LotInfo, MethodInfo, Nonce, OrgInfo,
-    Status, SubmitRequest, Submitted, TxInfo, TxState,
+    self, BatchRequest, BatchResults, BlockInfo, BlockRef, LotInfo, MethodInfo, Nonce, OrgInfo, Status, SubmitRequest,
+    Submitted, TxInfo, TxState,
 };
 use crate::error::ClientError;
 
@@ -40,10 +40,7 @@ impl Client {
             .timeout_global(Some(REQUEST_TIMEOUT))
             .user_agent(concat!("jialing-client/", env!("CARGO_PKG_VERSION")))
             .build();
-        Client {
-            base: url.trim_end_matches('/').to_string(),
-            agent: config.into(),
-        }
+        Client { base: url.trim_end_matches('/').to_string(), agent: config.into() }
     }
 
     /// The node URL.
@@ -54,26 +51,14 @@ impl Client {
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         tracing::debug!(target: "client::http", %url, "GET");
-        let resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| unreachable(&url, e))?;
+        let resp = self.agent.get(&url).call().map_err(|e| unreachable(&url, e))?;
         self.finish(&url, resp)
     }
 
-    fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
+    fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         tracing::debug!(target: "client::http", %url, "POST");
-        let resp = self
-            .agent
-            .post(&url)
-            .send_json(body)
-            .map_err(|e| unreachable(&url, e))?;
+        let resp = self.agent.post(&url).send_json(body).map_err(|e| unreachable(&url, e))?;
         self.finish(&url, resp)
     }
 
@@ -83,12 +68,8 @@ impl Client {
         mut resp: ureq::http::Response<ureq::Body>,
     ) -> Result<T, ClientError> {
         let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_string()
-            .map_err(|e| unreachable(url, e))?;
+        let body =
+            resp.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().map_err(|e| unreachable(url, e))?;
         tracing::debug!(target: "client::http", %url, status, bytes = body.len(), "response");
         api::decode(url, status, &body)
     }
@@ -127,11 +108,7 @@ impl Client {
                 Err(e) => return Err(e),
             };
             if start.elapsed() >= timeout {
-                return Err(ClientError::Timeout {
-                    hash: hash.to_hex(),
-                    secs: timeout.as_secs(),
-                    last: last.into(),
-                });
+                return Err(ClientError::Timeout { hash: hash.to_hex(), secs: timeout.as_secs(), last: last.into() });
             }
             std::thread::sleep(POLL_INTERVAL);
         }
@@ -139,11 +116,7 @@ impl Client {
 
     /// Submits `stx` and waits for its commit; a refused transaction is
     /// [`ClientError::Refused`].
-    pub fn submit_and_wait(
-        &self,
-        stx: &SignedTransaction,
-        timeout: Duration,
-    ) -> Result<TxInfo, ClientError> {
+    pub fn submit_and_wait(&self, stx: &SignedTransaction, timeout: Duration) -> Result<TxInfo, ClientError> {
         let hash = self.submit(stx)?;
         self.wait_committed(&hash, timeout)?.into_result()
     }
@@ -174,12 +147,7 @@ impl Client {
     }
 
     /// `GET /v1/org/{uscc}?limit=&from_height=`.
-    pub fn org_page(
-        &self,
-        uscc: &str,
-        limit: Option<u64>,
-        from_height: Option<u64>,
-    ) -> Result<OrgInfo, ClientError> {
+    pub fn org_page(&self, uscc: &str, limit: Option<u64>, from_height: Option<u64>) -> Result<OrgInfo, ClientError> {
         let mut q = Vec::new();
         if let Some(l) = limit {
             q.push(format!("limit={l}"));
@@ -187,11 +155,7 @@ impl Client {
         if let Some(h) = from_height {
             q.push(format!("from_height={h}"));
         }
-        let query = if q.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", q.join("&"))
-        };
+        let query = if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) };
         self.get(&format!("/v1/org/{}{query}", api::path_segment(uscc)))
     }
 
@@ -202,8 +166,5 @@ impl Client {
 }
 
 fn unreachable(url: &str, e: ureq::Error) -> ClientError {
-    ClientError::Unreachable {
-        url: url.to_string(),
-        reason: e.to_string(),
-    }
+    ClientError::Unreachable { url: url.to_string(), reason: e.to_string() }
 }

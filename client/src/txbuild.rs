@@ -21,11 +21,7 @@ pub struct TxBuilder {
 impl TxBuilder {
     /// A builder for `key` on `chain_id` whose next transaction gets `next_nonce`.
     pub fn new(key: Keypair, chain_id: impl Into<String>, next_nonce: u64) -> Self {
-        TxBuilder {
-            key,
-            chain_id: chain_id.into(),
-            next_nonce,
-        }
+        TxBuilder { key, chain_id: chain_id.into(), next_nonce }
     }
 
     /// A builder whose chain id and next nonce (counting the mempool) come from the node.
@@ -56,12 +52,7 @@ impl TxBuilder {
     }
 
     /// Signs a call with raw payload bytes and advances the nonce.
-    pub fn build_raw(
-        &mut self,
-        contract: &str,
-        method: &str,
-        payload: Vec<u8>,
-    ) -> SignedTransaction {
+    pub fn build_raw(&mut self, contract: &str, method: &str, payload: Vec<u8>) -> SignedTransaction {
         let tx = Transaction {
             chain_id: self.chain_id.clone(),
             signer: self.key.public(),
@@ -82,27 +73,16 @@ impl TxBuilder {
 
     /// Signs a call given as JSON arguments, encoded through the registry. The nonce
     /// advances only if the arguments fit the method.
-    pub fn build_json(
-        &mut self,
-        contract: &str,
-        method: &str,
-        args: Value,
-    ) -> Result<SignedTransaction, ClientError> {
+    pub fn build_json(&mut self, contract: &str, method: &str, args: Value) -> Result<SignedTransaction, ClientError> {
         let payload = payload_from_json(contract, method, args)?;
         Ok(self.build_raw(contract, method, payload))
     }
 }
 
 /// Encodes JSON arguments as `contract.method`'s payload via the registry's `from_json`.
-pub fn payload_from_json(
-    contract: &str,
-    method: &str,
-    args: Value,
-) -> Result<Vec<u8>, ClientError> {
-    let m = registry::find(contract, method).ok_or_else(|| ClientError::UnknownMethod {
-        contract: contract.into(),
-        method: method.into(),
-    })?;
+pub fn payload_from_json(contract: &str, method: &str, args: Value) -> Result<Vec<u8>, ClientError> {
+    let m = registry::find(contract, method)
+        .ok_or_else(|| ClientError::UnknownMethod { contract: contract.into(), method: method.into() })?;
     (m.from_json)(args).map_err(|e| ClientError::bad_args(contract, method, e))
 }
 
@@ -115,12 +95,9 @@ pub fn args_from_pairs<S: AsRef<str>>(pairs: &[S]) -> Result<Value, ClientError>
     for pair in pairs {
         let pair = pair.as_ref();
         let (key, raw) = pair.split_once('=').ok_or_else(|| {
-            ClientError::Args(format!(
-                "argument {pair:?} is not key=value (e.g. origin.county=Fengdu)"
-            ))
+            ClientError::Args(format!("argument {pair:?} is not key=value (e.g. origin.county=Fengdu)"))
         })?;
-        let value =
-            serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+        let value = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
         insert_path(&mut root, key, value)?;
     }
     Ok(Value::Object(root))
@@ -140,27 +117,21 @@ pub fn merge_args(base: Value, extra: Value) -> Result<Value, ClientError> {
             Ok(Value::Object(b))
         }
         (b, Value::Object(e)) if e.is_empty() => Ok(b),
-        _ => Err(ClientError::Args(
-            "--args must be a JSON object to combine it with key=value pairs".into(),
-        )),
+        _ => Err(ClientError::Args("--args must be a JSON object to combine it with key=value pairs".into())),
     }
 }
 
 fn insert_path(root: &mut Map<String, Value>, key: &str, value: Value) -> Result<(), ClientError> {
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(ClientError::Args(format!(
-            "key {key:?} has an empty part; write keys like origin.county"
-        )));
+        return Err(ClientError::Args(format!("key {key:?} has an empty part; write keys like origin.county")));
     }
     let Some((last, parents)) = parts.split_last() else {
         return Err(ClientError::Args("empty key".into()));
     };
     let mut node = root;
     for (i, p) in parents.iter().enumerate() {
-        let entry = node
-            .entry(p.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
+        let entry = node.entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
         node = match entry {
             Value::Object(m) => m,
             _ => {
@@ -172,9 +143,7 @@ fn insert_path(root: &mut Map<String, Value>, key: &str, value: Value) -> Result
         };
     }
     if node.contains_key(*last) {
-        return Err(ClientError::Args(format!(
-            "key {key:?} is given twice (or is also used as an object)"
-        )));
+        return Err(ClientError::Args(format!("key {key:?} is given twice (or is also used as an object)")));
     }
     node.insert(last.to_string(), value);
     Ok(())
@@ -208,10 +177,7 @@ mod tests {
             })
         );
         assert_eq!(args_from_pairs::<&str>(&[]).unwrap(), json!({}));
-        assert_eq!(
-            args_from_pairs(&["id=\"2024\""]).unwrap(),
-            json!({"id": "2024"})
-        );
+        assert_eq!(args_from_pairs(&["id=\"2024\""]).unwrap(), json!({"id": "2024"}));
     }
 
     #[test]
@@ -227,11 +193,7 @@ mod tests {
 
     #[test]
     fn merge_lets_pairs_override_args() {
-        let m = merge_args(
-            json!({"a": 1, "o": {"x": 1, "y": 2}}),
-            json!({"o": {"y": 3}, "b": 2}),
-        )
-        .unwrap();
+        let m = merge_args(json!({"a": 1, "o": {"x": 1, "y": 2}}), json!({"o": {"y": 3}, "b": 2})).unwrap();
         assert_eq!(m, json!({"a": 1, "b": 2, "o": {"x": 1, "y": 3}}));
         assert!(merge_args(json!([1]), json!({"a": 1})).is_err());
         assert_eq!(merge_args(json!([1]), json!({})).unwrap(), json!([1]));
@@ -241,46 +203,31 @@ mod tests {
     fn json_call_matches_typed_call_and_signs() {
         let key = Keypair::from_label("admin");
         let member = Keypair::from_label("member").public();
-        let typed = Certify {
-            member,
-            roles: vec![Role::Producer],
-            expires_ms: 5_000,
-        };
+        let typed = Certify { member, roles: vec![Role::Producer], expires_ms: 5_000 };
         let mut b = TxBuilder::new(key.clone(), "jialing-test", 7);
         let a = b.build(&typed);
-        let args = args_from_pairs(&[
-            format!("member={member}"),
-            "roles=[\"producer\"]".into(),
-            "expires_ms=5000".into(),
-        ])
-        .unwrap();
+        let args =
+            args_from_pairs(&[format!("member={member}"), "roles=[\"producer\"]".into(), "expires_ms=5000".into()])
+                .unwrap();
         let c = b.build_json("membership", "certify", args).unwrap();
         assert_eq!((a.tx.nonce, c.tx.nonce, b.next_nonce()), (7, 8, 9));
         assert_eq!(a.tx.payload, c.tx.payload);
-        assert_eq!(
-            (c.tx.contract.as_str(), c.tx.method.as_str()),
-            ("membership", "certify")
-        );
+        assert_eq!((c.tx.contract.as_str(), c.tx.method.as_str()), ("membership", "certify"));
         // Round trip through the wire format, and the signature verifies.
         let (back, hash) = SignedTransaction::decode(&c.to_bytes()).unwrap();
         assert_eq!(back, c);
         back.verify("jialing-test", &hash).unwrap();
-        let decoded: Certify =
-            jialing_contracts::registry::decode_payload(&back.tx.payload).unwrap();
+        let decoded: Certify = jialing_contracts::registry::decode_payload(&back.tx.payload).unwrap();
         assert_eq!(decoded, typed);
     }
 
     #[test]
     fn bad_json_args_do_not_consume_a_nonce() {
         let mut b = TxBuilder::new(Keypair::from_label("a"), "c", 0);
-        let e = b
-            .build_json("membership", "certify", serde_json::json!({"member": "zz"}))
-            .unwrap_err();
+        let e = b.build_json("membership", "certify", serde_json::json!({"member": "zz"})).unwrap_err();
         assert!(matches!(e, ClientError::BadArgs { .. }), "{e}");
         assert!(e.to_string().contains("membership.certify"), "{e}");
-        let e = b
-            .build_json("membership", "nope", serde_json::json!({}))
-            .unwrap_err();
+        let e = b.build_json("membership", "nope", serde_json::json!({})).unwrap_err();
         assert!(e.to_string().contains("jialing tx list"), "{e}");
         assert_eq!(b.next_nonce(), 0);
     }

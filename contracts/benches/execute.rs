@@ -16,7 +16,11 @@ fn execute_block(c: &mut Criterion) {
     let txs: Vec<_> = (0..2000u64)
         .map(|i| {
             let m = Keypair::from_label(&format!("m{i}"));
-            ledger.sign_with_nonce(&a, &Certify { member: m.public(), roles: vec![Role::Producer], expires_ms: u64::MAX }, i)
+            ledger.sign_with_nonce(
+                &a,
+                &Certify { member: m.public(), roles: vec![Role::Producer], expires_ms: u64::MAX },
+                i,
+            )
         })
         .map(|t| {
             let h = t.hash();

@@ -11,8 +11,15 @@ use jialing_core::{Keypair, Purpose, SignedTransaction, Transaction, merkle, sha
 
 fn sample_tx(i: u64) -> SignedTransaction {
     let k = Keypair::from_label(&format!("bench{}", i % 64));
-    Transaction { chain_id: "bench".into(), signer: k.public(), nonce: i, contract: "trace".into(), method: "create_lot".into(), payload: vec![7; 250] }
-        .sign(&k)
+    Transaction {
+        chain_id: "bench".into(),
+        signer: k.public(),
+        nonce: i,
+        contract: "trace".into(),
+        method: "create_lot".into(),
+        payload: vec![7; 250],
+    }
+    .sign(&k)
 }
 
 fn signatures(c: &mut Criterion) {
@@ -23,7 +30,12 @@ fn signatures(c: &mut Criterion) {
     c.bench_function("ed25519 sign", |b| b.iter(|| k.sign("bench", Purpose::Transaction, &h)));
     let mut g = c.benchmark_group("ed25519 batch verify");
     for n in [64usize, 1024] {
-        let items: Vec<SignedDigest> = (0..n as u64).map(|i| { let t = sample_tx(i); t.signed_digest(t.hash()) }).collect();
+        let items: Vec<SignedDigest> = (0..n as u64)
+            .map(|i| {
+                let t = sample_tx(i);
+                t.signed_digest(t.hash())
+            })
+            .collect();
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(format!("{n}"), |b| b.iter(|| verify_batch("bench", &items).unwrap()));
     }
@@ -46,7 +58,11 @@ fn state_tree(c: &mut Criterion) {
     g.throughput(Throughput::Elements(4000));
     g.bench_function("apply 4000 writes to 100k keys", |b| {
         b.iter_batched(
-            || (0..4000u64).map(|i| (format!("k{}", i * 25).into_bytes(), Some(vec![2; 100]))).collect::<BTreeMap<_, _>>(),
+            || {
+                (0..4000u64)
+                    .map(|i| (format!("k{}", i * 25).into_bytes(), Some(vec![2; 100])))
+                    .collect::<BTreeMap<_, _>>()
+            },
             |w| tree.apply(&w),
             BatchSize::SmallInput,
         )

@@ -108,7 +108,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let nodes = crate::genesis_glue::testnet(validators, full_nodes, &out, &chain_id, base_port, !sample_keys)?;
             println!("wrote a {validators}-validator network to {}", out.display());
             for n in nodes {
-                println!("  {}  api http://{}  {}", n.config.display(), n.api, if n.validator { "validator" } else { "full node" });
+                println!(
+                    "  {}  api http://{}  {}",
+                    n.config.display(),
+                    n.api,
+                    if n.validator { "validator" } else { "full node" }
+                );
             }
             println!("start a node with: jialing-node run --config {}/node-0/config.toml", out.display());
             Ok(())
@@ -128,9 +133,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn init_logging(cfg: &LogConfig) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.level))
+        .or_else(|_| EnvFilter::try_new(format!("{},lsm_tree=warn,fjall=warn", cfg.level)))
         .with_context(|| format!("log.level {:?} is not a valid filter", cfg.level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     let r = if cfg.format == "json" { builder.json().try_init() } else { builder.try_init() };
     r.map_err(|e| anyhow::anyhow!("setting up logging: {e}"))
 }

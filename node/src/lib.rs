@@ -13,6 +13,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_registers;
 pub mod devnet;
 pub mod genesis_glue;
 pub mod mempool;

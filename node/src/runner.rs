@@ -22,6 +22,18 @@ pub async fn run(
     validator_keys: Vec<Keypair>,
     node_key: Option<Keypair>,
 ) -> anyhow::Result<()> {
+    run_with(cfg, init, validator_keys, node_key, |_| {}).await
+}
+
+/// [`run`], calling `on_ready` with the shared ledger once the API is listening (the
+/// devnet uses it to submit its demo scenario).
+pub async fn run_with(
+    cfg: NodeConfig,
+    init: InitialState,
+    validator_keys: Vec<Keypair>,
+    node_key: Option<Keypair>,
+    on_ready: impl FnOnce(Arc<crate::app::Ledger>),
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
     let store =
         Store::open(&cfg.data_dir).with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;

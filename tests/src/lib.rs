@@ -36,7 +36,12 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
 pub fn run_bin(name: &str, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(binary(name)?).args(args).output().with_context(|| format!("running {name}"))?;
     if !out.status.success() {
-        bail!("{name} {} failed: {}{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{name} {} failed: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

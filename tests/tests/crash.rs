@@ -57,7 +57,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 fn certify(chain: &str, admin: &Keypair, nonce: u64, role: jialing_core::Role) -> jialing_core::SignedTransaction {
     let member = Keypair::from_label(&format!("crash-member-{nonce}"));
-    let (contract, method, payload) = Certify { member: member.public(), roles: vec![role], expires_ms: u64::MAX }.to_call();
+    let (contract, method, payload) =
+        Certify { member: member.public(), roles: vec![role], expires_ms: u64::MAX }.to_call();
     Transaction { chain_id: chain.into(), signer: admin.public(), nonce, contract, method, payload }.sign(admin)
 }
 
@@ -71,7 +72,8 @@ fn sigkill_under_load_loses_no_reported_commit() {
     let stop = Arc::new(AtomicBool::new(false));
     let next_nonce = Arc::new(Mutex::new(0u64));
     let loader = {
-        let (stop, url, admin, chain, next_nonce) = (stop.clone(), url.clone(), admin.clone(), chain.clone(), next_nonce.clone());
+        let (stop, url, admin, chain, next_nonce) =
+            (stop.clone(), url.clone(), admin.clone(), chain.clone(), next_nonce.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let start = *next_nonce.lock().unwrap();
@@ -96,7 +98,8 @@ fn sigkill_under_load_loses_no_reported_commit() {
                     continue;
                 }
                 if let Ok(b) = node.get(&format!("/v1/block/{h}")) {
-                    let txs = b["tx_hashes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+                    let txs =
+                        b["tx_hashes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
                     reported.insert(h, (b["hash"].as_str().unwrap().to_string(), txs));
                 }
             }

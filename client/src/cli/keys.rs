@@ -80,22 +80,15 @@ pub fn run(cmd: &KeysCommand, client: &Client, out: Output) -> Result<(), Client
         KeysCommand::New { out: path, label } => {
             let key = keys::create(path, label)?;
             let pk = key.public();
-            out.emit(
-                &json!({"public_key": pk, "file": path, "label": label}),
-                || {
-                    format!(
-                        "{pk}\n(wrote {}; keep it secret, and have your admin certify it)",
-                        path.display()
-                    )
-                },
-            )
+            out.emit(&json!({"public_key": pk, "file": path, "label": label}), || {
+                format!("{pk}\n(wrote {}; keep it secret, and have your admin certify it)", path.display())
+            })
         }
         KeysCommand::Show { file } => {
             let f = keys::show(file)?;
-            out.emit(
-                &json!({"public_key": f.public_key, "label": f.label, "file": file}),
-                || format!("{}\nlabel: {}", f.public_key, f.label),
-            )
+            out.emit(&json!({"public_key": f.public_key, "label": f.label, "file": file}), || {
+                format!("{}\nlabel: {}", f.public_key, f.label)
+            })
         }
         KeysCommand::Certify(a) => {
             let payload = Certify {
@@ -108,9 +101,7 @@ pub fn run(cmd: &KeysCommand, client: &Client, out: Output) -> Result<(), Client
             submit_fresh(client, builder, |b| Ok(b.build(&payload)), a.wait, out)
         }
         KeysCommand::Revoke(a) => {
-            let payload = Revoke {
-                member: keys::parse_member(&a.member)?,
-            };
+            let payload = Revoke { member: keys::parse_member(&a.member)? };
             let admin = keys::load(&a.admin_key)?;
             let builder = TxBuilder::from_node(client, admin)?;
             submit_fresh(client, builder, |b| Ok(b.build(&payload)), a.wait, out)

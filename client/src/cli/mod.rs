@@ -158,63 +158,29 @@ mod tests {
         let c = parse(&["query", "block", "latest", "--json", "--node", "http://n:1"]).unwrap();
         assert!(c.json);
         assert_eq!(c.node, "http://n:1");
-        assert!(matches!(
-            c.command,
-            Command::Query(query::QueryCommand::Block {
-                at: crate::api::BlockRef::Latest
-            })
-        ));
+        assert!(matches!(c.command, Command::Query(query::QueryCommand::Block { at: crate::api::BlockRef::Latest })));
     }
 
     #[test]
     fn certify_needs_exactly_one_expiry() {
-        let base = [
-            "keys",
-            "certify",
-            "--admin-key",
-            "a.json",
-            "--member",
-            "m",
-            "--roles",
-            "producer",
-        ];
+        let base = ["keys", "certify", "--admin-key", "a.json", "--member", "m", "--roles", "producer"];
         let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        assert_eq!(with(&[]).unwrap_err().kind(), clap::error::ErrorKind::MissingRequiredArgument);
         assert_eq!(
-            with(&[]).unwrap_err().kind(),
-            clap::error::ErrorKind::MissingRequiredArgument
-        );
-        assert_eq!(
-            with(&["--days", "3", "--expires", "2027-12-31"])
-                .unwrap_err()
-                .kind(),
+            with(&["--days", "3", "--expires", "2027-12-31"]).unwrap_err().kind(),
             clap::error::ErrorKind::ArgumentConflict
         );
         let ok = with(&["--days", "3", "--no-wait"]).unwrap();
-        let Command::Keys(keys::KeysCommand::Certify(a)) = ok.command else {
-            panic!("not certify")
-        };
-        assert_eq!(
-            (a.days, a.wait.no_wait, a.wait.wait_secs),
-            (Some(3), true, 30)
-        );
+        let Command::Keys(keys::KeysCommand::Certify(a)) = ok.command else { panic!("not certify") };
+        assert_eq!((a.days, a.wait.no_wait, a.wait.wait_secs), (Some(3), true, 30));
     }
 
     #[test]
     fn tx_list_and_calls_split() {
         let c = parse(&["tx", "list"]).unwrap();
-        assert!(matches!(
-            c.command,
-            Command::Tx(tx::TxArgs {
-                command: tx::TxCommand::List
-            })
-        ));
+        assert!(matches!(c.command, Command::Tx(tx::TxArgs { command: tx::TxCommand::List })));
         let c = parse(&["tx", "membership", "revoke", "--key", "k", "member=aa"]).unwrap();
-        let Command::Tx(tx::TxArgs {
-            command: tx::TxCommand::Call(words),
-        }) = c.command
-        else {
-            panic!("not a call")
-        };
+        let Command::Tx(tx::TxArgs { command: tx::TxCommand::Call(words) }) = c.command else { panic!("not a call") };
         assert_eq!(words, ["membership", "revoke", "--key", "k", "member=aa"]);
     }
 }

@@ -59,53 +59,26 @@ pub fn run(cmd: &QueryCommand, client: &Client, out: Output) -> Result<(), Clien
         }
         QueryCommand::Lot { id } => {
             let l = client.lot(id)?;
-            out.emit(&l, || {
-                format!(
-                    "lot {id}\n{}\n{}",
-                    output::pretty(&l.lot),
-                    output::history_human(&l.history)
-                )
-            })
+            out.emit(&l, || format!("lot {id}\n{}\n{}", output::pretty(&l.lot), output::history_human(&l.history)))
         }
-        QueryCommand::Org {
-            uscc,
-            limit,
-            from_height,
-        } => {
+        QueryCommand::Org { uscc, limit, from_height } => {
             let o = client.org_page(uscc, *limit, *from_height)?;
             out.emit(&o, || {
-                format!(
-                    "organisation {uscc}\n{}\n{}",
-                    output::pretty(&o.org),
-                    output::history_human(&o.history)
-                )
+                format!("organisation {uscc}\n{}\n{}", output::pretty(&o.org), output::history_human(&o.history))
             })
         }
         QueryCommand::Methods => {
             let ms = client.methods()?;
             out.emit(&ms, || {
                 ms.iter()
-                    .map(|m| {
-                        format!(
-                            "{}.{}  [{}]  {}",
-                            m.contract,
-                            m.method,
-                            m.roles.join(","),
-                            m.summary
-                        )
-                    })
+                    .map(|m| format!("{}.{}  [{}]  {}", m.contract, m.method, m.roles.join(","), m.summary))
                     .collect::<Vec<_>>()
                     .join("\n")
             })
         }
         QueryCommand::Nonce { key } => {
             let n = client.nonce(key)?;
-            out.emit(&n, || {
-                format!(
-                    "next nonce {} (committed: {})",
-                    n.pending_next_nonce, n.committed_next_nonce
-                )
-            })
+            out.emit(&n, || format!("next nonce {} (committed: {})", n.pending_next_nonce, n.committed_next_nonce))
         }
     }
 }

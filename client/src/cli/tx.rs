@@ -77,11 +77,7 @@ pub fn run(args: &TxArgs, cli: &Cli, out: Output) -> Result<(), ClientError> {
         TxCommand::List => {
             let rows = method_rows();
             out.emit(&rows, || {
-                let w = rows
-                    .iter()
-                    .map(|r| r.contract.len() + r.method.len() + 1)
-                    .max()
-                    .unwrap_or(0);
+                let w = rows.iter().map(|r| r.contract.len() + r.method.len() + 1).max().unwrap_or(0);
                 rows.iter()
                     .map(|r| {
                         let name = format!("{}.{}", r.contract, r.method);
@@ -93,13 +89,10 @@ pub fn run(args: &TxArgs, cli: &Cli, out: Output) -> Result<(), ClientError> {
         }
         TxCommand::Call(words) => {
             check_names(words)?;
-            let m = call_command().try_get_matches_from(
-                std::iter::once("tx".to_string()).chain(words.iter().cloned()),
-            )?;
+            let m =
+                call_command().try_get_matches_from(std::iter::once("tx".to_string()).chain(words.iter().cloned()))?;
             let call = Call::from_matches(&m)?;
-            let out = Output {
-                json: out.json || call.json,
-            };
+            let out = Output { json: out.json || call.json };
             let node = call.node.clone().unwrap_or_else(|| cli.node.clone());
             call.execute(&Client::new(&node), out)
         }
@@ -116,9 +109,7 @@ fn check_names(words: &[String]) -> Result<(), ClientError> {
     if contract == "help" {
         return Ok(());
     }
-    let methods: Vec<&Method> = registry::methods()
-        .filter(|m| m.contract == contract)
-        .collect();
+    let methods: Vec<&Method> = registry::methods().filter(|m| m.contract == contract).collect();
     if methods.is_empty() {
         let mut known: Vec<&str> = registry::methods().map(|m| m.contract).collect();
         known.dedup();
@@ -173,15 +164,63 @@ fn method_command(m: &'static Method) -> clap::Command {
             "Example: jialing tx {} {} --key me.json --args '{{...}}'   (or KEY=VALUE pairs)",
             m.contract, m.name
         ))
-        .arg(Arg::new("key").long("key").value_name("FILE").required(true).value_parser(value_parser!(PathBuf)).help("The signer's key file"))
-        .arg(Arg::new("args").long("args").value_name("JSON").conflicts_with("args_file").help("Arguments as a JSON object"))
-        .arg(Arg::new("args_file").long("args-file").value_name("FILE").value_parser(value_parser!(PathBuf)).help("Arguments from a JSON file"))
-        .arg(Arg::new("pairs").value_name("KEY=VALUE").num_args(0..).action(ArgAction::Append).help("Arguments as key=value pairs (override --args)"))
-        .arg(Arg::new("nonce").long("nonce").value_name("N").value_parser(value_parser!(u64)).help("Use this nonce instead of asking the node"))
-        .arg(Arg::new("no_wait").long("no-wait").action(ArgAction::SetTrue).help("Return once the node accepted the transaction into its mempool"))
-        .arg(Arg::new("wait_secs").long("wait-secs").value_name("SECS").value_parser(value_parser!(u64)).default_value("30").help("How long to wait for the transaction to be committed"))
+        .arg(
+            Arg::new("key")
+                .long("key")
+                .value_name("FILE")
+                .required(true)
+                .value_parser(value_parser!(PathBuf))
+                .help("The signer's key file"),
+        )
+        .arg(
+            Arg::new("args")
+                .long("args")
+                .value_name("JSON")
+                .conflicts_with("args_file")
+                .help("Arguments as a JSON object"),
+        )
+        .arg(
+            Arg::new("args_file")
+                .long("args-file")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("Arguments from a JSON file"),
+        )
+        .arg(
+            Arg::new("pairs")
+                .value_name("KEY=VALUE")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .help("Arguments as key=value pairs (override --args)"),
+        )
+        .arg(
+            Arg::new("nonce")
+                .long("nonce")
+                .value_name("N")
+                .value_parser(value_parser!(u64))
+                .help("Use this nonce instead of asking the node"),
+        )
+        .arg(
+            Arg::new("no_wait")
+                .long("no-wait")
+                .action(ArgAction::SetTrue)
+                .help("Return once the node accepted the transaction into its mempool"),
+        )
+        .arg(
+            Arg::new("wait_secs")
+                .long("wait-secs")
+                .value_name("SECS")
+                .value_parser(value_parser!(u64))
+                .default_value("30")
+                .help("How long to wait for the transaction to be committed"),
+        )
         .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print machine-readable JSON"))
-        .arg(Arg::new("node").long("node").value_name("URL").help("The node's API URL (default: --node before `tx`, JIALING_NODE, or http://127.0.0.1:8700)"))
+        .arg(
+            Arg::new("node")
+                .long("node")
+                .value_name("URL")
+                .help("The node's API URL (default: --node before `tx`, JIALING_NODE, or http://127.0.0.1:8700)"),
+        )
 }
 
 /// A parsed generic call.
@@ -208,36 +247,22 @@ pub struct Call {
 impl Call {
     /// Extracts the call from the dynamic command's matches (reads `--args-file`).
     pub fn from_matches(m: &ArgMatches) -> Result<Call, ClientError> {
-        let missing = || {
-            ClientError::Args("name a contract and a method: jialing tx <CONTRACT> <METHOD>".into())
-        };
+        let missing = || ClientError::Args("name a contract and a method: jialing tx <CONTRACT> <METHOD>".into());
         let (contract, cm) = m.subcommand().ok_or_else(missing)?;
         let (method, mm) = cm.subcommand().ok_or_else(missing)?;
-        let key = mm
-            .get_one::<PathBuf>("key")
-            .cloned()
-            .ok_or_else(|| ClientError::Args("--key FILE is required".into()))?;
+        let key =
+            mm.get_one::<PathBuf>("key").cloned().ok_or_else(|| ClientError::Args("--key FILE is required".into()))?;
         let base = if let Some(text) = mm.get_one::<String>("args") {
-            serde_json::from_str(text)
-                .map_err(|e| ClientError::Args(format!("--args is not valid JSON: {e}")))?
+            serde_json::from_str(text).map_err(|e| ClientError::Args(format!("--args is not valid JSON: {e}")))?
         } else if let Some(path) = mm.get_one::<PathBuf>("args_file") {
-            let text = std::fs::read_to_string(path).map_err(|source| ClientError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            serde_json::from_str(&text).map_err(|e| {
-                ClientError::Args(format!(
-                    "--args-file {} is not valid JSON: {e}",
-                    path.display()
-                ))
-            })?
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ClientError::Io { path: path.clone(), source })?;
+            serde_json::from_str(&text)
+                .map_err(|e| ClientError::Args(format!("--args-file {} is not valid JSON: {e}", path.display())))?
         } else {
             Value::Object(Default::default())
         };
-        let pairs: Vec<&String> = mm
-            .get_many::<String>("pairs")
-            .map(|v| v.collect())
-            .unwrap_or_default();
+        let pairs: Vec<&String> = mm.get_many::<String>("pairs").map(|v| v.collect()).unwrap_or_default();
         let args = merge_args(base, args_from_pairs(&pairs)?)?;
         Ok(Call {
             contract: contract.to_string(),
@@ -259,21 +284,14 @@ impl Call {
         // Check the arguments before touching the node or the key.
         crate::txbuild::payload_from_json(&self.contract, &self.method, self.args.clone())?;
         let key = keys::load(&self.key)?;
-        let build =
-            |b: &mut TxBuilder| b.build_json(&self.contract, &self.method, self.args.clone());
+        let build = |b: &mut TxBuilder| b.build_json(&self.contract, &self.method, self.args.clone());
         match self.nonce {
             // An explicit nonce is used as given, never replaced.
             Some(n) => {
                 let stx = build(&mut TxBuilder::new(key, client.status()?.chain_id, n))?;
                 submit_and_report(client, &stx, self.wait, out)
             }
-            None => submit_fresh(
-                client,
-                TxBuilder::from_node(client, key)?,
-                build,
-                self.wait,
-                out,
-            ),
+            None => submit_fresh(client, TxBuilder::from_node(client, key)?, build, self.wait, out),
         }
     }
 }
@@ -284,8 +302,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(words: &[&str]) -> Result<Call, ClientError> {
-        let m = call_command()
-            .try_get_matches_from(std::iter::once("tx").chain(words.iter().copied()))?;
+        let m = call_command().try_get_matches_from(std::iter::once("tx").chain(words.iter().copied()))?;
         Call::from_matches(&m)
     }
 
@@ -305,10 +322,7 @@ mod tests {
             "4",
         ])
         .unwrap();
-        assert_eq!(
-            (c.contract.as_str(), c.method.as_str()),
-            ("membership", "revoke")
-        );
+        assert_eq!((c.contract.as_str(), c.method.as_str()), ("membership", "revoke"));
         assert_eq!(c.key, PathBuf::from("k.json"));
         assert_eq!(c.args, json!({"member": "aa", "x": {"y": 1, "z": 2}}));
         assert!(c.wait.no_wait && c.json);
@@ -321,54 +335,25 @@ mod tests {
             Err(ClientError::Usage(e)) => e.kind(),
             other => panic!("expected a usage error, got {other:?}"),
         };
+        assert_eq!(usage(&["membership", "certify"]), clap::error::ErrorKind::MissingRequiredArgument);
+        assert_eq!(usage(&["nocontract", "x"]), clap::error::ErrorKind::InvalidSubcommand);
         assert_eq!(
-            usage(&["membership", "certify"]),
-            clap::error::ErrorKind::MissingRequiredArgument
-        );
-        assert_eq!(
-            usage(&["nocontract", "x"]),
-            clap::error::ErrorKind::InvalidSubcommand
-        );
-        assert_eq!(
-            usage(&[
-                "membership",
-                "certify",
-                "--key",
-                "k",
-                "--args",
-                "{}",
-                "--args-file",
-                "f"
-            ]),
+            usage(&["membership", "certify", "--key", "k", "--args", "{}", "--args-file", "f"]),
             clap::error::ErrorKind::ArgumentConflict
         );
-        let e = parse(&["membership", "certify", "--key", "k", "--args", "{bad"])
-            .unwrap_err()
-            .to_string();
+        let e = parse(&["membership", "certify", "--key", "k", "--args", "{bad"]).unwrap_err().to_string();
         assert!(e.contains("--args is not valid JSON"), "{e}");
-        let e = parse(&["membership", "certify", "--key", "k", "nokv"])
-            .unwrap_err()
-            .to_string();
+        let e = parse(&["membership", "certify", "--key", "k", "nokv"]).unwrap_err().to_string();
         assert!(e.contains("not key=value"), "{e}");
     }
 
     #[test]
     fn unknown_names_list_the_known_ones() {
         let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let e = check_names(&w(&["membrship", "certify"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("unknown contract \"membrship\"") && e.contains("membership"),
-            "{e}"
-        );
-        let e = check_names(&w(&["membership", "certfy", "--key", "k"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("no method \"certfy\"") && e.contains("certify, revoke"),
-            "{e}"
-        );
+        let e = check_names(&w(&["membrship", "certify"])).unwrap_err().to_string();
+        assert!(e.contains("unknown contract \"membrship\"") && e.contains("membership"), "{e}");
+        let e = check_names(&w(&["membership", "certfy", "--key", "k"])).unwrap_err().to_string();
+        assert!(e.contains("no method \"certfy\"") && e.contains("certify, revoke"), "{e}");
         check_names(&w(&["membership", "certify", "--key", "k"])).unwrap();
         check_names(&w(&["--help"])).unwrap();
         check_names(&w(&["membership", "--help"])).unwrap();
@@ -381,15 +366,9 @@ mod tests {
         let rows = method_rows();
         assert_eq!(rows.len(), registry::methods().count());
         for r in &rows {
-            let c = cmd
-                .find_subcommand(r.contract)
-                .and_then(|c| c.find_subcommand(r.method));
+            let c = cmd.find_subcommand(r.contract).and_then(|c| c.find_subcommand(r.method));
             assert!(c.is_some(), "{}.{} has no command", r.contract, r.method);
         }
-        assert!(
-            rows.iter().any(|r| r.contract == "membership"
-                && r.method == "certify"
-                && r.roles == ["admin"])
-        );
+        assert!(rows.iter().any(|r| r.contract == "membership" && r.method == "certify" && r.roles == ["admin"]));
     }
 }

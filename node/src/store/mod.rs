@@ -231,6 +231,11 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether a member record exists for `key`.
+    pub fn get_member_exists(&self, key: &jialing_core::PublicKey) -> Result<bool, StoreError> {
+        Ok(self.state.get(jialing_contracts::keys::member(key))?.is_some())
+    }
+
     /// Every state entry (used once at startup to rebuild the state tree).
     pub fn state_entries(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
         self.state.iter().map(|kv| {

@@ -149,7 +149,12 @@ fn main() -> anyhow::Result<()> {
     let certs: Vec<SignedTransaction> = keys
         .iter()
         .map(|k| {
-            let t = sign(&chain, &admin, n, Certify { member: k.public(), roles: vec![a.role], expires_ms: u64::MAX }.to_call());
+            let t = sign(
+                &chain,
+                &admin,
+                n,
+                Certify { member: k.public(), roles: vec![a.role], expires_ms: u64::MAX }.to_call(),
+            );
             n += 1;
             t
         })

@@ -1,0 +1,81 @@
+//! Malformed genesis files get an error naming the problem; none panics.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use jialing_genesis::{Genesis, SAMPLE_TOML};
+use proptest::prelude::*;
+
+fn err(text: &str) -> String {
+    match Genesis::parse(text) {
+        Ok(_) => panic!("accepted an invalid genesis"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn sample_parses() {
+    Genesis::parse(SAMPLE_TOML).unwrap();
+}
+
+#[test]
+fn bad_uscc_check_character_is_named() {
+    let text = SAMPLE_TOML.replacen("11500230MB15200011", "11500230MB15200012", 1);
+    let e = err(&text);
+    assert!(e.contains("check character"), "{e}");
+}
+
+#[test]
+fn duplicate_keys_are_named() {
+    let g = Genesis::parse(SAMPLE_TOML).unwrap();
+    let first = g.organisations[0].admin_key.to_hex();
+    let second = g.organisations[1].admin_key.to_hex();
+    let e = err(&SAMPLE_TOML.replacen(&second, &first, 1));
+    assert!(e.contains("appears twice") && e.contains(&first), "{e}");
+}
+
+#[test]
+fn duplicate_uscc_is_named() {
+    let e = err(&SAMPLE_TOML.replacen("11500230MB15200024", "11500230MB15200011", 1));
+    assert!(e.contains("listed twice"), "{e}");
+}
+
+#[test]
+fn member_role_outside_org_is_named() {
+    let text = SAMPLE_TOML.replacen(
+        "roles = [\"produce_regulator\"]\n\n[[organisation]]",
+        "roles = [\"inspector\"]\n\n[[organisation]]",
+        1,
+    );
+    let e = err(&text);
+    assert!(e.contains("inspector") && e.contains("member[0]"), "{e}");
+}
+
+#[test]
+fn unknown_fields_bad_time_bad_chain_and_no_validator() {
+    assert!(err(&format!("bogus = 1\n{SAMPLE_TOML}")).contains("bogus"));
+    assert!(err(&SAMPLE_TOML.replace("2026-11-01T00:00:00Z", "yesterday")).contains("genesis_time"));
+    assert!(err(&SAMPLE_TOML.replace("jialing-fengdu-sample", "Bad Chain")).contains("chain_id"));
+    let no_validators: String = SAMPLE_TOML
+        .split("[organisation.validator]")
+        .enumerate()
+        .map(
+            |(i, part)| {
+                if i == 0 { part.to_string() } else { part.splitn(2, "power = 1").nth(1).unwrap_or("").to_string() }
+            },
+        )
+        .collect();
+    assert!(err(&no_validators).contains("validator"));
+}
+
+proptest! {
+    #[test]
+    fn random_text_never_panics(s in ".{0,300}") {
+        let _ = Genesis::parse(&s);
+    }
+
+    #[test]
+    fn mutated_sample_never_panics(pos in 0usize..4000, byte in any::<u8>()) {
+        let mut b = SAMPLE_TOML.as_bytes().to_vec();
+        if pos < b.len() { b[pos] = byte; }
+        if let Ok(s) = String::from_utf8(b) { let _ = Genesis::parse(&s); }
+    }
+}
