@@ -59,7 +59,7 @@ fn unknown_fields_bad_time_bad_chain_and_no_validator() {
         .enumerate()
         .map(
             |(i, part)| {
-                if i == 0 { part.to_string() } else { part.splitn(2, "power = 1").nth(1).unwrap_or("").to_string() }
+                if i == 0 { part.to_string() } else { part.split_once("power = 1").map_or("", |x| x.1).to_string() }
             },
         )
         .collect();
