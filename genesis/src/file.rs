@@ -133,6 +133,15 @@ impl Genesis {
             if o.name.trim().is_empty() {
                 return Err(field(at("name"), "must not be empty".into()));
             }
+            if o.contact.trim().is_empty() {
+                return Err(field(at("contact"), "must not be empty: consumers are shown it".into()));
+            }
+            if o.validator.is_some() && o.node_keys.is_empty() {
+                return Err(field(
+                    at("node_keys"),
+                    "an organisation with a validator must list its node (peer) key".into(),
+                ));
+            }
             if o.roles.is_empty() {
                 return Err(field(at("roles"), "an organisation needs at least one role".into()));
             }
@@ -159,7 +168,13 @@ impl Genesis {
                     return Err(field(mat, format!("role {r} is not one of the organisation's roles")));
                 }
                 if let Some(e) = &m.expires {
-                    parse_rfc3339(e).map_err(|reason| field(format!("{mat}.expires"), reason))?;
+                    let ms = parse_rfc3339(e).map_err(|reason| field(format!("{mat}.expires"), reason))?;
+                    if ms <= self.genesis_time_ms()? {
+                        return Err(field(
+                            format!("{mat}.expires"),
+                            format!("{e} is not after genesis_time {}", self.genesis_time),
+                        ));
+                    }
                 }
             }
         }

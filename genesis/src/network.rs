@@ -102,7 +102,7 @@ pub fn generate(spec: &NetworkSpec) -> Result<GeneratedNetwork, GenesisError> {
             name: name.clone(),
             roles: vec![*role],
             admin_key: admin.public(),
-            contact: String::new(),
+            contact: format!("{name} office"),
             node_keys: if validator.is_some() { vec![node.public()] } else { vec![] },
             validator: validator.as_ref().map(|v| ValidatorEntry { key: v.public(), power: 1 }),
             members: vec![MemberEntry { key: op.public(), roles: vec![*role], expires: None }],

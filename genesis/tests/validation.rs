@@ -79,3 +79,30 @@ proptest! {
         if let Ok(s) = String::from_utf8(b) { let _ = Genesis::parse(&s); }
     }
 }
+
+#[test]
+fn validator_without_node_key_blank_contact_and_expired_member_are_named() {
+    let g = Genesis::parse(SAMPLE_TOML).unwrap();
+    let node = g.organisations[0].node_keys[0].to_hex();
+    let e = err(&SAMPLE_TOML.replacen(&format!("node_keys = [\"{node}\"]"), "node_keys = []", 1));
+    assert!(e.contains("node_keys") && e.contains("validator"), "{e}");
+    let e = err(&SAMPLE_TOML.replacen("contact = \"023-70000001\"", "contact = \" \"", 1));
+    assert!(e.contains("contact"), "{e}");
+    let member = g.organisations[0].members[0].key.to_hex();
+    let text = SAMPLE_TOML.replacen(
+        &format!("key = \"{member}\"\n"),
+        &format!("key = \"{member}\"\nexpires = \"2026-10-01T00:00:00Z\"\n"),
+        1,
+    );
+    let e = err(&text);
+    assert!(e.contains("expires") && e.contains("not after genesis_time"), "{e}");
+}
+
+#[test]
+fn the_example_in_docs_genesis_md_is_valid() {
+    let doc = include_str!("../../docs/genesis.md");
+    let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let g = Genesis::parse(&doc[start..end]).unwrap();
+    assert_eq!(g.initial_state().params.max_text_len, 2048);
+}

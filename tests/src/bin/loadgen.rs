@@ -12,18 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use jialing_contracts::CallPayload;
-use jialing_contracts::membership::Certify;
-use jialing_core::{Hash, Keypair, Purpose, Role, SignedTransaction, Transaction};
+use jialing_core::{Hash, Keypair, Purpose, SignedTransaction, Transaction};
 use jialing_tests::{get, post};
 use serde_json::json;
 
 struct Args {
     node: String,
-    admin_key: PathBuf,
-    role: Role,
+    net: PathBuf,
     seconds: u64,
-    signers: usize,
     per_signer: usize,
     batch: usize,
     connections: usize,
@@ -33,10 +29,8 @@ struct Args {
 fn parse_args() -> anyhow::Result<Args> {
     let mut a = Args {
         node: "http://127.0.0.1:8700".into(),
-        admin_key: PathBuf::new(),
-        role: Role::Producer,
+        net: PathBuf::new(),
         seconds: 20,
-        signers: 32,
         per_signer: 2000,
         batch: 500,
         connections: 4,
@@ -47,28 +41,28 @@ fn parse_args() -> anyhow::Result<Args> {
         let mut val = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--node" => a.node = val()?,
-            "--admin-key" => a.admin_key = val()?.into(),
-            "--role" => a.role = val()?.parse()?,
+            "--net" => a.net = val()?.into(),
             "--seconds" => a.seconds = val()?.parse()?,
-            "--signers" => a.signers = val()?.parse()?,
             "--per-signer" => a.per_signer = val()?.parse()?,
             "--batch" => a.batch = val()?.parse()?,
             "--connections" => a.connections = val()?.parse()?,
             "--rate" => a.rate = Some(val()?.parse()?),
             "--help" | "-h" => {
                 println!(
-                    "loadgen --node URL --admin-key FILE [--role producer] [--seconds 20] [--signers 32] \
-                     [--per-signer 2000] [--batch 500] [--connections 4] [--rate TX_PER_S]\n\
-                     Certifies --signers load keys with the admin key (they get --role), pre-signs \
-                     transactions, submits them for --seconds and prints committed tx/s and latency."
+                    "loadgen --node URL --net DIR [--seconds 20] [--per-signer 2000] [--batch 500] \
+                     [--connections 4] [--rate TX_PER_S]\n\
+                     DIR is a `jialing-node testnet` directory (genesis.toml, org-keys/*/admin.json). \
+                     Every organisation admin signs --per-signer membership.certify transactions \
+                     (fresh member keys) before the timed window; they are submitted for --seconds \
+                     and committed tx/s and submit-to-commit latency are printed."
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown flag {other}; see --help"),
         }
     }
-    if a.admin_key.as_os_str().is_empty() {
-        bail!("--admin-key is required (an organisation admin key file)");
+    if a.net.as_os_str().is_empty() {
+        bail!("--net is required (a `jialing-node testnet` output directory)");
     }
     Ok(a)
 }
@@ -100,19 +94,6 @@ fn submit(node: &str, txs: &[SignedTransaction]) -> anyhow::Result<usize> {
     Ok(results.len() - bad.len())
 }
 
-fn wait_committed(node: &str, hash: &Hash, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Ok(v) = get(&format!("{node}/v1/tx/{hash}"))
-            && v["status"] == "committed"
-        {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!("transaction {hash} not committed within {timeout:?}")
-}
-
 /// Single-core ed25519 verification rate, measured here and now.
 fn verify_rate() -> u64 {
     let k = Keypair::from_label("bench");
@@ -140,38 +121,34 @@ fn main() -> anyhow::Result<()> {
     let a = parse_args()?;
     let node = a.node.clone();
     let chain = chain_id(&node)?;
-    let admin = jialing_genesis::keyfile::read(&a.admin_key)?;
-
-    // 1. Certify load keys (one block).
+    let genesis = jialing_genesis::Genesis::load(&a.net.join("genesis.toml"))?;
+    let init = genesis.initial_state();
+    let mut keys = Vec::new();
+    let mut roles = Vec::new();
+    for org in &init.orgs {
+        for entry in std::fs::read_dir(a.net.join("org-keys"))? {
+            let p = entry?.path().join("admin.json");
+            if let Ok(k) = jialing_genesis::keyfile::read(&p)
+                && k.public() == org.admin
+            {
+                roles.push(org.roles[0]);
+                keys.push(k);
+            }
+        }
+    }
+    if keys.is_empty() {
+        bail!("no admin key files under {}/org-keys match the genesis", a.net.display());
+    }
     let run_tag = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos());
-    let keys: Vec<Keypair> = (0..a.signers).map(|i| Keypair::from_label(&format!("loadgen/{run_tag}/{i}"))).collect();
-    let mut n = next_nonce(&node, &admin)?;
-    let certs: Vec<SignedTransaction> = keys
-        .iter()
-        .map(|k| {
-            let t = sign(
-                &chain,
-                &admin,
-                n,
-                Certify { member: k.public(), roles: vec![a.role], expires_ms: u64::MAX }.to_call(),
-            );
-            n += 1;
-            t
-        })
-        .collect();
-    submit(&node, &certs)?;
-    wait_committed(&node, &certs[certs.len() - 1].hash(), Duration::from_secs(60))?;
-    eprintln!("certified {} load keys", keys.len());
-
-    // 2. Pre-sign the workload: each load key certifies fresh keys? No: load keys are
-    //    members with `role`; they send `membership`-free calls of the workload.
-    let workload = jialing_tests::workload::Workload::new(a.role);
+    let workload = jialing_tests::workload::Workload::Certify { roles };
     let started_sign = Instant::now();
-    let per_key: Vec<Vec<SignedTransaction>> = keys
-        .iter()
-        .enumerate()
-        .map(|(ki, k)| (0..a.per_signer as u64).map(|i| sign(&chain, k, i, workload.call(ki, i))).collect())
-        .collect();
+    let mut per_key: Vec<Vec<SignedTransaction>> = Vec::new();
+    for (ki, k) in keys.iter().enumerate() {
+        let first = next_nonce(&node, k)?;
+        per_key.push(
+            (0..a.per_signer as u64).map(|i| sign(&chain, k, first + i, workload.call(ki, i, &run_tag))).collect(),
+        );
+    }
     let total_signed: usize = per_key.iter().map(Vec::len).sum();
     eprintln!("pre-signed {total_signed} transactions in {:.1} s", started_sign.elapsed().as_secs_f64());
 
@@ -234,6 +211,7 @@ fn main() -> anyhow::Result<()> {
     // Follow blocks.
     let mut latencies = Vec::new();
     let mut committed_in_window = 0usize;
+    let mut last_commit = t0;
     let mut h = start_height + 1;
     let follow_deadline = t0 + window + Duration::from_secs(30);
     loop {
@@ -249,6 +227,7 @@ fn main() -> anyhow::Result<()> {
                     latencies.push(seen.duration_since(*t).as_millis() as u64);
                     if seen.duration_since(t0) <= window {
                         committed_in_window += 1;
+                        last_commit = seen;
                     }
                 }
             }
@@ -263,7 +242,17 @@ fn main() -> anyhow::Result<()> {
     }
     let sent: usize = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
     latencies.sort_unstable();
-    let tps = committed_in_window as f64 / window.as_secs_f64();
+    // When the supply ran out before the window closed, divide by the time to the last
+    // commit, not by the whole window.
+    let all_in_window = committed_in_window == sent;
+    let elapsed = if all_in_window { last_commit.duration_since(t0) } else { window };
+    let tps = committed_in_window as f64 / elapsed.as_secs_f64().max(0.001);
+    if all_in_window {
+        println!(
+            "supply exhausted: every submitted transaction committed {:.1} s into the window",
+            elapsed.as_secs_f64()
+        );
+    }
     let verify = verify_rate();
     println!(
         "window {} s, submitted {sent}, committed in window {committed_in_window}, committed total {}",
