@@ -79,7 +79,7 @@ pub enum ClientError {
         reason: String,
     },
     /// The transaction was included in a block but refused by a contract rule.
-    #[error("transaction {hash} was refused at height {height}: {code}: {message}")]
+    #[error("transaction {hash} was refused at height {height}: {message}")]
     Refused {
         /// The transaction hash.
         hash: String,

@@ -62,7 +62,7 @@ pub fn outcome_line(r: &ApiReceipt) -> String {
     match r.status {
         Outcome::Ok => "ok".into(),
         Outcome::Refused => {
-            format!("REFUSED {}: {}", r.code.as_deref().unwrap_or("?"), r.message.as_deref().unwrap_or("(no message)"))
+            refusal_text(r.code.as_deref().unwrap_or("?"), r.message.as_deref().unwrap_or("(no message)"))
         }
     }
 }
@@ -159,4 +159,12 @@ pub fn history_human(h: &[HistoryEntry]) -> String {
         );
     }
     s
+}
+
+/// `REFUSED code: message`, without repeating the code when the message starts with it.
+pub fn refusal_text(code: &str, message: &str) -> String {
+    match message.strip_prefix(code).and_then(|m| m.strip_prefix(": ")) {
+        Some(rest) => format!("REFUSED {code}: {rest}"),
+        None => format!("REFUSED {code}: {message}"),
+    }
 }
