@@ -5,3 +5,4 @@
 
 mod credit;
 mod membership;
+mod trace;
