@@ -15,4 +15,6 @@ pub mod time;
 pub use error::GenesisError;
 pub use file::Genesis;
 pub use network::{GeneratedNetwork, NetworkLayout, NetworkSpec, NodeLayout, generate};
-pub use sample::{SAMPLE_TOML, sample, sample_genesis, sample_key, sample_validator_keys, write_sample_keys};
+pub use sample::{
+    SAMPLE_TOML, sample, sample_genesis, sample_key, sample_uscc, sample_validator_keys, write_sample_keys,
+};

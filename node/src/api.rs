@@ -93,6 +93,8 @@ pub fn router(ledger: Arc<Ledger>, info: NodeInfo) -> Router {
         .route("/v1/block/{height}", get(block))
         .route("/v1/nonce/{key}", get(nonce))
         .route("/v1/org/{uscc}", get(org))
+        .route("/v1/lot/{id}", get(lot))
+        .route("/v1/product/{code}", get(product))
         .route("/v1/methods", get(methods))
         .route("/v1/history/{kind}/{id}", get(history_route))
         .with_state(api)
@@ -352,4 +354,24 @@ async fn methods() -> Json<Value> {
         .map(|m| json!({"contract": m.contract, "method": m.name, "roles": m.roles, "summary": m.summary}))
         .collect();
     Json(json!(all))
+}
+
+async fn lot(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
+    jialing_contracts::trace::rules::id_format("lot id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let lot = state_json::<jialing_contracts::trace::types::Lot>(&api.ledger, &jialing_contracts::trace::lot_key(&id))?
+        .ok_or_else(|| ApiError::not_found(format!("lot {id} is not on the ledger")))?;
+    let tag = IndexTag { kind: TagKind::Lot, id };
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    Ok(Json(json!({"lot": lot, "history": hist})))
+}
+
+async fn product(State(api): State<Api>, Path(code): Path<String>) -> ApiResult {
+    jialing_contracts::trace::rules::id_format("product code", &code)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let p = state_json::<jialing_contracts::trace::types::Product>(
+        &api.ledger,
+        &jialing_contracts::trace::product_key(&code),
+    )?
+    .ok_or_else(|| ApiError::not_found(format!("product {code} is not on the ledger")))?;
+    Ok(Json(json!({"product": p})))
 }

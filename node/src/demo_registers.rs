@@ -1,11 +1,128 @@
-//! The demo scenario's register part (traceability, data trading, credit).
+//! The demo scenario's register part: a red-heart pomelo lot from the cooperative's
+//! orchard to the supermarket (inputs, a refused early harvest, harvest, laboratory
+//! test, certificate of compliance, shipping, receiving, sale).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use jialing_contracts::trace::methods::*;
+use jialing_contracts::trace::types::{Category, CertificateBasis, Origin};
+use jialing_core::Hash;
+use jialing_genesis::{sample_key, sample_uscc};
+
 use crate::app::Ledger;
+use crate::demo::call;
+
+/// The demo lot's id.
+pub const DEMO_LOT: &str = "FD-POMELO-2026-001";
+/// The demo product's GTIN-14.
+pub const DEMO_GTIN: &str = "06901234567892";
+
+fn at(ledger: &Arc<Ledger>, back_days: u64) -> EventTime {
+    let now = ledger.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
+    EventTime { time_ms: now.saturating_sub(back_days * 86_400_000), tz_offset_min: 480 }
+}
 
 /// Submits the register scenarios.
-pub fn run(_ledger: &Arc<Ledger>, _timeout: Duration) -> anyhow::Result<()> {
+pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
+    let farm = sample_key("pomelo", "op");
+    let lab = sample_key("lab", "op");
+    let shop = sample_key("market-shop", "op");
+    let shop_org = sample_uscc("market-shop")?;
+    call(
+        ledger,
+        &farm,
+        &RegisterProduct {
+            code: DEMO_GTIN.into(),
+            name: "丰都红心柚 (Fengdu red-heart pomelo)".into(),
+            category: Category::Fruit,
+            standard: "NY/T 2315".into(),
+        },
+        timeout,
+    )?;
+    // The lot's story is dated in the past (30 days ago onwards), as a farm records it.
+    let origin = Origin {
+        county: "丰都县".into(),
+        township: "三合街道".into(),
+        village: "长江村".into(),
+        lat_micro: 29_880_000,
+        lon_micro: 107_730_000,
+    };
+    call(
+        ledger,
+        &farm,
+        &CreateLot {
+            lot: DEMO_LOT.into(),
+            product: DEMO_GTIN.into(),
+            origin,
+            quantity_milli: 2_000_000_000,
+            unit: "kg".into(),
+            at: at(ledger, 30),
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &farm,
+        &RecordInput {
+            lot: DEMO_LOT.into(),
+            kind: InputKind::Fertiliser,
+            name: "有机肥 (organic fertiliser)".into(),
+            amount_milli: 500_000_000,
+            unit: "kg".into(),
+            interval_days: 0,
+            at: at(ledger, 29),
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &farm,
+        &RecordInput {
+            lot: DEMO_LOT.into(),
+            kind: InputKind::Pesticide,
+            name: "苯醚甲环唑 PD20070088 (difenoconazole)".into(),
+            amount_milli: 20_000,
+            unit: "L".into(),
+            interval_days: 14,
+            at: at(ledger, 20),
+        },
+        timeout,
+    )?;
+    // Harvest 10 days after spraying: refused by the pre-harvest interval rule.
+    call(ledger, &farm, &Harvest { lot: DEMO_LOT.into(), quantity_milli: 1_800_000_000, at: at(ledger, 10) }, timeout)?;
+    call(ledger, &farm, &Harvest { lot: DEMO_LOT.into(), quantity_milli: 1_800_000_000, at: at(ledger, 5) }, timeout)?;
+    let items = vec![
+        TestItem {
+            name: "苯醚甲环唑 difenoconazole".into(),
+            measured_milli: 20,
+            limit_milli: 200,
+            unit: "mg/kg".into(),
+            pass: true,
+        },
+        TestItem {
+            name: "毒死蜱 chlorpyrifos".into(),
+            measured_milli: 0,
+            limit_milli: 20,
+            unit: "mg/kg".into(),
+            pass: true,
+        },
+    ];
+    call(
+        ledger,
+        &lab,
+        &RecordTest {
+            lot: DEMO_LOT.into(),
+            items,
+            report_hash: Hash(jialing_core::sha256(b"demo lab report FD-2026-001").0),
+            at: at(ledger, 4),
+        },
+        timeout,
+    )?;
+    call(ledger, &farm, &IssueCertificate { lot: DEMO_LOT.into(), contact: "138-0000-0001".into(), promise: "我承诺对生产销售的食用农产品：不使用禁用农药兽药、停用兽药和非法添加物；常规农药兽药残留不超标；对承诺的真实性负责。".into(), basis: CertificateBasis::CommissionedTest, quantity_milli: 1_800_000_000, at: at(ledger, 3) }, timeout)?;
+    call(ledger, &farm, &Ship { lot: DEMO_LOT.into(), to: shop_org, at: at(ledger, 2) }, timeout)?;
+    call(ledger, &shop, &Receive { lot: DEMO_LOT.into(), at: at(ledger, 1) }, timeout)?;
+    call(ledger, &shop, &Sell { lot: DEMO_LOT.into(), quantity_milli: 12_500, at: at(ledger, 0) }, timeout)?;
+    tracing::info!(target: "jialing::demo", lot = DEMO_LOT, "traceability scenario on the ledger: GET /v1/lot/{DEMO_LOT}");
     Ok(())
 }
