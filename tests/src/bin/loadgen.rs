@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use jialing_contracts::CallPayload;
 use jialing_core::{Hash, Keypair, Purpose, SignedTransaction, Transaction};
 use jialing_tests::{get, post};
 use serde_json::json;
@@ -19,6 +20,7 @@ use serde_json::json;
 struct Args {
     node: String,
     net: PathBuf,
+    workload: String,
     seconds: u64,
     per_signer: usize,
     batch: usize,
@@ -30,6 +32,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut a = Args {
         node: "http://127.0.0.1:8700".into(),
         net: PathBuf::new(),
+        workload: "trace".into(),
         seconds: 20,
         per_signer: 2000,
         batch: 500,
@@ -42,6 +45,7 @@ fn parse_args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--node" => a.node = val()?,
             "--net" => a.net = val()?.into(),
+            "--workload" => a.workload = val()?,
             "--seconds" => a.seconds = val()?.parse()?,
             "--per-signer" => a.per_signer = val()?.parse()?,
             "--batch" => a.batch = val()?.parse()?,
@@ -49,12 +53,13 @@ fn parse_args() -> anyhow::Result<Args> {
             "--rate" => a.rate = Some(val()?.parse()?),
             "--help" | "-h" => {
                 println!(
-                    "loadgen --node URL --net DIR [--seconds 20] [--per-signer 2000] [--batch 500] \
+                    "loadgen --node URL --net DIR [--workload trace|certify] [--seconds 20] [--per-signer 2000] [--batch 500] \
                      [--connections 4] [--rate TX_PER_S]\n\
-                     DIR is a `jialing-node testnet` directory (genesis.toml, org-keys/*/admin.json). \
-                     Every organisation admin signs --per-signer membership.certify transactions \
-                     (fresh member keys) before the timed window; they are submitted for --seconds \
-                     and committed tx/s and submit-to-commit latency are printed."
+                     DIR is a `jialing-node testnet` directory (genesis.toml, org-keys/*/). \
+                     trace: every producer's operator signs --per-signer trace.create_lot; \
+                     certify: every organisation admin signs membership.certify of fresh keys. \
+                     All are signed before the timed window, submitted for --seconds, and \
+                     committed tx/s and submit-to-commit latency are printed."
                 );
                 std::process::exit(0);
             }
@@ -94,6 +99,26 @@ fn submit(node: &str, txs: &[SignedTransaction]) -> anyhow::Result<usize> {
     Ok(results.len() - bad.len())
 }
 
+fn find_key(net: &std::path::Path, file: &str, public: &jialing_core::PublicKey) -> Option<Keypair> {
+    let dirs = std::fs::read_dir(net.join("org-keys")).ok()?;
+    dirs.flatten()
+        .filter_map(|d| jialing_genesis::keyfile::read(&d.path().join(file)).ok())
+        .find(|k| k.public() == *public)
+}
+
+fn wait_committed(node: &str, hash: &Hash, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(v) = get(&format!("{node}/v1/tx/{hash}"))
+            && v["status"] == "committed"
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("transaction {hash} not committed within {timeout:?}")
+}
+
 /// Single-core ed25519 verification rate, measured here and now.
 fn verify_rate() -> u64 {
     let k = Keypair::from_label("bench");
@@ -123,24 +148,48 @@ fn main() -> anyhow::Result<()> {
     let chain = chain_id(&node)?;
     let genesis = jialing_genesis::Genesis::load(&a.net.join("genesis.toml"))?;
     let init = genesis.initial_state();
-    let mut keys = Vec::new();
-    let mut roles = Vec::new();
-    for org in &init.orgs {
-        for entry in std::fs::read_dir(a.net.join("org-keys"))? {
-            let p = entry?.path().join("admin.json");
-            if let Ok(k) = jialing_genesis::keyfile::read(&p)
-                && k.public() == org.admin
-            {
-                roles.push(org.roles[0]);
-                keys.push(k);
-            }
-        }
-    }
-    if keys.is_empty() {
-        bail!("no admin key files under {}/org-keys match the genesis", a.net.display());
-    }
     let run_tag = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos());
-    let workload = jialing_tests::workload::Workload::Certify { roles };
+    let (keys, workload) = match a.workload.as_str() {
+        "certify" => {
+            let mut keys = Vec::new();
+            let mut roles = Vec::new();
+            for org in &init.orgs {
+                if let Some(k) = find_key(&a.net, "admin.json", &org.admin) {
+                    roles.push(org.roles[0]);
+                    keys.push(k);
+                }
+            }
+            (keys, jialing_tests::workload::Workload::Certify { roles })
+        }
+        "trace" => {
+            let members: Vec<_> = init
+                .members
+                .iter()
+                .filter(|(_, m)| m.roles.contains(&jialing_core::Role::Producer))
+                .filter_map(|(k, _)| find_key(&a.net, "operator.json", k))
+                .collect();
+            let Some(first) = members.first() else {
+                bail!("no producer operator key under {}/org-keys", a.net.display())
+            };
+            let product = format!("LG{}", &run_tag[run_tag.len() - 10..]);
+            let call = jialing_contracts::trace::methods::RegisterProduct {
+                code: product.clone(),
+                name: "load".into(),
+                category: jialing_contracts::trace::types::Category::Fruit,
+                standard: String::new(),
+            }
+            .to_call();
+            let reg = sign(&chain, first, next_nonce(&node, first)?, call);
+            submit(&node, std::slice::from_ref(&reg))?;
+            wait_committed(&node, &reg.hash(), Duration::from_secs(60))?;
+            let time_ms = get(&format!("{node}/status"))?["time_ms"].as_u64().unwrap_or(0);
+            (members, jialing_tests::workload::Workload::Trace { product, time_ms })
+        }
+        other => bail!("unknown workload {other:?}: use trace or certify"),
+    };
+    if keys.is_empty() {
+        bail!("no matching key files under {}/org-keys", a.net.display());
+    }
     let started_sign = Instant::now();
     let mut per_key: Vec<Vec<SignedTransaction>> = Vec::new();
     for (ki, k) in keys.iter().enumerate() {
