@@ -168,3 +168,33 @@ pub fn post(url: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
     let v: Value = r.body_mut().read_json()?;
     Ok((status, v))
 }
+
+/// A one-validator testnet generated with `jialing-node testnet` in `dir`, started.
+pub struct OneNode {
+    /// The running node.
+    pub node: NodeProc,
+    /// The network directory.
+    pub net: PathBuf,
+    /// The chain id.
+    pub chain_id: String,
+    /// The genesis state.
+    pub init: jialing_contracts::genesis_state::InitialState,
+}
+
+impl OneNode {
+    /// Generates and starts the network.
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        let port = free_port();
+        let net = dir.join("net");
+        let net_s = net.to_str().context("non-UTF-8 temp dir")?;
+        run_bin("jialing-node", &["testnet", "--validators", "1", "--out", net_s, "--base-port", &port.to_string()])?;
+        let init = jialing_genesis::Genesis::load(&net.join("genesis.toml"))?.initial_state();
+        let node = NodeProc::start(&net.join("node-0/config.toml"), &format!("http://127.0.0.1:{port}"))?;
+        Ok(OneNode { node, chain_id: init.chain.chain_id.clone(), net, init })
+    }
+
+    /// The key file of organisation `short` (`admin.json` or `operator.json`).
+    pub fn key(&self, short: &str, file: &str) -> anyhow::Result<jialing_core::Keypair> {
+        Ok(jialing_genesis::keyfile::read(&self.net.join("org-keys").join(short).join(file))?)
+    }
+}

@@ -11,49 +11,8 @@ use std::time::{Duration, Instant};
 use jialing_contracts::CallPayload;
 use jialing_contracts::membership::Certify;
 use jialing_core::{Keypair, Transaction};
-use jialing_tests::{NodeProc, free_port, run_bin};
+use jialing_tests::OneNode;
 use serde_json::json;
-
-/// A one-validator testnet and the admin key of an organisation with its first role.
-fn setup(dir: &std::path::Path) -> (std::path::PathBuf, String, Keypair, jialing_core::Role, String) {
-    let port = free_port();
-    let net = dir.join("net");
-    run_bin(
-        "jialing-node",
-        &["testnet", "--validators", "1", "--out", net.to_str().unwrap(), "--base-port", &port.to_string()],
-    )
-    .unwrap();
-    let genesis = jialing_genesis::Genesis::load(&net.join("genesis.toml")).unwrap();
-    let init = genesis.initial_state();
-    // Any organisation with a non-admin role; find its admin key file.
-    let mut found = None;
-    for entry in walk(&net) {
-        if entry.file_name().and_then(|n| n.to_str()) == Some("admin.json") {
-            let key = jialing_genesis::keyfile::read(&entry).unwrap();
-            if let Some(org) = init.orgs.iter().find(|o| o.admin == key.public()) {
-                found = Some((key, org.roles[0]));
-                break;
-            }
-        }
-    }
-    let (admin, role) = found.expect("an admin key file in the generated network");
-    (net.join("node-0/config.toml"), format!("http://127.0.0.1:{port}"), admin, role, init.chain.chain_id)
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
 
 fn certify(chain: &str, admin: &Keypair, nonce: u64, role: jialing_core::Role) -> jialing_core::SignedTransaction {
     let member = Keypair::from_label(&format!("crash-member-{nonce}"));
@@ -65,8 +24,10 @@ fn certify(chain: &str, admin: &Keypair, nonce: u64, role: jialing_core::Role) -
 #[test]
 fn sigkill_under_load_loses_no_reported_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, url, admin, role, chain) = setup(dir.path());
-    let mut node = NodeProc::start(&config, &url).unwrap();
+    let net = OneNode::start(dir.path()).unwrap();
+    let admin = net.key("pomelo", "admin.json").unwrap();
+    let (role, chain, url) = (jialing_core::Role::Producer, net.chain_id.clone(), net.node.url.clone());
+    let mut node = net.node;
 
     // Load: batches of 200 certify transactions, sequential nonces.
     let stop = Arc::new(AtomicBool::new(false));
