@@ -10,6 +10,7 @@
 //! in simulation and re-run by auditors with identical results.
 
 pub mod block;
+pub mod calendar;
 pub mod crypto;
 pub mod encoding;
 pub mod error;

@@ -1,27 +1,7 @@
 //! RFC 3339 UTC timestamps (`YYYY-MM-DDTHH:MM:SSZ`) to and from Unix milliseconds,
-//! without a date library (civil-from-days, Howard Hinnant's algorithm).
+//! without a date library (on `jialing_core::calendar`).
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+use jialing_core::calendar::{civil_from_days, days_from_civil, days_in_month};
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into ms since the Unix epoch (1970 or later).
 pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
@@ -49,26 +29,24 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
         let padded = format!("{frac:0<3}");
         ms = padded[..3].parse::<u64>().map_err(|_| bad())?;
     }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let dim = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(1970..=9999).contains(&y)
         || !(1..=12).contains(&mo)
         || d == 0
-        || d > dim[(mo - 1) as usize]
+        || d > days_in_month(i128::from(y), mo)
         || h > 23
         || mi > 59
         || se > 59
     {
         return Err(bad());
     }
-    let days = days_from_civil(y as i64, mo, d);
+    let days = days_from_civil(i128::from(y), mo, d);
     Ok(days as u64 * 86_400_000 + (h as u64 * 3600 + mi as u64 * 60 + se as u64) * 1000 + ms)
 }
 
 /// Formats ms since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (milliseconds dropped).
 pub fn format_rfc3339(ms: u64) -> String {
     let secs = ms / 1000;
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let (y, m, d) = civil_from_days(i128::from(secs / 86_400));
     let t = secs % 86_400;
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
 }
