@@ -280,6 +280,12 @@ pub(crate) fn create_lot(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Contract
         last_test: None,
         certificate: None,
         events: 0,
+        held: false,
+        parents: vec![],
+        children: vec![],
+        packed_in: None,
+        contents: vec![],
+        corrections: 0,
     };
     save(tx, lot, &p.at);
     Ok(())
@@ -361,6 +367,8 @@ pub(crate) fn issue_certificate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), C
         ));
     }
     rules::no_certificate_while_nonconformant(&lot)?;
+    rules::not_held(&lot)?;
+    rules::not_packed(&lot)?;
     rules::quantity_available(&lot, p.quantity_milli)?;
     if crate::credit::is_under_joint_punishment(tx, tx.org())? {
         return Err(ContractError::rule(
@@ -394,8 +402,16 @@ pub(crate) fn ship(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError>
     rules::custodian_only(&lot, tx.org())?;
     rules::not_in_transit(&lot)?;
     rules::no_shipment_while_nonconformant(&lot)?;
+    rules::not_held(&lot)?;
+    rules::not_packed(&lot)?;
     rules::status_in(&lot, &[LotStatus::Harvested, LotStatus::Received], "shipping")?;
     rules::certificate_before_shipment(&lot, certificate_mandatory(tx, &lot)?)?;
+    for c in &lot.contents {
+        let content: Lot = tx.require("lot", c, &lot_key(c))?;
+        rules::no_shipment_while_nonconformant(&content)?;
+        rules::not_held(&content)?;
+        rules::certificate_before_shipment(&content, certificate_mandatory(tx, &content)?)?;
+    }
     if &p.to == tx.org() {
         return Err(ContractError::InvalidArgument {
             field: "to",
@@ -424,6 +440,13 @@ pub(crate) fn receive(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractErr
     }
     tx.tag(TagKind::Org, lot.custodian.to_string());
     lot.custodian = tx.org().clone();
+    // Packed lots travel with their pack.
+    for c in lot.contents.clone() {
+        let mut content: Lot = tx.require("lot", &c, &lot_key(&c))?;
+        content.custodian = tx.org().clone();
+        content.status = LotStatus::Received;
+        save(tx, content, &p.at);
+    }
     lot.in_transit_to = None;
     lot.status = LotStatus::Received;
     save(tx, lot, &p.at);
@@ -436,6 +459,8 @@ pub(crate) fn sell(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError>
     rules::custodian_only(&lot, tx.org())?;
     rules::not_in_transit(&lot)?;
     rules::no_shipment_while_nonconformant(&lot)?;
+    rules::not_held(&lot)?;
+    rules::not_packed(&lot)?;
     rules::status_in(&lot, &[LotStatus::Harvested, LotStatus::Received], "sale")?;
     rules::certificate_before_shipment(&lot, certificate_mandatory(tx, &lot)?)?;
     rules::quantity_available(&lot, p.quantity_milli)?;
@@ -450,8 +475,365 @@ pub(crate) fn sell(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError>
 pub(crate) fn recall(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     let p: Recall = decode_payload(payload)?;
     tx.check_text("reason", &p.reason, true)?;
+    let lot = event_on(tx, &p.lot, &p.at)?;
+    // Reach every lot made from it (transformation outputs), the pack it is in, and
+    // the lots packed with it, transitively.
+    let mut queue = std::collections::VecDeque::from([lot.id.clone()]);
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if seen.len() > RECALL_MAX_LOTS {
+            return Err(ContractError::rule(
+                "trace.recall_reaches_derived",
+                format!(
+                    "recall of {} reaches more than {RECALL_MAX_LOTS} lots; recall its derived lots in parts",
+                    p.lot
+                ),
+            ));
+        }
+        let mut l: Lot = tx.require("lot", &id, &lot_key(&id))?;
+        queue.extend(l.children.iter().cloned());
+        queue.extend(l.contents.iter().cloned());
+        queue.extend(l.packed_in.iter().cloned());
+        if !matches!(l.status, LotStatus::Recalled | LotStatus::Destroyed) {
+            l.status = LotStatus::Recalled;
+            let t = EventTime { time_ms: p.at.time_ms.max(l.last_event_ms), tz_offset_min: p.at.tz_offset_min };
+            save(tx, l, &t);
+        }
+    }
+    Ok(())
+}
+
+/// Most lots one recall may reach (bounds the work of one transaction).
+pub const RECALL_MAX_LOTS: usize = 10_000;
+
+/// `trace.hold`: a regulator or the custodian holds a lot (e.g. pending investigation).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Hold {
+    /// Lot id.
+    pub lot: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: EventTime,
+}
+payload!(Hold, "hold");
+
+/// `trace.release`: a regulator releases a held lot.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Release {
+    /// Lot id.
+    pub lot: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: EventTime,
+}
+payload!(Release, "release");
+
+/// `trace.destroy`: the custodian destroys a held or recalled lot (CBV `destroyed`).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Destroy {
+    /// Lot id.
+    pub lot: String,
+    /// How and why.
+    pub reason: String,
+    /// When.
+    pub at: EventTime,
+}
+payload!(Destroy, "destroy");
+
+/// One input of a transformation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct TransformInput {
+    /// Input lot.
+    pub lot: String,
+    /// Quantity consumed, milli-units.
+    pub quantity_milli: u64,
+}
+
+/// One output of a transformation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct TransformOutput {
+    /// New lot id.
+    pub lot: String,
+    /// Its product.
+    pub product: String,
+    /// Quantity produced, milli-units.
+    pub quantity_milli: u64,
+    /// Unit.
+    pub unit: String,
+}
+
+/// `trace.transform`: processing (EPCIS TransformationEvent): input lots → new lots.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transform {
+    /// Inputs consumed.
+    pub inputs: Vec<TransformInput>,
+    /// Outputs produced.
+    pub outputs: Vec<TransformOutput>,
+    /// Declared yield: outputs may total at most inputs × this / 1000.
+    pub yield_permille: u32,
+    /// When.
+    pub at: EventTime,
+}
+payload!(Transform, "transform");
+
+/// `trace.pack`: aggregation (EPCIS AggregationEvent ADD): lots into a new pack lot.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Pack {
+    /// The new pack's lot id.
+    pub pack: String,
+    /// The pack's product.
+    pub product: String,
+    /// Lots packed (all in the same unit).
+    pub lots: Vec<String>,
+    /// When.
+    pub at: EventTime,
+}
+payload!(Pack, "pack");
+
+/// Why an event is declared erroneous (EPCIS `errorDeclaration`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorReason {
+    /// The event did not happen.
+    DidNotOccur,
+    /// The event's data were wrong (a corrective event follows).
+    IncorrectData,
+}
+
+/// `trace.declare_error`: a correction is never an edit: it declares an earlier event
+/// erroneous; a corrective event is recorded as a normal event.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DeclareError {
+    /// Lot id.
+    pub lot: String,
+    /// The erroneous event's transaction hash.
+    pub event_tx: Hash,
+    /// Why.
+    pub reason: ErrorReason,
+    /// Explanation.
+    pub note: String,
+    /// When.
+    pub at: EventTime,
+}
+payload!(DeclareError, "declare_error");
+
+fn is_regulator(tx: &Tx<'_>) -> bool {
+    tx.has_role(jialing_core::Role::ProduceRegulator) || tx.has_role(jialing_core::Role::MarketRegulator)
+}
+
+pub(crate) fn hold(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: Hold = decode_payload(payload)?;
+    tx.check_text("reason", &p.reason, true)?;
     let mut lot = event_on(tx, &p.lot, &p.at)?;
-    lot.status = LotStatus::Recalled;
+    if !is_regulator(tx) {
+        rules::custodian_only(&lot, tx.org())?;
+    }
+    lot.held = true;
     save(tx, lot, &p.at);
+    Ok(())
+}
+
+pub(crate) fn release(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: Release = decode_payload(payload)?;
+    tx.check_text("reason", &p.reason, true)?;
+    let mut lot = event_on(tx, &p.lot, &p.at)?;
+    if !lot.held {
+        return Err(ContractError::rule("trace.status", format!("lot {} is not held", lot.id)));
+    }
+    lot.held = false;
+    save(tx, lot, &p.at);
+    Ok(())
+}
+
+pub(crate) fn destroy(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: Destroy = decode_payload(payload)?;
+    tx.check_text("reason", &p.reason, true)?;
+    let mut lot: Lot = tx.require("lot", &p.lot, &lot_key(&p.lot))?;
+    rules::event_time_not_future(p.at.time_ms, tx.time_ms(), tx.params().max_event_future_ms)?;
+    rules::event_time_monotonic(&lot, p.at.time_ms)?;
+    rules::custodian_only(&lot, tx.org())?;
+    if !(lot.held || lot.nonconformant_open || lot.status == LotStatus::Recalled) {
+        return Err(ContractError::rule(
+            "trace.destroy_only_held",
+            format!("lot {} is neither held, non-conformant nor recalled; only such lots are destroyed", lot.id),
+        ));
+    }
+    lot.status = LotStatus::Destroyed;
+    lot.quantity_milli = 0;
+    save(tx, lot, &p.at);
+    Ok(())
+}
+
+/// An input lot usable by a transformation or a pack: held by the signer, available,
+/// not held, not non-conformant, not packed.
+fn usable(tx: &Tx<'_>, lot: &Lot) -> Result<(), ContractError> {
+    rules::custodian_only(lot, tx.org())?;
+    rules::not_in_transit(lot)?;
+    rules::no_shipment_while_nonconformant(lot)?;
+    rules::not_held(lot)?;
+    rules::not_packed(lot)?;
+    rules::status_in(lot, &[LotStatus::Harvested, LotStatus::Received], "processing or packing")
+}
+
+fn new_lot(
+    tx: &Tx<'_>,
+    id: &str,
+    product: &str,
+    quantity_milli: u64,
+    unit: &str,
+    from: &Lot,
+) -> Result<Lot, ContractError> {
+    rules::id_format("lot id", id)?;
+    tx.check_text("unit", unit, true)?;
+    let _: Product = tx.require("product", product, &product_key(product))?;
+    if tx.get_raw(&lot_key(id))?.is_some() {
+        return Err(ContractError::AlreadyExists { what: "lot", id: id.into() });
+    }
+    Ok(Lot {
+        id: id.into(),
+        product: product.into(),
+        producer: tx.org().clone(),
+        custodian: tx.org().clone(),
+        in_transit_to: None,
+        origin: from.origin.clone(),
+        quantity_milli,
+        unit: unit.into(),
+        status: LotStatus::Harvested,
+        last_event_ms: 0,
+        harvest_not_before_ms: 0,
+        nonconformant_open: false,
+        last_test: None,
+        certificate: None,
+        events: 0,
+        held: false,
+        parents: vec![],
+        children: vec![],
+        packed_in: None,
+        contents: vec![],
+        corrections: 0,
+    })
+}
+
+pub(crate) fn transform(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: Transform = decode_payload(payload)?;
+    if p.inputs.is_empty() || p.outputs.is_empty() {
+        return Err(ContractError::InvalidArgument {
+            field: "inputs/outputs",
+            reason: "a transformation has inputs and outputs".into(),
+        });
+    }
+    tx.check_list("inputs", p.inputs.len())?;
+    tx.check_list("outputs", p.outputs.len())?;
+    rules::event_time_not_future(p.at.time_ms, tx.time_ms(), tx.params().max_event_future_ms)?;
+    let mut inputs = Vec::new();
+    let mut total_in: u128 = 0;
+    for i in &p.inputs {
+        if inputs.iter().any(|l: &Lot| l.id == i.lot) {
+            return Err(ContractError::InvalidArgument {
+                field: "inputs",
+                reason: format!("lot {} is listed twice", i.lot),
+            });
+        }
+        let lot = event_on(tx, &i.lot, &p.at)?;
+        usable(tx, &lot)?;
+        rules::quantity_available(&lot, i.quantity_milli)?;
+        total_in += u128::from(i.quantity_milli);
+        inputs.push(lot);
+    }
+    let total_out: u128 = p.outputs.iter().map(|o| u128::from(o.quantity_milli)).sum();
+    rules::quantity_conserved(total_in, total_out, p.yield_permille, tx.params().max_transformation_yield_permille)?;
+    let ids: Vec<String> = p.outputs.iter().map(|o| o.lot.clone()).collect();
+    let parents: Vec<String> = inputs.iter().map(|l| l.id.clone()).collect();
+    let mut outs = Vec::new();
+    for o in &p.outputs {
+        if o.quantity_milli == 0 {
+            return Err(ContractError::InvalidArgument {
+                field: "outputs.quantity_milli",
+                reason: format!("output {} has no quantity", o.lot),
+            });
+        }
+        if outs.iter().any(|l: &Lot| l.id == o.lot) {
+            return Err(ContractError::InvalidArgument {
+                field: "outputs",
+                reason: format!("lot {} is listed twice", o.lot),
+            });
+        }
+        let mut lot = new_lot(tx, &o.lot, &o.product, o.quantity_milli, &o.unit, &inputs[0])?;
+        lot.parents = parents.clone();
+        outs.push(lot);
+    }
+    for (mut lot, i) in inputs.into_iter().zip(&p.inputs) {
+        lot.quantity_milli -= i.quantity_milli;
+        if lot.quantity_milli == 0 {
+            lot.status = LotStatus::Consumed;
+        }
+        lot.children.extend(ids.iter().cloned());
+        save(tx, lot, &p.at);
+    }
+    for lot in outs {
+        save(tx, lot, &p.at);
+    }
+    Ok(())
+}
+
+pub(crate) fn pack(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: Pack = decode_payload(payload)?;
+    if p.lots.is_empty() {
+        return Err(ContractError::InvalidArgument {
+            field: "lots",
+            reason: "a pack contains at least one lot".into(),
+        });
+    }
+    tx.check_list("lots", p.lots.len())?;
+    rules::event_time_not_future(p.at.time_ms, tx.time_ms(), tx.params().max_event_future_ms)?;
+    let mut contents: Vec<Lot> = Vec::new();
+    for id in &p.lots {
+        if contents.iter().any(|l| &l.id == id) {
+            return Err(ContractError::InvalidArgument { field: "lots", reason: format!("lot {id} is listed twice") });
+        }
+        let lot = event_on(tx, id, &p.at)?;
+        usable(tx, &lot)?;
+        if let Some(first) = contents.first()
+            && first.unit != lot.unit
+        {
+            return Err(ContractError::rule(
+                "trace.pack_same_unit",
+                format!("lot {} is in {}, lot {} in {}", first.id, first.unit, lot.id, lot.unit),
+            ));
+        }
+        contents.push(lot);
+    }
+    let total: u64 = contents.iter().map(|l| l.quantity_milli).fold(0u64, u64::saturating_add);
+    let unit = contents[0].unit.clone();
+    let mut pack = new_lot(tx, &p.pack, &p.product, total, &unit, &contents[0])?;
+    pack.contents = p.lots.clone();
+    for mut lot in contents {
+        lot.packed_in = Some(p.pack.clone());
+        save(tx, lot, &p.at);
+    }
+    save(tx, pack, &p.at);
+    Ok(())
+}
+
+pub(crate) fn declare_error(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: DeclareError = decode_payload(payload)?;
+    tx.check_text("note", &p.note, true)?;
+    let mut lot: Lot = tx.require("lot", &p.lot, &lot_key(&p.lot))?;
+    rules::event_time_not_future(p.at.time_ms, tx.time_ms(), tx.params().max_event_future_ms)?;
+    let involved = &lot.producer == tx.org() || &lot.custodian == tx.org() || is_regulator(tx);
+    if !involved {
+        return Err(ContractError::rule(
+            "trace.correction_by_author_or_regulator",
+            format!("only lot {}'s producer, custodian or a regulator declares its events erroneous", lot.id),
+        ));
+    }
+    lot.corrections = lot.corrections.saturating_add(1);
+    let t = EventTime { time_ms: p.at.time_ms.max(lot.last_event_ms), tz_offset_min: p.at.tz_offset_min };
+    save(tx, lot, &t);
     Ok(())
 }

@@ -90,5 +90,56 @@ pub const METHODS: &[Method] = &[
     method!("ship", HOLDERS, "ship a lot to another organisation", ship, Ship),
     method!("receive", HOLDERS, "receive a lot shipped to the signer's organisation (custody moves)", receive, Receive),
     method!("sell", HOLDERS, "record a retail sale of part or all of a lot", sell, Sell),
-    method!("recall", &[Role::ProduceRegulator, Role::MarketRegulator], "recall a lot (regulators)", recall, Recall),
+    method!(
+        "recall",
+        &[Role::ProduceRegulator, Role::MarketRegulator],
+        "recall a lot and every lot made from or packed with it (regulators)",
+        recall,
+        Recall
+    ),
+    method!(
+        "hold",
+        &[
+            Role::ProduceRegulator,
+            Role::MarketRegulator,
+            Role::Producer,
+            Role::Processor,
+            Role::Logistics,
+            Role::Retailer
+        ],
+        "hold a lot (a regulator, or its custodian)",
+        hold,
+        Hold
+    ),
+    method!(
+        "release",
+        &[Role::ProduceRegulator, Role::MarketRegulator],
+        "release a held lot (regulators)",
+        release,
+        Release
+    ),
+    method!("destroy", HOLDERS, "destroy a held, non-conformant or recalled lot (its custodian)", destroy, Destroy),
+    method!(
+        "transform",
+        &[Role::Processor],
+        "process input lots into new lots (quantity conserved within the declared yield)",
+        transform,
+        Transform
+    ),
+    method!("pack", HOLDERS, "pack lots into a new pack lot (aggregation)", pack, Pack),
+    method!(
+        "declare_error",
+        &[
+            Role::ProduceRegulator,
+            Role::MarketRegulator,
+            Role::Producer,
+            Role::Processor,
+            Role::Logistics,
+            Role::Retailer,
+            Role::Inspector
+        ],
+        "declare an earlier event of a lot erroneous (corrections are never edits)",
+        declare_error,
+        DeclareError
+    ),
 ];

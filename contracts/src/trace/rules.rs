@@ -150,3 +150,48 @@ pub fn status_in(lot: &Lot, allowed: &[LotStatus], event: &str) -> Result<(), Co
     }
     Ok(())
 }
+
+/// `trace.not_held`: a held lot gets no certificate, shipment, sale or processing.
+pub fn not_held(lot: &Lot) -> Result<(), ContractError> {
+    if lot.held {
+        return Err(ContractError::rule(
+            "trace.not_held",
+            format!("lot {} is held; it must be released first", lot.id),
+        ));
+    }
+    Ok(())
+}
+
+/// `trace.packed_moves_with_pack`: a lot inside a pack moves only with its pack.
+pub fn not_packed(lot: &Lot) -> Result<(), ContractError> {
+    if let Some(p) = &lot.packed_in {
+        return Err(ContractError::rule(
+            "trace.packed_moves_with_pack",
+            format!("lot {} is packed in {p}; act on the pack", lot.id),
+        ));
+    }
+    Ok(())
+}
+
+/// `trace.quantity_conserved`: a transformation's outputs total at most its inputs
+/// times the declared yield, and the declared yield is within the parameter.
+pub fn quantity_conserved(
+    total_in: u128,
+    total_out: u128,
+    yield_permille: u32,
+    max_permille: u32,
+) -> Result<(), ContractError> {
+    if yield_permille > max_permille {
+        return Err(ContractError::rule(
+            "trace.quantity_conserved",
+            format!("declared yield {yield_permille}‰ exceeds the allowed {max_permille}‰"),
+        ));
+    }
+    if total_out * 1000 > total_in * u128::from(yield_permille) {
+        return Err(ContractError::rule(
+            "trace.quantity_conserved",
+            format!("outputs total {total_out} milli-units, more than inputs {total_in} × {yield_permille}‰ allow"),
+        ));
+    }
+    Ok(())
+}

@@ -78,6 +78,10 @@ pub enum LotStatus {
     Sold,
     /// Recalled by a regulator: final.
     Recalled,
+    /// Entirely consumed by processing into other lots.
+    Consumed,
+    /// Destroyed (after a hold): final.
+    Destroyed,
 }
 
 /// The certificate of compliance (承诺达标合格证) issued for a lot.
@@ -155,4 +159,16 @@ pub struct Lot {
     pub certificate: Option<Certificate>,
     /// Number of events recorded.
     pub events: u32,
+    /// Held (by a regulator or the custodian): no certificate, shipment or sale.
+    pub held: bool,
+    /// Lots this one was made from (transformation inputs) or packs it contains.
+    pub parents: Vec<String>,
+    /// Lots made from this one (transformation outputs).
+    pub children: Vec<String>,
+    /// The pack (aggregation) this lot is in, if any.
+    pub packed_in: Option<String>,
+    /// Lots packed into this one, when it is a pack.
+    pub contents: Vec<String>,
+    /// Error declarations recorded against this lot's events.
+    pub corrections: u32,
 }

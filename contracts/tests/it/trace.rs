@@ -427,6 +427,270 @@ fn trace_full_life_cycle_tags_every_event() {
     assert_eq!((lot.status, lot.quantity_milli, lot.events), (LotStatus::Received, 899_000, 7));
 }
 
+/// A harvested, certified lot `id` at the plant (processor), made by the plant.
+fn plant_lot(l: &mut TestLedger, id: &str, qty: u64) {
+    let plant = key("plant");
+    if l.get::<jialing_contracts::trace::types::Product>(&jialing_contracts::trace::product_key("ZHACAI")).is_none() {
+        expect_ok(
+            &l.call(
+                &plant,
+                &RegisterProduct {
+                    code: "ZHACAI".into(),
+                    name: "榨菜".into(),
+                    category: Category::Processed,
+                    standard: String::new(),
+                },
+            )
+            .unwrap(),
+        );
+    }
+    let a = at(l);
+    expect_ok(
+        &l.call(
+            &plant,
+            &CreateLot {
+                lot: id.into(),
+                product: "ZHACAI".into(),
+                origin: origin(),
+                quantity_milli: qty,
+                unit: "kg".into(),
+                at: a,
+            },
+        )
+        .unwrap(),
+    );
+    let a = at(l);
+    expect_ok(&l.call(&plant, &Harvest { lot: id.into(), quantity_milli: qty, at: a }).unwrap());
+}
+
+fn get_lot(l: &TestLedger, id: &str) -> Lot {
+    l.get(&lot_key(id)).unwrap()
+}
+
+fn transform(l: &mut TestLedger, inputs: &[(&str, u64)], outputs: &[(&str, u64)], yield_permille: u32) -> Receipt {
+    let a = at(l);
+    let t = Transform {
+        inputs: inputs.iter().map(|(id, q)| TransformInput { lot: (*id).into(), quantity_milli: *q }).collect(),
+        outputs: outputs
+            .iter()
+            .map(|(id, q)| TransformOutput {
+                lot: (*id).into(),
+                product: "ZHACAI".into(),
+                quantity_milli: *q,
+                unit: "kg".into(),
+            })
+            .collect(),
+        yield_permille,
+        at: a,
+    };
+    l.call(&key("plant"), &t).unwrap()
+}
+
+#[test]
+fn trace_quantity_conserved() {
+    let mut l = TestLedger::new();
+    plant_lot(&mut l, "RAW1", 1_000_000);
+    plant_lot(&mut l, "RAW2", 500_000);
+    // 1.5 t in at 800‰ allows 1.2 t out: 1.2 t + 1 g is refused.
+    refused_unchanged(
+        &mut l,
+        &key("plant"),
+        |l| transform(l, &[("RAW1", 1_000_000), ("RAW2", 500_000)], &[("OUT1", 1_200_001)], 800),
+        "trace.quantity_conserved",
+    );
+    // A declared yield above the parameter (1000‰) is refused too.
+    refused_unchanged(
+        &mut l,
+        &key("plant"),
+        |l| transform(l, &[("RAW1", 1_000)], &[("OUT1", 1_000)], 1001),
+        "trace.quantity_conserved",
+    );
+    expect_ok(&transform(
+        &mut l,
+        &[("RAW1", 1_000_000), ("RAW2", 200_000)],
+        &[("OUT1", 700_000), ("OUT2", 500_000)],
+        1000,
+    ));
+    let raw2 = get_lot(&l, "RAW2");
+    assert_eq!((raw2.quantity_milli, raw2.children.clone()), (300_000, vec!["OUT1".to_string(), "OUT2".to_string()]));
+    assert_eq!(get_lot(&l, "RAW1").status, LotStatus::Consumed);
+    assert_eq!(get_lot(&l, "OUT1").parents, vec!["RAW1".to_string(), "RAW2".to_string()]);
+    // Inputs never go negative.
+    refused_unchanged(
+        &mut l,
+        &key("plant"),
+        |l| transform(l, &[("RAW2", 300_001)], &[("OUT3", 1)], 1000),
+        "trace.quantity_available",
+    );
+}
+
+#[test]
+fn trace_recall_reaches_derived() {
+    let mut l = TestLedger::new();
+    plant_lot(&mut l, "RAW1", 1_000_000);
+    plant_lot(&mut l, "OTHER", 10_000);
+    expect_ok(&transform(&mut l, &[("RAW1", 600_000)], &[("OUT1", 500_000)], 1000));
+    expect_ok(&transform(&mut l, &[("OUT1", 500_000)], &[("OUT2", 400_000)], 1000));
+    let a = at(&l);
+    expect_ok(
+        &l.call(
+            &key("plant"),
+            &Pack { pack: "PACK1".into(), product: "ZHACAI".into(), lots: vec!["OUT2".into(), "OTHER".into()], at: a },
+        )
+        .unwrap(),
+    );
+    let a = at(&l);
+    let r = l.call(&key("market"), &Recall { lot: "RAW1".into(), reason: "nitrite".into(), at: a }).unwrap();
+    expect_ok(&r);
+    // Made from it (twice removed), the pack it went into, and the lot packed with it.
+    for id in ["RAW1", "OUT1", "OUT2", "PACK1", "OTHER"] {
+        assert_eq!(get_lot(&l, id).status, LotStatus::Recalled, "{id}");
+        assert!(r.tags.iter().any(|t| t.id == id), "{id} not tagged");
+    }
+}
+
+#[test]
+fn trace_not_held_and_release_by_regulator() {
+    let mut l = with_lot();
+    harvest(&mut l);
+    let a = at(&l);
+    expect_ok(&l.call(&key("agri"), &Hold { lot: "L1".into(), reason: "investigation".into(), at: a }).unwrap());
+    refused_unchanged(&mut l, &key("farm"), certify, "trace.not_held");
+    // The custodian cannot release a hold.
+    let a = at(&l);
+    expect_refused(
+        &l.call(&key("farm"), &Release { lot: "L1".into(), reason: "x".into(), at: a }).unwrap(),
+        "wrong_role",
+    );
+    let a = at(&l);
+    expect_ok(&l.call(&key("agri"), &Release { lot: "L1".into(), reason: "cleared".into(), at: a }).unwrap());
+    expect_ok(&certify(&mut l));
+}
+
+#[test]
+fn trace_destroy_only_held() {
+    let mut l = with_lot();
+    harvest(&mut l);
+    refused_unchanged(
+        &mut l,
+        &key("farm"),
+        |l| {
+            let a = at(l);
+            l.call(&key("farm"), &Destroy { lot: "L1".into(), reason: "x".into(), at: a }).unwrap()
+        },
+        "trace.destroy_only_held",
+    );
+    expect_ok(&test(&mut l, false));
+    let a = at(&l);
+    expect_ok(
+        &l.call(&key("farm"), &Destroy { lot: "L1".into(), reason: "buried under supervision".into(), at: a }).unwrap(),
+    );
+    assert_eq!((lot(&l).status, lot(&l).quantity_milli), (LotStatus::Destroyed, 0));
+}
+
+#[test]
+fn trace_packed_moves_with_pack_and_pack_same_unit() {
+    let mut l = TestLedger::new();
+    plant_lot(&mut l, "A", 1_000);
+    plant_lot(&mut l, "B", 2_000);
+    let a = at(&l);
+    expect_ok(
+        &l.call(
+            &key("plant"),
+            &Pack { pack: "P".into(), product: "ZHACAI".into(), lots: vec!["A".into(), "B".into()], at: a },
+        )
+        .unwrap(),
+    );
+    assert_eq!(get_lot(&l, "P").quantity_milli, 3_000);
+    refused_unchanged(
+        &mut l,
+        &key("plant"),
+        |l| {
+            let a = at(l);
+            l.call(&key("plant"), &Sell { lot: "A".into(), quantity_milli: 1, at: a }).unwrap()
+        },
+        "trace.packed_moves_with_pack",
+    );
+    // The pack ships and is received; its contents change custodian with it.
+    let a = at(&l);
+    expect_ok(&l.call(&key("plant"), &Ship { lot: "P".into(), to: uscc("shop"), at: a }).unwrap());
+    let a = at(&l);
+    expect_ok(&l.call(&key("shop"), &Receive { lot: "P".into(), at: a }).unwrap());
+    assert_eq!(get_lot(&l, "A").custodian, uscc("shop"));
+    // Different units do not pack together.
+    let plant = key("plant");
+    let a = at(&l);
+    expect_ok(
+        &l.call(
+            &plant,
+            &CreateLot {
+                lot: "C".into(),
+                product: "ZHACAI".into(),
+                origin: origin(),
+                quantity_milli: 5,
+                unit: "box".into(),
+                at: a,
+            },
+        )
+        .unwrap(),
+    );
+    let a = at(&l);
+    expect_ok(&l.call(&plant, &Harvest { lot: "C".into(), quantity_milli: 5, at: a }).unwrap());
+    plant_lot(&mut l, "D", 5);
+    refused_unchanged(
+        &mut l,
+        &plant,
+        |l| {
+            let a = at(l);
+            l.call(
+                &key("plant"),
+                &Pack { pack: "P2".into(), product: "ZHACAI".into(), lots: vec!["C".into(), "D".into()], at: a },
+            )
+            .unwrap()
+        },
+        "trace.pack_same_unit",
+    );
+}
+
+#[test]
+fn trace_correction_by_author_or_regulator() {
+    let mut l = with_lot();
+    refused_unchanged(
+        &mut l,
+        &key("farm2"),
+        |l| {
+            let a = at(l);
+            l.call(
+                &key("farm2"),
+                &DeclareError {
+                    lot: "L1".into(),
+                    event_tx: Hash::ZERO,
+                    reason: ErrorReason::IncorrectData,
+                    note: "n".into(),
+                    at: a,
+                },
+            )
+            .unwrap()
+        },
+        "trace.correction_by_author_or_regulator",
+    );
+    let a = at(&l);
+    expect_ok(
+        &l.call(
+            &key("farm"),
+            &DeclareError {
+                lot: "L1".into(),
+                event_tx: Hash([1; 32]),
+                reason: ErrorReason::IncorrectData,
+                note: "quantity mistyped; corrected by the next event".into(),
+                at: a,
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(lot(&l).corrections, 1);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     /// Random sequences of trace calls from random signers: quantities never underflow,
@@ -459,7 +723,7 @@ proptest! {
                     LotStatus::Harvested | LotStatus::Received => vec![prev.status, LotStatus::InTransit, LotStatus::Sold, LotStatus::Recalled],
                     LotStatus::InTransit => vec![LotStatus::InTransit, LotStatus::Received, LotStatus::Recalled],
                     LotStatus::Sold => vec![LotStatus::Sold, LotStatus::Recalled],
-                    LotStatus::Recalled => vec![],
+                    LotStatus::Recalled | LotStatus::Consumed | LotStatus::Destroyed => vec![],
                 };
                 prop_assert!(allowed.contains(&now.status), "{:?} -> {:?}", prev.status, now.status);
             } else {
