@@ -94,6 +94,7 @@ pub fn router(ledger: Arc<Ledger>, info: NodeInfo) -> Router {
         .route("/v1/nonce/{key}", get(nonce))
         .route("/v1/org/{uscc}", get(org))
         .route("/v1/lot/{id}", get(lot))
+        .route("/v1/lot/{id}/epcis", get(lot_epcis))
         .route("/v1/product/{code}", get(product))
         .route("/v1/methods", get(methods))
         .route("/v1/history/{kind}/{id}", get(history_route))
@@ -374,4 +375,58 @@ async fn product(State(api): State<Api>, Path(code): Path<String>) -> ApiResult 
     )?
     .ok_or_else(|| ApiError::not_found(format!("product {code} is not on the ledger")))?;
     Ok(Json(json!({"product": p})))
+}
+
+#[derive(Deserialize, Default)]
+struct EpcisQuery {
+    base: Option<String>,
+}
+
+fn decode<T: borsh::BorshDeserialize>(b: Vec<u8>) -> Result<T, ApiError> {
+    encoding::decode("state value", &b)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_state", e.to_string()))
+}
+
+/// `GET /v1/lot/{id}/epcis`: the lot's successful events as an EPCIS 2.0 document.
+async fn lot_epcis(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<EpcisQuery>) -> ApiResult {
+    use jialing_contracts::trace::{epcis, lot_key, product_key, types};
+    jialing_contracts::trace::rules::id_format("lot id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let read = |key: &[u8]| -> Result<Option<Vec<u8>>, ApiError> {
+        use jialing_contracts::StateView;
+        api.ledger.store.get(key).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))
+    };
+    let lot: types::Lot =
+        decode(read(&lot_key(&id))?.ok_or_else(|| ApiError::not_found(format!("lot {id} is not on the ledger")))?)?;
+    let product: Option<types::Product> = match read(&product_key(&lot.product))? {
+        Some(b) => Some(decode(b)?),
+        None => None,
+    };
+    let tag = IndexTag { kind: TagKind::Lot, id: id.clone() };
+    let hist = history(&api.ledger, &tag, 0, 10_000)?;
+    let mut orgs = Vec::new();
+    for h in &hist {
+        let org = match h["signer"].as_str().and_then(|k| PublicKey::from_hex(k).ok()) {
+            Some(k) => match read(&jialing_contracts::keys::member(&k))? {
+                Some(b) => decode::<jialing_contracts::membership::Member>(b)?.org.to_string(),
+                None => String::new(),
+            },
+            None => String::new(),
+        };
+        orgs.push(org);
+    }
+    let records: Vec<epcis::EventRecord<'_>> = hist
+        .iter()
+        .zip(&orgs)
+        .filter(|(h, _)| h["status"] == "ok" && h["contract"] == "trace")
+        .filter_map(|(h, org)| {
+            Some(epcis::EventRecord {
+                tx_hash: Hash::from_hex(h["tx_hash"].as_str()?).ok()?,
+                method: h["method"].as_str()?,
+                args: &h["args"],
+                org,
+            })
+        })
+        .collect();
+    let base = q.base.unwrap_or_else(|| "https://id.jialing.example".into());
+    Ok(Json(epcis::export_lot(&base, &lot, product.as_ref(), &records)))
 }

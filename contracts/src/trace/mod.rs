@@ -6,6 +6,7 @@
 //! is the list of transactions tagged with it (the store's index), so state holds only
 //! the lot's current facts.
 
+pub mod epcis;
 pub mod methods;
 pub mod rules;
 pub mod types;

@@ -1,0 +1,308 @@
+//! GS1 EPCIS 2.0 JSON export of a lot's history, and GS1 Digital Link identifiers.
+//!
+//! Mapping (CBV 2.0 bizSteps and dispositions):
+//!
+//! | ledger method | EPCIS event | bizStep | disposition |
+//! | --- | --- | --- | --- |
+//! | create_lot | ObjectEvent ADD (with `ilmd`) | creating_class_instance | active |
+//! | record_input | ObjectEvent OBSERVE | other (`jialing:input`) | active |
+//! | harvest | ObjectEvent OBSERVE | commissioning | active |
+//! | record_test | ObjectEvent OBSERVE | inspecting | conformant / non_conformant |
+//! | issue_certificate | ObjectEvent OBSERVE (`certificationInfo`) | other | conformant |
+//! | ship / receive | ObjectEvent OBSERVE (+ destination / source lists) | shipping / receiving | in_transit / in_progress |
+//! | sell | ObjectEvent OBSERVE | retail_selling | retail_sold |
+//! | hold / release | ObjectEvent OBSERVE | holding / other | non_sellable_other / active |
+//! | recall | ObjectEvent OBSERVE | holding | recalled |
+//! | destroy | ObjectEvent OBSERVE | destroying | destroyed |
+//! | transform | TransformationEvent | commissioning | active |
+//! | pack | AggregationEvent ADD | packing | active |
+//! | declare_error | ObjectEvent OBSERVE with `errorDeclaration` | other | |
+//!
+//! Each event's `eventID` is `ni:///sha-256;{tx hash}`: the ledger transaction that
+//! recorded it, so an exported event can be checked against the chain.
+
+use jialing_core::Hash;
+use serde_json::{Value, json};
+
+use crate::trace::types::{Lot, Product};
+
+/// The GS1 Digital Link path of a lot: `/01/{GTIN-14}/10/{lot}` when the product code
+/// is a GTIN (8, 12, 13 or 14 digits, left-padded to 14), else the ledger's own code in
+/// the same scheme (`/01/{code}/10/{lot}`); reserved characters are percent-encoded.
+pub fn digital_link_path(product_code: &str, lot: &str) -> String {
+    let is_gtin = matches!(product_code.len(), 8 | 12 | 13 | 14) && product_code.bytes().all(|b| b.is_ascii_digit());
+    let item = if is_gtin { format!("{product_code:0>14}") } else { percent_encode(product_code) };
+    format!("/01/{item}/10/{}", percent_encode(lot))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One recorded event of a lot (a committed, successful transaction).
+pub struct EventRecord<'a> {
+    /// The transaction hash.
+    pub tx_hash: Hash,
+    /// The method called.
+    pub method: &'a str,
+    /// Its arguments as JSON (`Method::to_json`).
+    pub args: &'a Value,
+    /// The signer's organisation (USCC).
+    pub org: &'a str,
+}
+
+fn rfc3339(ms: u64) -> String {
+    let (y, m, d) = jialing_core::calendar::civil_from_days(i128::from(ms / 86_400_000));
+    let t = (ms / 1000) % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", t / 3600, t / 60 % 60, t % 60, ms % 1000)
+}
+
+fn tz(min: i64) -> String {
+    let sign = if min < 0 { '-' } else { '+' };
+    format!("{sign}{:02}:{:02}", min.abs() / 60, min.abs() % 60)
+}
+
+fn uom(unit: &str) -> &str {
+    match unit {
+        "kg" => "KGM",
+        "g" => "GRM",
+        "t" => "TNE",
+        "L" | "l" => "LTR",
+        "head" | "box" | "pack" | "piece" => "H87",
+        other => other,
+    }
+}
+
+fn qty(milli: u64) -> Value {
+    // Quantities are integers in milli-units; EPCIS wants a decimal number.
+    json!(format!("{}.{:03}", milli / 1000, milli % 1000).parse::<f64>().unwrap_or(0.0))
+}
+
+/// Exports a lot's recorded events as an EPCIS 2.0 document. `base` is the Digital
+/// Link resolver (e.g. `https://trace.example.gov.cn`); `product` is the lot's product.
+pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[EventRecord<'_>]) -> Value {
+    let class = |lot_id: &str| format!("{base}{}", digital_link_path(&lot.product, lot_id));
+    let org_urn = |uscc: &str| format!("urn:jialing:org:{uscc}");
+    let mut list = Vec::new();
+    for e in events {
+        let a = e.args;
+        let time = a["at"]["time_ms"].as_u64().unwrap_or(0);
+        let offset = a["at"]["tz_offset_min"].as_i64().unwrap_or(480);
+        let mut ev = json!({
+            "type": "ObjectEvent",
+            "eventID": format!("ni:///sha-256;{}?ver=CBV2.0", e.tx_hash),
+            "eventTime": rfc3339(time),
+            "eventTimeZoneOffset": tz(offset),
+            "action": "OBSERVE",
+            "quantityList": [{"epcClass": class(&lot.id)}],
+            "readPoint": {"id": org_urn(e.org)},
+        });
+        let set = |ev: &mut Value, k: &str, v: Value| {
+            if let Value::Object(o) = ev {
+                o.insert(k.to_string(), v);
+            }
+        };
+        let (step, disp): (&str, Option<&str>) = match e.method {
+            "create_lot" => {
+                set(&mut ev, "action", json!("ADD"));
+                set(
+                    &mut ev,
+                    "quantityList",
+                    json!([{"epcClass": class(&lot.id), "quantity": qty(a["quantity_milli"].as_u64().unwrap_or(0)), "uom": uom(a["unit"].as_str().unwrap_or(""))}]),
+                );
+                set(
+                    &mut ev,
+                    "ilmd",
+                    json!({"jialing:origin": a["origin"], "jialing:product": product.map(|p| json!({"code": p.code, "name": p.name, "category": p.category, "standard": p.standard}))}),
+                );
+                ("creating_class_instance", Some("active"))
+            }
+            "record_input" => {
+                set(
+                    &mut ev,
+                    "jialing:input",
+                    json!({"kind": a["kind"], "name": a["name"], "amount": qty(a["amount_milli"].as_u64().unwrap_or(0)), "unit": a["unit"], "intervalDays": a["interval_days"]}),
+                );
+                ("other", Some("active"))
+            }
+            "harvest" => ("commissioning", Some("active")),
+            "record_test" => {
+                let pass = a["items"].as_array().is_some_and(|i| i.iter().all(|x| x["pass"] == json!(true)));
+                set(&mut ev, "jialing:test", json!({"items": a["items"], "reportSha256": a["report_hash"]}));
+                ("inspecting", Some(if pass { "conformant" } else { "non_conformant" }))
+            }
+            "issue_certificate" => {
+                set(&mut ev, "certificationInfo", json!(format!("urn:jialing:certificate:{}:{}", lot.id, e.tx_hash)));
+                set(
+                    &mut ev,
+                    "jialing:certificate",
+                    json!({"promise": a["promise"], "basis": a["basis"], "contact": a["contact"], "quantity": qty(a["quantity_milli"].as_u64().unwrap_or(0))}),
+                );
+                ("other", Some("conformant"))
+            }
+            "ship" => {
+                set(
+                    &mut ev,
+                    "destinationList",
+                    json!([{"type": "owning_party", "destination": org_urn(a["to"].as_str().unwrap_or(""))}]),
+                );
+                ("shipping", Some("in_transit"))
+            }
+            "receive" => {
+                set(
+                    &mut ev,
+                    "sourceList",
+                    json!([{"type": "owning_party", "source": org_urn(&lot.producer.to_string())}]),
+                );
+                ("receiving", Some("in_progress"))
+            }
+            "sell" => {
+                set(
+                    &mut ev,
+                    "quantityList",
+                    json!([{"epcClass": class(&lot.id), "quantity": qty(a["quantity_milli"].as_u64().unwrap_or(0)), "uom": uom(&lot.unit)}]),
+                );
+                ("retail_selling", Some("retail_sold"))
+            }
+            "hold" => ("holding", Some("non_sellable_other")),
+            "release" => ("other", Some("active")),
+            "recall" => ("holding", Some("recalled")),
+            "destroy" => ("destroying", Some("destroyed")),
+            "transform" => {
+                ev = json!({
+                    "type": "TransformationEvent",
+                    "eventID": format!("ni:///sha-256;{}?ver=CBV2.0", e.tx_hash),
+                    "eventTime": rfc3339(time),
+                    "eventTimeZoneOffset": tz(offset),
+                    "inputQuantityList": a["inputs"].as_array().map(|v| v.iter().map(|i| json!({"epcClass": class(i["lot"].as_str().unwrap_or("")), "quantity": qty(i["quantity_milli"].as_u64().unwrap_or(0))})).collect::<Vec<_>>()),
+                    "outputQuantityList": a["outputs"].as_array().map(|v| v.iter().map(|o| json!({"epcClass": format!("{base}{}", digital_link_path(o["product"].as_str().unwrap_or(""), o["lot"].as_str().unwrap_or(""))), "quantity": qty(o["quantity_milli"].as_u64().unwrap_or(0)), "uom": uom(o["unit"].as_str().unwrap_or(""))})).collect::<Vec<_>>()),
+                    "readPoint": {"id": org_urn(e.org)},
+                });
+                ("commissioning", Some("active"))
+            }
+            "pack" => {
+                ev = json!({
+                    "type": "AggregationEvent",
+                    "eventID": format!("ni:///sha-256;{}?ver=CBV2.0", e.tx_hash),
+                    "eventTime": rfc3339(time),
+                    "eventTimeZoneOffset": tz(offset),
+                    "action": "ADD",
+                    "parentID": class(a["pack"].as_str().unwrap_or("")),
+                    "childQuantityList": a["lots"].as_array().map(|v| v.iter().map(|l| json!({"epcClass": class(l.as_str().unwrap_or(""))})).collect::<Vec<_>>()),
+                    "readPoint": {"id": org_urn(e.org)},
+                });
+                ("packing", Some("active"))
+            }
+            "declare_error" => {
+                let reason = if a["reason"] == "did_not_occur" { "did_not_occur" } else { "incorrect_data" };
+                set(
+                    &mut ev,
+                    "errorDeclaration",
+                    json!({"declarationTime": rfc3339(time), "reason": reason, "jialing:erroneousEventID": format!("ni:///sha-256;{}?ver=CBV2.0", a["event_tx"].as_str().unwrap_or("")), "jialing:note": a["note"]}),
+                );
+                ("other", None)
+            }
+            _ => ("other", None),
+        };
+        set(&mut ev, "bizStep", json!(step));
+        if let Some(d) = disp {
+            set(&mut ev, "disposition", json!(d));
+        }
+        list.push(ev);
+    }
+    json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"jialing": "https://jialing.example/epcis/"}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": list.last().and_then(|e| e["eventTime"].as_str()).map(str::to_string),
+        "epcisBody": {"eventList": list},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digital_link_pads_gtins_and_encodes_reserved_characters() {
+        assert_eq!(digital_link_path("6901234567892", "L1"), "/01/06901234567892/10/L1");
+        assert_eq!(digital_link_path("06901234567892", "A B/1"), "/01/06901234567892/10/A%20B%2F1");
+        assert_eq!(digital_link_path("ZHACAI", "X.1"), "/01/ZHACAI/10/X.1");
+    }
+
+    #[test]
+    fn export_maps_methods_to_cbv_events() {
+        use crate::trace::types::{LotStatus, Origin};
+        let uscc = jialing_core::Uscc::complete("91500230MA5U10001").unwrap();
+        let lot = Lot {
+            id: "L1".into(),
+            product: "6901234567892".into(),
+            producer: uscc.clone(),
+            custodian: uscc,
+            in_transit_to: None,
+            origin: Origin {
+                county: "c".into(),
+                township: "t".into(),
+                village: "v".into(),
+                lat_micro: 0,
+                lon_micro: 0,
+            },
+            quantity_milli: 1500,
+            unit: "kg".into(),
+            status: LotStatus::Harvested,
+            last_event_ms: 0,
+            harvest_not_before_ms: 0,
+            nonconformant_open: false,
+            last_test: None,
+            certificate: None,
+            events: 3,
+            held: false,
+            parents: vec![],
+            children: vec![],
+            packed_in: None,
+            contents: vec![],
+            corrections: 0,
+        };
+        let at = json!({"time_ms": 1_767_225_600_000u64, "tz_offset_min": 480});
+        let create = json!({"quantity_milli": 1500, "unit": "kg", "origin": {}, "at": at});
+        let test = json!({"items": [{"pass": false}], "report_hash": "00", "at": at});
+        let pack = json!({"pack": "P1", "lots": ["L1"], "at": at});
+        let recs = [
+            EventRecord { tx_hash: Hash([1; 32]), method: "create_lot", args: &create, org: "X" },
+            EventRecord { tx_hash: Hash([2; 32]), method: "record_test", args: &test, org: "Y" },
+            EventRecord { tx_hash: Hash([3; 32]), method: "pack", args: &pack, org: "X" },
+        ];
+        let doc = export_lot("https://r.example", &lot, None, &recs);
+        let ev = doc["epcisBody"]["eventList"].as_array().unwrap();
+        assert_eq!(doc["schemaVersion"], "2.0");
+        assert_eq!(
+            (ev[0]["action"].as_str(), ev[0]["bizStep"].as_str()),
+            (Some("ADD"), Some("creating_class_instance"))
+        );
+        assert_eq!(ev[0]["quantityList"][0]["epcClass"], "https://r.example/01/06901234567892/10/L1");
+        assert_eq!(ev[0]["quantityList"][0]["uom"], "KGM");
+        assert_eq!(ev[1]["disposition"], "non_conformant");
+        assert_eq!(
+            (ev[2]["type"].as_str(), ev[2]["parentID"].as_str()),
+            (Some("AggregationEvent"), Some("https://r.example/01/06901234567892/10/P1"))
+        );
+        assert!(ev[0]["eventID"].as_str().unwrap().starts_with("ni:///sha-256;0101"));
+        assert_eq!(ev[0]["eventTimeZoneOffset"], "+08:00");
+    }
+
+    #[test]
+    fn times_and_offsets() {
+        assert_eq!(rfc3339(1_767_225_600_123), "2026-01-01T00:00:00.123Z");
+        assert_eq!(tz(480), "+08:00");
+        assert_eq!(tz(-330), "-05:30");
+    }
+}
