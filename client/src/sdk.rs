@@ -74,6 +74,49 @@ impl Client {
         api::decode(url, status, &body)
     }
 
+    /// `GET /v1/credit/{subject}`: the subject's records in publication (public).
+    pub fn credit(&self, subject: &str) -> Result<serde_json::Value, ClientError> {
+        self.get(&format!("/v1/credit/{subject}"))
+    }
+
+    /// `GET /v1/credit/{subject}/full`, signed with `key` for `chain_id` (authorities and
+    /// auditors only; the node records the query in its audit log).
+    pub fn credit_full(
+        &self,
+        subject: &str,
+        key: &jialing_core::Keypair,
+        chain_id: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let path = format!("/v1/credit/{subject}/full");
+        self.signed_get(&path, key, chain_id)
+    }
+
+    /// A GET signed as a query request (see `jialing_core::query`).
+    pub fn signed_get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &jialing_core::Keypair,
+        chain_id: &str,
+    ) -> Result<T, ClientError> {
+        use jialing_core::query;
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let sig = key.sign(chain_id, jialing_core::Purpose::QueryRequest, &query::request_digest("GET", path, time_ms));
+        let url = format!("{}{path}", self.base);
+        tracing::debug!(target: "client::http", %url, "signed GET");
+        let resp = self
+            .agent
+            .get(&url)
+            .header(query::HEADER_KEY, key.public().to_hex())
+            .header(query::HEADER_TIME, time_ms.to_string())
+            .header(query::HEADER_SIGNATURE, sig.to_hex())
+            .call()
+            .map_err(|e| unreachable(&url, e))?;
+        self.finish(&url, resp)
+    }
+
     /// `GET /status`.
     pub fn status(&self) -> Result<Status, ClientError> {
         self.get("/status")

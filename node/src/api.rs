@@ -26,10 +26,12 @@ pub struct NodeInfo {
     pub max_batch: usize,
 }
 
+/// The API's shared state.
 #[derive(Clone)]
-struct Api {
-    ledger: Arc<Ledger>,
+pub struct Api {
+    pub(crate) ledger: Arc<Ledger>,
     info: Arc<NodeInfo>,
+    pub(crate) audit: Arc<crate::audit_log::AuditLog>,
 }
 
 /// An API error: status, stable code and message.
@@ -40,13 +42,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into() }
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 }
@@ -81,8 +83,8 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Builds the router.
-pub fn router(ledger: Arc<Ledger>, info: NodeInfo) -> Router {
-    let api = Api { ledger, info: Arc::new(info) };
+pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>) -> Router {
+    let api = Api { ledger, info: Arc::new(info), audit };
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/status", get(status))
@@ -97,6 +99,8 @@ pub fn router(ledger: Arc<Ledger>, info: NodeInfo) -> Router {
         .route("/v1/lot/{id}/epcis", get(lot_epcis))
         .route("/v1/product/{code}", get(product))
         .route("/v1/methods", get(methods))
+        .route("/v1/credit/{subject}", get(crate::views::credit_public))
+        .route("/v1/credit/{subject}/full", get(crate::views::credit_full))
         .route("/v1/history/{kind}/{id}", get(history_route))
         .with_state(api)
 }

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit_log;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -21,3 +22,4 @@ pub mod metrics;
 pub mod runner;
 pub mod solo;
 pub mod store;
+pub mod views;

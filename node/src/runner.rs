@@ -74,7 +74,9 @@ pub async fn run_with(
         format!("binding the API to {} (is another node using this port? set [api] listen)", cfg.api.listen)
     })?;
     tracing::info!(target: "jialing::node", api = %format!("http://{}", cfg.api.listen), "API listening");
-    let server = axum::serve(listener, router(ledger.clone(), info));
+    let audit = crate::audit_log::AuditLog::open(&cfg.data_dir.join("audit").join("queries.jsonl"))
+        .with_context(|| format!("opening the audit log under {}", cfg.data_dir.display()))?;
+    let server = axum::serve(listener, router(ledger.clone(), info, Arc::new(audit)));
     on_ready(ledger.clone());
     let result = tokio::select! {
         r = server => r.context("API server failed"),

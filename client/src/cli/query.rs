@@ -39,6 +39,18 @@ pub enum QueryCommand {
     },
     /// The contract methods the node knows (compare with `jialing tx list`).
     Methods,
+    /// A credit subject's records: those in publication, or with `--full` every record
+    /// (authorities and auditors; the request is signed and the node logs it).
+    Credit {
+        /// The subject: a USCC or a 64-hex salted person hash.
+        subject: String,
+        /// Every record, including repaired and expired ones (restricted).
+        #[arg(long, requires = "key")]
+        full: bool,
+        /// Key file to sign the restricted request with.
+        #[arg(long)]
+        key: Option<std::path::PathBuf>,
+    },
     /// A key's next nonce (committed and counting the mempool).
     Nonce {
         /// The public key (64 hex digits).
@@ -75,6 +87,17 @@ pub fn run(cmd: &QueryCommand, client: &Client, out: Output) -> Result<(), Clien
                     .collect::<Vec<_>>()
                     .join("\n")
             })
+        }
+        QueryCommand::Credit { subject, full, key } => {
+            let v = match (full, key) {
+                (true, Some(path)) => {
+                    let k = crate::keys::load(path)?;
+                    let chain = client.status()?.chain_id;
+                    client.credit_full(subject, &k, &chain)?
+                }
+                _ => client.credit(subject)?,
+            };
+            out.emit(&v, || format!("credit {subject}\n{}", output::pretty(&v)))
         }
         QueryCommand::Nonce { key } => {
             let n = client.nonce(key)?;

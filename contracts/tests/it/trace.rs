@@ -691,6 +691,38 @@ fn trace_correction_by_author_or_regulator() {
     assert_eq!(lot(&l).corrections, 1);
 }
 
+#[test]
+fn trace_joint_punishment() {
+    use jialing_contracts::credit::{Category as CreditCategory, Domain, ListKind, RecordDishonesty, SetList, Subject};
+    let mut l = with_lot();
+    harvest(&mut l);
+    let now = l.time_ms;
+    let record = RecordDishonesty {
+        id: "R1".into(),
+        subject: Subject::Org(uscc("farm")),
+        category: CreditCategory::Serious,
+        domain: Domain::Food,
+        summary: "sold produce with banned pesticide residues".into(),
+        decision_document: Hash([5; 32]),
+        decision_date_ms: now - 1000,
+    };
+    expect_ok(&l.call(&key("credit"), &record).unwrap());
+    expect_ok(
+        &l.call(
+            &key("credit"),
+            &SetList {
+                record_id: "R1".into(),
+                list: ListKind::SeriousDishonesty,
+                enter: true,
+                reasons: "serious food-safety case".into(),
+            },
+        )
+        .unwrap(),
+    );
+    let msg = refused_unchanged(&mut l, &key("farm"), certify, "trace.joint_punishment");
+    assert!(msg.contains("serious-dishonesty list"), "{msg}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     /// Random sequences of trace calls from random signers: quantities never underflow,
