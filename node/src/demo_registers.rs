@@ -124,5 +124,118 @@ pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
     call(ledger, &shop, &Receive { lot: DEMO_LOT.into(), at: at(ledger, 1) }, timeout)?;
     call(ledger, &shop, &Sell { lot: DEMO_LOT.into(), quantity_milli: 12_500, at: at(ledger, 0) }, timeout)?;
     tracing::info!(target: "jialing::demo", lot = DEMO_LOT, "traceability scenario on the ledger: GET /v1/lot/{DEMO_LOT}");
+    credit(ledger, timeout)
+}
+
+/// The credit scenario: the market bureau records a general dishonesty record against
+/// the cattle farm (published), the farm publishes a credit commitment; then a serious
+/// record puts the fish farm on the serious-dishonesty list, and joint punishment
+/// refuses its certificate of compliance.
+fn credit(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
+    use jialing_contracts::credit::{Category as C, Commit, Domain, ListKind, RecordDishonesty, SetList, Subject};
+    let market = sample_key("market", "op");
+    let credit_office = sample_key("credit", "op");
+    let now = ledger.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
+    call(
+        ledger,
+        &market,
+        &RecordDishonesty {
+            id: "FDSJ-2026-017".into(),
+            subject: Subject::Org(sample_uscc("cattle")?),
+            category: C::General,
+            domain: Domain::Food,
+            summary: "未执行兽药休药期即出栏 (slaughtered before the withdrawal period ended)".into(),
+            decision_document: Hash(jialing_core::sha256(b"demo decision FDSJ-2026-017").0),
+            decision_date_ms: now.saturating_sub(86_400_000),
+        },
+        timeout,
+    )?;
+    let commitment = Commit {
+        id: "CM-CATTLE-2026-1".into(),
+        promise:
+            "严格执行休药期制度，接受社会监督。(We will observe withdrawal periods and accept public supervision.)"
+                .into(),
+        document: Hash(jialing_core::sha256(b"demo commitment").0),
+        person: None,
+    };
+    call(ledger, &sample_key("cattle", "op"), &commitment, timeout)?;
+    call(
+        ledger,
+        &credit_office,
+        &RecordDishonesty {
+            id: "FDXY-2026-003".into(),
+            subject: Subject::Org(sample_uscc("fish")?),
+            category: C::Serious,
+            domain: Domain::Food,
+            summary: "孔雀石绿超标 (malachite green in farmed fish)".into(),
+            decision_document: Hash(jialing_core::sha256(b"demo decision FDXY-2026-003").0),
+            decision_date_ms: now.saturating_sub(86_400_000),
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &credit_office,
+        &SetList {
+            record_id: "FDXY-2026-003".into(),
+            list: ListKind::SeriousDishonesty,
+            enter: true,
+            reasons: "serious food-safety violation".into(),
+        },
+        timeout,
+    )?;
+    // Joint punishment across registers: the fish farm's certificate is refused.
+    let fish = sample_key("fish", "op");
+    call(
+        ledger,
+        &fish,
+        &RegisterProduct {
+            code: "FD-FISH".into(),
+            name: "丰都冷水鱼 (cold-water fish)".into(),
+            category: Category::Aquatic,
+            standard: String::new(),
+        },
+        timeout,
+    )?;
+    let origin = Origin {
+        county: "丰都县".into(),
+        township: "南天湖镇".into(),
+        village: "南天湖村".into(),
+        lat_micro: 29_700_000,
+        lon_micro: 107_800_000,
+    };
+    call(
+        ledger,
+        &fish,
+        &CreateLot {
+            lot: "FD-FISH-2026-001".into(),
+            product: "FD-FISH".into(),
+            origin,
+            quantity_milli: 500_000_000,
+            unit: "kg".into(),
+            at: at(ledger, 1),
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &fish,
+        &Harvest { lot: "FD-FISH-2026-001".into(), quantity_milli: 480_000_000, at: at(ledger, 0) },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &fish,
+        &IssueCertificate {
+            lot: "FD-FISH-2026-001".into(),
+            contact: "138-0000-0003".into(),
+            promise: "承诺达标".into(),
+            basis: CertificateBasis::OwnControl,
+            quantity_milli: 480_000_000,
+            at: at(ledger, 0),
+        },
+        timeout,
+    )?;
+    tracing::info!(target: "jialing::demo", "credit scenario on the ledger: GET /v1/credit/<USCC>");
     Ok(())
 }
