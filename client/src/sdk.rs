@@ -74,6 +74,11 @@ impl Client {
         api::decode(url, status, &body)
     }
 
+    /// Any `GET` path as JSON.
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        self.get(path)
+    }
+
     /// `GET /v1/credit/{subject}`: the subject's records in publication (public).
     pub fn credit(&self, subject: &str) -> Result<serde_json::Value, ClientError> {
         self.get(&format!("/v1/credit/{subject}"))

@@ -11,6 +11,7 @@ use crate::error::ClientError;
 use crate::output::{self, Output};
 use crate::sdk::Client;
 
+pub mod epcis;
 pub mod keys;
 pub mod query;
 pub mod tx;
@@ -54,6 +55,9 @@ pub enum Command {
     Query(query::QueryCommand),
     /// Show the node's chain, height, mempool and validator.
     Status,
+    /// Export a lot's history as GS1 EPCIS 2.0 JSON, or import EPCIS events.
+    #[command(subcommand)]
+    Epcis(epcis::EpcisCommand),
 }
 
 /// How to wait for a submitted transaction.
@@ -85,6 +89,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Keys(k) => keys::run(k, &client(), out),
         Command::Tx(t) => tx::run(t, cli, out),
         Command::Query(q) => query::run(q, &client(), out),
+        Command::Epcis(e) => epcis::run(e, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;

@@ -134,7 +134,14 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
                 );
                 ("other", Some("active"))
             }
-            "harvest" => ("commissioning", Some("active")),
+            "harvest" => {
+                set(
+                    &mut ev,
+                    "quantityList",
+                    json!([{"epcClass": class(&lot.id), "quantity": qty(a["quantity_milli"].as_u64().unwrap_or(0)), "uom": uom(&lot.unit)}]),
+                );
+                ("commissioning", Some("active"))
+            }
             "record_test" => {
                 let pass = a["items"].as_array().is_some_and(|i| i.iter().all(|x| x["pass"] == json!(true)));
                 set(&mut ev, "jialing:test", json!({"items": a["items"], "reportSha256": a["report_hash"]}));
@@ -173,10 +180,23 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
                 );
                 ("retail_selling", Some("retail_sold"))
             }
-            "hold" => ("holding", Some("non_sellable_other")),
-            "release" => ("other", Some("active")),
-            "recall" => ("holding", Some("recalled")),
-            "destroy" => ("destroying", Some("destroyed")),
+            "hold" => {
+                set(&mut ev, "jialing:reason", a["reason"].clone());
+                ("holding", Some("non_sellable_other"))
+            }
+            "release" => {
+                set(&mut ev, "jialing:reason", a["reason"].clone());
+                set(&mut ev, "jialing:release", json!(true));
+                ("other", Some("active"))
+            }
+            "recall" => {
+                set(&mut ev, "jialing:reason", a["reason"].clone());
+                ("holding", Some("recalled"))
+            }
+            "destroy" => {
+                set(&mut ev, "jialing:reason", a["reason"].clone());
+                ("destroying", Some("destroyed"))
+            }
             "transform" => {
                 ev = json!({
                     "type": "TransformationEvent",
@@ -186,6 +206,7 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
                     "inputQuantityList": a["inputs"].as_array().map(|v| v.iter().map(|i| json!({"epcClass": class(i["lot"].as_str().unwrap_or("")), "quantity": qty(i["quantity_milli"].as_u64().unwrap_or(0))})).collect::<Vec<_>>()),
                     "outputQuantityList": a["outputs"].as_array().map(|v| v.iter().map(|o| json!({"epcClass": format!("{base}{}", digital_link_path(o["product"].as_str().unwrap_or(""), o["lot"].as_str().unwrap_or(""))), "quantity": qty(o["quantity_milli"].as_u64().unwrap_or(0)), "uom": uom(o["unit"].as_str().unwrap_or(""))})).collect::<Vec<_>>()),
                     "readPoint": {"id": org_urn(e.org)},
+                    "jialing:yieldPermille": a["yield_permille"],
                 });
                 ("commissioning", Some("active"))
             }
@@ -304,5 +325,274 @@ mod tests {
         assert_eq!(rfc3339(1_767_225_600_123), "2026-01-01T00:00:00.123Z");
         assert_eq!(tz(480), "+08:00");
         assert_eq!(tz(-330), "-05:30");
+    }
+}
+
+/// Maps an EPCIS 2.0 JSON document (or a single event) to ledger calls:
+/// `(method, args as JSON)` in document order, ready for `Method::from_json`. Every
+/// event must be mappable (see the table above); the error names the event index and
+/// the field that is missing or unsupported. Quantities become milli-units; UTC event
+/// times and `eventTimeZoneOffset` become `at`.
+pub fn import(doc: &Value) -> Result<Vec<(String, Value)>, String> {
+    let events: Vec<&Value> = match doc["type"].as_str() {
+        Some("EPCISDocument") => doc["epcisBody"]["eventList"]
+            .as_array()
+            .ok_or("EPCISDocument without epcisBody.eventList")?
+            .iter()
+            .collect(),
+        Some(_) => vec![doc],
+        None => return Err("not an EPCIS document or event: no \"type\"".into()),
+    };
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| import_event(e).map_err(|m| format!("event {i} ({}): {m}", e["type"].as_str().unwrap_or("?"))))
+        .collect()
+}
+
+fn lot_of(uri: &str) -> Result<(String, String), String> {
+    let (_, rest) = uri
+        .split_once("/01/")
+        .ok_or_else(|| format!("{uri:?} is not a GS1 Digital Link with /01/{{gtin}}/10/{{lot}}"))?;
+    let (item, lot) = rest.split_once("/10/").ok_or_else(|| format!("{uri:?} has no /10/{{lot}}"))?;
+    let lot = lot.split(['/', '?']).next().unwrap_or_default();
+    Ok((percent_decode(item)?, percent_decode(lot)?))
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).ok_or("truncated percent-escape")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("bad percent-escape %{hex}"))?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "percent-escapes are not UTF-8".to_string())
+}
+
+fn parse_time(e: &Value) -> Result<Value, String> {
+    let t = e["eventTime"].as_str().ok_or("missing eventTime")?;
+    let ms = parse_utc(t).ok_or_else(|| format!("eventTime {t:?} is not an RFC 3339 UTC time (…Z)"))?;
+    let off = e["eventTimeZoneOffset"].as_str().ok_or("missing eventTimeZoneOffset")?;
+    let sign = match off.as_bytes().first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return Err(format!("eventTimeZoneOffset {off:?} is not ±hh:mm")),
+    };
+    let (h, m) = off[1..].split_once(':').ok_or_else(|| format!("eventTimeZoneOffset {off:?} is not ±hh:mm"))?;
+    let minutes = sign
+        * (h.parse::<i64>().map_err(|_| "bad offset hours")? * 60
+            + m.parse::<i64>().map_err(|_| "bad offset minutes")?);
+    Ok(json!({"time_ms": ms, "tz_offset_min": minutes}))
+}
+
+fn parse_utc(t: &str) -> Option<u64> {
+    let t = t.strip_suffix('Z')?;
+    let (date, time) = t.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<u32>().ok());
+    let (y, mo, da) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut h = hms.split(':').map(|x| x.parse::<u64>().ok());
+    let (hh, mi, ss) = (h.next()??, h.next()??, h.next()??);
+    let ms: u64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
+    if !(1..=12).contains(&mo)
+        || da == 0
+        || da > jialing_core::calendar::days_in_month(i128::from(y), mo)
+        || hh > 23
+        || mi > 59
+        || ss > 59
+    {
+        return None;
+    }
+    let days = u64::try_from(jialing_core::calendar::days_from_civil(i128::from(y), mo, da)).ok()?;
+    Some(days * 86_400_000 + (hh * 3600 + mi * 60 + ss) * 1000 + ms)
+}
+
+/// Decimal quantity text or number to milli-units, without floating point.
+fn milli(v: &Value) -> Result<u64, String> {
+    let s = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err("quantity is missing".into()),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    if frac.len() > 3
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || int.is_empty()
+    {
+        return Err(format!("quantity {s} is not a non-negative decimal with at most 3 decimals"));
+    }
+    let i: u64 = int.parse().map_err(|_| format!("quantity {s} is too large"))?;
+    let f: u64 = format!("{frac:0<3}").parse().map_err(|_| format!("quantity {s} is malformed"))?;
+    i.checked_mul(1000).and_then(|x| x.checked_add(f)).ok_or_else(|| format!("quantity {s} is too large"))
+}
+
+fn unit_of(uom: Option<&str>) -> &str {
+    match uom {
+        Some("KGM") => "kg",
+        Some("GRM") => "g",
+        Some("TNE") => "t",
+        Some("LTR") => "L",
+        Some("H87") | None => "piece",
+        Some(other) => other,
+    }
+}
+
+fn org_of(urn: &str) -> Result<String, String> {
+    urn.strip_prefix("urn:jialing:org:")
+        .map(str::to_string)
+        .ok_or_else(|| format!("{urn:?} is not urn:jialing:org:{{USCC}}"))
+}
+
+fn import_event(e: &Value) -> Result<(String, Value), String> {
+    let at = parse_time(e)?;
+    let step = e["bizStep"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("https://ref.gs1.org/cbv/BizStep-")
+        .trim_start_matches("urn:epcglobal:cbv:bizstep:");
+    let disp = e["disposition"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("https://ref.gs1.org/cbv/Disp-")
+        .trim_start_matches("urn:epcglobal:cbv:disp:");
+    if !e["errorDeclaration"].is_null() {
+        let d = &e["errorDeclaration"];
+        let reason = if d["reason"].as_str().unwrap_or("").ends_with("did_not_occur") {
+            "did_not_occur"
+        } else {
+            "incorrect_data"
+        };
+        let (_, lot) = lot_of(
+            e["quantityList"][0]["epcClass"].as_str().ok_or("errorDeclaration without quantityList[0].epcClass")?,
+        )?;
+        let erroneous = d["jialing:erroneousEventID"]
+            .as_str()
+            .or(e["eventID"].as_str())
+            .ok_or("errorDeclaration without the erroneous eventID")?;
+        let hash = erroneous.trim_start_matches("ni:///sha-256;").split('?').next().unwrap_or_default();
+        return Ok((
+            "declare_error".into(),
+            json!({"lot": lot, "event_tx": hash, "reason": reason, "note": d["jialing:note"].as_str().unwrap_or("imported error declaration"), "at": at}),
+        ));
+    }
+    let first_class = || -> Result<(String, String), String> {
+        lot_of(e["quantityList"][0]["epcClass"].as_str().ok_or("missing quantityList[0].epcClass")?)
+    };
+    if let Some(c) = e.get("jialing:certificate").filter(|c| !c.is_null()) {
+        let (_, lot) = first_class()?;
+        return Ok((
+            "issue_certificate".into(),
+            json!({"lot": lot, "contact": c["contact"], "promise": c["promise"], "basis": c["basis"], "quantity_milli": milli(&c["quantity"])?, "at": at}),
+        ));
+    }
+    if let Some(i) = e.get("jialing:input").filter(|c| !c.is_null()) {
+        let (_, lot) = first_class()?;
+        return Ok((
+            "record_input".into(),
+            json!({"lot": lot, "kind": i["kind"], "name": i["name"], "amount_milli": milli(&i["amount"])?, "unit": i["unit"], "interval_days": i["intervalDays"], "at": at}),
+        ));
+    }
+    if e.get("jialing:release").is_some_and(|r| r == &json!(true)) {
+        return Ok(("release".into(), json!({"lot": first_class()?.1, "reason": e["jialing:reason"], "at": at})));
+    }
+    match (e["type"].as_str().unwrap_or(""), step) {
+        ("ObjectEvent", "creating_class_instance") => {
+            let (product, lot) = first_class()?;
+            let q = &e["quantityList"][0];
+            let origin = e["ilmd"]["jialing:origin"].clone();
+            if origin.is_null() {
+                return Err(
+                    "ilmd.jialing:origin (county, township, village, lat_micro, lon_micro) is required to create a lot"
+                        .into(),
+                );
+            }
+            Ok((
+                "create_lot".into(),
+                json!({"lot": lot, "product": product, "origin": origin, "quantity_milli": milli(&q["quantity"])?, "unit": unit_of(q["uom"].as_str()), "at": at}),
+            ))
+        }
+        ("ObjectEvent", "commissioning") => {
+            let (_, lot) = first_class()?;
+            let q = milli(&e["quantityList"][0]["quantity"]).map_err(|m| format!("harvest {m}"))?;
+            Ok(("harvest".into(), json!({"lot": lot, "quantity_milli": q, "at": at})))
+        }
+        ("ObjectEvent", "inspecting") => {
+            let (_, lot) = first_class()?;
+            let t = &e["jialing:test"];
+            if t["items"].is_null() {
+                return Err(
+                    "an inspecting event needs jialing:test.items (name, measured_milli, limit_milli, unit, pass)"
+                        .into(),
+                );
+            }
+            Ok((
+                "record_test".into(),
+                json!({"lot": lot, "items": t["items"], "report_hash": t["reportSha256"], "at": at}),
+            ))
+        }
+        ("ObjectEvent", "shipping") => {
+            let (_, lot) = first_class()?;
+            let to = org_of(
+                e["destinationList"][0]["destination"]
+                    .as_str()
+                    .ok_or("shipping needs destinationList[0].destination")?,
+            )?;
+            Ok(("ship".into(), json!({"lot": lot, "to": to, "at": at})))
+        }
+        ("ObjectEvent", "receiving") => Ok(("receive".into(), json!({"lot": first_class()?.1, "at": at}))),
+        ("ObjectEvent", "retail_selling") => {
+            let (_, lot) = first_class()?;
+            Ok((
+                "sell".into(),
+                json!({"lot": lot, "quantity_milli": milli(&e["quantityList"][0]["quantity"])?, "at": at}),
+            ))
+        }
+        ("ObjectEvent", "holding") if disp == "recalled" => Ok((
+            "recall".into(),
+            json!({"lot": first_class()?.1, "reason": e["jialing:reason"].as_str().unwrap_or("recall (imported from EPCIS)"), "at": at}),
+        )),
+        ("ObjectEvent", "holding") => Ok((
+            "hold".into(),
+            json!({"lot": first_class()?.1, "reason": e["jialing:reason"].as_str().unwrap_or("hold (imported from EPCIS)"), "at": at}),
+        )),
+        ("ObjectEvent", "destroying") => Ok((
+            "destroy".into(),
+            json!({"lot": first_class()?.1, "reason": e["jialing:reason"].as_str().unwrap_or("destroyed (imported from EPCIS)"), "at": at}),
+        )),
+        ("TransformationEvent", _) => {
+            let inputs = e["inputQuantityList"].as_array().ok_or("missing inputQuantityList")?;
+            let outputs = e["outputQuantityList"].as_array().ok_or("missing outputQuantityList")?;
+            let ins = inputs.iter().map(|q| Ok(json!({"lot": lot_of(q["epcClass"].as_str().ok_or("input without epcClass")?)?.1, "quantity_milli": milli(&q["quantity"])?}))).collect::<Result<Vec<_>, String>>()?;
+            let outs = outputs
+                .iter()
+                .map(|q| {
+                    let (product, lot) = lot_of(q["epcClass"].as_str().ok_or("output without epcClass")?)?;
+                    Ok(json!({"lot": lot, "product": product, "quantity_milli": milli(&q["quantity"])?, "unit": unit_of(q["uom"].as_str())}))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let y = e["jialing:yieldPermille"].as_u64().unwrap_or(1000);
+            Ok(("transform".into(), json!({"inputs": ins, "outputs": outs, "yield_permille": y, "at": at})))
+        }
+        ("AggregationEvent", _) if e["action"] == "ADD" => {
+            let (product, pack) = lot_of(e["parentID"].as_str().ok_or("missing parentID")?)?;
+            let lots = e["childQuantityList"]
+                .as_array()
+                .ok_or("missing childQuantityList")?
+                .iter()
+                .map(|c| Ok(lot_of(c["epcClass"].as_str().ok_or("child without epcClass")?)?.1))
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(("pack".into(), json!({"pack": pack, "product": product, "lots": lots, "at": at})))
+        }
+        (t, s) => Err(format!(
+            "{t} with bizStep {s:?} cannot be mapped to a ledger event (supported: creating_class_instance, commissioning, inspecting, shipping, receiving, retail_selling, holding, destroying, TransformationEvent, AggregationEvent ADD, errorDeclaration)"
+        )),
     }
 }

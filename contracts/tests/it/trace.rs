@@ -768,3 +768,98 @@ proptest! {
         }
     }
 }
+
+/// Export a whole life cycle to EPCIS 2.0 and import it back: every call comes back
+/// with the same method and byte-identical payload.
+#[test]
+fn trace_epcis_round_trip() {
+    use jialing_contracts::CallPayload;
+    use jialing_contracts::registry;
+    use jialing_contracts::trace::epcis;
+    let mut l = with_lot();
+    let mut calls: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut go = |l: &mut TestLedger, k: &Keypair, p: &dyn Fn(EventTime) -> (String, String, Vec<u8>)| {
+        let a = at(l);
+        let (c, m, bytes) = p(a);
+        let tx = jialing_core::Transaction {
+            chain_id: l.chain_id.clone(),
+            signer: k.public(),
+            nonce: l.nonce(&k.public()),
+            contract: c,
+            method: m.clone(),
+            payload: bytes.clone(),
+        }
+        .sign(k);
+        let r = l.block(&[tx]).unwrap();
+        expect_ok(&r[0]);
+        calls.push((m, bytes));
+    };
+    let farm = key("farm");
+    go(&mut l, &farm, &|a| {
+        RecordInput {
+            lot: "L1".into(),
+            kind: InputKind::Pesticide,
+            name: "p".into(),
+            amount_milli: 1500,
+            unit: "L".into(),
+            interval_days: 0,
+            at: a,
+        }
+        .to_call()
+    });
+    go(&mut l, &farm, &|a| Harvest { lot: "L1".into(), quantity_milli: 900_500, at: a }.to_call());
+    go(&mut l, &key("lab"), &|a| {
+        RecordTest {
+            lot: "L1".into(),
+            items: vec![TestItem {
+                name: "x".into(),
+                measured_milli: 1,
+                limit_milli: 5,
+                unit: "mg/kg".into(),
+                pass: true,
+            }],
+            report_hash: Hash([3; 32]),
+            at: a,
+        }
+        .to_call()
+    });
+    go(&mut l, &farm, &|a| {
+        IssueCertificate {
+            lot: "L1".into(),
+            contact: "138".into(),
+            promise: "ok".into(),
+            basis: CertificateBasis::OwnTest,
+            quantity_milli: 900_500,
+            at: a,
+        }
+        .to_call()
+    });
+    go(&mut l, &farm, &|a| Ship { lot: "L1".into(), to: uscc("shop"), at: a }.to_call());
+    go(&mut l, &key("shop"), &|a| Receive { lot: "L1".into(), at: a }.to_call());
+    go(&mut l, &key("shop"), &|a| Sell { lot: "L1".into(), quantity_milli: 500, at: a }.to_call());
+    go(&mut l, &key("agri"), &|a| Hold { lot: "L1".into(), reason: "check".into(), at: a }.to_call());
+    go(&mut l, &key("agri"), &|a| Release { lot: "L1".into(), reason: "fine".into(), at: a }.to_call());
+    go(&mut l, &key("agri"), &|a| Recall { lot: "L1".into(), reason: "residue".into(), at: a }.to_call());
+    let args: Vec<serde_json::Value> =
+        calls.iter().map(|(m, b)| (registry::find("trace", m).unwrap().to_json)(b).unwrap()).collect();
+    let records: Vec<epcis::EventRecord<'_>> = calls
+        .iter()
+        .zip(&args)
+        .map(|((m, _), a)| epcis::EventRecord { tx_hash: Hash([1; 32]), method: m, args: a, org: "X" })
+        .collect();
+    let doc = epcis::export_lot("https://r.example", &lot(&l), None, &records);
+    let back = epcis::import(&doc).unwrap();
+    assert_eq!(back.len(), calls.len());
+    for ((m, bytes), (m2, a2)) in calls.iter().zip(back) {
+        assert_eq!(m, &m2);
+        let b2 = (registry::find("trace", &m2).unwrap().from_json)(a2).unwrap();
+        assert_eq!(bytes, &b2, "{m} did not round-trip");
+    }
+    // What cannot be mapped is named precisely.
+    let bad = serde_json::json!({"type": "ObjectEvent", "eventTime": "2026-01-01T00:00:00Z", "eventTimeZoneOffset": "+08:00", "bizStep": "repairing", "quantityList": [{"epcClass": "https://r/01/1/10/L"}]});
+    let err =
+        epcis::import(&serde_json::json!({"type": "EPCISDocument", "epcisBody": {"eventList": [bad]}})).unwrap_err();
+    assert!(err.contains("event 0") && err.contains("repairing"), "{err}");
+    let err = epcis::import(&serde_json::json!({"type": "ObjectEvent", "eventTimeZoneOffset": "+08:00"})).unwrap_err();
+    assert!(err.contains("eventTime"), "{err}");
+}
