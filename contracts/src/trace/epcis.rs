@@ -249,85 +249,6 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digital_link_pads_gtins_and_encodes_reserved_characters() {
-        assert_eq!(digital_link_path("6901234567892", "L1"), "/01/06901234567892/10/L1");
-        assert_eq!(digital_link_path("06901234567892", "A B/1"), "/01/06901234567892/10/A%20B%2F1");
-        assert_eq!(digital_link_path("ZHACAI", "X.1"), "/01/ZHACAI/10/X.1");
-    }
-
-    #[test]
-    fn export_maps_methods_to_cbv_events() {
-        use crate::trace::types::{LotStatus, Origin};
-        let uscc = jialing_core::Uscc::complete("91500230MA5U10001").unwrap();
-        let lot = Lot {
-            id: "L1".into(),
-            product: "6901234567892".into(),
-            producer: uscc.clone(),
-            custodian: uscc,
-            in_transit_to: None,
-            origin: Origin {
-                county: "c".into(),
-                township: "t".into(),
-                village: "v".into(),
-                lat_micro: 0,
-                lon_micro: 0,
-            },
-            quantity_milli: 1500,
-            unit: "kg".into(),
-            status: LotStatus::Harvested,
-            last_event_ms: 0,
-            harvest_not_before_ms: 0,
-            nonconformant_open: false,
-            last_test: None,
-            certificate: None,
-            events: 3,
-            held: false,
-            parents: vec![],
-            children: vec![],
-            packed_in: None,
-            contents: vec![],
-            corrections: 0,
-        };
-        let at = json!({"time_ms": 1_767_225_600_000u64, "tz_offset_min": 480});
-        let create = json!({"quantity_milli": 1500, "unit": "kg", "origin": {}, "at": at});
-        let test = json!({"items": [{"pass": false}], "report_hash": "00", "at": at});
-        let pack = json!({"pack": "P1", "lots": ["L1"], "at": at});
-        let recs = [
-            EventRecord { tx_hash: Hash([1; 32]), method: "create_lot", args: &create, org: "X" },
-            EventRecord { tx_hash: Hash([2; 32]), method: "record_test", args: &test, org: "Y" },
-            EventRecord { tx_hash: Hash([3; 32]), method: "pack", args: &pack, org: "X" },
-        ];
-        let doc = export_lot("https://r.example", &lot, None, &recs);
-        let ev = doc["epcisBody"]["eventList"].as_array().unwrap();
-        assert_eq!(doc["schemaVersion"], "2.0");
-        assert_eq!(
-            (ev[0]["action"].as_str(), ev[0]["bizStep"].as_str()),
-            (Some("ADD"), Some("creating_class_instance"))
-        );
-        assert_eq!(ev[0]["quantityList"][0]["epcClass"], "https://r.example/01/06901234567892/10/L1");
-        assert_eq!(ev[0]["quantityList"][0]["uom"], "KGM");
-        assert_eq!(ev[1]["disposition"], "non_conformant");
-        assert_eq!(
-            (ev[2]["type"].as_str(), ev[2]["parentID"].as_str()),
-            (Some("AggregationEvent"), Some("https://r.example/01/06901234567892/10/P1"))
-        );
-        assert!(ev[0]["eventID"].as_str().unwrap().starts_with("ni:///sha-256;0101"));
-        assert_eq!(ev[0]["eventTimeZoneOffset"], "+08:00");
-    }
-
-    #[test]
-    fn times_and_offsets() {
-        assert_eq!(rfc3339(1_767_225_600_123), "2026-01-01T00:00:00.123Z");
-        assert_eq!(tz(480), "+08:00");
-        assert_eq!(tz(-330), "-05:30");
-    }
-}
-
 /// Maps an EPCIS 2.0 JSON document (or a single event) to ledger calls:
 /// `(method, args as JSON)` in document order, ready for `Method::from_json`. Every
 /// event must be mappable (see the table above); the error names the event index and
@@ -594,5 +515,84 @@ fn import_event(e: &Value) -> Result<(String, Value), String> {
         (t, s) => Err(format!(
             "{t} with bizStep {s:?} cannot be mapped to a ledger event (supported: creating_class_instance, commissioning, inspecting, shipping, receiving, retail_selling, holding, destroying, TransformationEvent, AggregationEvent ADD, errorDeclaration)"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digital_link_pads_gtins_and_encodes_reserved_characters() {
+        assert_eq!(digital_link_path("6901234567892", "L1"), "/01/06901234567892/10/L1");
+        assert_eq!(digital_link_path("06901234567892", "A B/1"), "/01/06901234567892/10/A%20B%2F1");
+        assert_eq!(digital_link_path("ZHACAI", "X.1"), "/01/ZHACAI/10/X.1");
+    }
+
+    #[test]
+    fn export_maps_methods_to_cbv_events() {
+        use crate::trace::types::{LotStatus, Origin};
+        let uscc = jialing_core::Uscc::complete("91500230MA5U10001").unwrap();
+        let lot = Lot {
+            id: "L1".into(),
+            product: "6901234567892".into(),
+            producer: uscc.clone(),
+            custodian: uscc,
+            in_transit_to: None,
+            origin: Origin {
+                county: "c".into(),
+                township: "t".into(),
+                village: "v".into(),
+                lat_micro: 0,
+                lon_micro: 0,
+            },
+            quantity_milli: 1500,
+            unit: "kg".into(),
+            status: LotStatus::Harvested,
+            last_event_ms: 0,
+            harvest_not_before_ms: 0,
+            nonconformant_open: false,
+            last_test: None,
+            certificate: None,
+            events: 3,
+            held: false,
+            parents: vec![],
+            children: vec![],
+            packed_in: None,
+            contents: vec![],
+            corrections: 0,
+        };
+        let at = json!({"time_ms": 1_767_225_600_000u64, "tz_offset_min": 480});
+        let create = json!({"quantity_milli": 1500, "unit": "kg", "origin": {}, "at": at});
+        let test = json!({"items": [{"pass": false}], "report_hash": "00", "at": at});
+        let pack = json!({"pack": "P1", "lots": ["L1"], "at": at});
+        let recs = [
+            EventRecord { tx_hash: Hash([1; 32]), method: "create_lot", args: &create, org: "X" },
+            EventRecord { tx_hash: Hash([2; 32]), method: "record_test", args: &test, org: "Y" },
+            EventRecord { tx_hash: Hash([3; 32]), method: "pack", args: &pack, org: "X" },
+        ];
+        let doc = export_lot("https://r.example", &lot, None, &recs);
+        let ev = doc["epcisBody"]["eventList"].as_array().unwrap();
+        assert_eq!(doc["schemaVersion"], "2.0");
+        assert_eq!(
+            (ev[0]["action"].as_str(), ev[0]["bizStep"].as_str()),
+            (Some("ADD"), Some("creating_class_instance"))
+        );
+        assert_eq!(ev[0]["quantityList"][0]["epcClass"], "https://r.example/01/06901234567892/10/L1");
+        assert_eq!(ev[0]["quantityList"][0]["uom"], "KGM");
+        assert_eq!(ev[1]["disposition"], "non_conformant");
+        assert_eq!(
+            (ev[2]["type"].as_str(), ev[2]["parentID"].as_str()),
+            (Some("AggregationEvent"), Some("https://r.example/01/06901234567892/10/P1"))
+        );
+        assert!(ev[0]["eventID"].as_str().unwrap().starts_with("ni:///sha-256;0101"));
+        assert_eq!(ev[0]["eventTimeZoneOffset"], "+08:00");
+    }
+
+    #[test]
+    fn times_and_offsets() {
+        assert_eq!(rfc3339(1_767_225_600_123), "2026-01-01T00:00:00.123Z");
+        assert_eq!(tz(480), "+08:00");
+        assert_eq!(tz(-330), "-05:30");
     }
 }
