@@ -82,6 +82,9 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
+/// Largest request body: a `POST /v1/txs` of several thousand typical transactions.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
 /// Builds the router.
 pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>) -> Router {
     let api = Api { ledger, info: Arc::new(info), audit };
@@ -102,6 +105,7 @@ pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::
         .route("/v1/credit/{subject}", get(crate::views::credit_public))
         .route("/v1/credit/{subject}/full", get(crate::views::credit_full))
         .route("/v1/history/{kind}/{id}", get(history_route))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)
 }
 

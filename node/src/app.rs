@@ -387,11 +387,26 @@ impl App {
         let mut exec =
             BlockExecutor::new(&self.ledger.store, ctx.clone()).map_err(|e| AppError::Genesis(e.to_string()))?;
         let mut txs = Vec::with_capacity(candidates.len());
+        let mut evict = Vec::new();
         for p in candidates {
             match exec.execute(&p.tx, p.hash) {
                 Ok(_) => txs.push(p),
                 Err(AdmissionError::Storage(e)) => return Err(AppError::Genesis(format!("state read failed: {e}"))),
-                Err(e) => tracing::debug!(target: "jialing::app", tx = %p.hash, reason = %e, "left out of block"),
+                Err(e) => {
+                    // Not a member any more (expired, revoked, organisation removed) or a
+                    // stale nonce: it can never be included; drop it from the pool.
+                    tracing::info!(target: "jialing::mempool", tx = %p.hash, reason = %e, "evicted: no longer admissible");
+                    evict.push(p.hash);
+                }
+            }
+        }
+        if !evict.is_empty() {
+            let mut pool = match self.ledger.mempool.lock() {
+                Ok(p) => p,
+                Err(p) => p.into_inner(),
+            };
+            for h in &evict {
+                pool.remove(h);
             }
         }
         let outcome = exec.finish(&self.tree);

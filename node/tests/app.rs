@@ -144,3 +144,36 @@ fn commit_refuses_a_certificate_without_quorum() {
     assert!(err.contains("two thirds"), "{err}");
     assert_eq!(app.tip().header.height, 0);
 }
+
+#[test]
+fn expired_signers_transactions_are_evicted_at_proposal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = open(dir.path());
+    let a = admin("farm");
+    let temp = Keypair::from_label("temp");
+    // Certify `temp` until shortly after the next block.
+    let (contract, method, payload) =
+        Certify { member: temp.public(), roles: vec![Role::Producer], expires_ms: GENESIS_MS + 20_000 }.to_call();
+    let tx = Transaction { chain_id: "jialing-test".into(), signer: a.public(), nonce: 0, contract, method, payload }
+        .sign(&a);
+    assert!(submit(&app, vec![tx]).iter().all(|r| r.is_ok()));
+    commit_next(&mut app, GENESIS_MS + 10_000);
+    // `temp` has a transaction pending while still certified...
+    let (contract, method, payload) =
+        Certify { member: Keypair::from_label("y").public(), roles: vec![Role::Producer], expires_ms: u64::MAX }
+            .to_call();
+    let t2 =
+        Transaction { chain_id: "jialing-test".into(), signer: temp.public(), nonce: 0, contract, method, payload }
+            .sign(&temp);
+    let bytes = t2.to_bytes();
+    app.ledger()
+        .mempool
+        .lock()
+        .unwrap()
+        .insert(t2.hash(), std::sync::Arc::new(t2), std::sync::Arc::new(bytes))
+        .unwrap();
+    // ...but the next block is after its expiry: the proposal leaves it out and evicts it.
+    let p = app.propose(validators()[0].public(), GENESIS_MS + 30_000, 1000, 1 << 22).unwrap();
+    assert_eq!(p.txs.len(), 0);
+    assert!(app.ledger().mempool.lock().unwrap().is_empty());
+}
