@@ -58,84 +58,18 @@ pub fn parse_roles(s: &str) -> Result<Vec<Role>, ClientError> {
     Ok(roles)
 }
 
-/// Parses an RFC 3339 UTC time (`2027-12-31T00:00:00Z`, optional fraction, or a bare
-/// date `2027-12-31`) to Unix milliseconds.
+/// Parses a UTC time `2027-12-31T00:00:00Z` (fractions allowed) or a date `2027-12-31`
+/// (midnight UTC) into ms since the Unix epoch.
 pub fn parse_utc_ms(s: &str) -> Result<u64, ClientError> {
-    let bad = |why: &str| {
-        ClientError::Args(format!("time {s:?} {why}; write it as UTC like 2027-12-31T00:00:00Z or 2027-12-31"))
-    };
-    let (date, time) = match s.split_once(['T', 't', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let num = |x: &str| x.parse::<u64>().map_err(|_| bad("is not a valid date/time"));
-    let d: Vec<&str> = date.split('-').collect();
-    let [y, mo, da] = d.as_slice() else {
-        return Err(bad("has no YYYY-MM-DD date"));
-    };
-    let (y, mo, da) = (num(y)?, num(mo)?, num(da)?);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || da < 1 || da > days_in_month(y, mo) {
-        return Err(bad("is not a real date after 1970"));
-    }
-    let mut ms = days_from_civil(y, mo, da) * 86_400_000;
-    if let Some(t) = time {
-        let t = t.strip_suffix(['Z', 'z']).ok_or_else(|| bad("must end in Z (UTC)"))?;
-        let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
-        let p: Vec<&str> = hms.split(':').collect();
-        let [h, mi, se] = p.as_slice() else {
-            return Err(bad("has no HH:MM:SS time"));
-        };
-        let (h, mi, se) = (num(h)?, num(mi)?, num(se)?);
-        if h > 23 || mi > 59 || se > 59 {
-            return Err(bad("has an impossible time of day"));
-        }
-        let frac_ms = if frac.is_empty() {
-            0
-        } else {
-            let digits: String = frac.chars().chain("000".chars()).take(3).collect();
-            num(&digits)?
-        };
-        ms += ((h * 60 + mi) * 60 + se) * 1000 + frac_ms;
-    }
-    Ok(ms)
+    let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_string() };
+    jialing_core::calendar::parse_rfc3339_utc(&full).map_err(|_| {
+        ClientError::Args(format!("time {s:?} is not valid; write it as UTC like 2027-12-31T00:00:00Z or 2027-12-31"))
+    })
 }
 
-fn days_in_month(y: u64, m: u64) -> u64 {
-    match m {
-        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm), for years >= 1970.
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+/// Formats ms since the Unix epoch as `2027-12-31T00:00:00.000Z`.
 pub fn format_utc_ms(ms: u64) -> String {
-    let days = ms / 86_400_000;
-    let rem = ms % 86_400_000;
-    // civil_from_days
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    jialing_core::calendar::format_rfc3339_ms(ms)
 }
 
 /// The expiry in ms from `--expires TIME` or `--days N` (from now, by this machine's clock).

@@ -1,54 +1,15 @@
 //! RFC 3339 UTC timestamps (`YYYY-MM-DDTHH:MM:SSZ`) to and from Unix milliseconds,
 //! without a date library (on `jialing_core::calendar`).
 
-use jialing_core::calendar::{civil_from_days, days_from_civil, days_in_month};
-
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into ms since the Unix epoch (1970 or later).
 pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
-    let bad = || format!("{s:?} is not an RFC 3339 UTC time like 2026-11-01T00:00:00Z");
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || !s.ends_with('Z')
-    {
-        return Err(bad());
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok()).ok_or_else(bad);
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut ms = 0u64;
-    let rest = &s[19..s.len() - 1];
-    if !rest.is_empty() {
-        let frac = rest
-            .strip_prefix('.')
-            .filter(|f| !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()))
-            .ok_or_else(bad)?;
-        let padded = format!("{frac:0<3}");
-        ms = padded[..3].parse::<u64>().map_err(|_| bad())?;
-    }
-    if !(1970..=9999).contains(&y)
-        || !(1..=12).contains(&mo)
-        || d == 0
-        || d > days_in_month(i128::from(y), mo)
-        || h > 23
-        || mi > 59
-        || se > 59
-    {
-        return Err(bad());
-    }
-    let days = days_from_civil(i128::from(y), mo, d);
-    Ok(days as u64 * 86_400_000 + (h as u64 * 3600 + mi as u64 * 60 + se as u64) * 1000 + ms)
+    jialing_core::calendar::parse_rfc3339_utc(s)
 }
 
 /// Formats ms since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (milliseconds dropped).
 pub fn format_rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (y, m, d) = civil_from_days(i128::from(secs / 86_400));
-    let t = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
+    let full = jialing_core::calendar::format_rfc3339_ms(ms - ms % 1000);
+    full.replace(".000Z", "Z")
 }
 
 #[cfg(test)]

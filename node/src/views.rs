@@ -15,9 +15,8 @@ use serde_json::{Value, json};
 use crate::api::{Api, ApiError};
 use crate::app::Ledger;
 
-/// Roles that may read every credit record of a subject.
-pub const CREDIT_READERS: &[Role] =
-    &[Role::CreditAuthority, Role::MarketRegulator, Role::ProduceRegulator, Role::DataRegulator, Role::Auditor];
+/// Roles that may read every credit record of a subject (the credit contract's).
+pub const CREDIT_READERS: &[Role] = credit::QUERY_ROLES;
 
 /// How far a request's time may be from the node's clock (replay window).
 pub const REQUEST_WINDOW_MS: u64 = 5 * 60 * 1000;

@@ -61,9 +61,7 @@ pub struct EventRecord<'a> {
 }
 
 fn rfc3339(ms: u64) -> String {
-    let (y, m, d) = jialing_core::calendar::civil_from_days(i128::from(ms / 86_400_000));
-    let t = (ms / 1000) % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", t / 3600, t / 60 % 60, t % 60, ms % 1000)
+    jialing_core::calendar::format_rfc3339_ms(ms)
 }
 
 fn tz(min: i64) -> String {
@@ -314,25 +312,7 @@ fn parse_time(e: &Value) -> Result<Value, String> {
 }
 
 fn parse_utc(t: &str) -> Option<u64> {
-    let t = t.strip_suffix('Z')?;
-    let (date, time) = t.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<u32>().ok());
-    let (y, mo, da) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut h = hms.split(':').map(|x| x.parse::<u64>().ok());
-    let (hh, mi, ss) = (h.next()??, h.next()??, h.next()??);
-    let ms: u64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-    if !(1..=12).contains(&mo)
-        || da == 0
-        || da > jialing_core::calendar::days_in_month(i128::from(y), mo)
-        || hh > 23
-        || mi > 59
-        || ss > 59
-    {
-        return None;
-    }
-    let days = u64::try_from(jialing_core::calendar::days_from_civil(i128::from(y), mo, da)).ok()?;
-    Some(days * 86_400_000 + (hh * 3600 + mi * 60 + ss) * 1000 + ms)
+    jialing_core::calendar::parse_rfc3339_utc(t).ok()
 }
 
 /// Decimal quantity text or number to milli-units, without floating point.
@@ -533,35 +513,9 @@ mod tests {
     fn export_maps_methods_to_cbv_events() {
         use crate::trace::types::{LotStatus, Origin};
         let uscc = jialing_core::Uscc::complete("91500230MA5U10001").unwrap();
-        let lot = Lot {
-            id: "L1".into(),
-            product: "6901234567892".into(),
-            producer: uscc.clone(),
-            custodian: uscc,
-            in_transit_to: None,
-            origin: Origin {
-                county: "c".into(),
-                township: "t".into(),
-                village: "v".into(),
-                lat_micro: 0,
-                lon_micro: 0,
-            },
-            quantity_milli: 1500,
-            unit: "kg".into(),
-            status: LotStatus::Harvested,
-            last_event_ms: 0,
-            harvest_not_before_ms: 0,
-            nonconformant_open: false,
-            last_test: None,
-            certificate: None,
-            events: 3,
-            held: false,
-            parents: vec![],
-            children: vec![],
-            packed_in: None,
-            contents: vec![],
-            corrections: 0,
-        };
+        let origin =
+            Origin { county: "c".into(), township: "t".into(), village: "v".into(), lat_micro: 0, lon_micro: 0 };
+        let lot = Lot::new("L1", "6901234567892", &uscc, origin, 1500, "kg", LotStatus::Harvested);
         let at = json!({"time_ms": 1_767_225_600_000u64, "tz_offset_min": 480});
         let create = json!({"quantity_milli": 1500, "unit": "kg", "origin": {}, "at": at});
         let test = json!({"items": [{"pass": false}], "report_hash": "00", "at": at});

@@ -263,30 +263,8 @@ pub(crate) fn create_lot(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Contract
     if tx.get_raw(&lot_key(&p.lot))?.is_some() {
         return Err(ContractError::AlreadyExists { what: "lot", id: p.lot });
     }
-    let org = tx.org().clone();
-    let lot = Lot {
-        id: p.lot,
-        product: p.product,
-        producer: org.clone(),
-        custodian: org,
-        in_transit_to: None,
-        origin: p.origin,
-        quantity_milli: p.quantity_milli,
-        unit: p.unit,
-        status: LotStatus::Commissioned,
-        last_event_ms: p.at.time_ms,
-        harvest_not_before_ms: 0,
-        nonconformant_open: false,
-        last_test: None,
-        certificate: None,
-        events: 0,
-        held: false,
-        parents: vec![],
-        children: vec![],
-        packed_in: None,
-        contents: vec![],
-        corrections: 0,
-    };
+    let mut lot = Lot::new(&p.lot, &p.product, tx.org(), p.origin, p.quantity_milli, &p.unit, LotStatus::Commissioned);
+    lot.last_event_ms = p.at.time_ms;
     save(tx, lot, &p.at);
     Ok(())
 }
@@ -694,29 +672,7 @@ fn new_lot(
     if tx.get_raw(&lot_key(id))?.is_some() {
         return Err(ContractError::AlreadyExists { what: "lot", id: id.into() });
     }
-    Ok(Lot {
-        id: id.into(),
-        product: product.into(),
-        producer: tx.org().clone(),
-        custodian: tx.org().clone(),
-        in_transit_to: None,
-        origin: from.origin.clone(),
-        quantity_milli,
-        unit: unit.into(),
-        status: LotStatus::Harvested,
-        last_event_ms: 0,
-        harvest_not_before_ms: 0,
-        nonconformant_open: false,
-        last_test: None,
-        certificate: None,
-        events: 0,
-        held: false,
-        parents: vec![],
-        children: vec![],
-        packed_in: None,
-        contents: vec![],
-        corrections: 0,
-    })
+    Ok(Lot::new(id, product, tx.org(), from.origin.clone(), quantity_milli, unit, LotStatus::Harvested))
 }
 
 pub(crate) fn transform(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {

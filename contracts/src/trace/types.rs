@@ -172,3 +172,40 @@ pub struct Lot {
     /// Error declarations recorded against this lot's events.
     pub corrections: u32,
 }
+
+impl Lot {
+    /// A new lot of `product` made and held by `org`, with nothing recorded yet.
+    pub fn new(
+        id: &str,
+        product: &str,
+        org: &Uscc,
+        origin: Origin,
+        quantity_milli: u64,
+        unit: &str,
+        status: LotStatus,
+    ) -> Self {
+        Lot {
+            id: id.into(),
+            product: product.into(),
+            producer: org.clone(),
+            custodian: org.clone(),
+            in_transit_to: None,
+            origin,
+            quantity_milli,
+            unit: unit.into(),
+            status,
+            last_event_ms: 0,
+            harvest_not_before_ms: 0,
+            nonconformant_open: false,
+            last_test: None,
+            certificate: None,
+            events: 0,
+            held: false,
+            parents: vec![],
+            children: vec![],
+            packed_in: None,
+            contents: vec![],
+            corrections: 0,
+        }
+    }
+}
