@@ -76,11 +76,17 @@ fn decode_at<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, Contrac
 impl<'a> BlockExecutor<'a> {
     /// Starts a block on top of `base`.
     pub fn new(base: &'a dyn StateView, ctx: BlockContext) -> Result<Self, AdmissionError> {
-        let params = match base.get(keys::PARAMS).map_err(AdmissionError::Storage)? {
+        // Governance hook: apply the proposals due at this height (point reads of
+        // `gov/due/{height}`) into the block's writes before anything else, so the
+        // block's transactions see the state and parameters in force at block start.
+        let mut writes = BTreeMap::new();
+        crate::governance::begin_block(base, &mut writes, ctx.height)
+            .map_err(|e| AdmissionError::Storage(e.to_string()))?;
+        let params = match read(base, &writes, keys::PARAMS).map_err(AdmissionError::Storage)? {
             Some(bytes) => encoding::decode("params", &bytes).map_err(|e| AdmissionError::Storage(e.to_string()))?,
             None => Params::default(),
         };
-        Ok(BlockExecutor { base, ctx, params, writes: BTreeMap::new(), receipts: Vec::new(), seen: BTreeSet::new() })
+        Ok(BlockExecutor { base, ctx, params, writes, receipts: Vec::new(), seen: BTreeSet::new() })
     }
 
     /// The block context.

@@ -44,6 +44,8 @@ impl InitialState {
         w.insert(keys::CHAIN.to_vec(), Some(encoding::encode(&self.chain)));
         w.insert(keys::PARAMS.to_vec(), Some(encoding::encode(&self.params)));
         w.insert(keys::VALIDATORS.to_vec(), Some(encoding::encode(&self.validator_set()?)));
+        let org_list: Vec<_> = self.orgs.iter().map(|o| o.uscc.clone()).collect();
+        w.insert(crate::governance::ORGS_KEY.to_vec(), Some(encoding::encode(&org_list)));
         for o in &self.orgs {
             w.insert(keys::org(&o.uscc), Some(encoding::encode(o)));
             let admin = Member { org: o.uscc.clone(), roles: vec![Role::Admin], expires_ms: u64::MAX, revoked: false };

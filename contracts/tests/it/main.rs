@@ -5,5 +5,6 @@
 
 mod credit;
 mod executor;
+mod governance;
 mod membership;
 mod trace;
