@@ -344,3 +344,26 @@ pub fn begin_block(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn orgs(n: usize) -> Vec<Uscc> {
+        (0..n).filter_map(|i| Uscc::complete(&format!("91500230MA{:07}", 3000 + i)).ok()).collect()
+    }
+
+    #[test]
+    fn governance_quorum_is_more_than_the_fraction() {
+        let g = GovernanceParams::default();
+        let regs = orgs(4);
+        assert!(has_quorum(&regs[..3], &regs, &g));
+        assert!(!has_quorum(&regs[..2], &regs, &g));
+        let three = orgs(3);
+        assert!(!has_quorum(&three[..2], &three, &g), "exactly two thirds is not more than two thirds");
+        assert!(has_quorum(&three, &three, &g));
+        // Approvals from organisations that are no longer regulators do not count.
+        assert!(!has_quorum(&orgs(6)[3..], &three, &g));
+        assert!(!has_quorum(&[], &[], &g));
+    }
+}
