@@ -231,6 +231,15 @@ fn run_propose(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
             format!("effective height {} is more than {max} blocks after {}", p.effective_height, tx.height()),
         ));
     }
+    match &p.action {
+        Action::AddOrg { org } => {
+            tx.check_text("org.name", &org.name, true)?;
+            tx.check_text("org.contact", &org.contact, false)?;
+            tx.check_list("org.node_keys", org.node_keys.len())?;
+        }
+        Action::SetNodeKeys { node_keys, .. } => tx.check_list("node_keys", node_keys.len())?,
+        _ => {}
+    }
     // Validate the action against the current state; the scratch writes are dropped.
     let mut scratch = Scratch { tx, writes: BTreeMap::new() };
     actions::apply(&mut scratch, &p.action, p.effective_height)?;
