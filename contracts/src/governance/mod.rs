@@ -231,6 +231,15 @@ fn run_propose(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
             format!("effective height {} is more than {max} blocks after {}", p.effective_height, tx.height()),
         ));
     }
+    match &p.action {
+        Action::AddOrg { org } => {
+            tx.check_text("org.name", &org.name, true)?;
+            tx.check_text("org.contact", &org.contact, false)?;
+            tx.check_list("org.node_keys", org.node_keys.len())?;
+        }
+        Action::SetNodeKeys { node_keys, .. } => tx.check_list("node_keys", node_keys.len())?,
+        _ => {}
+    }
     // Validate the action against the current state; the scratch writes are dropped.
     let mut scratch = Scratch { tx, writes: BTreeMap::new() };
     actions::apply(&mut scratch, &p.action, p.effective_height)?;
@@ -343,4 +352,27 @@ pub fn begin_block(
         writes.insert(proposal_key(&id), Some(jialing_core::encoding::encode(&p)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn orgs(n: usize) -> Vec<Uscc> {
+        (0..n).filter_map(|i| Uscc::complete(&format!("91500230MA{:07}", 3000 + i)).ok()).collect()
+    }
+
+    #[test]
+    fn governance_quorum_is_more_than_the_fraction() {
+        let g = GovernanceParams::default();
+        let regs = orgs(4);
+        assert!(has_quorum(&regs[..3], &regs, &g));
+        assert!(!has_quorum(&regs[..2], &regs, &g));
+        let three = orgs(3);
+        assert!(!has_quorum(&three[..2], &three, &g), "exactly two thirds is not more than two thirds");
+        assert!(has_quorum(&three, &three, &g));
+        // Approvals from organisations that are no longer regulators do not count.
+        assert!(!has_quorum(&orgs(6)[3..], &three, &g));
+        assert!(!has_quorum(&[], &[], &g));
+    }
 }

@@ -1,6 +1,8 @@
 //! Governance rules: proposals, approvals by regulator organisations, quorum and the
 //! effective height applied at block start.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
 use jialing_contracts::governance::{
@@ -244,4 +246,22 @@ fn governance_params_change_at_height() {
     assert_eq!((now.version, now.governance.max_proposal_lifetime_blocks), (2, 3));
     let rec: ParamsRecord = l.get(&params_key(2)).unwrap();
     assert_eq!((rec.version, rec.effective_height), (2, eff));
+}
+
+#[test]
+fn governance_action_revalidated_at_height() {
+    let mut l = TestLedger::new();
+    let org = new_org("coop", vec![Role::Producer], None);
+    let (first, eff1) = propose(&mut l, Action::AddOrg { org: org.clone() }, 6);
+    let (second, eff2) = propose(&mut l, Action::AddOrg { org: org.clone() }, 6);
+    for id in [&first, &second] {
+        approve(&mut l, "market", id);
+        approve(&mut l, "credit", id);
+    }
+    run_to(&mut l, eff2.max(eff1));
+    assert_eq!(proposal(&l, &first).status, ProposalStatus::Applied);
+    assert!(
+        matches!(proposal(&l, &second).status, ProposalStatus::Failed { ref reason } if reason.starts_with("already_exists"))
+    );
+    assert_eq!(l.get::<Organisation>(&keys::org(&org.uscc)), Some(org));
 }
