@@ -168,8 +168,8 @@ fn governance_keeps_a_validator() {
 fn governance_params_valid() {
     let mut l = TestLedger::new();
     let before = state(&l);
-    let mut params = Params::default();
-    params.governance = GovernanceParams { quorum_numerator: 0, ..Default::default() };
+    let params =
+        Params { governance: GovernanceParams { quorum_numerator: 0, ..Default::default() }, ..Default::default() };
     let p = Propose { action: Action::SetParams { params }, effective_height: l.height + 5 };
     expect_refused(&l.call(&key("agri"), &p).unwrap(), "governance.params_valid");
     assert_eq!(state(&l), before);
