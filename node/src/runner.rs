@@ -35,8 +35,14 @@ pub async fn run_with(
     on_ready: impl FnOnce(Arc<crate::app::Ledger>),
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
-    let store =
-        Store::open(&cfg.data_dir).with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    let store = Store::open(&cfg.data_dir).map_err(|e| {
+        let hint = if e.to_string().contains("Locked") {
+            ": another jialing-node is using this data directory; stop it or set a different data_dir"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("opening the store in {}: {e}{hint}", cfg.data_dir.display())
+    })?;
     let mempool = Mempool::new(cfg.mempool.max_bytes, cfg.mempool.max_txs);
     let (ledger, app) = App::open(store, &init, mempool)?;
     let tip = app.tip();
