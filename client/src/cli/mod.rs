@@ -50,7 +50,7 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// List contract methods, or sign and submit a call to any of them.
     Tx(tx::TxArgs),
-    /// Read blocks, transactions, lots, organisations and nonces.
+    /// Read blocks, transactions, lots, organisations, credit records and nonces.
     #[command(subcommand)]
     Query(query::QueryCommand),
     /// Show the node's chain, height, mempool and validator.
