@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod credit;
+mod data;
 mod executor;
 mod governance;
 mod membership;
