@@ -104,6 +104,8 @@ pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::
         .route("/v1/methods", get(methods))
         .route("/v1/credit/{subject}", get(crate::views::credit_public))
         .route("/v1/credit/{subject}/full", get(crate::views::credit_full))
+        .route("/v1/data/product/{id}", get(crate::views::data_product))
+        .route("/v1/data/licences/{uscc}/full", get(crate::views::data_licences))
         .route("/v1/history/{kind}/{id}", get(history_route))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)

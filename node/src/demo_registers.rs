@@ -124,7 +124,105 @@ pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
     call(ledger, &shop, &Receive { lot: DEMO_LOT.into(), at: at(ledger, 1) }, timeout)?;
     call(ledger, &shop, &Sell { lot: DEMO_LOT.into(), quantity_milli: 12_500, at: at(ledger, 0) }, timeout)?;
     tracing::info!(target: "jialing::demo", lot = DEMO_LOT, "traceability scenario on the ledger: GET /v1/lot/{DEMO_LOT}");
-    credit(ledger, timeout)
+    credit(ledger, timeout)?;
+    data(ledger, timeout)
+}
+
+/// The data-trading scenario: a price index registered, reviewed, registered and
+/// listed; an important dataset that needs the data regulator first; a negative-list
+/// submission refused; then a licence contracted, escrowed, delivered (digest matches),
+/// accepted, settled minus the fee, and used with a derived dataset recorded.
+fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
+    use jialing_contracts::data::methods::{
+        Accept, ApproveImportant, Confirm, Contract, Deliver, Escrow, List, RecordUse, Register, Review, Settle,
+    };
+    use jialing_contracts::data::types::{Classification, DataKind, DeliveryMode, Terms};
+    let provider = sample_key("dataco", "op");
+    let exchange = sample_key("exchange", "op");
+    let buyer = sample_key("buyer", "op");
+    let version = Hash(jialing_core::sha256(b"demo dataset: Fengdu produce prices 2026 v1").0);
+    let reg = |id: &str, title: &str, category: &str, classification| Register {
+        id: id.into(),
+        title: title.into(),
+        category: category.into(),
+        kind: DataKind::Dataset,
+        classification,
+        personal_info: false,
+        version_hash: version,
+        size_bytes: 48 << 20,
+    };
+    call(
+        ledger,
+        &provider,
+        &reg(
+            "FD-PRICE-2026",
+            "丰都农产品价格数据 2026 (Fengdu produce prices 2026)",
+            "agriculture",
+            Classification::Internal,
+        ),
+        timeout,
+    )?;
+    call(
+        ledger,
+        &exchange,
+        &Review { product: "FD-PRICE-2026".into(), report: Hash(jialing_core::sha256(b"compliance report").0) },
+        timeout,
+    )?;
+    call(ledger, &exchange, &Confirm { product: "FD-PRICE-2026".into() }, timeout)?;
+    call(ledger, &provider, &List { product: "FD-PRICE-2026".into(), price_fen: 5_000_000 }, timeout)?;
+    // Important data: registration waits for the data regulator.
+    call(
+        ledger,
+        &provider,
+        &reg("FD-FARMLAND-2026", "耕地地块数据 (farmland parcels)", "agriculture", Classification::Important),
+        timeout,
+    )?;
+    call(
+        ledger,
+        &exchange,
+        &Review { product: "FD-FARMLAND-2026".into(), report: Hash(jialing_core::sha256(b"compliance report 2").0) },
+        timeout,
+    )?;
+    call(ledger, &exchange, &Confirm { product: "FD-FARMLAND-2026".into() }, timeout)?;
+    call(ledger, &sample_key("bigdata", "op"), &ApproveImportant { product: "FD-FARMLAND-2026".into() }, timeout)?;
+    call(ledger, &exchange, &Confirm { product: "FD-FARMLAND-2026".into() }, timeout)?;
+    // Negative list: refused outright.
+    call(ledger, &provider, &reg("FD-CORE", "core data", "national_core_data", Classification::Important), timeout)?;
+    // A licence, end to end.
+    let now = ledger.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
+    let terms = Terms {
+        purpose: "price forecasting".into(),
+        scenario: "county agricultural dashboard".into(),
+        fields: vec!["date".into(), "product".into(), "price".into()],
+        start_ms: now,
+        end_ms: now + 365 * 86_400_000,
+        price_fen: 5_000_000,
+        transferable: false,
+        derived_resale: false,
+        delivery_mode: DeliveryMode::ComputeInPlace,
+    };
+    call(
+        ledger,
+        &exchange,
+        &Contract { id: "LIC-2026-0001".into(), product: "FD-PRICE-2026".into(), buyer: sample_uscc("buyer")?, terms },
+        timeout,
+    )?;
+    call(ledger, &exchange, &Escrow { trade: "LIC-2026-0001".into(), amount_fen: 5_000_000 }, timeout)?;
+    call(ledger, &provider, &Deliver { trade: "LIC-2026-0001".into(), digest: version }, timeout)?;
+    call(ledger, &buyer, &Accept { trade: "LIC-2026-0001".into() }, timeout)?;
+    call(ledger, &exchange, &Settle { trade: "LIC-2026-0001".into() }, timeout)?;
+    call(
+        ledger,
+        &buyer,
+        &RecordUse {
+            trade: "LIC-2026-0001".into(),
+            purpose: "price forecasting".into(),
+            derived: Some(Hash(jialing_core::sha256(b"derived forecast").0)),
+        },
+        timeout,
+    )?;
+    tracing::info!(target: "jialing::demo", "data-trading scenario on the ledger: GET /v1/data/product/FD-PRICE-2026");
+    Ok(())
 }
 
 /// The credit scenario: the market bureau records a general dishonesty record against

@@ -134,3 +134,69 @@ fn log_query(log: &Arc<crate::audit_log::AuditLog>, entry: &Value) -> Result<(),
     tracing::info!(target: "jialing::audit", signer = %entry["signer"], org = %entry["org"], query = %entry["query"], "restricted query");
     Ok(())
 }
+
+/// `GET /v1/data/product/{id}`: a data product and its registration (public).
+pub async fn data_product(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    jialing_contracts::trace::rules::id_format("product id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let p: jialing_contracts::data::types::DataProduct = read(&api.ledger, &jialing_contracts::data::product_key(&id))?
+        .ok_or_else(|| ApiError::not_found(format!("data product {id} is not on the ledger")))?;
+    Ok(Json(json!({"product": p})))
+}
+
+/// Roles that may list any company's licences (the company's own members may list theirs).
+pub const LICENCE_READERS: &[Role] = &[Role::Exchange, Role::DataRegulator, Role::Auditor];
+
+/// `GET /v1/data/licences/{uscc}/full`: every trade and licence a company is party to
+/// (restricted: the exchange, the data regulator, auditors or the company itself;
+/// signed; audit-logged).
+pub async fn data_licences(
+    State(api): State<Api>,
+    Path(uscc): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let code = jialing_core::Uscc::parse(&uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let path = format!("/v1/data/licences/{uscc}/full");
+    let all_roles: Vec<Role> = Role::ALL.to_vec();
+    let (key, org, roles, time, sig) = authorise(&api, &headers, "GET", &path, &all_roles)?;
+    if org != code.as_str() && !roles.iter().any(|r| LICENCE_READERS.contains(r)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_role",
+            format!(
+                "only the company itself or the roles [{}] may list its licences",
+                jialing_contracts::error::role_list(LICENCE_READERS)
+            ),
+        ));
+    }
+    let tag = jialing_contracts::IndexTag { kind: jialing_contracts::TagKind::Org, id: code.to_string() };
+    let mut ids = std::collections::BTreeSet::new();
+    for (_, _, hash) in api.ledger.store.history(&tag, 0, 100_000)? {
+        let Some((_, stx)) = api.ledger.store.signed_tx(&hash)? else { continue };
+        let id = match (stx.tx.contract.as_str(), stx.tx.method.as_str()) {
+            ("data", "contract") => {
+                encoding::decode::<jialing_contracts::data::methods::Contract>("contract", &stx.tx.payload)
+                    .map(|c| c.id)
+                    .ok()
+            }
+            ("data", "transfer") => {
+                encoding::decode::<jialing_contracts::data::methods::Transfer>("transfer", &stx.tx.payload)
+                    .map(|t| t.trade)
+                    .ok()
+            }
+            _ => None,
+        };
+        ids.extend(id);
+    }
+    let mut trades = Vec::new();
+    for id in ids {
+        if let Some(t) =
+            read::<jialing_contracts::data::types::Trade>(&api.ledger, &jialing_contracts::data::trade_key(&id))?
+        {
+            let active = t.active_at(now(&api.ledger));
+            trades.push(json!({"licence": t, "active": active}));
+        }
+    }
+    let entry = json!({"logged_ms": crate::solo::now_ms(), "request_ms": time, "signer": key, "org": org, "roles": roles, "query": path, "signature": sig});
+    log_query(&api.audit, &entry)?;
+    Ok(Json(json!({"company": uscc, "licences": trades, "audit": "this query was recorded in the node's audit log"})))
+}
