@@ -51,6 +51,15 @@ pub enum QueryCommand {
         #[arg(long)]
         key: Option<std::path::PathBuf>,
     },
+    /// Every data trade and licence a company is party to (restricted: the exchange,
+    /// the data regulator, auditors or the company itself; signed; logged by the node).
+    Licences {
+        /// The company's USCC.
+        uscc: String,
+        /// Key file to sign the request with.
+        #[arg(long)]
+        key: std::path::PathBuf,
+    },
     /// A key's next nonce (committed and counting the mempool).
     Nonce {
         /// The public key (64 hex digits).
@@ -98,6 +107,12 @@ pub fn run(cmd: &QueryCommand, client: &Client, out: Output) -> Result<(), Clien
                 _ => client.credit(subject)?,
             };
             out.emit(&v, || format!("credit {subject}\n{}", output::pretty(&v)))
+        }
+        QueryCommand::Licences { uscc, key } => {
+            let k = crate::keys::load(key)?;
+            let chain = client.status()?.chain_id;
+            let v: serde_json::Value = client.signed_get(&format!("/v1/data/licences/{uscc}/full"), &k, &chain)?;
+            out.emit(&v, || format!("licences of {uscc}\n{}", output::pretty(&v)))
         }
         QueryCommand::Nonce { key } => {
             let n = client.nonce(key)?;
