@@ -414,6 +414,7 @@ pub(crate) fn contract(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractEr
         paid_fen: 0,
         uses: 0,
         derived: vec![],
+        deletion_attested: None,
     };
     save_trade(tx, &t);
     Ok(())
@@ -580,4 +581,111 @@ pub(crate) fn record_use(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Contract
     }
     save_trade(tx, &t);
     Ok(())
+}
+
+/// `data.terminate`: the exchange records an early termination agreed by both parties.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Terminate {
+    /// Trade id.
+    pub trade: String,
+    /// Reasons.
+    pub reasons: String,
+}
+payload!(Terminate, "terminate");
+
+/// `data.attest_deletion`: once a licence is over, the licensee attests it deleted the data.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AttestDeletion {
+    /// Trade id.
+    pub trade: String,
+    /// Hash of the deletion certificate.
+    pub certificate: Hash,
+}
+payload!(AttestDeletion, "attest_deletion");
+
+/// `data.deregister` (owner) / `data.revoke_product` (exchange): a product leaves the
+/// register for good.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Withdraw {
+    /// Product id.
+    pub product: String,
+    /// Reasons.
+    pub reasons: String,
+}
+
+/// `data.deregister`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Deregister(pub Withdraw);
+payload!(Deregister, "deregister");
+
+/// `data.revoke_product`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RevokeProduct(pub Withdraw);
+payload!(RevokeProduct, "revoke_product");
+
+pub(crate) fn terminate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: Terminate = decode_payload(payload)?;
+    tx.check_text("reasons", &p.reasons, true)?;
+    let mut t = load_trade(tx, &p.trade)?;
+    trade_status(
+        &t,
+        &[TradeStatus::Contracted, TradeStatus::Escrowed, TradeStatus::Disputed, TradeStatus::Settled],
+        "termination",
+        tx.time_ms(),
+    )?;
+    t.status = TradeStatus::Terminated;
+    save_trade(tx, &t);
+    Ok(())
+}
+
+pub(crate) fn attest_deletion(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: AttestDeletion = decode_payload(payload)?;
+    let mut t = load_trade(tx, &p.trade)?;
+    if tx.org() != &t.licensee {
+        return Err(rule(
+            "data.party_only",
+            format!("only the licensee {} attests deletion for licence {}", t.licensee, t.id),
+        ));
+    }
+    if !t.final_at(tx.time_ms()) {
+        return Err(rule(
+            "data.deletion_after_licence",
+            format!("licence {} is still in force; deletion is attested once it has ended", t.id),
+        ));
+    }
+    t.deletion_attested = Some(p.certificate);
+    save_trade(tx, &t);
+    Ok(())
+}
+
+fn withdraw(tx: &mut Tx<'_>, w: Withdraw, to: ProductStatus) -> Result<(), ContractError> {
+    tx.check_text("reasons", &w.reasons, true)?;
+    let mut d = load_product(tx, &w.product)?;
+    if to == ProductStatus::Deregistered {
+        owner_only(tx, &d.provider, "deregister this product")?;
+    }
+    status(
+        &d,
+        &[
+            ProductStatus::Submitted,
+            ProductStatus::Reviewed,
+            ProductStatus::Registered,
+            ProductStatus::Listed,
+            ProductStatus::Suspended,
+        ],
+        "withdrawal",
+    )?;
+    d.status = to;
+    save_product(tx, &d);
+    Ok(())
+}
+
+pub(crate) fn deregister(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: Deregister = decode_payload(payload)?;
+    withdraw(tx, p.0, ProductStatus::Deregistered)
+}
+
+pub(crate) fn revoke_product(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: RevokeProduct = decode_payload(payload)?;
+    withdraw(tx, p.0, ProductStatus::Revoked)
 }

@@ -129,4 +129,32 @@ pub const METHODS: &[Method] = &[
         record_use,
         RecordUse
     ),
+    method!(
+        "terminate",
+        &[Role::Exchange],
+        "record a licence terminated early by agreement (final)",
+        terminate,
+        Terminate
+    ),
+    method!(
+        "attest_deletion",
+        &[Role::DataBuyer],
+        "attest deletion of the data once the licence has ended",
+        attest_deletion,
+        AttestDeletion
+    ),
+    method!(
+        "deregister",
+        &[Role::DataProvider],
+        "withdraw the signer's product from the register (final)",
+        deregister,
+        Deregister
+    ),
+    method!(
+        "revoke_product",
+        &[Role::Exchange],
+        "revoke a product's registration, e.g. for false materials (final)",
+        revoke_product,
+        RevokeProduct
+    ),
 ];

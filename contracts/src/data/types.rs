@@ -50,6 +50,10 @@ pub enum ProductStatus {
     Listed,
     /// Listing suspended.
     Suspended,
+    /// Withdrawn by its owner (final).
+    Deregistered,
+    /// Revoked by the exchange, e.g. for false materials (final).
+    Revoked,
 }
 
 /// A data product.
@@ -140,6 +144,8 @@ pub enum TradeStatus {
     Settled,
     /// Revoked for breach (final).
     Revoked,
+    /// Terminated early by agreement, recorded by the exchange (final).
+    Terminated,
 }
 
 /// A trade between a provider and a buyer, and the licence it becomes.
@@ -169,6 +175,8 @@ pub struct Trade {
     pub uses: u32,
     /// Derived datasets recorded (hashes): lineage.
     pub derived: Vec<Hash>,
+    /// The licensee's attestation that it deleted the data (hash of the certificate).
+    pub deletion_attested: Option<Hash>,
 }
 
 impl Trade {
@@ -179,6 +187,7 @@ impl Trade {
 
     /// Whether the licence is over for good (revoked or past its term).
     pub fn final_at(&self, now_ms: u64) -> bool {
-        self.status == TradeStatus::Revoked || (self.status == TradeStatus::Settled && now_ms >= self.terms.end_ms)
+        matches!(self.status, TradeStatus::Revoked | TradeStatus::Terminated)
+            || (self.status == TradeStatus::Settled && now_ms >= self.terms.end_ms)
     }
 }

@@ -328,3 +328,51 @@ fn data_joint_punishment() {
         "data.joint_punishment",
     );
 }
+
+#[test]
+fn data_terminated_is_final_and_deletion_after_licence() {
+    let mut l = TestLedger::new();
+    settled(&mut l, false);
+    refused_unchanged(
+        &mut l,
+        &key("buyer"),
+        |l| l.call(&key("buyer"), &AttestDeletion { trade: "T1".into(), certificate: Hash([9; 32]) }).unwrap(),
+        "data.deletion_after_licence",
+    );
+    expect_ok(
+        &l.call(&key("exchange"), &Terminate { trade: "T1".into(), reasons: "both parties agree".into() }).unwrap(),
+    );
+    refused_unchanged(
+        &mut l,
+        &key("buyer"),
+        |l| {
+            l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
+                .unwrap()
+        },
+        "data.use_within_term",
+    );
+    expect_ok(&l.call(&key("buyer"), &AttestDeletion { trade: "T1".into(), certificate: Hash([9; 32]) }).unwrap());
+    assert_eq!(trade(&l).deletion_attested, Some(Hash([9; 32])));
+}
+
+#[test]
+fn data_withdrawn_products_are_final() {
+    let mut l = TestLedger::new();
+    listed(&mut l);
+    expect_ok(
+        &l.call(&key("exchange"), &RevokeProduct(Withdraw { product: "P1".into(), reasons: "false materials".into() }))
+            .unwrap(),
+    );
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| l.call(&key("provider"), &List { product: "P1".into(), price_fen: 1 }).unwrap(),
+        "data.product_must_be_registered",
+    );
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| l.call(&key("provider"), &Deregister(Withdraw { product: "P1".into(), reasons: "x".into() })).unwrap(),
+        "data.status",
+    );
+}
