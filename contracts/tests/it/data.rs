@@ -376,3 +376,71 @@ fn data_withdrawn_products_are_final() {
         "data.status",
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn allowed(from: TradeStatus, to: TradeStatus) -> bool {
+        use TradeStatus::*;
+        from == to
+            || matches!(
+                (from, to),
+                (Contracted, Escrowed)
+                    | (Escrowed, Delivered)
+                    | (Disputed, Delivered)
+                    | (Delivered, Accepted)
+                    | (Delivered, Disputed)
+                    | (Accepted, Settled)
+                    | (Settled, Revoked)
+                    | (Contracted | Escrowed | Disputed | Settled, Terminated)
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// Random sequences of trade calls by random parties: trades move only along the
+        /// state machine, money is never created (fee + paid = price), and refused calls
+        /// change nothing but the signer's nonce.
+        #[test]
+        fn data_random_sequences_keep_invariants(ops in proptest::collection::vec((0u8..11, 0usize..3, 0u64..10), 1..30)) {
+            let mut l = TestLedger::new();
+            escrowed(&mut l, true);
+            let who = ["provider", "buyer", "exchange"];
+            for (op, w, dt) in ops {
+                l.advance(dt * DAY);
+                let k = key(who[w]);
+                let before = l.snapshot();
+                let prev = trade(&l);
+                let t = "T1".to_string();
+                let r = match op {
+                    0 => l.call(&k, &Deliver { trade: t, digest: if dt % 3 == 0 { Hash([1; 32]) } else { V } }),
+                    1 => l.call(&k, &Accept { trade: t }),
+                    2 => l.call(&k, &Dispute { trade: t, grounds: "g".into() }),
+                    3 => l.call(&k, &Settle { trade: t }),
+                    4 => l.call(&k, &Revoke { trade: t, reasons: "r".into() }),
+                    5 => l.call(&k, &Terminate { trade: t, reasons: "r".into() }),
+                    6 => l.call(&k, &Transfer { trade: t, to: uscc("buyer") }),
+                    7 => l.call(&k, &RecordUse { trade: t, purpose: "price forecasting".into(), derived: None }),
+                    8 => l.call(&k, &AttestDeletion { trade: t, certificate: Hash([2; 32]) }),
+                    9 => l.call(&k, &Escrow { trade: t, amount_fen: 1_000_000 }),
+                    _ => l.call(&k, &Suspend { product: "P1".into() }),
+                }
+                .unwrap();
+                let now = trade(&l);
+                if r.is_ok() {
+                    prop_assert!(allowed(prev.status, now.status), "{:?} -> {:?}", prev.status, now.status);
+                    if now.status == TradeStatus::Settled {
+                        prop_assert_eq!(now.fee_fen + now.paid_fen, now.terms.price_fen);
+                    }
+                } else {
+                    let mut after = l.snapshot();
+                    let mut b = before.clone();
+                    after.remove(&keys::nonce(&k.public()));
+                    b.remove(&keys::nonce(&k.public()));
+                    prop_assert!(after == b, "refused op {} changed state", op);
+                }
+            }
+        }
+    }
+}
