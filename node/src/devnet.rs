@@ -44,6 +44,7 @@ pub async fn run(dir: &Path, port: u16, reset: bool, demo: bool) -> anyhow::Resu
     println!("  sample keys:  {} (public knowledge: local demo only)", keys_dir.display());
     println!("  client:       jialing --node http://127.0.0.1:{port} status");
     println!("Ctrl-C to stop; the ledger stays in {} (use --reset to start over)", dir.display());
+    let dir_shown = dir.display().to_string();
     crate::runner::run_with(cfg, init, validator_keys, None, move |ledger| {
         if demo {
             std::thread::spawn(move || {
@@ -54,6 +55,7 @@ pub async fn run(dir: &Path, port: u16, reset: bool, demo: bool) -> anyhow::Resu
         }
     })
     .await
+    .with_context(|| format!("devnet in {dir_shown} (if it was created by another build, start over with --reset)"))
 }
 
 /// Waits until `ledger` commits `hash` (bounded).
