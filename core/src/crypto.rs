@@ -33,6 +33,8 @@ pub enum Purpose {
     GovernanceApproval = 6,
     /// An auditor's signed report.
     AuditReport = 7,
+    /// A validator binding its consensus key to its peer (libp2p) identity.
+    PeerBinding = 8,
 }
 
 impl Purpose {
@@ -46,6 +48,7 @@ impl Purpose {
             Purpose::QueryRequest => "query request",
             Purpose::GovernanceApproval => "governance approval",
             Purpose::AuditReport => "audit report",
+            Purpose::PeerBinding => "peer binding",
         }
     }
 }

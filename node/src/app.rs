@@ -123,6 +123,8 @@ pub struct Ledger {
     pub tip: RwLock<Tip>,
     /// Metrics.
     pub metrics: Metrics,
+    /// Where accepted submissions go to be gossiped to peers (set by the network).
+    pub gossip_out: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Arc<Vec<u8>>>>,
 }
 
 /// Why a submission was not accepted into the mempool.
@@ -177,6 +179,21 @@ impl Ledger {
     /// against committed state) and adds the good ones to the mempool. Returns one
     /// result per transaction, in order.
     pub fn submit(&self, txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>) -> Vec<Result<TxHash, SubmitError>> {
+        self.submit_inner(txs, true)
+    }
+
+    /// [`Ledger::submit`] for transactions that came from a peer's gossip: the same
+    /// checks, but they are not gossiped again.
+    pub fn submit_from_peer(&self, txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>) -> Vec<Result<TxHash, SubmitError>> {
+        self.submit_inner(txs, false)
+    }
+
+    fn submit_inner(
+        &self,
+        txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>,
+        forward: bool,
+    ) -> Vec<Result<TxHash, SubmitError>> {
+        let gossip = if forward { self.gossip_out.get() } else { None };
         let chain = self.chain_id.clone();
         let wrong_chain: Vec<bool> = txs.iter().map(|(s, _, _)| s.tx.chain_id != chain).collect();
         let items: Vec<_> =
@@ -210,7 +227,11 @@ impl Ledger {
                     }));
                 }
                 let mut pool = self.mempool.lock().map_err(|_| SubmitError::Mempool(MempoolError::Duplicate(hash)))?;
-                pool.insert(hash, Arc::new(stx), Arc::new(bytes)).map_err(SubmitError::Mempool)?;
+                let bytes = Arc::new(bytes);
+                pool.insert(hash, Arc::new(stx), bytes.clone()).map_err(SubmitError::Mempool)?;
+                if let Some(g) = gossip {
+                    let _ = g.send(bytes);
+                }
                 self.metrics.mempool_txs.set(pool.len() as i64);
                 self.metrics.mempool_bytes.set(pool.bytes() as i64);
                 Ok(hash)
@@ -337,6 +358,7 @@ impl App {
             mempool_signal: Condvar::new(),
             tip: RwLock::new(Tip { hash: header.hash(), header, validators }),
             metrics,
+            gossip_out: std::sync::OnceLock::new(),
         });
         Ok((ledger.clone(), App { ledger, tree }))
     }

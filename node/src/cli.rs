@@ -56,6 +56,10 @@ pub enum Command {
         /// API port of node 0; node i listens on base + i.
         #[arg(long, default_value_t = 8700)]
         base_port: u16,
+        /// Consensus port of node 0; node i uses base + 2i (and the next port for
+        /// transaction gossip).
+        #[arg(long, default_value_t = 26600)]
+        p2p_port: u16,
         /// Use the sample consortium's well-known keys instead of fresh random keys.
         #[arg(long)]
         sample_keys: bool,
@@ -104,8 +108,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             runtime()?.block_on(crate::runner::run(cfg, init, validator_keys, node_key))
         }
         Command::Init { genesis, out, api } => init_node(&genesis, &out, api),
-        Command::Testnet { validators, full_nodes, out, chain_id, base_port, sample_keys } => {
-            let nodes = crate::genesis_glue::testnet(validators, full_nodes, &out, &chain_id, base_port, !sample_keys)?;
+        Command::Testnet { validators, full_nodes, out, chain_id, base_port, p2p_port, sample_keys } => {
+            let nodes = crate::genesis_glue::testnet(
+                validators,
+                full_nodes,
+                &out,
+                &chain_id,
+                base_port,
+                p2p_port,
+                !sample_keys,
+            )?;
             println!("wrote a {validators}-validator network to {}", out.display());
             for n in nodes {
                 println!(
@@ -163,6 +175,7 @@ fn init_node(genesis: &Path, out: &Path, api: std::net::SocketAddr) -> anyhow::R
         block: Default::default(),
         mempool: Default::default(),
         log: Default::default(),
+        consensus: Default::default(),
     };
     std::fs::write(out.join("config.toml"), cfg.to_toml())?;
     println!("created {}", out.display());

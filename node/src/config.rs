@@ -72,6 +72,57 @@ pub struct NodeConfig {
     /// Logging settings.
     #[serde(default)]
     pub log: LogConfig,
+    /// Consensus and peer-to-peer settings (multi-node networks).
+    #[serde(default)]
+    pub consensus: ConsensusConfig,
+}
+
+/// A peer this node connects to. It is used only while its node key belongs to a
+/// current organisation in the ledger.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's node (libp2p) public key, hex.
+    pub node_key: String,
+    /// Its consensus address `host:port`; its transaction gossip listens on port + 1.
+    pub address: SocketAddr,
+}
+
+/// Consensus (Malachite) and peer-to-peer settings. With no `peers`, a node holding
+/// more than two thirds of the validator keys produces blocks alone (one-validator
+/// networks); otherwise it runs BFT consensus with its peers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusConfig {
+    /// Consensus listen address; transaction gossip listens on port + 1.
+    pub listen: SocketAddr,
+    /// The other nodes of the network.
+    pub peers: Vec<PeerConfig>,
+    /// Propose timeout of round 0 (ms).
+    pub timeout_propose_ms: u64,
+    /// Prevote and precommit timeouts of round 0 (ms).
+    pub timeout_vote_ms: u64,
+    /// Added to each timeout per round (ms).
+    pub timeout_delta_ms: u64,
+    /// A proposer with an empty mempool waits this long before proposing an empty
+    /// block (ms; capped at 60% of the propose timeout).
+    pub empty_block_wait_ms: u64,
+    /// A proposed block time may be at most this far ahead of the local clock (ms).
+    pub max_clock_drift_ms: u64,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        ConsensusConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 26600)),
+            peers: vec![],
+            timeout_propose_ms: 3000,
+            timeout_vote_ms: 1000,
+            timeout_delta_ms: 500,
+            empty_block_wait_ms: 1000,
+            max_clock_drift_ms: 2000,
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -176,6 +227,21 @@ impl NodeConfig {
         }
         if self.api.max_batch == 0 {
             return bad("api.max_batch", "must be at least 1");
+        }
+        let c = &self.consensus;
+        if c.timeout_propose_ms < 100 || c.timeout_vote_ms < 50 {
+            return bad("consensus.timeout_propose_ms", "timeouts below 100 ms (propose) / 50 ms (votes) cannot work");
+        }
+        if c.listen.port() == u16::MAX {
+            return bad("consensus.listen", "the port must leave room for the gossip port (port + 1)");
+        }
+        for p in &c.peers {
+            if jialing_core::PublicKey::from_hex(&p.node_key).is_err() {
+                return Err(ConfigError::Invalid {
+                    field: "consensus.peers.node_key",
+                    reason: format!("{:?} is not a 64-digit hex public key", p.node_key),
+                });
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad("log.format", "must be \"text\" or \"json\"");

@@ -36,6 +36,7 @@ pub async fn run(dir: &Path, port: u16, reset: bool, demo: bool) -> anyhow::Resu
         block: Default::default(),
         mempool: Default::default(),
         log: Default::default(),
+        consensus: Default::default(),
     };
     println!("Jialing devnet: chain {}, sample consortium of {} organisations", init.chain.chain_id, init.orgs.len());
     println!("  one process holding the {} sample validator keys", validator_keys.len());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use jialing_contracts::genesis_state::InitialState;
 
-use crate::config::{ApiConfig, NodeConfig};
+use crate::config::{ApiConfig, ConsensusConfig, NodeConfig, PeerConfig};
 
 /// Loads and validates a genesis file.
 pub fn load(path: &Path) -> anyhow::Result<InitialState> {
@@ -32,6 +32,7 @@ pub fn testnet(
     out: &Path,
     chain_id: &str,
     base_port: u16,
+    p2p_port: u16,
     fresh_keys: bool,
 ) -> anyhow::Result<Vec<GeneratedNode>> {
     if out.exists() && out.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -46,6 +47,11 @@ pub fn testnet(
     };
     let net = jialing_genesis::generate(&spec)?;
     let layout = net.write(out)?;
+    // Node i's consensus listens on p2p_port + 2i, its transaction gossip on the next port.
+    let p2p = |i: usize| SocketAddr::from(([127, 0, 0, 1], p2p_port + 2 * i as u16));
+    let peers: Vec<PeerConfig> =
+        net.nodes.iter().map(|n| PeerConfig { node_key: n.node.public().to_hex(), address: p2p(n.index) }).collect();
+    let multi = net.nodes.len() > 1;
     let mut nodes = Vec::new();
     for n in layout.nodes {
         let dir = out.join(format!("node-{}", n.index));
@@ -60,6 +66,15 @@ pub fn testnet(
             block: Default::default(),
             mempool: Default::default(),
             log: Default::default(),
+            consensus: ConsensusConfig {
+                listen: p2p(n.index),
+                peers: if multi {
+                    peers.iter().filter(|p| p.address != p2p(n.index)).cloned().collect()
+                } else {
+                    vec![]
+                },
+                ..Default::default()
+            },
         };
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("config.toml");

@@ -2,7 +2,8 @@
 //!
 //! The Jialing node: durable storage ([`store`]), the mempool ([`mempool`]), the ledger
 //! application that proposes, validates and commits blocks ([`app`]), block production
-//! ([`solo`]), the HTTP API ([`api`]), metrics ([`metrics`]) and configuration
+//! (Malachite BFT consensus in [`consensus`], or [`solo`] for a one-validator
+//! network), the HTTP API ([`api`]), metrics ([`metrics`]) and configuration
 //! ([`config`]). [`runner`] wires them together for `jialing-node run`.
 //!
 //! The pure parts (types, execution) live in `jialing-core` and `jialing-contracts`;
@@ -13,6 +14,7 @@ pub mod app;
 pub mod audit_log;
 pub mod cli;
 pub mod config;
+pub mod consensus;
 pub mod demo;
 pub mod demo_registers;
 pub mod devnet;

@@ -27,6 +27,16 @@ pub struct Metrics {
     pub block_commit_seconds: Histogram,
     /// Transactions per block.
     pub block_txs: Histogram,
+    /// Proposals this node found invalid (it voted nil).
+    pub proposals_rejected: Counter,
+    /// Transactions received from peers by gossip (before checks).
+    pub gossip_txs_in: Counter,
+    /// Transactions sent to peers by gossip.
+    pub gossip_txs_out: Counter,
+    /// Connected gossip peers.
+    pub gossip_peers: Gauge,
+    /// Connections refused because the peer is not a member's node.
+    pub peers_refused: Counter,
 }
 
 impl Metrics {
@@ -43,6 +53,11 @@ impl Metrics {
             block_execute_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             block_commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             block_txs: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
+            proposals_rejected: Counter::default(),
+            gossip_txs_in: Counter::default(),
+            gossip_txs_out: Counter::default(),
+            gossip_peers: Gauge::default(),
+            peers_refused: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("height", "Height of the last committed block", m.height.clone());
@@ -54,6 +69,11 @@ impl Metrics {
         registry.register("block_execute_seconds", "Block execution time", m.block_execute_seconds.clone());
         registry.register("block_commit_seconds", "Block write and fsync time", m.block_commit_seconds.clone());
         registry.register("block_txs", "Transactions per block", m.block_txs.clone());
+        registry.register("proposals_rejected", "Proposals found invalid (voted nil)", m.proposals_rejected.clone());
+        registry.register("gossip_txs_in", "Transactions received by gossip", m.gossip_txs_in.clone());
+        registry.register("gossip_txs_out", "Transactions gossiped to peers", m.gossip_txs_out.clone());
+        registry.register("gossip_peers", "Connected gossip peers", m.gossip_peers.clone());
+        registry.register("peers_refused", "Connections refused: not a member's node", m.peers_refused.clone());
         Metrics { registry, ..m }
     }
 

@@ -48,33 +48,52 @@ pub async fn run_with(
     let tip = app.tip();
     tracing::info!(target: "jialing::node", chain_id = %ledger.chain_id, height = tip.header.height, block = %tip.hash, "ledger open");
 
-    let producer_keys = if validator_keys.is_empty() {
-        None
-    } else {
-        Some(crate::solo::quorum_keys(&tip.validators, &validator_keys).map_err(anyhow::Error::msg)?)
-    };
     let info = NodeInfo {
-        node_key: node_key.map(|k| k.public()),
+        node_key: node_key.as_ref().map(|k| k.public()),
         validator_keys: validator_keys.iter().map(|k| k.public()).collect(),
         max_batch: cfg.api.max_batch,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<anyhow::Result<()>>(1);
-    let producer = match producer_keys {
-        Some(keys) => {
-            let stop = stop.clone();
-            let block_cfg = cfg.block.clone();
-            Some(std::thread::Builder::new().name("block-producer".into()).spawn(move || {
-                let r = crate::solo::run(app, keys, block_cfg, stop).map_err(anyhow::Error::from);
-                let _ = done_tx.blocking_send(r);
-            })?)
+    let mut producer = None;
+    let mut engine = None;
+    if !cfg.consensus.peers.is_empty() {
+        // A multi-node network: Malachite BFT with the configured peers.
+        let Some(nk) = node_key.clone() else {
+            anyhow::bail!("a node with [consensus] peers needs node_key (its libp2p identity) in its config");
+        };
+        if validator_keys.len() > 1 {
+            anyhow::bail!(
+                "a node in a multi-node network signs with one validator key; this config lists {}",
+                validator_keys.len()
+            );
         }
-        None => {
-            tracing::warn!(target: "jialing::node", "no validator keys: serving the API read-only (this build has no peer sync yet)");
-            drop(app);
-            None
-        }
-    };
+        let running = crate::consensus::start(&cfg, app, validator_keys.first().cloned(), nk).await?;
+        let done = done_tx.clone();
+        let host = running.host;
+        tokio::spawn(async move {
+            let r = match host.await {
+                Ok(r) => r,
+                Err(e) => Err(anyhow::anyhow!("consensus host task: {e}")),
+            };
+            let _ = done.send(r).await;
+        });
+        engine = Some((running.engine, running.gossip));
+    } else if !validator_keys.is_empty() {
+        let keys = crate::solo::quorum_keys(&tip.validators, &validator_keys).map_err(anyhow::Error::msg)?;
+        let stop = stop.clone();
+        let block_cfg = cfg.block.clone();
+        let done = done_tx.clone();
+        producer = Some(std::thread::Builder::new().name("block-producer".into()).spawn(move || {
+            let r = crate::solo::run(app, keys, block_cfg, stop).map_err(anyhow::Error::from);
+            let _ = done.blocking_send(r);
+        })?);
+    } else {
+        tracing::warn!(target: "jialing::node", "no validator keys and no peers: serving the API read-only");
+        drop(app);
+    }
+    drop(done_tx);
+    let producing = producer.is_some() || engine.is_some();
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen).await.with_context(|| {
         format!("binding the API to {} (is another node using this port? set [api] listen)", cfg.api.listen)
@@ -86,7 +105,7 @@ pub async fn run_with(
     on_ready(ledger.clone());
     let result = tokio::select! {
         r = server => r.context("API server failed"),
-        r = done_rx.recv(), if producer.is_some() => match r {
+        r = done_rx.recv(), if producing => match r {
             Some(Err(e)) => Err(e.context("block production stopped")),
             _ => Ok(()),
         },
@@ -97,6 +116,11 @@ pub async fn run_with(
     };
     stop.store(true, Ordering::Relaxed);
     ledger.mempool_signal.notify_all();
+    if let Some((engine, gossip)) = engine {
+        gossip.abort();
+        engine.actor.stop(None);
+        engine.handle.abort();
+    }
     if let Some(p) = producer {
         let _ = tokio::task::spawn_blocking(move || p.join()).await;
     }

@@ -18,7 +18,7 @@ use std::path::Path;
 use borsh::{BorshDeserialize, BorshSerialize};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use jialing_contracts::{IndexTag, Receipt, StateView};
-use jialing_core::{BlockHeader, CommitCertificate, Hash, SignedTransaction, TxHash, encoding};
+use jialing_core::{Block, BlockHeader, CommitCertificate, Hash, SignedTransaction, TxHash, encoding};
 
 pub use layout::{index_key, index_prefix};
 
@@ -172,6 +172,22 @@ impl Store {
     /// The transaction hashes of the block at `height`, in order.
     pub fn block_tx_hashes(&self, height: u64) -> Result<Option<Vec<TxHash>>, StoreError> {
         self.get_decoded(&self.block_txs, &layout::height_key(height), "block tx list")
+    }
+
+    /// The block at `height` (header and transactions), for sync and audit.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let Some(header) = self.header(height)? else {
+            return Ok(None);
+        };
+        let hashes = self.block_tx_hashes(height)?.unwrap_or_default();
+        let mut txs = Vec::with_capacity(hashes.len());
+        for h in &hashes {
+            match self.signed_tx(h)? {
+                Some((_, stx)) => txs.push(stx),
+                None => return Err(corrupt("block tx list", format!("transaction {h} of block {height} is missing"))),
+            }
+        }
+        Ok(Some(Block { header, txs }))
     }
 
     /// A committed transaction's record.

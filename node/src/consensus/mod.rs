@@ -1,0 +1,231 @@
+//! Multi-node BFT consensus: Malachite (`arc-malachitebft-app-channel`) as a library,
+//! with Jialing's context ([`context`]), wire codec ([`codec`]), proposal streaming
+//! ([`parts`]), the application host that drives the ledger ([`host`]) and
+//! transaction gossip ([`gossip`]).
+//!
+//! Peers: only node keys of current organisations (read from the ledger state) are
+//! admitted. Malachite runs with `persistent_peers_only`, its persistent peers being
+//! exactly the configured peers whose key the ledger lists; anything else is refused
+//! after the Noise handshake proves its key. The gossip swarm enforces the same list.
+
+pub mod codec;
+pub mod context;
+pub mod gossip;
+pub mod host;
+pub mod parts;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use jialing_contracts::keys;
+use jialing_contracts::membership::Organisation;
+use jialing_core::{Keypair, PublicKey, Uscc, encoding};
+use malachitebft_app::config::{ConsensusConfig as EngineConsensus, P2pConfig, ValuePayload, ValueSyncConfig};
+use malachitebft_app::types::codec::Codec;
+use malachitebft_app_channel::{
+    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, RequestContext, SyncContext, WalContext,
+};
+use malachitebft_signing::Signer as _;
+
+use crate::app::{App, Ledger};
+use crate::config::NodeConfig;
+use context::{Address, ConsensusSigner, ConsensusVerifier, Ctx};
+
+/// The engine configuration handed to Malachite.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    moniker: String,
+    consensus: EngineConsensus,
+    value_sync: ValueSyncConfig,
+}
+
+impl malachitebft_app::config::NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+
+    fn consensus(&self) -> &EngineConsensus {
+        &self.consensus
+    }
+
+    fn consensus_mut(&mut self) -> &mut EngineConsensus {
+        &mut self.consensus
+    }
+
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+/// Node keys of every current (active) organisation, from committed state.
+pub fn member_node_keys(ledger: &Ledger) -> anyhow::Result<BTreeSet<PublicKey>> {
+    use jialing_contracts::StateView as _;
+    let read = |k: &[u8]| ledger.store.get(k).map_err(anyhow::Error::msg);
+    let Some(list) = read(jialing_contracts::governance::ORGS_KEY)? else {
+        return Ok(BTreeSet::new());
+    };
+    let orgs: Vec<Uscc> = encoding::decode("organisation list", &list)?;
+    let mut out = BTreeSet::new();
+    for u in orgs {
+        if let Some(b) = read(&keys::org(&u))? {
+            let o: Organisation = encoding::decode("organisation", &b)?;
+            if o.active {
+                out.extend(o.node_keys);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The gossip address of a peer whose consensus address is `a` (port + 1).
+pub fn gossip_addr(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip(), a.port().saturating_add(1))
+}
+
+/// A running consensus engine and its application host.
+pub struct Running {
+    /// The engine's actors.
+    pub engine: EngineHandle,
+    /// The host task: ends with an error if storage fails.
+    pub host: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The gossip task.
+    pub gossip: tokio::task::JoinHandle<()>,
+}
+
+/// Starts Malachite, the host and transaction gossip for `app`.
+pub async fn start(
+    cfg: &NodeConfig,
+    app: App,
+    validator_key: Option<Keypair>,
+    node_key: Keypair,
+) -> anyhow::Result<Running> {
+    let ledger = app.ledger().clone();
+    let chain_id = ledger.chain_id.clone();
+    let members = member_node_keys(&ledger)?;
+    if !members.contains(&node_key.public()) {
+        anyhow::bail!(
+            "this node's key {} is not a node key of any current organisation in the ledger, so peers would refuse it; \
+             have governance add it (governance set_node_keys) or use the organisation's node key file",
+            node_key.public()
+        );
+    }
+    let mut peers = Vec::new();
+    for p in &cfg.consensus.peers {
+        let key = PublicKey::from_hex(&p.node_key).map_err(|e| anyhow::anyhow!("consensus.peers: {e}"))?;
+        if key == node_key.public() {
+            continue;
+        }
+        if !members.contains(&key) {
+            tracing::warn!(target: "jialing::p2p", peer = %key, address = %p.address, "configured peer is not a node key of a current organisation: not connecting to it and refusing it");
+            continue;
+        }
+        peers.push((key, p.address));
+    }
+    let allowed: BTreeSet<libp2p::PeerId> =
+        members.iter().filter_map(|k| gossip::peer_id(k).ok()).collect::<BTreeSet<_>>();
+
+    let validators = app.tip().validators;
+    let validator_key = match validator_key {
+        Some(k) if validators.get(&k.public()).is_none() => {
+            tracing::warn!(target: "jialing::consensus", key = %k.public(), "the validator key is not in the current validator set: running as a full node");
+            None
+        }
+        other => other,
+    };
+
+    let kp = gossip::libp2p_keypair(node_key.seed())?;
+    let local_peer = kp.public().to_peer_id();
+    let mut persistent = Vec::new();
+    for (k, a) in &peers {
+        let id = gossip::peer_id(k)?;
+        persistent.push(gossip::tcp_addr(*a).with(libp2p::multiaddr::Protocol::P2p(id)));
+    }
+    let moniker = format!("node-{}", node_key.public().short());
+    let mut p2p = P2pConfig {
+        listen_addr: gossip::tcp_addr(cfg.consensus.listen),
+        persistent_peers: persistent,
+        persistent_peers_only: true,
+        ..Default::default()
+    };
+    p2p.rpc_max_size = bytesize_mib(64);
+    p2p.pubsub_max_size = bytesize_mib(4);
+    let engine_cfg = EngineConfig {
+        moniker: moniker.clone(),
+        consensus: EngineConsensus {
+            enabled: true,
+            p2p,
+            value_payload: ValuePayload::ProposalAndParts,
+            ..Default::default()
+        },
+        value_sync: ValueSyncConfig {
+            enabled: true,
+            status_update_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(10),
+            max_response_size: bytesize_mib(64),
+            batch_size: 4,
+            ..Default::default()
+        },
+    };
+
+    let ctx = Ctx { chain_id: chain_id.clone() };
+    let codec = codec::WireCodec;
+    let verifier = Box::new(ConsensusVerifier::new(chain_id.clone()));
+    let (identity, consensus_ctx) = match &validator_key {
+        Some(vk) => {
+            let signer = ConsensusSigner::new(chain_id.clone(), vk.clone());
+            let proof = signer
+                .sign_validator_proof(vk.public().0.to_vec(), local_peer.to_bytes())
+                .await
+                .map_err(|e| anyhow::anyhow!("signing the validator proof: {e}"))?;
+            let proof_bytes: Bytes = codec.encode(&proof)?;
+            let address = Address(vk.public());
+            (
+                NetworkIdentity::new_validator(moniker.clone(), kp.clone(), address.to_string(), proof_bytes),
+                ConsensusContext::new_validator(address, verifier, Box::new(signer)),
+            )
+        }
+        None => (
+            NetworkIdentity::new(moniker.clone(), kp.clone(), None),
+            ConsensusContext::new_full_node(Address(node_key.public()), verifier),
+        ),
+    };
+    let wal = cfg.data_dir.join("consensus").join("wal");
+    let (channels, engine) = malachitebft_app_channel::start_engine(
+        ctx,
+        engine_cfg,
+        WalContext::new(wal, codec),
+        NetworkContext::new(identity, codec),
+        consensus_ctx,
+        SyncContext::new(codec),
+        RequestContext::new(100),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e}"))?;
+    tracing::info!(target: "jialing::consensus", peer_id = %local_peer, listen = %cfg.consensus.listen, peers = peers.len(), validator = validator_key.is_some(), "consensus engine started");
+
+    let gossip_peers: Vec<(libp2p::PeerId, SocketAddr)> =
+        peers.iter().filter_map(|(k, a)| gossip::peer_id(k).ok().map(|id| (id, gossip_addr(*a)))).collect();
+    let gossip_task = gossip::start(ledger.clone(), kp, gossip_addr(cfg.consensus.listen), gossip_peers, allowed)?;
+
+    let host = host::Host::new(
+        app,
+        validator_key,
+        cfg.block.clone(),
+        cfg.consensus.clone(),
+        cfg.data_dir.join("consensus").join("own-proposals"),
+    )
+    .context("preparing the consensus directory")?;
+    let host = tokio::spawn(host.run(channels));
+    Ok(Running { engine, host, gossip: gossip_task })
+}
+
+fn bytesize_mib(n: u64) -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(n)
+}
