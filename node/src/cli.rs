@@ -26,6 +26,10 @@ pub enum Command {
         /// The node's TOML config.
         #[arg(long, short, env = "JIALING_CONFIG", default_value = "node.toml")]
         config: PathBuf,
+        /// Stop when standard input closes (used by `devnet` for its child nodes, so
+        /// they never outlive it).
+        #[arg(long, hide = true)]
+        stop_on_stdin_eof: bool,
     },
     /// Create a node directory (peer key and config) to join an existing network.
     Init {
@@ -69,9 +73,13 @@ pub enum Command {
         /// Working directory for the ledger (default: ./.devnet).
         #[arg(long, default_value = ".devnet")]
         dir: PathBuf,
-        /// API port.
+        /// API port of node 0; node i serves its API on port + i.
         #[arg(long, default_value_t = 8700)]
         port: u16,
+        /// Consensus port of node 0; node i uses p2p-port + 2i and the next port for
+        /// transaction gossip.
+        #[arg(long, default_value_t = 26600)]
+        p2p_port: u16,
         /// Start from an empty ledger, deleting the previous devnet data.
         #[arg(long)]
         reset: bool,
@@ -95,7 +103,14 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, stop_on_stdin_eof } => {
+            if stop_on_stdin_eof {
+                std::thread::spawn(|| {
+                    let mut sink = Vec::new();
+                    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+                    std::process::exit(0);
+                });
+            }
             let cfg = NodeConfig::load(&config)?;
             init_logging(&cfg.log)?;
             let init = crate::genesis_glue::load(&cfg.genesis)?;
@@ -130,9 +145,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("start a node with: jialing-node run --config {}/node-0/config.toml", out.display());
             Ok(())
         }
-        Command::Devnet { dir, port, reset, no_demo } => {
+        Command::Devnet { dir, port, p2p_port, reset, no_demo } => {
             init_logging(&LogConfig::default())?;
-            runtime()?.block_on(crate::devnet::run(&dir, port, reset, !no_demo))
+            runtime()?.block_on(crate::devnet::run(&dir, port, p2p_port, reset, !no_demo))
         }
     }
 }

@@ -161,7 +161,7 @@ pub struct BlockConfig {
 
 impl Default for BlockConfig {
     fn default() -> Self {
-        BlockConfig { max_txs: 5000, max_bytes: 4 * 1024 * 1024, max_wait_ms: 50, empty_block_interval_ms: 30_000 }
+        BlockConfig { max_txs: 20_000, max_bytes: 8 * 1024 * 1024, max_wait_ms: 50, empty_block_interval_ms: 30_000 }
     }
 }
 
@@ -193,7 +193,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: "text".into(), level: "info".into() }
+        LogConfig { format: "text".into(), level: "info,arc_malachitebft=warn,libp2p=warn".into() }
     }
 }
 

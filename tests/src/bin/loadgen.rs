@@ -53,7 +53,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--rate" => a.rate = Some(val()?.parse()?),
             "--help" | "-h" => {
                 println!(
-                    "loadgen --node URL --net DIR [--workload trace|certify] [--seconds 20] [--per-signer 2000] [--batch 500] \
+                    "loadgen --node URL[,URL...] --net DIR [--workload trace|certify] [--seconds 20] [--per-signer 2000] [--batch 500] \
                      [--connections 4] [--rate TX_PER_S]\n\
                      DIR is a `jialing-node testnet` directory (genesis.toml, org-keys/*/). \
                      trace: every producer's operator signs --per-signer trace.create_lot; \
@@ -144,7 +144,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 fn main() -> anyhow::Result<()> {
     let a = parse_args()?;
-    let node = a.node.clone();
+    let node = a.node.split(',').next().unwrap_or_default().trim().to_string();
     let chain = chain_id(&node)?;
     let genesis = jialing_genesis::Genesis::load(&a.net.join("genesis.toml"))?;
     let init = genesis.initial_state();
@@ -215,8 +215,11 @@ fn main() -> anyhow::Result<()> {
     };
     let per_conn_rate = a.rate.map(|r| r as f64 / a.connections as f64);
     let mut handles = Vec::new();
-    for conn in chunks {
-        let node = node.clone();
+    // Connections spread over the nodes given (comma-separated --node), so every node's
+    // API and mempool take load; transaction gossip brings it to every other node.
+    let targets: Vec<String> = a.node.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    for (ci, conn) in chunks.into_iter().enumerate() {
+        let node = targets[ci % targets.len()].clone();
         let times = submit_times.clone();
         let batch = a.batch;
         handles.push(std::thread::spawn(move || {
