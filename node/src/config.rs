@@ -109,6 +109,12 @@ pub struct ConsensusConfig {
     pub empty_block_wait_ms: u64,
     /// A proposed block time may be at most this far ahead of the local clock (ms).
     pub max_clock_drift_ms: u64,
+    /// TESTING ONLY: make this validator a Byzantine proposer, to check that honest
+    /// nodes neither fork nor halt. `invalid-block` proposes blocks carrying a
+    /// transaction signed by a non-member; `equivocate` streams two different blocks
+    /// for each height and round. Never set this on a real network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_byzantine: Option<String>,
 }
 
 impl Default for ConsensusConfig {
@@ -121,6 +127,7 @@ impl Default for ConsensusConfig {
             timeout_delta_ms: 500,
             empty_block_wait_ms: 1000,
             max_clock_drift_ms: 2000,
+            test_byzantine: None,
         }
     }
 }
@@ -234,6 +241,11 @@ impl NodeConfig {
         }
         if c.listen.port() == u16::MAX {
             return bad("consensus.listen", "the port must leave room for the gossip port (port + 1)");
+        }
+        if let Some(b) = &c.test_byzantine
+            && !matches!(b.as_str(), "invalid-block" | "equivocate")
+        {
+            return bad("consensus.test_byzantine", "must be \"invalid-block\" or \"equivocate\" (testing only)");
         }
         for p in &c.peers {
             if jialing_core::PublicKey::from_hex(&p.node_key).is_err() {

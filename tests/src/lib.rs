@@ -198,3 +198,167 @@ impl OneNode {
         Ok(jialing_genesis::keyfile::read(&self.net.join("org-keys").join(short).join(file))?)
     }
 }
+
+/// A block of `n` consecutive free TCP ports on loopback; returns the first.
+pub fn free_ports(n: u16) -> u16 {
+    for _ in 0..200 {
+        let base = free_port();
+        if base == 0 || base.checked_add(n).is_none() {
+            continue;
+        }
+        let all_free = (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).map(drop).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    0
+}
+
+/// A multi-node testnet generated with `jialing-node testnet` (Malachite consensus over
+/// libp2p between real processes on loopback).
+pub struct Network {
+    /// The network directory.
+    pub net: PathBuf,
+    /// Config file and API URL of every node (validators first, then full nodes).
+    pub configs: Vec<(PathBuf, String)>,
+    /// Started nodes, by index (`None` until started).
+    pub nodes: Vec<Option<NodeProc>>,
+    /// The chain id.
+    pub chain_id: String,
+}
+
+impl Network {
+    /// Generates a network of `validators` validators and `full_nodes` full nodes in
+    /// `dir`, without starting it; `edit` may change each node's config text.
+    pub fn generate(
+        dir: &Path,
+        validators: usize,
+        full_nodes: usize,
+        edit: impl Fn(usize, String) -> String,
+    ) -> anyhow::Result<Self> {
+        let n = validators + full_nodes;
+        let api = free_ports(n as u16);
+        let p2p = free_ports(2 * n as u16);
+        let net = dir.join("net");
+        let net_s = net.to_str().context("non-UTF-8 temp dir")?;
+        run_bin(
+            "jialing-node",
+            &[
+                "testnet",
+                "--validators",
+                &validators.to_string(),
+                "--full-nodes",
+                &full_nodes.to_string(),
+                "--out",
+                net_s,
+                "--base-port",
+                &api.to_string(),
+                "--p2p-port",
+                &p2p.to_string(),
+            ],
+        )?;
+        let init = jialing_genesis::Genesis::load(&net.join("genesis.toml"))?.initial_state();
+        let mut configs = Vec::new();
+        for i in 0..n {
+            let config = net.join(format!("node-{i}/config.toml"));
+            let text = std::fs::read_to_string(&config)?;
+            // Faster rounds for tests on a loaded 2-core machine.
+            let text = text.replace("empty_block_wait_ms = 1000", "empty_block_wait_ms = 500");
+            std::fs::write(&config, edit(i, text))?;
+            configs.push((config, format!("http://127.0.0.1:{}", api + i as u16)));
+        }
+        Ok(Network { net, configs, nodes: (0..n).map(|_| None).collect(), chain_id: init.chain.chain_id })
+    }
+
+    /// Starts node `i`.
+    pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
+        let (config, url) = &self.configs[i];
+        self.nodes[i] = Some(NodeProc::start(config, url)?);
+        Ok(())
+    }
+
+    /// The running node `i`.
+    pub fn node(&self, i: usize) -> anyhow::Result<&NodeProc> {
+        self.nodes.get(i).and_then(Option::as_ref).with_context(|| format!("node {i} is not running"))
+    }
+
+    /// The running node `i`, mutably.
+    pub fn node_mut(&mut self, i: usize) -> anyhow::Result<&mut NodeProc> {
+        self.nodes.get_mut(i).and_then(Option::as_mut).with_context(|| format!("node {i} is not running"))
+    }
+
+    /// The key file of organisation `short` (`admin.json` or `operator.json`).
+    pub fn key(&self, short: &str, file: &str) -> anyhow::Result<jialing_core::Keypair> {
+        Ok(jialing_genesis::keyfile::read(&self.net.join("org-keys").join(short).join(file))?)
+    }
+
+    /// The organisation short names that have keys in this network.
+    pub fn orgs(&self) -> anyhow::Result<Vec<String>> {
+        let mut v: Vec<String> = std::fs::read_dir(self.net.join("org-keys"))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// Block hash and state root at height `h` as node `i` reports them.
+    pub fn block_at(&self, i: usize, h: u64) -> anyhow::Result<(String, String)> {
+        let b = self.node(i)?.get(&format!("/v1/block/{h}"))?;
+        Ok((b["hash"].as_str().unwrap_or_default().into(), b["header"]["state_root"].to_string()))
+    }
+}
+
+/// `n` signed `membership.certify` transactions by `admin` (nonces from `nonce`), each
+/// certifying a fresh key with `role`.
+pub fn certify_txs(
+    chain_id: &str,
+    admin: &jialing_core::Keypair,
+    role: jialing_core::Role,
+    nonce: u64,
+    n: u64,
+    tag: &str,
+) -> Vec<jialing_core::SignedTransaction> {
+    use jialing_contracts::CallPayload;
+    (0..n)
+        .map(|i| {
+            let member = jialing_core::Keypair::from_label(&format!("test/{tag}/{i}"));
+            let (contract, method, payload) = jialing_contracts::membership::Certify {
+                member: member.public(),
+                roles: vec![role],
+                expires_ms: u64::MAX,
+            }
+            .to_call();
+            jialing_core::Transaction {
+                chain_id: chain_id.into(),
+                signer: admin.public(),
+                nonce: nonce + i,
+                contract,
+                method,
+                payload,
+            }
+            .sign(admin)
+        })
+        .collect()
+}
+
+/// Submits transactions to a node's API; returns the HTTP status and the per-tx results.
+pub fn submit(url: &str, txs: &[jialing_core::SignedTransaction]) -> anyhow::Result<(u16, Value)> {
+    let hex: Vec<String> = txs.iter().map(|t| hex::encode(t.to_bytes())).collect();
+    post(&format!("{url}/v1/txs"), &serde_json::json!({ "txs": hex }))
+}
+
+/// Waits until transaction `hash` is committed on the node at `url`; returns its height.
+pub fn wait_tx(url: &str, hash: &jialing_core::Hash, timeout: Duration) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(v) = get(&format!("{url}/v1/tx/{hash}"))
+            && let Some(h) = v["height"].as_u64()
+        {
+            return Ok(h);
+        }
+        if Instant::now() > deadline {
+            bail!("transaction {hash} not committed on {url} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -28,6 +28,7 @@ use malachitebft_core_types::{
     CommitCertificate as EngineCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, LinearTimeouts, Round,
     Validity,
 };
+use malachitebft_engine::util::streaming::StreamId;
 
 use super::context::{Address, BlockId, Ctx, Height, PartMessage, ValidatorSet};
 use super::parts::{Assembled, PartsBuffer, make_stream};
@@ -237,15 +238,53 @@ impl Host {
                     self.app.propose(key.public(), now_ms(), self.block.max_txs, self.block.max_bytes)
                 })?;
                 let b = proposal.block();
+                if self.cfg.test_byzantine.as_deref() == Some("invalid-block") {
+                    let b = byzantine_invalid(b, &self.ledger.chain_id);
+                    write_synced(&path, &encoding::encode(&b))?;
+                    let hash = b.header.hash();
+                    return Ok(Some(
+                        self.announce(key, height, round, b, None, Validity::Valid, channels).await?.with_hash(hash),
+                    ));
+                }
+                if self.cfg.test_byzantine.as_deref() == Some("equivocate") {
+                    // A second, different block for the same height and round, streamed
+                    // first under another stream id.
+                    let mut twin = b.clone();
+                    twin.header.time_ms += 1;
+                    let bytes = encoding::encode(&twin);
+                    let r = round.as_u32().unwrap_or(0);
+                    let other = StreamId::new(Bytes::from(encoding::encode(&(height, r, 1u8))));
+                    for mut m in make_stream(&self.ledger.chain_id, &key, height, r, -1, &bytes) {
+                        m.stream_id = other.clone();
+                        channels.network.send(NetworkMsg::PublishProposalPart(m)).await?;
+                    }
+                    tracing::warn!(target: "jialing::consensus", height, %round, twin = %twin.header.hash(), "TEST BYZANTINE: equivocating proposal streamed");
+                }
                 write_synced(&path, &encoding::encode(&b))?;
                 (b, Some(proposal))
             }
         };
+        let validity = if executed.is_some() { Validity::Valid } else { Validity::Invalid };
+        let hash = block.header.hash();
+        Ok(Some(self.announce(key, height, round, block, executed, validity, channels).await?.with_hash(hash)))
+    }
+
+    /// Records our proposal and streams it to the network.
+    #[allow(clippy::too_many_arguments)]
+    async fn announce(
+        &mut self,
+        key: Keypair,
+        height: u64,
+        round: Round,
+        block: Block,
+        executed: Option<Proposal>,
+        validity: Validity,
+        channels: &Channels<Ctx>,
+    ) -> anyhow::Result<Announced> {
         let hash = block.header.hash();
         let bytes = encoding::encode(&block);
         let stream = make_stream(&self.ledger.chain_id, &key, height, round.as_u32().unwrap_or(0), -1, &bytes);
         tracing::info!(target: "jialing::consensus", height, %round, txs = block.txs.len(), block = %hash, "proposing");
-        let validity = if executed.is_some() { Validity::Valid } else { Validity::Invalid };
         self.candidates.insert(
             hash,
             Candidate {
@@ -262,7 +301,7 @@ impl Host {
             channels.network.send(NetworkMsg::PublishProposalPart(m.clone())).await?;
         }
         self.own_streams.insert(hash, stream);
-        Ok(Some(LocallyProposedValue::new(Height(height), round, BlockId(hash))))
+        Ok(Announced { height, round })
     }
 
     /// Waits until the mempool holds a full block, or has transactions and the batching
@@ -517,6 +556,40 @@ impl Host {
             None => SyncedValueOutcome::LocalTransientError,
         }
     }
+}
+
+/// What [`Host::announce`] announced.
+struct Announced {
+    height: u64,
+    round: Round,
+}
+
+impl Announced {
+    fn with_hash(self, hash: Hash) -> LocallyProposedValue<Ctx> {
+        LocallyProposedValue::new(Height(self.height), self.round, BlockId(hash))
+    }
+}
+
+/// TESTING ONLY: the block with a transaction signed by a key that is no member
+/// appended (header updated to match, state root left as built): honest validators
+/// must find it inadmissible and vote nil.
+fn byzantine_invalid(mut b: Block, chain_id: &str) -> Block {
+    let outsider = Keypair::from_label(&format!("test/byzantine/outsider/{}", b.header.height));
+    let stx = jialing_core::Transaction {
+        chain_id: chain_id.to_string(),
+        signer: outsider.public(),
+        nonce: 0,
+        contract: "trace".into(),
+        method: "create_lot".into(),
+        payload: vec![],
+    }
+    .sign(&outsider);
+    b.txs.push(stx);
+    let hashes: Vec<Hash> = b.txs.iter().map(|t| t.hash()).collect();
+    b.header.tx_root = Block::tx_root_of(&hashes);
+    b.header.tx_count = b.txs.len() as u32;
+    tracing::warn!(target: "jialing::consensus", height = b.header.height, "TEST BYZANTINE: proposing a block with a non-member transaction");
+    b
 }
 
 fn proposed_value(c: &Candidate) -> ProposedValue<Ctx> {

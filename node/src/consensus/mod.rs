@@ -131,6 +131,9 @@ pub async fn start(
     let allowed: BTreeSet<libp2p::PeerId> =
         members.iter().filter_map(|k| gossip::peer_id(k).ok()).collect::<BTreeSet<_>>();
 
+    if let Some(mode) = &cfg.consensus.test_byzantine {
+        tracing::warn!(target: "jialing::consensus", mode, "TESTING ONLY: this validator proposes as a Byzantine node");
+    }
     let validators = app.tip().validators;
     let validator_key = match validator_key {
         Some(k) if validators.get(&k.public()).is_none() => {
