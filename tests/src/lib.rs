@@ -115,6 +115,12 @@ impl NodeProc {
         get(&format!("{}{}", self.url, path))
     }
 
+    /// `GET {url}{path}` as text (e.g. `/metrics`).
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let mut r = agent().get(&format!("{}{}", self.url, path)).call()?;
+        Ok(r.body_mut().read_to_string()?)
+    }
+
     /// `POST {url}{path}` with a JSON body; returns (status, JSON).
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         post(&format!("{}{}", self.url, path), body)
