@@ -9,7 +9,7 @@
 //!
 //! [`Ledger`] is the part shared with the HTTP API: store, mempool and tip.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Instant;
 
@@ -575,13 +575,20 @@ impl App {
             Ok(p) => p,
             Err(p) => p.into_inner(),
         };
+        // One state read per signer, not per pending transaction: the pool may hold
+        // a hundred thousand transactions from a handful of signers.
+        let mut member_ok: BTreeMap<PublicKey, bool> = BTreeMap::new();
+        let mut next_nonce: BTreeMap<PublicKey, Option<u64>> = BTreeMap::new();
         let dropped = pool.after_commit(&committed, |stx| {
             let signer = &stx.tx.signer;
-            if membership_changed && check_signer(&read, signer, now).is_err() {
+            if membership_changed
+                && !*member_ok.entry(*signer).or_insert_with(|| check_signer(&read, signer, now).is_ok())
+            {
                 return false;
             }
             if signers.contains(signer) {
-                return self.ledger.committed_next_nonce(signer).map(|n| stx.tx.nonce >= n).unwrap_or(true);
+                let next = *next_nonce.entry(*signer).or_insert_with(|| self.ledger.committed_next_nonce(signer).ok());
+                return next.is_none_or(|n| stx.tx.nonce >= n);
             }
             true
         });
