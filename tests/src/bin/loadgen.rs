@@ -213,7 +213,10 @@ fn main() -> anyhow::Result<()> {
         }
         c
     };
-    let per_conn_rate = a.rate.map(|r| r as f64 / a.connections as f64);
+    // Connections without a signer of their own stay idle: share the rate among the
+    // others so the offered load is what --rate says.
+    let active = chunks.iter().filter(|c| !c.is_empty()).count().max(1);
+    let per_conn_rate = a.rate.map(|r| r as f64 / active as f64);
     let mut handles = Vec::new();
     // Connections spread over the nodes given (comma-separated --node), so every node's
     // API and mempool take load; transaction gossip brings it to every other node.
