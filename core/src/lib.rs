@@ -17,6 +17,7 @@ pub mod error;
 pub mod hash;
 pub mod membership;
 pub mod merkle;
+pub mod proof;
 pub mod query;
 pub mod state_tree;
 pub mod tx;

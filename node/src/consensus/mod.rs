@@ -157,6 +157,9 @@ pub async fn start(
         persistent_peers_only: true,
         ..Default::default()
     };
+    // Peers of a local network share one IP: Malachite's default of 5 connections per
+    // IP would turn members away. Admission is by node key, not by address.
+    p2p.discovery.max_connections_per_ip = (4 * (peers.len() + 2)).max(16);
     p2p.rpc_max_size = bytesize_mib(64);
     p2p.pubsub_max_size = bytesize_mib(4);
     let engine_cfg = EngineConfig {

@@ -1,0 +1,350 @@
+//! Proofs a node hands to someone who trusts no node: a transaction's inclusion in a
+//! certified block, a state value (or its absence) under a certified state root, and
+//! that the ledger at one height extends the ledger at a lower one.
+//!
+//! Modelled on Certificate Transparency (RFC 9162 inclusion proofs) and the CometBFT
+//! light client (a header is believed when more than two thirds of a trusted validator
+//! set's power signed it). Everything here is pure: the verifier brings the trusted
+//! validator set (from the genesis file, or from an earlier verified proof).
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::{BlockHeader, CommitCertificate, ValidatorSet};
+use crate::error::CoreError;
+use crate::hash::Hash;
+use crate::merkle::{self, InclusionProof};
+use crate::state_tree::StateProof;
+use crate::tx::TxHash;
+
+/// A block header with the certificate that commits it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertifiedHeader {
+    /// The header.
+    pub header: BlockHeader,
+    /// Precommits of more than two thirds of the validators.
+    pub certificate: CommitCertificate,
+}
+
+/// What a verified header establishes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedHeader {
+    /// Height.
+    pub height: u64,
+    /// Block hash.
+    pub block_hash: Hash,
+    /// Block time (ms).
+    pub time_ms: u64,
+    /// Number of validators that signed.
+    pub signers: usize,
+    /// Number of validators in the set.
+    pub validators: usize,
+    /// Voting power that signed.
+    pub signed_power: u64,
+    /// Total voting power.
+    pub total_power: u64,
+}
+
+impl CertifiedHeader {
+    /// Checks the certificate against `trusted` (the validator set in force at this
+    /// height, which the header must name).
+    pub fn verify(&self, chain_id: &str, trusted: &ValidatorSet) -> Result<VerifiedHeader, CoreError> {
+        let power = self.certificate.verify(chain_id, &self.header, trusted)?;
+        Ok(VerifiedHeader {
+            height: self.header.height,
+            block_hash: self.header.hash(),
+            time_ms: self.header.time_ms,
+            signers: self.certificate.signatures.len(),
+            validators: trusted.validators.len(),
+            signed_power: power,
+            total_power: trusted.total_power(),
+        })
+    }
+}
+
+/// A transaction's inclusion in a certified block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxProof {
+    /// The transaction hash (SHA-256 of its signed body).
+    pub tx_hash: TxHash,
+    /// RFC 9162 path from the transaction's leaf to the header's `tx_root`.
+    pub inclusion: InclusionProof,
+    /// The block.
+    pub block: CertifiedHeader,
+}
+
+/// A state value (or its absence) under a certified block's state root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateValueProof {
+    /// The state key.
+    #[serde(with = "crate::tx::hex_bytes")]
+    pub key: Vec<u8>,
+    /// Its value (canonical encoding), or `None` for absent.
+    #[serde(with = "opt_hex")]
+    pub value: Option<Vec<u8>>,
+    /// The sparse Merkle path.
+    pub proof: StateProof,
+    /// The block whose `state_root` the path ends in.
+    pub block: CertifiedHeader,
+}
+
+/// That the chain at `to` extends the chain at `from`: the headers from `from` to `to`,
+/// each naming its predecessor's hash, and the certificate of the last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// Headers `from..=to`, in height order.
+    pub headers: Vec<BlockHeader>,
+    /// Certificate of the last header.
+    pub certificate: CommitCertificate,
+}
+
+/// Any proof, tagged by kind (the JSON the API serves and `jialing verify` reads).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Proof {
+    /// Transaction inclusion.
+    Tx(TxProof),
+    /// State value.
+    State(StateValueProof),
+    /// Chain extension.
+    Consistency(ConsistencyProof),
+}
+
+/// What a verified proof establishes, for printing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Verified {
+    /// The transaction is in the block.
+    Tx {
+        /// Transaction.
+        tx_hash: TxHash,
+        /// Position in the block.
+        index: u64,
+        /// The certified block.
+        block: VerifiedHeader,
+    },
+    /// The key holds the value (or is absent) in the block's state.
+    State {
+        /// Key (UTF-8 lossy, for display).
+        key: String,
+        /// Whether the key is present.
+        present: bool,
+        /// SHA-256 of the value, when present.
+        value_hash: Option<Hash>,
+        /// The certified block.
+        block: VerifiedHeader,
+    },
+    /// The chain at `to` extends the chain at `from`.
+    Consistency {
+        /// Lower height.
+        from_height: u64,
+        /// Block hash at the lower height.
+        from_hash: Hash,
+        /// The certified upper block.
+        to: VerifiedHeader,
+    },
+}
+
+impl Proof {
+    /// Verifies the proof against the validator set trusted for its block.
+    pub fn verify(&self, chain_id: &str, trusted: &ValidatorSet) -> Result<Verified, CoreError> {
+        match self {
+            Proof::Tx(p) => {
+                let block = p.block.verify(chain_id, trusted)?;
+                if p.inclusion.tree_size != p.block.header.tx_count as u64 {
+                    return Err(CoreError::InvalidProof(format!(
+                        "inclusion proof is for a tree of {} transactions, the block has {}",
+                        p.inclusion.tree_size, p.block.header.tx_count
+                    )));
+                }
+                p.inclusion.verify(&merkle::leaf_hash(&p.tx_hash.0), &p.block.header.tx_root).map_err(|e| {
+                    CoreError::InvalidProof(format!("transaction {} is not in block {}: {e}", p.tx_hash, block.height))
+                })?;
+                Ok(Verified::Tx { tx_hash: p.tx_hash, index: p.inclusion.leaf_index, block })
+            }
+            Proof::State(p) => {
+                let block = p.block.verify(chain_id, trusted)?;
+                p.proof.verify(&p.block.header.state_root, &p.key, p.value.as_deref()).map_err(|e| {
+                    CoreError::InvalidProof(format!(
+                        "state key {:?} under the state root of block {}: {e}",
+                        String::from_utf8_lossy(&p.key),
+                        block.height
+                    ))
+                })?;
+                Ok(Verified::State {
+                    key: String::from_utf8_lossy(&p.key).into_owned(),
+                    present: p.value.is_some(),
+                    value_hash: p.value.as_deref().map(crate::hash::sha256),
+                    block,
+                })
+            }
+            Proof::Consistency(p) => {
+                let (Some(first), Some(last)) = (p.headers.first(), p.headers.last()) else {
+                    return Err(CoreError::InvalidProof("consistency proof without headers".into()));
+                };
+                for w in p.headers.windows(2) {
+                    if w[1].height != w[0].height + 1 {
+                        return Err(CoreError::InvalidProof(format!(
+                            "header {} follows header {}: heights must be consecutive",
+                            w[1].height, w[0].height
+                        )));
+                    }
+                    if w[1].parent_hash != w[0].hash() {
+                        return Err(CoreError::InvalidProof(format!(
+                            "header {} names parent {}, but header {} hashes to {}",
+                            w[1].height,
+                            w[1].parent_hash,
+                            w[0].height,
+                            w[0].hash()
+                        )));
+                    }
+                }
+                let to = CertifiedHeader { header: last.clone(), certificate: p.certificate.clone() }
+                    .verify(chain_id, trusted)?;
+                Ok(Verified::Consistency { from_height: first.height, from_hash: first.hash(), to })
+            }
+        }
+    }
+}
+
+mod opt_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_some(&hex::encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let o: Option<String> = Option::deserialize(d)?;
+        o.map(|s| hex::decode(s).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{Block, Validator};
+    use crate::crypto::Keypair;
+    use crate::state_tree::StateTree;
+
+    fn set(keys: &[Keypair]) -> ValidatorSet {
+        ValidatorSet::new(keys.iter().map(|k| Validator { public_key: k.public(), power: 1 }).collect()).unwrap()
+    }
+
+    fn header(
+        height: u64,
+        parent: Hash,
+        tx_root: Hash,
+        tx_count: u32,
+        state_root: Hash,
+        set: &ValidatorSet,
+    ) -> BlockHeader {
+        BlockHeader {
+            chain_id: "c".into(),
+            height,
+            time_ms: 1000 + height,
+            parent_hash: parent,
+            proposer: crate::PublicKey([1; 32]),
+            tx_root,
+            tx_count,
+            state_root,
+            receipts_root: merkle::empty_root(),
+            validator_set_hash: set.hash(),
+        }
+    }
+
+    fn certify(h: &BlockHeader, keys: &[Keypair]) -> CommitCertificate {
+        let refs: Vec<&Keypair> = keys.iter().collect();
+        CommitCertificate::sign("c", h.height, 0, h.hash(), &refs)
+    }
+
+    #[test]
+    fn tx_state_and_consistency_proofs_verify_and_tampering_is_named() {
+        let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("v{i}"))).collect();
+        let vs = set(&keys);
+        let txs: Vec<Hash> = (0..5u8).map(|i| crate::hash::sha256(&[i])).collect();
+        let mut tree = StateTree::new();
+        let mut w = std::collections::BTreeMap::new();
+        w.insert(b"lot/A".to_vec(), Some(b"recalled".to_vec()));
+        tree = tree.apply(&w);
+        let h1 = header(1, Hash::ZERO, Block::tx_root_of(&txs), 5, tree.root(), &vs);
+        let c1 = certify(&h1, &keys[..3]);
+        let block = CertifiedHeader { header: h1.clone(), certificate: c1.clone() };
+
+        let leaves: Vec<Hash> = txs.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
+        let tx = Proof::Tx(TxProof {
+            tx_hash: txs[3],
+            inclusion: merkle::inclusion_proof(&leaves, 3).unwrap(),
+            block: block.clone(),
+        });
+        assert!(matches!(tx.verify("c", &vs).unwrap(), Verified::Tx { index: 3, .. }));
+        // Round trip through JSON, as the API serves it.
+        let back: Proof = serde_json::from_str(&serde_json::to_string(&tx).unwrap()).unwrap();
+        assert_eq!(back, tx);
+
+        // A forged transaction hash fails on the Merkle path.
+        let mut forged = tx.clone();
+        if let Proof::Tx(p) = &mut forged {
+            p.tx_hash = txs[4];
+        }
+        assert!(forged.verify("c", &vs).unwrap_err().to_string().contains("is not in block 1"));
+        // A flipped byte in the header breaks the certificate.
+        let mut flipped = tx.clone();
+        if let Proof::Tx(p) = &mut flipped {
+            p.block.header.time_ms ^= 1;
+        }
+        assert!(flipped.verify("c", &vs).unwrap_err().to_string().contains("certificate"));
+        // A wrong signature is named.
+        let mut badsig = tx.clone();
+        if let Proof::Tx(p) = &mut badsig {
+            p.block.certificate.signatures[0].signature.0[0] ^= 1;
+        }
+        assert!(badsig.verify("c", &vs).is_err());
+        // Too few signers: no quorum.
+        let mut weak = tx.clone();
+        if let Proof::Tx(p) = &mut weak {
+            p.block.certificate.signatures.truncate(2);
+        }
+        assert!(weak.verify("c", &vs).unwrap_err().to_string().contains("two thirds"));
+        // Another validator set (not the trusted one) is refused.
+        let other = set(&(0..4).map(|i| Keypair::from_label(&format!("x{i}"))).collect::<Vec<_>>());
+        assert!(tx.verify("c", &other).is_err());
+
+        // State: present value verifies; a different value does not; absence verifies.
+        let st = Proof::State(StateValueProof {
+            key: b"lot/A".to_vec(),
+            value: Some(b"recalled".to_vec()),
+            proof: tree.prove(b"lot/A"),
+            block: block.clone(),
+        });
+        assert!(matches!(st.verify("c", &vs).unwrap(), Verified::State { present: true, .. }));
+        let mut lie = st.clone();
+        if let Proof::State(p) = &mut lie {
+            p.value = Some(b"ok".to_vec());
+        }
+        assert!(lie.verify("c", &vs).is_err());
+        let absent = Proof::State(StateValueProof {
+            key: b"lot/B".to_vec(),
+            value: None,
+            proof: tree.prove(b"lot/B"),
+            block: block.clone(),
+        });
+        assert!(matches!(absent.verify("c", &vs).unwrap(), Verified::State { present: false, .. }));
+
+        // Consistency: 1 -> 3.
+        let h2 = header(2, h1.hash(), merkle::empty_root(), 0, tree.root(), &vs);
+        let h3 = header(3, h2.hash(), merkle::empty_root(), 0, tree.root(), &vs);
+        let cons = Proof::Consistency(ConsistencyProof {
+            headers: vec![h1.clone(), h2.clone(), h3.clone()],
+            certificate: certify(&h3, &keys),
+        });
+        assert!(matches!(cons.verify("c", &vs).unwrap(), Verified::Consistency { from_height: 1, .. }));
+        let mut fork = cons.clone();
+        if let Proof::Consistency(p) = &mut fork {
+            p.headers[1].time_ms += 1;
+        }
+        assert!(fork.verify("c", &vs).unwrap_err().to_string().contains("names parent"));
+    }
+}
