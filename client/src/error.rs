@@ -105,6 +105,9 @@ pub enum ClientError {
     /// Bad usage of the dynamic `tx` command (includes `--help`, which is not a failure).
     #[error("{0}")]
     Usage(#[from] clap::Error),
+    /// A proof, a block or a report did not verify.
+    #[error("verification FAILED: {0}")]
+    Verification(String),
 }
 
 impl ClientError {
@@ -123,11 +126,12 @@ impl ClientError {
             ClientError::Refused { code, .. } => code,
             ClientError::Timeout { .. } => "timeout",
             ClientError::Usage(_) => "usage",
+            ClientError::Verification(_) => "verification_failed",
         }
     }
 
     /// The process exit code: 2 usage, 3 refused by a rule, 4 timed out, 5 node
-    /// unreachable, 1 anything else.
+    /// unreachable, 6 verification failed, 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Usage(e) => u8::try_from(e.exit_code()).unwrap_or(2),
@@ -135,6 +139,7 @@ impl ClientError {
             ClientError::Refused { .. } => 3,
             ClientError::Timeout { .. } => 4,
             ClientError::Unreachable { .. } => 5,
+            ClientError::Verification(_) => 6,
             _ => 1,
         }
     }

@@ -30,7 +30,7 @@ pub struct NodeInfo {
 #[derive(Clone)]
 pub struct Api {
     pub(crate) ledger: Arc<Ledger>,
-    info: Arc<NodeInfo>,
+    pub(crate) info: Arc<NodeInfo>,
     pub(crate) audit: Arc<crate::audit_log::AuditLog>,
 }
 
@@ -107,6 +107,10 @@ pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::
         .route("/v1/data/product/{id}", get(crate::views::data_product))
         .route("/v1/data/licences/{uscc}/full", get(crate::views::data_licences))
         .route("/v1/history/{kind}/{id}", get(history_route))
+        .route("/v1/proof/tx/{hash}", get(crate::proofs::tx))
+        .route("/v1/proof/state", get(crate::proofs::state))
+        .route("/v1/proof/consistency", get(crate::proofs::consistency))
+        .route("/v1/blocks/raw", get(crate::proofs::blocks_raw))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)
 }

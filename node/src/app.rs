@@ -107,6 +107,8 @@ pub struct Tip {
     pub hash: Hash,
     /// The validator set for the next block.
     pub validators: ValidatorSet,
+    /// The state after this block (cheap to clone: shared nodes), for state proofs.
+    pub tree: StateTree,
 }
 
 /// What the API shares with block production.
@@ -356,7 +358,7 @@ impl App {
             chain_id: init.chain.chain_id.clone(),
             mempool: Mutex::new(mempool),
             mempool_signal: Condvar::new(),
-            tip: RwLock::new(Tip { hash: header.hash(), header, validators }),
+            tip: RwLock::new(Tip { hash: header.hash(), header, validators, tree: tree.clone() }),
             metrics,
             gossip_out: std::sync::OnceLock::new(),
         });
@@ -561,7 +563,8 @@ impl App {
             tip.validators.clone()
         };
         self.tree = proposal.outcome.tree;
-        let new_tip = Tip { hash: proposal.header.hash(), header: proposal.header, validators };
+        let new_tip =
+            Tip { hash: proposal.header.hash(), header: proposal.header, validators, tree: self.tree.clone() };
         let now = new_tip.header.time_ms;
         match self.ledger.tip.write() {
             Ok(mut t) => *t = new_tip,

@@ -21,6 +21,7 @@ pub mod devnet;
 pub mod genesis_glue;
 pub mod mempool;
 pub mod metrics;
+pub mod proofs;
 pub mod runner;
 pub mod solo;
 pub mod store;

@@ -11,10 +11,12 @@ use crate::error::ClientError;
 use crate::output::{self, Output};
 use crate::sdk::Client;
 
+pub mod audit;
 pub mod epcis;
 pub mod keys;
 pub mod query;
 pub mod tx;
+pub mod verify;
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 error, 2 bad usage or arguments, 3 transaction refused by a \
 contract rule, 4 not committed within --wait-secs, 5 node unreachable.";
@@ -58,6 +60,16 @@ pub enum Command {
     /// Export a lot's history as GS1 EPCIS 2.0 JSON, or import EPCIS events.
     #[command(subcommand)]
     Epcis(epcis::EpcisCommand),
+    /// Fetch a proof (transaction inclusion, state value, chain consistency) as JSON.
+    #[command(subcommand)]
+    Proof(verify::ProofCommand),
+    /// Check a proof offline against the genesis file; prints what it verified or
+    /// exactly what failed (exit code 6).
+    Verify(verify::VerifyArgs),
+    /// Auditor tools: replay and re-execute the chain from genesis, subject history,
+    /// signed audit report.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// How to wait for a submitted transaction.
@@ -90,6 +102,9 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Tx(t) => tx::run(t, cli, out),
         Command::Query(q) => query::run(q, &client(), out),
         Command::Epcis(e) => epcis::run(e, &client(), out),
+        Command::Proof(p) => verify::run_proof(p, &client()),
+        Command::Verify(v) => verify::run_verify(v, out),
+        Command::Audit(a) => audit::run(a, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;

@@ -1,0 +1,424 @@
+//! `jialing audit`: an auditor's tools that trust no node.
+//! - `replay` downloads every block from genesis and checks every signature, certificate
+//!   and root, re-executes every transaction with the same contracts and compares
+//!   state and receipt roots, reporting the first divergence;
+//! - `history` lists every transaction that touched a subject, as CSV or JSON;
+//! - `report` replays and writes a summary signed with the auditor's key.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use jialing_contracts::{BlockContext, BlockExecutor, MemState, keys};
+use jialing_core::crypto::{Purpose, verify_batch};
+use jialing_core::state_tree::StateTree;
+use jialing_core::{Block, BlockHeader, CommitCertificate, Hash, PublicKey, ValidatorSet, encoding, merkle};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::cli::verify::trusted;
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::sdk::Client;
+
+/// Audit commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Download every block from genesis and verify and re-execute all of it.
+    Replay(ReplayArgs),
+    /// Every transaction that touched an organisation, lot, data product or credit
+    /// subject.
+    History(HistoryArgs),
+    /// Replay, then write a summary signed with the auditor's key.
+    Report(ReportArgs),
+}
+
+/// `jialing audit replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The network's genesis file (the trust root).
+    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
+    pub genesis: PathBuf,
+    /// Stop at this height (default: the node's tip).
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `jialing audit history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// What kind of subject: org, lot, product, data_product, licence, credit_subject, key.
+    #[arg(long, default_value = "lot")]
+    pub kind: String,
+    /// The subject's id (USCC, lot id, product id, key hex).
+    pub subject: String,
+    /// From this height.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Up to this height.
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// `csv` or `json`.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+}
+
+/// `jialing audit report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The network's genesis file.
+    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
+    pub genesis: PathBuf,
+    /// The auditor's key file (signs the report).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Where to write the report (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Chain id.
+    pub chain_id: String,
+    /// Last height replayed.
+    pub height: u64,
+    /// Its block hash.
+    pub block_hash: Hash,
+    /// Its state root, recomputed.
+    pub state_root: Hash,
+    /// Blocks replayed.
+    pub blocks: u64,
+    /// Transactions replayed.
+    pub txs: u64,
+    /// Transactions by `contract.method` and outcome (`ok` / `refused`).
+    pub counts: BTreeMap<String, u64>,
+    /// The first divergence, if any.
+    pub divergence: Option<String>,
+}
+
+fn fail(h: u64, what: String) -> String {
+    format!("height {h}: {what}")
+}
+
+/// The genesis header a genesis file implies (what every node stores at height 0).
+fn genesis_header(
+    init: &jialing_contracts::genesis_state::InitialState,
+    set: &ValidatorSet,
+    root: Hash,
+) -> BlockHeader {
+    BlockHeader {
+        chain_id: init.chain.chain_id.clone(),
+        height: 0,
+        time_ms: init.chain.genesis_time_ms,
+        parent_hash: Hash::ZERO,
+        proposer: PublicKey([0; 32]),
+        tx_root: merkle::empty_root(),
+        tx_count: 0,
+        state_root: root,
+        receipts_root: merkle::empty_root(),
+        validator_set_hash: set.hash(),
+    }
+}
+
+/// Replays the chain the node serves; stops at the first divergence.
+pub fn replay(
+    client: &Client,
+    genesis: &std::path::Path,
+    to: Option<u64>,
+    quiet: bool,
+) -> Result<ReplaySummary, ClientError> {
+    let (chain_id, mut set) = trusted(genesis)?;
+    let g = jialing_genesis::Genesis::load(genesis).map_err(|e| ClientError::Args(e.to_string()))?;
+    let init = g.initial_state();
+    let writes = init.writes().map_err(|e| ClientError::Args(format!("genesis state: {e}")))?;
+    let mut state = MemState::default();
+    state.apply(&writes);
+    let mut tree = StateTree::new().apply(&writes);
+    let mut prev = genesis_header(&init, &set, tree.root());
+    let status = client.get_json("/status")?;
+    let tip = status["height"].as_u64().unwrap_or(0);
+    let last = to.unwrap_or(tip).min(tip);
+    let bar = if quiet || last == 0 {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(last);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} blocks {per_sec} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let mut summary = ReplaySummary {
+        chain_id: chain_id.clone(),
+        height: 0,
+        block_hash: prev.hash(),
+        state_root: tree.root(),
+        blocks: 0,
+        txs: 0,
+        counts: BTreeMap::new(),
+        divergence: None,
+    };
+    // The node's genesis block must be the one the genesis file implies.
+    let raw0 = client.get_json("/v1/blocks/raw?from=0&limit=1")?;
+    if let Some((b0, _)) = decode_raw(&raw0)?.into_iter().next()
+        && b0.header.hash() != prev.hash()
+    {
+        summary.divergence = Some(fail(
+            0,
+            format!(
+                "the node's genesis block {} is not the one the genesis file gives ({}): another chain or another genesis file",
+                b0.header.hash(),
+                prev.hash()
+            ),
+        ));
+        return Ok(summary);
+    }
+    let mut h = 1u64;
+    'outer: while h <= last {
+        let raw = client.get_json(&format!("/v1/blocks/raw?from={h}&limit=100"))?;
+        let blocks = decode_raw(&raw)?;
+        if blocks.is_empty() {
+            summary.divergence = Some(fail(h, "the node returned no block".into()));
+            break;
+        }
+        for (block, cert) in blocks {
+            if h > last {
+                break 'outer;
+            }
+            match check_block(&chain_id, h, &prev, &set, &block, cert.as_ref(), &mut state, &tree) {
+                Ok((new_tree, new_set)) => {
+                    tree = new_tree;
+                    if let Some(s) = new_set {
+                        set = s;
+                    }
+                }
+                Err(e) => {
+                    summary.divergence = Some(fail(h, e));
+                    break 'outer;
+                }
+            }
+            for stx in &block.txs {
+                *summary.counts.entry(format!("{}.{}", stx.tx.contract, stx.tx.method)).or_default() += 1;
+            }
+            summary.txs += block.txs.len() as u64;
+            summary.blocks += 1;
+            summary.height = h;
+            summary.block_hash = block.header.hash();
+            summary.state_root = tree.root();
+            prev = block.header;
+            bar.inc(1);
+            h += 1;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+fn decode_raw(v: &Value) -> Result<Vec<(Block, Option<CommitCertificate>)>, ClientError> {
+    let bad = |r: String| ClientError::Decode { what: "raw blocks".into(), reason: r };
+    v["blocks"]
+        .as_array()
+        .ok_or_else(|| bad("no blocks array".into()))?
+        .iter()
+        .map(|b| {
+            let bytes = hex::decode(b.as_str().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
+            encoding::decode_limited::<(Block, Option<CommitCertificate>)>("raw block", &bytes, 64 * 1024 * 1024)
+                .map_err(|e| bad(e.to_string()))
+        })
+        .collect()
+}
+
+/// Checks one block against its parent, the validator set and re-execution; applies
+/// it to `state` and returns the new tree (and the new validator set if it changed).
+#[allow(clippy::too_many_arguments)]
+fn check_block(
+    chain_id: &str,
+    h: u64,
+    prev: &BlockHeader,
+    set: &ValidatorSet,
+    block: &Block,
+    cert: Option<&CommitCertificate>,
+    state: &mut MemState,
+    tree: &StateTree,
+) -> Result<(StateTree, Option<ValidatorSet>), String> {
+    let hd = &block.header;
+    if hd.height != h {
+        return Err(format!("the node sent block {} when asked for {h}", hd.height));
+    }
+    if hd.chain_id != chain_id {
+        return Err(format!("block names chain {:?}, not {chain_id:?}", hd.chain_id));
+    }
+    if hd.parent_hash != prev.hash() {
+        return Err(format!("parent hash {} is not the hash {} of block {}", hd.parent_hash, prev.hash(), h - 1));
+    }
+    if hd.time_ms <= prev.time_ms {
+        return Err(format!("block time {} is not after its parent's {}", hd.time_ms, prev.time_ms));
+    }
+    let Some(cert) = cert else { return Err("the block has no commit certificate".into()) };
+    cert.verify(chain_id, hd, set).map_err(|e| format!("commit certificate: {e}"))?;
+    if hd.tx_count as usize != block.txs.len() {
+        return Err(format!(
+            "header says {} transactions, the block has {} (missing or extra transactions)",
+            hd.tx_count,
+            block.txs.len()
+        ));
+    }
+    let hashes: Vec<Hash> = block.txs.iter().map(|t| t.hash()).collect();
+    let root = Block::tx_root_of(&hashes);
+    if root != hd.tx_root {
+        return Err(format!("tx_root: header says {}, the transactions give {root}", hd.tx_root));
+    }
+    let items: Vec<_> = block.txs.iter().zip(&hashes).map(|(t, h)| t.signed_digest(*h)).collect();
+    if verify_batch(chain_id, &items).is_err() {
+        for (i, it) in items.iter().enumerate() {
+            if it.signer.verify(chain_id, Purpose::Transaction, &it.digest, &it.signature).is_err() {
+                return Err(format!("transaction #{i} ({}) has a bad signature", hashes[i]));
+            }
+        }
+        return Err("a transaction signature does not verify".into());
+    }
+    let ctx = BlockContext { chain_id: chain_id.into(), height: h, time_ms: hd.time_ms };
+    let mut exec = BlockExecutor::new(&*state, ctx).map_err(|e| format!("block start: {e}"))?;
+    for (i, (stx, th)) in block.txs.iter().zip(&hashes).enumerate() {
+        exec.execute(stx, *th).map_err(|e| format!("transaction #{i} ({th}) is not admissible: {e}"))?;
+    }
+    let outcome = exec.finish(tree);
+    if outcome.state_root != hd.state_root {
+        return Err(format!("state_root: header says {}, re-execution gives {}", hd.state_root, outcome.state_root));
+    }
+    if outcome.receipts_root != hd.receipts_root {
+        return Err(format!(
+            "receipts_root: header says {}, re-execution gives {}",
+            hd.receipts_root, outcome.receipts_root
+        ));
+    }
+    let new_set = match outcome.writes.get(keys::VALIDATORS) {
+        Some(Some(b)) => Some(encoding::decode::<ValidatorSet>("validator set", b).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    state.apply(&outcome.writes);
+    Ok((outcome.tree, new_set))
+}
+
+fn verify_rate() -> u64 {
+    let k = jialing_core::Keypair::from_label("audit/bench");
+    let d = jialing_core::sha256(b"audit");
+    let s = k.sign("bench", Purpose::Transaction, &d);
+    let n = 2000;
+    let t = Instant::now();
+    for _ in 0..n {
+        let _ = k.public().verify("bench", Purpose::Transaction, &d, &s);
+    }
+    (n as f64 / t.elapsed().as_secs_f64().max(1e-9)) as u64
+}
+
+/// Runs an audit command.
+pub fn run(cmd: &AuditCommand, client: &Client, out: Output) -> Result<(), ClientError> {
+    match cmd {
+        AuditCommand::Replay(a) => {
+            let started = Instant::now();
+            let s = replay(client, &a.genesis, a.to, a.quiet || out.json)?;
+            let secs = started.elapsed().as_secs_f64().max(1e-6);
+            let tps = (s.txs as f64 / secs) as u64;
+            let verify = verify_rate();
+            let line = format!(
+                "replayed_blocks={} replayed_txs={} replay_tps={tps} verify_per_core={verify}",
+                s.blocks, s.txs
+            );
+            let v = json!({ "summary": s, "seconds": secs, "replay_tps": tps, "verify_per_core": verify });
+            out.emit(&v, || {
+                let head = match &s.divergence {
+                    None => format!(
+                        "OK: {} blocks and {} transactions from genesis to height {} verified and re-executed; state root {} matches",
+                        s.blocks, s.txs, s.height, s.state_root
+                    ),
+                    Some(d) => format!("DIVERGENCE after {} good blocks: {d}", s.blocks),
+                };
+                format!("{head}\n{line}")
+            })?;
+            match s.divergence {
+                None => Ok(()),
+                Some(d) => Err(ClientError::Verification(d)),
+            }
+        }
+        AuditCommand::History(a) => history(client, a),
+        AuditCommand::Report(a) => {
+            let s = replay(client, &a.genesis, None, out.json)?;
+            let key = jialing_genesis::keyfile::read(&a.key)?;
+            let body = json!({ "summary": s, "auditor": key.public() });
+            let digest = jialing_core::sha256(body.to_string().as_bytes());
+            let sig = key.sign(&s.chain_id, Purpose::AuditReport, &digest);
+            let report = json!({ "report": body, "signature": sig, "signed_digest": digest });
+            let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+            std::fs::write(&a.out, text).map_err(|e| ClientError::Io { path: a.out.clone(), source: e })?;
+            out.emit(&report, || {
+                format!(
+                    "report for {} blocks, {} transactions (height {}), {} written to {}, signed by {}",
+                    s.blocks,
+                    s.txs,
+                    s.height,
+                    if s.divergence.is_some() { "WITH A DIVERGENCE" } else { "no findings" },
+                    a.out.display(),
+                    key.public()
+                )
+            })
+        }
+    }
+}
+
+fn history(client: &Client, a: &HistoryArgs) -> Result<(), ClientError> {
+    let mut rows: Vec<Value> = Vec::new();
+    let mut from = a.from;
+    loop {
+        let v = client.get_json(&format!("/v1/history/{}/{}?from_height={from}&limit=1000", a.kind, a.subject))?;
+        let page = v["history"].as_array().cloned().or_else(|| v.as_array().cloned()).unwrap_or_default();
+        let n = page.len();
+        let mut last = from;
+        for r in page {
+            let h = r["height"].as_u64().unwrap_or(0);
+            last = last.max(h);
+            if a.to.is_none_or(|t| h <= t) && h >= a.from {
+                rows.push(r);
+            }
+        }
+        if n < 1000 || a.to.is_some_and(|t| last > t) {
+            break;
+        }
+        from = last + 1;
+    }
+    rows.dedup_by(|x, y| x["tx_hash"] == y["tx_hash"]);
+    if a.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    if a.format != "csv" {
+        return Err(ClientError::Args(format!("--format {:?}: use csv or json", a.format)));
+    }
+    println!("height,index,time_ms,tx_hash,contract,method,signer,status,code");
+    let field = |v: &Value| {
+        let s =
+            v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { String::new() } else { v.to_string() });
+        if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    };
+    for r in rows {
+        println!(
+            "{},{},{},{},{},{},{},{},{}",
+            field(&r["height"]),
+            field(&r["index"]),
+            field(&r["time_ms"]),
+            field(&r["tx_hash"]),
+            field(&r["contract"]),
+            field(&r["method"]),
+            field(&r["signer"]),
+            field(&r["status"]),
+            field(&r["code"])
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! `jialing proof` fetches proofs from a node; `jialing verify` checks a proof offline
+//! with nothing but the network's genesis file (chain id and the validator set it
+//! trusts), and prints what it established or exactly what failed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use jialing_core::ValidatorSet;
+use jialing_core::proof::{Proof, Verified};
+use serde_json::Value;
+
+use crate::error::ClientError;
+use crate::keys::format_utc_ms;
+use crate::output::Output;
+use crate::sdk::Client;
+
+/// Proof requests.
+#[derive(Debug, Subcommand)]
+pub enum ProofCommand {
+    /// Inclusion proof of a committed transaction.
+    Tx {
+        /// Transaction hash (hex).
+        hash: String,
+    },
+    /// A state value (or its absence) under the tip's certified state root, e.g.
+    /// `lot/FD-POMELO-2026-001`.
+    State {
+        /// State key.
+        key: String,
+    },
+    /// That the chain at TO extends the chain at FROM (headers and TO's certificate).
+    Consistency {
+        /// Lower height.
+        from: u64,
+        /// Upper height (default: the tip).
+        to: Option<u64>,
+    },
+}
+
+/// `jialing verify` arguments.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A proof as `jialing proof` or the node's /v1/proof/* answers, or `-` for stdin.
+    pub file: PathBuf,
+    /// The network's genesis file: the chain id and validator set to trust.
+    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
+    pub genesis: PathBuf,
+}
+
+/// Runs `jialing proof ...`: prints the node's proof JSON.
+pub fn run_proof(cmd: &ProofCommand, client: &Client) -> Result<(), ClientError> {
+    let path = match cmd {
+        ProofCommand::Tx { hash } => format!("/v1/proof/tx/{hash}"),
+        ProofCommand::State { key } => format!("/v1/proof/state?key={}", urlencode(key)),
+        ProofCommand::Consistency { from, to } => match to {
+            Some(t) => format!("/v1/proof/consistency?from={from}&to={t}"),
+            None => format!("/v1/proof/consistency?from={from}"),
+        },
+    };
+    let v = client.get_json(&path)?;
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    Ok(())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The chain id and validator set a genesis file establishes.
+pub fn trusted(genesis: &Path) -> Result<(String, ValidatorSet), ClientError> {
+    let g = jialing_genesis::Genesis::load(genesis)
+        .map_err(|e| ClientError::Args(format!("genesis file {}: {e}", genesis.display())))?;
+    let init = g.initial_state();
+    let set = init.validator_set().map_err(|e| ClientError::Args(format!("genesis validator set: {e}")))?;
+    Ok((init.chain.chain_id.clone(), set))
+}
+
+/// Reads a proof document (`{"proof": ...}` as served, or a bare proof).
+pub fn read_proof(file: &Path) -> Result<(Option<String>, Proof), ClientError> {
+    let mut text = String::new();
+    let io = |e: std::io::Error| ClientError::Io { path: file.to_path_buf(), source: e };
+    if file.as_os_str() == "-" {
+        std::io::stdin().take(256 * 1024 * 1024).read_to_string(&mut text).map_err(io)?;
+    } else {
+        text = std::fs::read_to_string(file).map_err(io)?;
+    }
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| ClientError::Verification(format!("{} is not JSON: {e}", file.display())))?;
+    let chain = v["chain_id"].as_str().map(str::to_string);
+    let body = if v.get("proof").is_some() { v["proof"].clone() } else { v };
+    let proof: Proof = serde_json::from_value(body).map_err(|e| {
+        ClientError::Verification(format!("{} is not a proof this client understands: {e}", file.display()))
+    })?;
+    Ok((chain, proof))
+}
+
+/// Runs `jialing verify`.
+pub fn run_verify(args: &VerifyArgs, out: Output) -> Result<(), ClientError> {
+    let (chain_id, set) = trusted(&args.genesis)?;
+    let (claimed_chain, proof) = read_proof(&args.file)?;
+    if let Some(c) = claimed_chain
+        && c != chain_id
+    {
+        return Err(ClientError::Verification(format!(
+            "the proof is for chain {c:?}, the genesis file defines {chain_id:?}"
+        )));
+    }
+    let verified = proof.verify(&chain_id, &set).map_err(|e| ClientError::Verification(e.to_string()))?;
+    out.emit(&verified, || human(&verified))
+}
+
+fn block_line(b: &jialing_core::proof::VerifiedHeader) -> String {
+    format!(
+        "block {} ({}) at {}, signed by {} of {} validators ({} of {} voting power, more than two thirds)",
+        b.height,
+        b.block_hash,
+        format_utc_ms(b.time_ms),
+        b.signers,
+        b.validators,
+        b.signed_power,
+        b.total_power
+    )
+}
+
+fn human(v: &Verified) -> String {
+    match v {
+        Verified::Tx { tx_hash, index, block } => {
+            format!("VERIFIED: transaction {tx_hash} is #{index} in {}", block_line(block))
+        }
+        Verified::State { key, present, value_hash, block } => match value_hash {
+            Some(h) if *present => {
+                format!("VERIFIED: state key {key:?} holds the value with SHA-256 {h} in {}", block_line(block))
+            }
+            _ => format!("VERIFIED: state key {key:?} is absent in {}", block_line(block)),
+        },
+        Verified::Consistency { from_height, from_hash, to } => format!(
+            "VERIFIED: the chain at {} extends block {from_height} ({from_hash}); {}",
+            to.height,
+            block_line(to)
+        ),
+    }
+}

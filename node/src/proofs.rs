@@ -1,0 +1,160 @@
+//! Proof endpoints: a transaction's inclusion in a certified block, a state value under
+//! the tip's certified state root, and that the chain at one height extends another
+//! (`jialing_core::proof`). Everything a verifier needs is in the answer except the
+//! validator set it trusts, which it brings itself (the genesis file).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use jialing_core::proof::{CertifiedHeader, ConsistencyProof, Proof, StateValueProof, TxProof};
+use jialing_core::{Hash, merkle};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{Api, ApiError};
+use crate::app::Ledger;
+
+/// Most headers in one consistency proof.
+pub const MAX_CONSISTENCY_HEADERS: u64 = 10_000;
+
+type ProofResult = Result<Json<Value>, ApiError>;
+
+/// The certified header at `height`.
+pub fn certified(ledger: &Ledger, height: u64) -> Result<CertifiedHeader, ApiError> {
+    let header =
+        ledger.store.header(height)?.ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+    let certificate = ledger.store.certificate(height)?.ok_or_else(|| {
+        ApiError::not_found(format!("block {height} has no commit certificate (the genesis block is not certified)"))
+    })?;
+    Ok(CertifiedHeader { header, certificate })
+}
+
+/// The inclusion proof of a committed transaction.
+pub fn tx_proof(ledger: &Ledger, hash: &Hash) -> Result<TxProof, ApiError> {
+    let rec =
+        ledger.store.tx(hash)?.ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not committed")))?;
+    let hashes = ledger.store.block_tx_hashes(rec.height)?.unwrap_or_default();
+    let leaves: Vec<Hash> = hashes.iter().map(|h| merkle::leaf_hash(&h.0)).collect();
+    let inclusion = merkle::inclusion_proof(&leaves, rec.index as usize)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string()))?;
+    Ok(TxProof { tx_hash: *hash, inclusion, block: certified(ledger, rec.height)? })
+}
+
+fn parse_hash(s: &str) -> Result<Hash, ApiError> {
+    Hash::from_hex(s).map_err(|_| ApiError::bad_request(format!("{s:?} is not a 64-digit hex hash")))
+}
+
+fn with_validators(ledger: &Ledger, proof: &Proof) -> Value {
+    // The validator set is included for convenience only: a verifier must check the
+    // certificate against the set it trusts (from genesis), not this one.
+    let set = ledger.tip.read().map(|t| t.validators.clone()).unwrap_or_default();
+    json!({ "chain_id": ledger.chain_id, "proof": proof, "untrusted_validators": set })
+}
+
+/// `GET /v1/proof/tx/{hash}`.
+pub async fn tx(State(api): State<Api>, Path(hash): Path<String>) -> ProofResult {
+    let hash = parse_hash(&hash)?;
+    let proof = Proof::Tx(tx_proof(&api.ledger, &hash)?);
+    Ok(Json(with_validators(&api.ledger, &proof)))
+}
+
+/// Query of `GET /v1/proof/state`.
+#[derive(Deserialize)]
+pub struct StateQuery {
+    /// The state key, e.g. `lot/FD-POMELO-2026-001`.
+    key: String,
+}
+
+/// A state proof of `key` at the tip.
+pub fn state_proof(ledger: &Arc<Ledger>, key: &[u8]) -> Result<StateValueProof, ApiError> {
+    let tip = ledger.tip.read().map(|t| t.clone()).map_err(|_| ApiError::bad_request("tip lock poisoned"))?;
+    let value = {
+        use jialing_contracts::StateView;
+        ledger.store.get(key).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))?
+    };
+    let proof = tip.tree.prove(key);
+    Ok(StateValueProof { key: key.to_vec(), value, proof, block: certified(ledger, tip.header.height)? })
+}
+
+/// `GET /v1/proof/state?key=...`: the key's value (or absence) under the tip's state root.
+pub async fn state(State(api): State<Api>, Query(q): Query<StateQuery>) -> ProofResult {
+    if q.key.is_empty() || q.key.len() > 512 {
+        return Err(ApiError::bad_request("key must be 1 to 512 bytes, e.g. lot/<id>"));
+    }
+    let proof = Proof::State(state_proof(&api.ledger, q.key.as_bytes())?);
+    Ok(Json(with_validators(&api.ledger, &proof)))
+}
+
+/// Query of `GET /v1/proof/consistency`.
+#[derive(Deserialize)]
+pub struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+/// `GET /v1/proof/consistency?from=H1&to=H2`: headers `H1..=H2` and the certificate of
+/// `H2` (at most 10,000 headers; `to` defaults to the tip).
+pub async fn consistency(State(api): State<Api>, Query(q): Query<ConsistencyQuery>) -> ProofResult {
+    let tip = api.ledger.tip.read().map(|t| t.header.height).unwrap_or(0);
+    let to = q.to.unwrap_or(tip);
+    if q.from > to || to > tip || q.from == 0 && to == 0 {
+        return Err(ApiError::bad_request(format!("need 0 <= from <= to <= {tip} (the tip), to > 0")));
+    }
+    if to - q.from + 1 > MAX_CONSISTENCY_HEADERS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_CONSISTENCY_HEADERS} headers per proof; ask for a shorter range"
+        )));
+    }
+    let mut headers = Vec::with_capacity((to - q.from + 1) as usize);
+    for h in q.from..=to {
+        headers
+            .push(api.ledger.store.header(h)?.ok_or_else(|| ApiError::not_found(format!("no block at height {h}")))?);
+    }
+    let certificate = certified(&api.ledger, to)?.certificate;
+    let proof = Proof::Consistency(ConsistencyProof { headers, certificate });
+    Ok(Json(with_validators(&api.ledger, &proof)))
+}
+
+/// Query of `GET /v1/blocks/raw`.
+#[derive(Deserialize)]
+pub struct RawQuery {
+    from: u64,
+    limit: Option<u64>,
+}
+
+/// Most blocks in one `GET /v1/blocks/raw`.
+pub const MAX_RAW_BLOCKS: u64 = 100;
+/// Byte budget of one `GET /v1/blocks/raw` answer (before hex).
+const MAX_RAW_BYTES: usize = 16 * 1024 * 1024;
+
+/// `GET /v1/blocks/raw?from=H&limit=N`: blocks `H..` as hex of the canonical encoding of
+/// `(Block, Option<CommitCertificate>)`, for auditors replaying the chain (at most 100
+/// blocks or 16 MiB per answer; ask again from the next height).
+pub async fn blocks_raw(State(api): State<Api>, Query(q): Query<RawQuery>) -> ProofResult {
+    let tip = api.ledger.tip.read().map(|t| t.header.height).unwrap_or(0);
+    if q.from > tip {
+        return Err(ApiError::not_found(format!("no block at height {}; the chain is at {tip}", q.from)));
+    }
+    let limit = q.limit.unwrap_or(MAX_RAW_BLOCKS).clamp(1, MAX_RAW_BLOCKS);
+    let ledger = api.ledger.clone();
+    let blocks = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for h in q.from..=tip.min(q.from.saturating_add(limit - 1)) {
+            let block = ledger.store.block(h)?.ok_or_else(|| ApiError::not_found(format!("no block at height {h}")))?;
+            let cert = ledger.store.certificate(h)?;
+            let enc = jialing_core::encoding::encode(&(block, cert));
+            bytes += enc.len();
+            out.push(hex::encode(enc));
+            if bytes >= MAX_RAW_BYTES {
+                break;
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError::bad_request(format!("block read task failed: {e}")))??;
+    Ok(Json(json!({ "from": q.from, "tip": tip, "blocks": blocks })))
+}
