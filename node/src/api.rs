@@ -111,8 +111,18 @@ pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::
         .route("/v1/proof/state", get(crate::proofs::state))
         .route("/v1/proof/consistency", get(crate::proofs::consistency))
         .route("/v1/blocks/raw", get(crate::proofs::blocks_raw))
+        .route("/01/{item}/10/{lot}", get(crate::consumer::page))
+        .fallback(not_found_route)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)
+}
+
+/// Unknown paths: a clear page for malformed traceability codes, JSON otherwise.
+async fn not_found_route(uri: axum::http::Uri, q: axum::extract::Query<crate::consumer::PageQuery>) -> Response {
+    if uri.path().starts_with("/01/") {
+        return crate::consumer::bad_code(q).await;
+    }
+    ApiError::not_found(format!("no such endpoint {}; see docs/api.md", uri.path())).into_response()
 }
 
 async fn status(State(api): State<Api>) -> ApiResult {

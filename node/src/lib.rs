@@ -15,6 +15,7 @@ pub mod audit_log;
 pub mod cli;
 pub mod config;
 pub mod consensus;
+pub mod consumer;
 pub mod demo;
 pub mod demo_registers;
 pub mod devnet;

@@ -32,6 +32,17 @@ pub enum AuditCommand {
     History(HistoryArgs),
     /// Replay, then write a summary signed with the auditor's key.
     Report(ReportArgs),
+    /// Download every block with its certificate into a file (one hex line per
+    /// block from genesis), for archiving and offline replay (`replay --blocks`).
+    Export(ExportArgs),
+}
+
+/// `jialing audit export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// `jialing audit replay`.
@@ -46,6 +57,9 @@ pub struct ReplayArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Replay an exported block file (`jialing audit export`) instead of the node.
+    #[arg(long, value_name = "FILE")]
+    pub blocks: Option<PathBuf>,
 }
 
 /// `jialing audit history`.
@@ -126,9 +140,51 @@ fn genesis_header(
     }
 }
 
+/// Where a replay reads blocks from.
+pub enum Source<'a> {
+    /// A node's API.
+    Node(&'a Client),
+    /// An exported block file, one hex line per block from genesis.
+    File(Vec<String>),
+}
+
+impl Source<'_> {
+    fn tip(&self) -> Result<u64, ClientError> {
+        match self {
+            Source::Node(c) => Ok(c.get_json("/status")?["height"].as_u64().unwrap_or(0)),
+            Source::File(lines) => Ok(lines.len().saturating_sub(1) as u64),
+        }
+    }
+
+    fn blocks(&self, from: u64, limit: u64) -> Result<Vec<(Block, Option<CommitCertificate>)>, ClientError> {
+        match self {
+            Source::Node(c) => decode_raw(&c.get_json(&format!("/v1/blocks/raw?from={from}&limit={limit}"))?),
+            Source::File(lines) => {
+                let slice: Vec<Value> = lines
+                    .iter()
+                    .skip(from as usize)
+                    .take(limit as usize)
+                    .map(|l| Value::String(l.trim().to_string()))
+                    .collect();
+                decode_raw(&json!({ "blocks": slice }))
+            }
+        }
+    }
+}
+
 /// Replays the chain the node serves; stops at the first divergence.
 pub fn replay(
     client: &Client,
+    genesis: &std::path::Path,
+    to: Option<u64>,
+    quiet: bool,
+) -> Result<ReplaySummary, ClientError> {
+    replay_from(&Source::Node(client), genesis, to, quiet)
+}
+
+/// Replays the chain from `source`; stops at the first divergence.
+pub fn replay_from(
+    source: &Source<'_>,
     genesis: &std::path::Path,
     to: Option<u64>,
     quiet: bool,
@@ -141,8 +197,7 @@ pub fn replay(
     state.apply(&writes);
     let mut tree = StateTree::new().apply(&writes);
     let mut prev = genesis_header(&init, &set, tree.root());
-    let status = client.get_json("/status")?;
-    let tip = status["height"].as_u64().unwrap_or(0);
+    let tip = source.tip()?;
     let last = to.unwrap_or(tip).min(tip);
     let bar = if quiet || last == 0 {
         indicatif::ProgressBar::hidden()
@@ -165,8 +220,7 @@ pub fn replay(
         divergence: None,
     };
     // The node's genesis block must be the one the genesis file implies.
-    let raw0 = client.get_json("/v1/blocks/raw?from=0&limit=1")?;
-    if let Some((b0, _)) = decode_raw(&raw0)?.into_iter().next()
+    if let Some((b0, _)) = source.blocks(0, 1)?.into_iter().next()
         && b0.header.hash() != prev.hash()
     {
         summary.divergence = Some(fail(
@@ -181,8 +235,14 @@ pub fn replay(
     }
     let mut h = 1u64;
     'outer: while h <= last {
-        let raw = client.get_json(&format!("/v1/blocks/raw?from={h}&limit=100"))?;
-        let blocks = decode_raw(&raw)?;
+        let blocks = match source.blocks(h, 100) {
+            Ok(b) => b,
+            Err(e @ ClientError::Decode { .. }) => {
+                summary.divergence = Some(fail(h, format!("undecodable block data: {e}")));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         if blocks.is_empty() {
             summary.divergence = Some(fail(h, "the node returned no block".into()));
             break;
@@ -321,9 +381,40 @@ fn verify_rate() -> u64 {
 /// Runs an audit command.
 pub fn run(cmd: &AuditCommand, client: &Client, out: Output) -> Result<(), ClientError> {
     match cmd {
+        AuditCommand::Export(a) => {
+            let tip = Source::Node(client).tip()?;
+            let mut text = String::new();
+            let mut h = 0;
+            while h <= tip {
+                let v = client.get_json(&format!("/v1/blocks/raw?from={h}&limit=100"))?;
+                let page = v["blocks"].as_array().cloned().unwrap_or_default();
+                if page.is_empty() {
+                    break;
+                }
+                for b in &page {
+                    text.push_str(b.as_str().unwrap_or_default());
+                    text.push('\n');
+                }
+                h += page.len() as u64;
+            }
+            std::fs::write(&a.out, text).map_err(|e| ClientError::Io { path: a.out.clone(), source: e })?;
+            out.emit(&json!({ "blocks": h, "file": a.out }), || {
+                format!("exported blocks 0..{} to {}", h.saturating_sub(1), a.out.display())
+            })
+        }
         AuditCommand::Replay(a) => {
             let started = Instant::now();
-            let s = replay(client, &a.genesis, a.to, a.quiet || out.json)?;
+            let source = match &a.blocks {
+                Some(f) => Source::File(
+                    std::fs::read_to_string(f)
+                        .map_err(|e| ClientError::Io { path: f.clone(), source: e })?
+                        .lines()
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                None => Source::Node(client),
+            };
+            let s = replay_from(&source, &a.genesis, a.to, a.quiet || out.json)?;
             let secs = started.elapsed().as_secs_f64().max(1e-6);
             let tps = (s.txs as f64 / secs) as u64;
             let verify = verify_rate();

@@ -14,6 +14,7 @@ use crate::sdk::Client;
 pub mod audit;
 pub mod epcis;
 pub mod keys;
+pub mod qr;
 pub mod query;
 pub mod tx;
 pub mod verify;
@@ -70,6 +71,8 @@ pub enum Command {
     /// signed audit report.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Write a lot's traceability QR code (PNG and SVG) holding its GS1 Digital Link URL.
+    Qr(qr::QrArgs),
 }
 
 /// How to wait for a submitted transaction.
@@ -105,6 +108,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Proof(p) => verify::run_proof(p, &client()),
         Command::Verify(v) => verify::run_verify(v, out),
         Command::Audit(a) => audit::run(a, &client(), out),
+        Command::Qr(q) => qr::run(q, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;
