@@ -1,0 +1,213 @@
+//! Consumers and auditors against a real devnet (5 processes, Malachite BFT, the demo
+//! scenario): the QR code `jialing qr` writes is decoded by a real decoder (zbarimg)
+//! and its URL serves the consumer page; headless Chromium renders the page, whose
+//! JavaScript re-checks the proof and shows the verified badge; malformed and unknown
+//! codes get 400/404 pages; proofs verify offline with the genesis file and forged
+//! ones fail; `audit replay` re-executes the chain and names the first divergence in a
+//! tampered export (flipped byte, wrong signature, missing transaction).
+//!
+//! Needs `chromium` and `zbarimg` (Debian packages chromium, zbar-tools): `scripts/test`
+//! installs them. Missing tools fail the test with that instruction.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jialing_core::{Block, CommitCertificate, encoding};
+use jialing_tests::{binary, free_ports, get};
+
+const LOT: &str = "FD-POMELO-2026-001";
+const GTIN: &str = "06901234567892";
+
+struct Devnet(Child);
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tool(name: &str) -> anyhow::Result<()> {
+    let ok = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output()?.status.success();
+    anyhow::ensure!(ok, "{name} is not installed: run scripts/test (it installs chromium and zbar-tools)");
+    Ok(())
+}
+
+fn jialing(node: &str, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+    let out = Command::new(binary("jialing")?).arg("--node").arg(node).args(args).output()?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+fn http_status(url: &str) -> anyhow::Result<u16> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    Ok(agent.get(url).call()?.status().as_u16())
+}
+
+fn chromium_dom(url: &str, profile: &Path) -> anyhow::Result<String> {
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=15000",
+            "--window-size=390,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
+    tool("chromium")?;
+    tool("zbarimg")?;
+    let dir = tempfile::tempdir()?;
+    let api = free_ports(5);
+    let p2p = free_ports(10);
+    let child = Command::new(binary("jialing-node")?)
+        .args(["devnet", "--dir"])
+        .arg(dir.path().join("devnet"))
+        .args(["--port", &api.to_string(), "--p2p-port", &p2p.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let _devnet = Devnet(child);
+    let full = format!("http://127.0.0.1:{}", api + 4);
+    let genesis = dir.path().join("devnet/genesis.toml");
+
+    // Wait until the demo's lot is on the full node with its certificate.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        if let Ok(v) = get(&format!("{full}/v1/lot/{LOT}"))
+            && !v["lot"]["certificate"].is_null()
+            && v["history"].as_array().is_some_and(|h| h.len() >= 9)
+        {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the demo lot never reached the full node");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // QR code -> real decoder -> URL -> page.
+    let qr_dir = dir.path().join("qr");
+    let (code, out, err) = jialing(&full, &["qr", LOT, "--out", qr_dir.to_str().unwrap_or(".")])?;
+    anyhow::ensure!(code == 0, "jialing qr failed: {out}{err}");
+    let scanned = Command::new("zbarimg").args(["-q", "--raw"]).arg(qr_dir.join(format!("{LOT}.png"))).output()?;
+    let url = String::from_utf8_lossy(&scanned.stdout).trim().to_string();
+    assert_eq!(url, format!("{full}/01/{GTIN}/10/{LOT}"), "decoded QR content");
+    assert_eq!(http_status(&url)?, 200);
+
+    // Headless Chromium: the facts, and the in-browser verification.
+    let dom = chromium_dom(&url, &dir.path().join("chrome"))?;
+    for fact in [
+        "丰都红心柚",
+        LOT,
+        "丰都县红心柚专业合作社",
+        "138-0000-0001",
+        "承诺达标合格证",
+        "毒死蜱",
+        "采收日期",
+        "流转记录",
+        "未召回",
+    ] {
+        assert!(dom.contains(fact), "the page lacks {fact:?}:\n{dom}");
+    }
+    assert!(dom.contains("data-verified=\"yes\""), "the browser did not verify the proof:\n{dom}");
+    assert!(dom.contains("个签名有效"), "no verified badge text");
+    let en = chromium_dom(&format!("{url}?lang=en"), &dir.path().join("chrome2"))?;
+    assert!(en.contains("Certificate of compliance") && en.contains("Verified in your browser"), "English page:\n{en}");
+
+    // Malformed and unknown codes.
+    assert_eq!(http_status(&format!("{full}/01/06901234567893/10/{LOT}"))?, 400, "bad check digit");
+    assert_eq!(http_status(&format!("{full}/01/{GTIN}/10/NO-SUCH-LOT"))?, 404, "unknown lot");
+    assert_eq!(http_status(&format!("{full}/01/{GTIN}"))?, 400, "truncated code");
+    assert_eq!(http_status(&format!("{full}/01/{GTIN}/10/%FF%FE"))?, 400, "bad percent-encoding");
+
+    // Proofs, offline with the genesis file; a forged one fails precisely.
+    let lot = get(&format!("{full}/v1/lot/{LOT}"))?;
+    let tx = lot["history"][0]["tx_hash"].as_str().unwrap_or_default().to_string();
+    let (code, proof, err) = jialing(&full, &["proof", "tx", &tx])?;
+    anyhow::ensure!(code == 0, "proof tx: {err}");
+    let pf = dir.path().join("tx.json");
+    std::fs::write(&pf, &proof)?;
+    let g = genesis.to_str().unwrap_or_default();
+    let (code, out, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("VERIFIED") && out.contains(&tx), "{out}");
+    let forged = proof.replacen(&tx[..8], "00000000", 1);
+    std::fs::write(&pf, forged)?;
+    let (code, _, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
+    assert_eq!(code, 6, "a forged proof must fail verification: {err}");
+    assert!(err.contains("is not in block"), "{err}");
+    let (code, proof, _) = jialing(&full, &["proof", "state", &format!("trace/lot/{LOT}")])?;
+    assert_eq!(code, 0);
+    std::fs::write(&pf, &proof)?;
+    let (code, out, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
+    assert!(code == 0 && out.contains("holds the value"), "{out}{err}");
+    let (code, proof, _) = jialing(&full, &["proof", "consistency", "1"])?;
+    assert_eq!(code, 0);
+    std::fs::write(&pf, &proof)?;
+    let (code, out, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
+    assert!(code == 0 && out.contains("extends block 1"), "{out}{err}");
+
+    // Audit: replay from the node, then from an export, then tampered exports.
+    let (code, out, err) = jialing(&full, &["audit", "replay", "--genesis", g, "--quiet"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("replayed_blocks=") && out.contains("OK:"), "{out}");
+    let export = dir.path().join("chain.hex");
+    let (code, _, err) = jialing(&full, &["audit", "export", "--out", export.to_str().unwrap_or_default()])?;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<String> = std::fs::read_to_string(&export)?.lines().map(str::to_string).collect();
+    let h = lot["history"][3]["height"].as_u64().unwrap_or(1) as usize;
+    let (block, cert): (Block, Option<CommitCertificate>) =
+        encoding::decode("block", &hex::decode(&lines[h])?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tampered = |name: &str, b: &Block, c: &Option<CommitCertificate>, expect: &str| -> anyhow::Result<()> {
+        let mut l = lines.clone();
+        l[h] = hex::encode(encoding::encode(&(b.clone(), c.clone())));
+        let f = dir.path().join(format!("{name}.hex"));
+        std::fs::write(&f, l.join("\n"))?;
+        let (code, out, err) = jialing(
+            &full,
+            &["audit", "replay", "--genesis", g, "--quiet", "--blocks", f.to_str().unwrap_or_default()],
+        )?;
+        assert_eq!(code, 6, "{name}: replay must fail\n{out}{err}");
+        assert!(err.contains(&format!("height {h}")) && err.contains(expect), "{name}: {err}");
+        Ok(())
+    };
+    // A flipped byte in a transaction's payload.
+    let mut b = block.clone();
+    if let Some(x) = b.txs.first_mut().and_then(|t| t.tx.payload.last_mut()) {
+        *x ^= 1;
+    }
+    tampered("flipped", &b, &cert, "tx_root")?;
+    // A wrong signature on a transaction (the hash covers the body, not the signature).
+    let mut b = block.clone();
+    if let Some(t) = b.txs.first_mut() {
+        t.signature.0[5] ^= 1;
+    }
+    tampered("badsig", &b, &cert, "bad signature")?;
+    // A missing transaction.
+    let mut b = block.clone();
+    b.txs.clear();
+    tampered("missing", &b, &cert, "missing or extra transactions")?;
+    // A wrong certificate signature.
+    let mut c = cert.clone();
+    if let Some(c) = c.as_mut() {
+        c.signatures[0].signature.0[0] ^= 1;
+    }
+    tampered("badcert", &block, &c, "certificate")?;
+    Ok(())
+}
