@@ -75,6 +75,25 @@ pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         },
         timeout,
     )?;
+    // Irrigation-season fertigation, twice a day for five and a half days: a lot with a
+    // realistic number of events (about twenty) for the consumer page.
+    let start = at(ledger, 28).time_ms;
+    for i in 0..11u64 {
+        call(
+            ledger,
+            &farm,
+            &RecordInput {
+                lot: DEMO_LOT.into(),
+                kind: InputKind::Fertiliser,
+                name: "水溶肥 (water-soluble fertiliser)".into(),
+                amount_milli: 20_000_000,
+                unit: "kg".into(),
+                interval_days: 0,
+                at: EventTime { time_ms: start + i * 12 * 3_600_000, tz_offset_min: 480 },
+            },
+            timeout,
+        )?;
+    }
     call(
         ledger,
         &farm,
