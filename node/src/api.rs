@@ -32,6 +32,7 @@ pub struct Api {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) info: Arc<NodeInfo>,
     pub(crate) audit: Arc<crate::audit_log::AuditLog>,
+    pub(crate) pages: Arc<crate::consumer::PageCache>,
 }
 
 /// An API error: status, stable code and message.
@@ -87,7 +88,7 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Builds the router.
 pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>) -> Router {
-    let api = Api { ledger, info: Arc::new(info), audit };
+    let api = Api { ledger, info: Arc::new(info), audit, pages: Arc::new(crate::consumer::PageCache::default()) };
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/status", get(status))

@@ -30,6 +30,20 @@ use serde_json::Value;
 use crate::api::Api;
 use crate::app::Ledger;
 
+/// Rendered pages, keyed by lot and language, valid while the lot's state is unchanged
+/// (at most a minute, so organisation names and contacts stay fresh).
+#[derive(Default)]
+pub struct PageCache {
+    pages: std::sync::Mutex<PageMap>,
+}
+
+type PageMap = BTreeMap<(String, bool), (jialing_core::Hash, std::time::Instant, std::sync::Arc<String>)>;
+
+/// Most cached pages.
+const PAGE_CACHE_MAX: usize = 4096;
+/// Longest a cached page is served.
+const PAGE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Language of the page.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lang {
@@ -409,15 +423,37 @@ pub async fn page(
         };
     }
     let ledger = api.ledger.clone();
+    let cache = api.pages.clone();
     let self_path = jialing_contracts::trace::epcis::digital_link_path(&item, &lot);
-    let r =
-        tokio::task::spawn_blocking(move || load(&ledger, &item, &lot).map(|d| render(&ledger, &d, lang, &self_path)))
-            .await;
-    match r {
-        Ok(Ok(html)) => {
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], html)
-                .into_response()
+    let r = tokio::task::spawn_blocking(move || {
+        // The lot's state bytes change with every event, recall or hold.
+        let version = ledger.store.get(&lot_key(&lot)).ok().flatten().map(|b| jialing_core::sha256(&b));
+        // Keyed by the whole code: a page is only ever served for its own product.
+        let key = (self_path.clone(), lang == Lang::En);
+        if let Some(v) = version
+            && let Ok(pages) = cache.pages.lock()
+            && let Some((h, at, html)) = pages.get(&key)
+            && *h == v
+            && at.elapsed() < PAGE_CACHE_TTL
+        {
+            return Ok(html.clone());
         }
+        let html = std::sync::Arc::new(load(&ledger, &item, &lot).map(|d| render(&ledger, &d, lang, &self_path))?);
+        if let (Some(v), Ok(mut pages)) = (version, cache.pages.lock()) {
+            if pages.len() >= PAGE_CACHE_MAX {
+                pages.clear();
+            }
+            pages.insert(key, (v, std::time::Instant::now(), html.clone()));
+        }
+        Ok(html)
+    })
+    .await;
+    match r {
+        Ok(Ok(html)) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+            String::clone(&html),
+        )
+            .into_response(),
         Ok(Err(CodeError::Unknown(m))) => error_page(StatusCode::NOT_FOUND, lang, &m),
         Ok(Err(CodeError::Malformed(m))) => error_page(StatusCode::BAD_REQUEST, lang, &m),
         Err(_) => error_page(StatusCode::SERVICE_UNAVAILABLE, lang, "busy, try again"),
