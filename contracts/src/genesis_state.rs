@@ -38,6 +38,29 @@ impl InitialState {
         ValidatorSet::new(self.orgs.iter().filter(|o| o.active).filter_map(|o| o.validator.clone()).collect())
     }
 
+    /// The genesis block (height 0, uncertified) with the state tree and writes it
+    /// commits to: what every node stores first and every auditor replays from.
+    pub fn genesis_block(
+        &self,
+    ) -> Result<(jialing_core::BlockHeader, jialing_core::state_tree::StateTree, crate::state::Writes), CoreError> {
+        let writes = self.writes()?;
+        let set = self.validator_set()?;
+        let tree = jialing_core::state_tree::StateTree::new().apply(&writes);
+        let header = jialing_core::BlockHeader {
+            chain_id: self.chain.chain_id.clone(),
+            height: 0,
+            time_ms: self.chain.genesis_time_ms,
+            parent_hash: jialing_core::Hash::ZERO,
+            proposer: PublicKey([0; 32]),
+            tx_root: jialing_core::merkle::empty_root(),
+            tx_count: 0,
+            state_root: tree.root(),
+            receipts_root: jialing_core::merkle::empty_root(),
+            validator_set_hash: set.hash(),
+        };
+        Ok((header, tree, writes))
+    }
+
     /// The state writes of the genesis block.
     pub fn writes(&self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, CoreError> {
         let mut w = BTreeMap::new();

@@ -21,7 +21,7 @@ use jialing_core::crypto::verify_batch;
 use jialing_core::state_tree::StateTree;
 use jialing_core::{
     Block, BlockHeader, CommitCertificate, CoreError, Hash, PublicKey, SignedTransaction, TxHash, ValidatorSet,
-    encoding, merkle,
+    encoding,
 };
 
 use crate::mempool::{Mempool, MempoolError, PendingTx};
@@ -284,22 +284,7 @@ pub struct App {
 
 /// The genesis block header for an initial state and its state tree.
 pub fn genesis_header(init: &InitialState) -> Result<(BlockHeader, StateTree, Writes), AppError> {
-    let writes = init.writes().map_err(|e| AppError::Genesis(e.to_string()))?;
-    let set = init.validator_set().map_err(|e| AppError::Genesis(e.to_string()))?;
-    let tree = StateTree::new().apply(&writes);
-    let header = BlockHeader {
-        chain_id: init.chain.chain_id.clone(),
-        height: 0,
-        time_ms: init.chain.genesis_time_ms,
-        parent_hash: Hash::ZERO,
-        proposer: PublicKey([0; 32]),
-        tx_root: merkle::empty_root(),
-        tx_count: 0,
-        state_root: tree.root(),
-        receipts_root: merkle::empty_root(),
-        validator_set_hash: set.hash(),
-    };
-    Ok((header, tree, writes))
+    init.genesis_block().map_err(|e| AppError::Genesis(e.to_string()))
 }
 
 fn read_validators(store: &Store) -> Result<ValidatorSet, AppError> {

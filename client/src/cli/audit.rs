@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use jialing_contracts::{BlockContext, BlockExecutor, MemState, keys};
 use jialing_core::crypto::{Purpose, verify_batch};
 use jialing_core::state_tree::StateTree;
-use jialing_core::{Block, BlockHeader, CommitCertificate, Hash, PublicKey, ValidatorSet, encoding, merkle};
+use jialing_core::{Block, BlockHeader, CommitCertificate, Hash, ValidatorSet, encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -120,26 +120,6 @@ fn fail(h: u64, what: String) -> String {
     format!("height {h}: {what}")
 }
 
-/// The genesis header a genesis file implies (what every node stores at height 0).
-fn genesis_header(
-    init: &jialing_contracts::genesis_state::InitialState,
-    set: &ValidatorSet,
-    root: Hash,
-) -> BlockHeader {
-    BlockHeader {
-        chain_id: init.chain.chain_id.clone(),
-        height: 0,
-        time_ms: init.chain.genesis_time_ms,
-        parent_hash: Hash::ZERO,
-        proposer: PublicKey([0; 32]),
-        tx_root: merkle::empty_root(),
-        tx_count: 0,
-        state_root: root,
-        receipts_root: merkle::empty_root(),
-        validator_set_hash: set.hash(),
-    }
-}
-
 /// Where a replay reads blocks from.
 pub enum Source<'a> {
     /// A node's API.
@@ -192,11 +172,10 @@ pub fn replay_from(
     let (chain_id, mut set) = trusted(genesis)?;
     let g = jialing_genesis::Genesis::load(genesis).map_err(|e| ClientError::Args(e.to_string()))?;
     let init = g.initial_state();
-    let writes = init.writes().map_err(|e| ClientError::Args(format!("genesis state: {e}")))?;
+    let (mut prev, mut tree, writes) =
+        init.genesis_block().map_err(|e| ClientError::Args(format!("genesis state: {e}")))?;
     let mut state = MemState::default();
     state.apply(&writes);
-    let mut tree = StateTree::new().apply(&writes);
-    let mut prev = genesis_header(&init, &set, tree.root());
     let tip = source.tip()?;
     let last = to.unwrap_or(tip).min(tip);
     let bar = if quiet || last == 0 {
