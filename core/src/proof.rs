@@ -206,6 +206,98 @@ impl Proof {
     }
 }
 
+/// One certified validator-set change: the block whose execution wrote the new set,
+/// its certificate (by the set in force at that height), the new set and a state proof
+/// of it under the block's `state_root`. The new set certifies blocks from the next
+/// height, as the node reads the set for the next block from committed state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorChange {
+    /// The block that changed the set.
+    pub block: CertifiedHeader,
+    /// The new set.
+    pub validators: ValidatorSet,
+    /// Proof of the validator-set key holding `validators` under `block`'s state root.
+    pub proof: StateProof,
+}
+
+/// Every validator-set change since genesis, oldest first (what `jialing audit replay
+/// --validator-history-out` writes and `jialing verify --validator-history` reads).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorHistory {
+    /// The chain id.
+    pub chain_id: String,
+    /// The changes.
+    pub changes: Vec<ValidatorChange>,
+}
+
+/// The validator sets a verifier trusts, each from the first height it certifies: the
+/// genesis set from height 1, then each certified change (CometBFT-style light client).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedSets {
+    sets: Vec<(u64, ValidatorSet)>,
+}
+
+impl TrustedSets {
+    /// Trust rooted in the genesis validator set.
+    pub fn from_genesis(set: ValidatorSet) -> Self {
+        TrustedSets { sets: vec![(1, set)] }
+    }
+
+    /// The set certifying blocks at `height`.
+    pub fn set_for(&self, height: u64) -> &ValidatorSet {
+        let i = self.sets.partition_point(|(from, _)| *from <= height);
+        &self.sets[i.saturating_sub(1)].1
+    }
+
+    /// Applies a change after checking its certificate against the set in force at its
+    /// height and its state proof under `validators_key`; changes must be in order.
+    pub fn apply(&mut self, chain_id: &str, change: &ValidatorChange, validators_key: &[u8]) -> Result<(), CoreError> {
+        let h = change.block.header.height;
+        let last_from = self.sets.last().map_or(1, |(f, _)| *f);
+        if h == 0 || h < last_from {
+            return Err(CoreError::InvalidProof(format!(
+                "validator change at height {h} is out of order (the last change applies from {last_from})"
+            )));
+        }
+        change.block.verify(chain_id, self.set_for(h))?;
+        let value = crate::encoding::encode(&change.validators);
+        change.proof.verify(&change.block.header.state_root, validators_key, Some(&value)).map_err(|e| {
+            CoreError::InvalidProof(format!(
+                "the validator set after block {h} is not the one its state commits to: {e}"
+            ))
+        })?;
+        self.sets.push((h + 1, change.validators.clone()));
+        Ok(())
+    }
+
+    /// Applies every change of `history`.
+    pub fn apply_history(&mut self, chain_id: &str, history: &ValidatorHistory, key: &[u8]) -> Result<(), CoreError> {
+        if history.chain_id != chain_id {
+            return Err(CoreError::InvalidProof(format!(
+                "validator history is for chain {:?}, not {chain_id:?}",
+                history.chain_id
+            )));
+        }
+        history.changes.iter().try_for_each(|c| self.apply(chain_id, c, key))
+    }
+}
+
+impl Proof {
+    /// The height of the block whose certificate the proof rests on.
+    pub fn height(&self) -> u64 {
+        match self {
+            Proof::Tx(p) => p.block.header.height,
+            Proof::State(p) => p.block.header.height,
+            Proof::Consistency(p) => p.headers.last().map_or(0, |h| h.height),
+        }
+    }
+
+    /// Verifies against the set `trusted` holds for the proof's block.
+    pub fn verify_trusted(&self, chain_id: &str, trusted: &TrustedSets) -> Result<Verified, CoreError> {
+        self.verify(chain_id, trusted.set_for(self.height()))
+    }
+}
+
 mod opt_hex {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -346,5 +438,41 @@ mod tests {
             p.headers[1].time_ms += 1;
         }
         assert!(fork.verify("c", &vs).unwrap_err().to_string().contains("names parent"));
+    }
+
+    #[test]
+    fn validator_set_changes_are_followed_only_when_certified() {
+        let old: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("v{i}"))).collect();
+        let new: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("w{i}"))).collect();
+        let (s1, s2) = (set(&old), set(&new));
+        let key = b"gov/validators";
+        let mut w = std::collections::BTreeMap::new();
+        w.insert(key.to_vec(), Some(crate::encoding::encode(&s2)));
+        let tree = StateTree::new().apply(&w);
+        // Block 2 (certified by the old set) writes the new set; block 3 is certified by it.
+        let h2 = header(2, Hash::ZERO, merkle::empty_root(), 0, tree.root(), &s1);
+        let change = ValidatorChange {
+            block: CertifiedHeader { header: h2.clone(), certificate: certify(&h2, &old) },
+            validators: s2.clone(),
+            proof: tree.prove(key),
+        };
+        let h3 = header(3, h2.hash(), merkle::empty_root(), 0, tree.root(), &s2);
+        let p3 = Proof::Consistency(ConsistencyProof { headers: vec![h3.clone()], certificate: certify(&h3, &new) });
+        let mut trusted = TrustedSets::from_genesis(s1.clone());
+        // Without the history: refused, naming the validator set.
+        assert!(p3.verify_trusted("c", &trusted).unwrap_err().to_string().contains("validator set"));
+        let history = ValidatorHistory { chain_id: "c".into(), changes: vec![change.clone()] };
+        trusted.apply_history("c", &history, key).unwrap();
+        assert!(p3.verify_trusted("c", &trusted).is_ok());
+        assert_eq!(trusted.set_for(2), &s1);
+        // A change certified by the wrong set, or with a set its state does not hold: refused.
+        let mut forged = change.clone();
+        forged.block.certificate = certify(&h2, &new);
+        assert!(TrustedSets::from_genesis(s1.clone()).apply("c", &forged, key).is_err());
+        let mut lying = change;
+        lying.validators = set(&old[..3]);
+        assert!(
+            TrustedSets::from_genesis(s1).apply("c", &lying, key).unwrap_err().to_string().contains("state commits")
+        );
     }
 }

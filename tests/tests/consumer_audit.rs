@@ -164,9 +164,16 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     assert!(code == 0 && out.contains("extends block 1"), "{out}{err}");
 
     // Audit: replay from the node, then from an export, then tampered exports.
-    let (code, out, err) = jialing(&full, &["audit", "replay", "--genesis", g, "--quiet"])?;
+    let history = dir.path().join("validators.json");
+    let hs = history.to_str().unwrap_or_default();
+    let (code, out, err) =
+        jialing(&full, &["audit", "replay", "--genesis", g, "--quiet", "--validator-history-out", hs])?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("replayed_blocks=") && out.contains("OK:"), "{out}");
+    // The devnet never changed its validators: an empty, valid history.
+    let (code, out, err) =
+        jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g, "--validator-history", hs])?;
+    assert!(code == 0 && out.contains("extends block 1"), "{out}{err}");
     let export = dir.path().join("chain.hex");
     let (code, _, err) = jialing(&full, &["audit", "export", "--out", export.to_str().unwrap_or_default()])?;
     assert_eq!(code, 0, "{err}");

@@ -60,6 +60,10 @@ pub struct ReplayArgs {
     /// Replay an exported block file (`jialing audit export`) instead of the node.
     #[arg(long, value_name = "FILE")]
     pub blocks: Option<PathBuf>,
+    /// Write every certified validator-set change to FILE, for `jialing verify
+    /// --validator-history` on proofs of blocks after a change.
+    #[arg(long, value_name = "FILE")]
+    pub validator_history_out: Option<PathBuf>,
 }
 
 /// `jialing audit history`.
@@ -114,6 +118,9 @@ pub struct ReplaySummary {
     pub counts: BTreeMap<String, u64>,
     /// The first divergence, if any.
     pub divergence: Option<String>,
+    /// Every validator-set change, certified, for `jialing verify --validator-history`.
+    #[serde(skip)]
+    pub history: jialing_core::proof::ValidatorHistory,
 }
 
 fn fail(h: u64, what: String) -> String {
@@ -197,6 +204,7 @@ pub fn replay_from(
         txs: 0,
         counts: BTreeMap::new(),
         divergence: None,
+        history: jialing_core::proof::ValidatorHistory { chain_id: chain_id.clone(), changes: vec![] },
     };
     // The node's genesis block must be the one the genesis file implies.
     if let Some((b0, _)) = source.blocks(0, 1)?.into_iter().next()
@@ -234,6 +242,16 @@ pub fn replay_from(
                 Ok((new_tree, new_set)) => {
                     tree = new_tree;
                     if let Some(s) = new_set {
+                        if let Some(c) = cert.clone() {
+                            summary.history.changes.push(jialing_core::proof::ValidatorChange {
+                                block: jialing_core::proof::CertifiedHeader {
+                                    header: block.header.clone(),
+                                    certificate: c,
+                                },
+                                validators: s.clone(),
+                                proof: tree.prove(keys::VALIDATORS),
+                            });
+                        }
                         set = s;
                     }
                 }
@@ -394,6 +412,10 @@ pub fn run(cmd: &AuditCommand, client: &Client, out: Output) -> Result<(), Clien
                 None => Source::Node(client),
             };
             let s = replay_from(&source, &a.genesis, a.to, a.quiet || out.json)?;
+            if let Some(f) = &a.validator_history_out {
+                let text = serde_json::to_string_pretty(&s.history).unwrap_or_default();
+                std::fs::write(f, text).map_err(|e| ClientError::Io { path: f.clone(), source: e })?;
+            }
             let secs = started.elapsed().as_secs_f64().max(1e-6);
             let tps = (s.txs as f64 / secs) as u64;
             let verify = verify_rate();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use jialing_core::ValidatorSet;
-use jialing_core::proof::{Proof, Verified};
+use jialing_core::proof::{Proof, TrustedSets, ValidatorHistory, Verified};
 use serde_json::Value;
 
 use crate::error::ClientError;
@@ -46,6 +46,10 @@ pub struct VerifyArgs {
     /// The network's genesis file: the chain id and validator set to trust.
     #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
     pub genesis: PathBuf,
+    /// Certified validator-set changes since genesis (`jialing audit replay
+    /// --validator-history-out`), needed for blocks after the set changed.
+    #[arg(long, value_name = "FILE")]
+    pub validator_history: Option<PathBuf>,
 }
 
 /// Runs `jialing proof ...`: prints the node's proof JSON.
@@ -111,7 +115,23 @@ pub fn run_verify(args: &VerifyArgs, out: Output) -> Result<(), ClientError> {
             "the proof is for chain {c:?}, the genesis file defines {chain_id:?}"
         )));
     }
-    let verified = proof.verify(&chain_id, &set).map_err(|e| ClientError::Verification(e.to_string()))?;
+    let mut trusted = TrustedSets::from_genesis(set);
+    if let Some(f) = &args.validator_history {
+        let text = std::fs::read_to_string(f).map_err(|e| ClientError::Io { path: f.clone(), source: e })?;
+        let history: ValidatorHistory = serde_json::from_str(&text)
+            .map_err(|e| ClientError::Verification(format!("{} is not a validator history: {e}", f.display())))?;
+        trusted
+            .apply_history(&chain_id, &history, jialing_contracts::keys::VALIDATORS)
+            .map_err(|e| ClientError::Verification(format!("validator history {}: {e}", f.display())))?;
+    }
+    let verified = proof.verify_trusted(&chain_id, &trusted).map_err(|e| {
+        let hint = if e.to_string().contains("validator set") && args.validator_history.is_none() {
+            " (if the validator set changed since genesis, pass --validator-history from `jialing audit replay --validator-history-out`)"
+        } else {
+            ""
+        };
+        ClientError::Verification(format!("{e}{hint}"))
+    })?;
     out.emit(&verified, || human(&verified))
 }
 
