@@ -112,12 +112,12 @@ fn t(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
 
 fn date(ms: u64) -> String {
     // China Standard Time, what the label on the fruit means.
-    let s = jialing_core::calendar::format_rfc3339_ms(ms + 8 * 3600 * 1000);
+    let s = jialing_core::calendar::format_rfc3339_ms(ms.saturating_add(8 * 3600 * 1000));
     s.get(..10).unwrap_or(&s).to_string()
 }
 
 fn datetime(ms: u64) -> String {
-    let s = jialing_core::calendar::format_rfc3339_ms(ms + 8 * 3600 * 1000);
+    let s = jialing_core::calendar::format_rfc3339_ms(ms.saturating_add(8 * 3600 * 1000));
     s.get(..16).map(|x| x.replace('T', " ")).unwrap_or(s)
 }
 
