@@ -19,15 +19,25 @@ pub fn bin_dir() -> PathBuf {
     if deps.ends_with("deps") { deps.parent().map(Path::to_path_buf).unwrap_or(deps) } else { deps }
 }
 
-/// Path of a workspace binary; builds it if missing.
+/// Path of a workspace binary, built (or brought up to date) once per test process:
+/// `cargo test` does not rebuild another package's binaries, and a stale one from an
+/// earlier build in a reused target directory would test old code.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let p = bin_dir().join(name);
-    if !p.exists() {
+    let mut built = BUILT.lock().map_err(|_| anyhow::anyhow!("binary build lock poisoned"))?;
+    if !built.iter().any(|b| b == name) {
         let pkg = if name == "jialing" { "jialing-client" } else { "jialing-node" };
-        let status = Command::new(env!("CARGO")).args(["build", "-p", pkg, "--bin", name]).status()?;
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-q", "-p", pkg, "--bin", name]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let status = cmd.status()?;
         if !status.success() || !p.exists() {
             bail!("could not build {name}");
         }
+        built.push(name.to_string());
     }
     Ok(p)
 }
