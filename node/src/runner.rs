@@ -72,8 +72,11 @@ pub async fn run_with(
         let done = done_tx.clone();
         let host = running.host;
         tokio::spawn(async move {
+            // The host only returns when the engine closed its channel or storage failed:
+            // either way this node can no longer follow the chain.
             let r = match host.await {
-                Ok(r) => r,
+                Ok(Ok(())) => Err(anyhow::anyhow!("the consensus engine stopped")),
+                Ok(Err(e)) => Err(e),
                 Err(e) => Err(anyhow::anyhow!("consensus host task: {e}")),
             };
             let _ = done.send(r).await;
