@@ -145,15 +145,16 @@ impl Source<'_> {
 
     fn blocks(&self, from: u64, limit: u64) -> Result<Vec<(Block, Option<CommitCertificate>)>, ClientError> {
         match self {
-            Source::Node(c) => decode_raw(&c.get_json(&format!("/v1/blocks/raw?from={from}&limit={limit}"))?),
+            Source::Node(c) => {
+                let v = c.get_json(&format!("/v1/blocks/raw?from={from}&limit={limit}"))?;
+                let page = v["blocks"].as_array().ok_or_else(|| ClientError::Decode {
+                    what: "raw blocks".into(),
+                    reason: "the answer has no blocks array".into(),
+                })?;
+                decode_hex_blocks(page.iter().map(|b| b.as_str().unwrap_or_default()))
+            }
             Source::File(lines) => {
-                let slice: Vec<Value> = lines
-                    .iter()
-                    .skip(from as usize)
-                    .take(limit as usize)
-                    .map(|l| Value::String(l.trim().to_string()))
-                    .collect();
-                decode_raw(&json!({ "blocks": slice }))
+                decode_hex_blocks(lines.iter().skip(from as usize).take(limit as usize).map(|l| l.trim()))
             }
         }
     }
@@ -277,14 +278,15 @@ pub fn replay_from(
     Ok(summary)
 }
 
-fn decode_raw(v: &Value) -> Result<Vec<(Block, Option<CommitCertificate>)>, ClientError> {
+/// Decodes hex lines of borsh `(Block, Option<CommitCertificate>)`, as the node's
+/// `/v1/blocks/raw` serves them and `audit export` writes them.
+fn decode_hex_blocks<'a>(
+    lines: impl Iterator<Item = &'a str>,
+) -> Result<Vec<(Block, Option<CommitCertificate>)>, ClientError> {
     let bad = |r: String| ClientError::Decode { what: "raw blocks".into(), reason: r };
-    v["blocks"]
-        .as_array()
-        .ok_or_else(|| bad("no blocks array".into()))?
-        .iter()
-        .map(|b| {
-            let bytes = hex::decode(b.as_str().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
+    lines
+        .map(|l| {
+            let bytes = hex::decode(l).map_err(|e| bad(e.to_string()))?;
             encoding::decode_limited::<(Block, Option<CommitCertificate>)>("raw block", &bytes, 64 * 1024 * 1024)
                 .map_err(|e| bad(e.to_string()))
         })
