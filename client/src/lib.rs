@@ -7,6 +7,7 @@
 //! - [`txbuild::TxBuilder`]: signs transactions for one key with locally tracked nonces.
 //! - [`keys`]: key files, member keys, roles and expiry times.
 //! - [`output`]: human text or `--json`.
+//! - [`report`]: signed audit reports and their verification.
 //! - [`cli`]: the `jialing` commands (clap), one module per command group.
 //!
 //! ```no_run
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod error;
 pub mod keys;
 pub mod output;
+pub mod report;
 pub mod sdk;
 pub mod txbuild;
 

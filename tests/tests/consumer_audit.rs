@@ -174,6 +174,21 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (code, out, err) =
         jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g, "--validator-history", hs])?;
     assert!(code == 0 && out.contains("extends block 1"), "{out}{err}");
+    // A signed audit report checks out offline; an edited one does not.
+    let key = dir.path().join("auditor.json");
+    let rep = dir.path().join("report.json");
+    let (ks, rs) = (key.to_str().unwrap_or_default(), rep.to_str().unwrap_or_default());
+    let (code, _, err) = jialing(&full, &["keys", "new", "--out", ks])?;
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = jialing(&full, &["audit", "report", "--genesis", g, "--key", ks, "--out", rs])?;
+    assert!(code == 0 && out.contains("no findings"), "{out}{err}");
+    let (code, out, err) = jialing(&full, &["verify", rs, "--genesis", g])?;
+    assert!(code == 0 && out.contains("VERIFIED: audit report") && out.contains("of 4 validators"), "{out}{err}");
+    let edited = std::fs::read_to_string(&rep)?.replacen("\"txs\": ", "\"txs\": 1", 1);
+    std::fs::write(&rep, edited)?;
+    let (code, _, err) = jialing(&full, &["verify", rs, "--genesis", g])?;
+    assert!(code == 6 && err.contains("changed after signing"), "{err}");
+
     let export = dir.path().join("chain.hex");
     let (code, _, err) = jialing(&full, &["audit", "export", "--out", export.to_str().unwrap_or_default()])?;
     assert_eq!(code, 0, "{err}");

@@ -30,7 +30,8 @@ pub enum AuditCommand {
     /// Every transaction that touched an organisation, lot, data product or credit
     /// subject.
     History(HistoryArgs),
-    /// Replay, then write a summary signed with the auditor's key.
+    /// Replay, then write a summary signed with the auditor's key, with the last
+    /// block's certificate; `jialing verify REPORT --genesis G` checks it.
     Report(ReportArgs),
     /// Download every block with its certificate into a file (one hex line per
     /// block from genesis), for archiving and offline replay (`replay --blocks`).
@@ -121,6 +122,9 @@ pub struct ReplaySummary {
     /// Every validator-set change, certified, for `jialing verify --validator-history`.
     #[serde(skip)]
     pub history: jialing_core::proof::ValidatorHistory,
+    /// The last replayed block's header with its certificate (for signed reports).
+    #[serde(skip)]
+    pub last_block: Option<jialing_core::proof::CertifiedHeader>,
 }
 
 fn fail(h: u64, what: String) -> String {
@@ -206,6 +210,7 @@ pub fn replay_from(
         counts: BTreeMap::new(),
         divergence: None,
         history: jialing_core::proof::ValidatorHistory { chain_id: chain_id.clone(), changes: vec![] },
+        last_block: None,
     };
     // The node's genesis block must be the one the genesis file implies.
     if let Some((b0, _)) = source.blocks(0, 1)?.into_iter().next()
@@ -269,6 +274,8 @@ pub fn replay_from(
             summary.height = h;
             summary.block_hash = block.header.hash();
             summary.state_root = tree.root();
+            summary.last_block =
+                cert.map(|c| jialing_core::proof::CertifiedHeader { header: block.header.clone(), certificate: c });
             prev = block.header;
             bar.inc(1);
             h += 1;
@@ -445,10 +452,8 @@ pub fn run(cmd: &AuditCommand, client: &Client, out: Output) -> Result<(), Clien
         AuditCommand::Report(a) => {
             let s = replay(client, &a.genesis, None, out.json)?;
             let key = jialing_genesis::keyfile::read(&a.key)?;
-            let body = json!({ "summary": s, "auditor": key.public() });
-            let digest = jialing_core::sha256(body.to_string().as_bytes());
-            let sig = key.sign(&s.chain_id, Purpose::AuditReport, &digest);
-            let report = json!({ "report": body, "signature": sig, "signed_digest": digest });
+            let report =
+                crate::report::sign(&key, &s.chain_id, json!({ "summary": s }), s.last_block.as_ref(), &s.history);
             let text = serde_json::to_string_pretty(&report).unwrap_or_default();
             std::fs::write(&a.out, text).map_err(|e| ClientError::Io { path: a.out.clone(), source: e })?;
             out.emit(&report, || {

@@ -6,13 +6,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use jialing_core::ValidatorSet;
 use jialing_core::proof::{Proof, TrustedSets, ValidatorHistory, Verified};
+use jialing_core::{PublicKey, ValidatorSet};
 use serde_json::Value;
 
 use crate::error::ClientError;
 use crate::keys::format_utc_ms;
 use crate::output::Output;
+use crate::report::{self, VerifiedReport};
 use crate::sdk::Client;
 
 /// Proof requests.
@@ -41,7 +42,8 @@ pub enum ProofCommand {
 /// `jialing verify` arguments.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A proof as `jialing proof` or the node's /v1/proof/* answers, or `-` for stdin.
+    /// A proof as `jialing proof` or the node's /v1/proof/* answers, a report from
+    /// `jialing audit report`, or `-` for stdin.
     pub file: PathBuf,
     /// The network's genesis file: the chain id and validator set to trust.
     #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
@@ -50,6 +52,9 @@ pub struct VerifyArgs {
     /// --validator-history-out`), needed for blocks after the set changed.
     #[arg(long, value_name = "FILE")]
     pub validator_history: Option<PathBuf>,
+    /// For an audit report: the auditor's public key (hex) that must have signed it.
+    #[arg(long, value_name = "KEY")]
+    pub auditor: Option<PublicKey>,
 }
 
 /// Runs `jialing proof ...`: prints the node's proof JSON.
@@ -85,8 +90,8 @@ pub fn trusted(genesis: &Path) -> Result<(String, ValidatorSet), ClientError> {
     Ok((init.chain.chain_id.clone(), set))
 }
 
-/// Reads a proof document (`{"proof": ...}` as served, or a bare proof).
-pub fn read_proof(file: &Path) -> Result<(Option<String>, Proof), ClientError> {
+/// Reads a JSON document from a file, or stdin for `-`.
+fn read_json(file: &Path) -> Result<Value, ClientError> {
     let mut text = String::new();
     let io = |e: std::io::Error| ClientError::Io { path: file.to_path_buf(), source: e };
     if file.as_os_str() == "-" {
@@ -94,8 +99,15 @@ pub fn read_proof(file: &Path) -> Result<(Option<String>, Proof), ClientError> {
     } else {
         text = std::fs::read_to_string(file).map_err(io)?;
     }
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| ClientError::Verification(format!("{} is not JSON: {e}", file.display())))?;
+    serde_json::from_str(&text).map_err(|e| ClientError::Verification(format!("{} is not JSON: {e}", file.display())))
+}
+
+/// Reads a proof document (`{"proof": ...}` as served, or a bare proof).
+pub fn read_proof(file: &Path) -> Result<(Option<String>, Proof), ClientError> {
+    proof_of(file, read_json(file)?)
+}
+
+fn proof_of(file: &Path, v: Value) -> Result<(Option<String>, Proof), ClientError> {
     let chain = v["chain_id"].as_str().map(str::to_string);
     let body = if v.get("proof").is_some() { v["proof"].clone() } else { v };
     let proof: Proof = serde_json::from_value(body).map_err(|e| {
@@ -107,7 +119,13 @@ pub fn read_proof(file: &Path) -> Result<(Option<String>, Proof), ClientError> {
 /// Runs `jialing verify`.
 pub fn run_verify(args: &VerifyArgs, out: Output) -> Result<(), ClientError> {
     let (chain_id, set) = trusted(&args.genesis)?;
-    let (claimed_chain, proof) = read_proof(&args.file)?;
+    let doc = read_json(&args.file)?;
+    if report::is_report(&doc) {
+        let v = report::verify(&doc, &chain_id, set, jialing_contracts::keys::VALIDATORS, args.auditor.as_ref())
+            .map_err(|e| ClientError::Verification(format!("audit report {}: {e}", args.file.display())))?;
+        return out.emit(&v, || human_report(&v));
+    }
+    let (claimed_chain, proof) = proof_of(&args.file, doc)?;
     if let Some(c) = claimed_chain
         && c != chain_id
     {
@@ -145,6 +163,21 @@ fn block_line(b: &jialing_core::proof::VerifiedHeader) -> String {
         b.validators,
         b.signed_power,
         b.total_power
+    )
+}
+
+fn human_report(v: &VerifiedReport) -> String {
+    let findings = match &v.divergence {
+        None => "no findings".to_string(),
+        Some(d) => format!("FINDING: {d}"),
+    };
+    let block = match &v.block {
+        Some(b) => block_line(b),
+        None => "genesis only".into(),
+    };
+    format!(
+        "VERIFIED: audit report signed by {} for chain {:?}: {} blocks and {} transactions replayed to height {}, state root {}, {findings}; it ends at {block}",
+        v.auditor, v.chain_id, v.blocks, v.txs, v.height, v.state_root
     )
 }
 
