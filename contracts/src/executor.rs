@@ -55,6 +55,9 @@ pub struct BlockExecutor<'a> {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     receipts: Vec<Receipt>,
     seen: BTreeSet<TxHash>,
+    /// Members admitted so far in this block. Block time is fixed, so an entry stays
+    /// valid until a transaction writes a `member/` or `org/` key, which clears it.
+    members: BTreeMap<PublicKey, Member>,
 }
 
 fn read(
@@ -86,7 +89,15 @@ impl<'a> BlockExecutor<'a> {
             Some(bytes) => encoding::decode("params", &bytes).map_err(|e| AdmissionError::Storage(e.to_string()))?,
             None => Params::default(),
         };
-        Ok(BlockExecutor { base, ctx, params, writes, receipts: Vec::new(), seen: BTreeSet::new() })
+        Ok(BlockExecutor {
+            base,
+            ctx,
+            params,
+            writes,
+            receipts: Vec::new(),
+            seen: BTreeSet::new(),
+            members: BTreeMap::new(),
+        })
     }
 
     /// The block context.
@@ -123,7 +134,10 @@ impl<'a> BlockExecutor<'a> {
         if self.seen.contains(hash) {
             return Err(AdmissionError::Duplicate(hash.to_hex()));
         }
-        let member = check_member(self, &tx.signer, self.ctx.time_ms)?;
+        let member = match self.members.get(&tx.signer) {
+            Some(m) => m.clone(),
+            None => check_member(self, &tx.signer, self.ctx.time_ms)?,
+        };
         let expected = self.next_nonce(&tx.signer)?;
         if tx.nonce != expected {
             let hint =
@@ -138,6 +152,7 @@ impl<'a> BlockExecutor<'a> {
     pub fn execute(&mut self, stx: &SignedTransaction, hash: TxHash) -> Result<&Receipt, AdmissionError> {
         let member = self.admit(stx, &hash)?;
         let tx = &stx.tx;
+        self.members.entry(tx.signer).or_insert_with(|| member.clone());
         let (result, tx_writes, mut tags) = {
             let mut t = Tx {
                 ctx: &self.ctx,
@@ -165,6 +180,9 @@ impl<'a> BlockExecutor<'a> {
         };
         let status = match result {
             Ok(()) => {
+                if tx_writes.keys().any(|k| k.starts_with(keys::MEMBER_PREFIX) || k.starts_with(keys::ORG_PREFIX)) {
+                    self.members.clear();
+                }
                 self.writes.extend(tx_writes);
                 TxStatus::Ok
             }

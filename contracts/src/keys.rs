@@ -3,14 +3,20 @@
 
 use jialing_core::{PublicKey, Uscc};
 
+/// The prefix of organisation keys.
+pub const ORG_PREFIX: &[u8] = b"org/";
+
+/// The prefix of member keys.
+pub const MEMBER_PREFIX: &[u8] = b"member/";
+
 /// `org/{uscc}` → [`crate::membership::Organisation`].
 pub fn org(uscc: &Uscc) -> Vec<u8> {
-    [b"org/".as_slice(), uscc.as_str().as_bytes()].concat()
+    [ORG_PREFIX, uscc.as_str().as_bytes()].concat()
 }
 
 /// `member/{key hex}` → [`crate::membership::Member`].
 pub fn member(key: &PublicKey) -> Vec<u8> {
-    [b"member/".as_slice(), key.to_hex().as_bytes()].concat()
+    [MEMBER_PREFIX, key.to_hex().as_bytes()].concat()
 }
 
 /// `nonce/{key hex}` → `u64`, the next nonce the ledger expects from this key.

@@ -205,6 +205,10 @@ impl Ledger {
         let read = |k: &[u8]| self.store.get(k);
         let mut out = Vec::with_capacity(txs.len());
         let mut accepted = 0usize;
+        // One membership check and one nonce read per signer in the batch, not per
+        // transaction: a batch is typically thousands of transactions from a few keys.
+        let mut members_ok: BTreeSet<PublicKey> = BTreeSet::new();
+        let mut nonces: BTreeMap<PublicKey, u64> = BTreeMap::new();
         for ((stx, hash, bytes), wrong) in txs.into_iter().zip(wrong_chain) {
             let r = (|| {
                 if wrong {
@@ -216,10 +220,21 @@ impl Ledger {
                 if !batch_ok {
                     stx.verify(&chain, &hash).map_err(SubmitError::BadSignature)?;
                 }
-                check_signer(&read, &stx.tx.signer, now.max(1)).map_err(SubmitError::Admission)?;
-                let next = self
-                    .committed_next_nonce(&stx.tx.signer)
-                    .map_err(|e| SubmitError::Admission(AdmissionError::Storage(e)))?;
+                let signer = stx.tx.signer;
+                if !members_ok.contains(&signer) {
+                    check_signer(&read, &signer, now.max(1)).map_err(SubmitError::Admission)?;
+                    members_ok.insert(signer);
+                }
+                let next = match nonces.get(&signer) {
+                    Some(n) => *n,
+                    None => {
+                        let n = self
+                            .committed_next_nonce(&signer)
+                            .map_err(|e| SubmitError::Admission(AdmissionError::Storage(e)))?;
+                        nonces.insert(signer, n);
+                        n
+                    }
+                };
                 if stx.tx.nonce < next {
                     return Err(SubmitError::Admission(AdmissionError::BadNonce {
                         key: stx.tx.signer,

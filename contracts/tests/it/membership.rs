@@ -31,6 +31,22 @@ fn admission_refuses_replayed_and_gapped_nonces() {
 }
 
 #[test]
+fn a_key_revoked_mid_block_is_refused_for_the_rest_of_that_block() {
+    // The executor remembers admitted members within a block; a revocation in the same
+    // block must still shut the key out from the next transaction on.
+    let mut l = TestLedger::new();
+    let (a, farm) = (admin("farm"), key("farm"));
+    let probe = Keypair::from_label("farm/probe");
+    let before = l.sign(&farm, &Revoke { member: probe.public() });
+    let revoke = l.sign(&a, &Revoke { member: farm.public() });
+    let after = l.sign_with_nonce(&farm, &Revoke { member: probe.public() }, l.nonce(&farm.public()) + 1);
+    let err = l.block(&[before.clone(), revoke.clone(), after]).unwrap_err();
+    assert!(matches!(err, AdmissionError::Revoked(_)), "{err}");
+    // Without the late transaction the block is fine.
+    assert_eq!(l.block(&[before, revoke]).unwrap().len(), 2);
+}
+
+#[test]
 fn admission_refuses_wrong_chain() {
     let mut l = TestLedger::new();
     let a = admin("farm");
