@@ -127,6 +127,9 @@ pub struct Ledger {
     pub metrics: Metrics,
     /// Where accepted submissions go to be gossiped to peers (set by the network).
     pub gossip_out: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Arc<Vec<u8>>>>,
+    /// Bumped by every committed block that wrote organisation or member records, so
+    /// the network can re-read who may connect.
+    pub membership_version: std::sync::atomic::AtomicU64,
 }
 
 /// Why a submission was not accepted into the mempool.
@@ -361,6 +364,7 @@ impl App {
             tip: RwLock::new(Tip { hash: header.hash(), header, validators, tree: tree.clone() }),
             metrics,
             gossip_out: std::sync::OnceLock::new(),
+            membership_version: std::sync::atomic::AtomicU64::new(0),
         });
         Ok((ledger.clone(), App { ledger, tree }))
     }
@@ -569,6 +573,9 @@ impl App {
         match self.ledger.tip.write() {
             Ok(mut t) => *t = new_tip,
             Err(p) => *p.into_inner() = new_tip,
+        }
+        if membership_changed {
+            self.ledger.membership_version.fetch_add(1, std::sync::atomic::Ordering::Release);
         }
         let signers: BTreeSet<PublicKey> = proposal.txs.iter().map(|p| p.tx.tx.signer).collect();
         let committed: Vec<TxHash> = raw.iter().map(|(h, _)| *h).collect();

@@ -5,7 +5,9 @@
 //!
 //! Only peers whose node key belongs to a current organisation may connect: others are
 //! denied when the connection is established (after the Noise handshake has proved
-//! their key), and the refusal is logged and counted.
+//! their key), and the refusal is logged and counted. The allow list follows the
+//! ledger: [`PeerUpdate`]s from the membership guard admit new node keys and cut off
+//! removed ones at once.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -34,6 +36,18 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
 }
 
+/// A change to who may connect, sent by the membership guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerUpdate {
+    /// The peer's node key now belongs to a current organisation.
+    Allow(PeerId),
+    /// It no longer does: close its connections and refuse it from now on.
+    Disallow(PeerId),
+}
+
+/// Sends [`PeerUpdate`]s to the running gossip swarm.
+pub type GossipControl = mpsc::UnboundedSender<PeerUpdate>;
+
 /// The libp2p peer id of an organisation node key.
 pub fn peer_id(key: &PublicKey) -> anyhow::Result<PeerId> {
     let pk = identity::ed25519::PublicKey::try_from_bytes(&key.0).context("node key is not an ed25519 point")?;
@@ -55,15 +69,16 @@ pub fn tcp_addr(a: SocketAddr) -> Multiaddr {
     Multiaddr::empty().with(ip).with(Protocol::Tcp(a.port()))
 }
 
-/// Starts the gossip swarm on `listen`, dialing `peers` (their gossip addresses) and
-/// admitting only `allowed` peer ids. Runs until the process ends.
+/// Starts the gossip swarm on `listen`, dialing those of `peers` (their gossip
+/// addresses) that are allowed and admitting only `allowed` peer ids; the returned
+/// control changes the allow list. Runs until the process ends.
 pub fn start(
     ledger: Arc<Ledger>,
     keypair: identity::Keypair,
     listen: SocketAddr,
     peers: Vec<(PeerId, SocketAddr)>,
-    allowed: BTreeSet<PeerId>,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    mut allowed: BTreeSet<PeerId>,
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, GossipControl)> {
     let topic = IdentTopic::new(format!("jialing/{}/txs/1", ledger.chain_id));
     let gs_cfg = gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::Strict)
@@ -98,7 +113,8 @@ pub fn start(
         anyhow::bail!("transaction gossip started twice");
     }
     let local = *swarm.local_peer_id();
-    Ok(tokio::spawn(async move {
+    let (ctl_tx, mut ctl) = mpsc::unbounded_channel::<PeerUpdate>();
+    let task = tokio::spawn(async move {
         let mut redial = tokio::time::interval(Duration::from_secs(2));
         let mut flush = tokio::time::interval(Duration::from_millis(10));
         let mut batch: Vec<Arc<Vec<u8>>> = Vec::new();
@@ -107,7 +123,7 @@ pub fn start(
             tokio::select! {
                 _ = redial.tick() => {
                     for (p, a) in &peers {
-                        if *p != local && !swarm.is_connected(p) {
+                        if *p != local && allowed.contains(p) && !swarm.is_connected(p) {
                             let opts = DialOpts::peer_id(*p).addresses(vec![tcp_addr(*a)]).build();
                             let _ = swarm.dial(opts);
                         }
@@ -127,10 +143,22 @@ pub fn start(
                         batch_bytes = 0;
                     }
                 }
+                Some(update) = ctl.recv() => match update {
+                    PeerUpdate::Allow(p) => {
+                        swarm.behaviour_mut().allow.allow_peer(p);
+                        allowed.insert(p);
+                    }
+                    PeerUpdate::Disallow(p) => {
+                        // Closes its open connections too.
+                        swarm.behaviour_mut().allow.disallow_peer(p);
+                        allowed.remove(&p);
+                    }
+                },
                 ev = swarm.select_next_some() => on_event(ev, &mut swarm, &ledger, &allowed),
             }
         }
-    }))
+    });
+    Ok((task, ctl_tx))
 }
 
 fn publish(swarm: &mut Swarm<Behaviour>, topic: &IdentTopic, ledger: &Ledger, batch: &mut Vec<Arc<Vec<u8>>>) {

@@ -11,6 +11,7 @@
 pub mod codec;
 pub mod context;
 pub mod gossip;
+pub mod guard;
 pub mod host;
 pub mod parts;
 
@@ -26,7 +27,7 @@ use jialing_core::{Keypair, PublicKey, Uscc, encoding};
 use malachitebft_app::config::{ConsensusConfig as EngineConsensus, P2pConfig, ValuePayload, ValueSyncConfig};
 use malachitebft_app::types::codec::Codec;
 use malachitebft_app_channel::{
-    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, RequestContext, SyncContext, WalContext,
+    ConsensusContext, EngineBuilder, EngineHandle, NetworkIdentity, RequestContext, SyncContext, WalContext,
 };
 use malachitebft_signing::Signer as _;
 
@@ -84,6 +85,11 @@ pub fn member_node_keys(ledger: &Ledger) -> anyhow::Result<BTreeSet<PublicKey>> 
     Ok(out)
 }
 
+/// The consensus multiaddr of a peer: its address with its peer id.
+pub fn peer_multiaddr(key: &PublicKey, a: SocketAddr) -> anyhow::Result<libp2p::Multiaddr> {
+    Ok(gossip::tcp_addr(a).with(libp2p::multiaddr::Protocol::P2p(gossip::peer_id(key)?)))
+}
+
 /// The gossip address of a peer whose consensus address is `a` (port + 1).
 pub fn gossip_addr(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip(), a.port().saturating_add(1))
@@ -116,12 +122,16 @@ pub async fn start(
             node_key.public()
         );
     }
+    // Every configured peer; those that are not members now are left out until
+    // governance makes them members (the membership guard adds them then).
+    let mut configured = Vec::new();
     let mut peers = Vec::new();
     for p in &cfg.consensus.peers {
         let key = PublicKey::from_hex(&p.node_key).map_err(|e| anyhow::anyhow!("consensus.peers: {e}"))?;
         if key == node_key.public() {
             continue;
         }
+        configured.push((key, p.address));
         if !members.contains(&key) {
             tracing::warn!(target: "jialing::p2p", peer = %key, address = %p.address, "configured peer is not a node key of a current organisation: not connecting to it and refusing it");
             continue;
@@ -147,8 +157,7 @@ pub async fn start(
     let local_peer = kp.public().to_peer_id();
     let mut persistent = Vec::new();
     for (k, a) in &peers {
-        let id = gossip::peer_id(k)?;
-        persistent.push(gossip::tcp_addr(*a).with(libp2p::multiaddr::Protocol::P2p(id)));
+        persistent.push(peer_multiaddr(k, *a)?);
     }
     let moniker = format!("node-{}", node_key.public().short());
     let mut p2p = P2pConfig {
@@ -203,22 +212,34 @@ pub async fn start(
         ),
     };
     let wal = cfg.data_dir.join("consensus").join("wal");
-    let (channels, engine) = malachitebft_app_channel::start_engine(
-        ctx,
-        engine_cfg,
-        WalContext::new(wal, codec),
-        NetworkContext::new(identity, codec),
-        consensus_ctx,
-        SyncContext::new(codec),
-        RequestContext::new(100),
+    // The network actor is spawned here, as the engine would, so that the membership
+    // guard holds its handle and can add and remove persistent peers at runtime.
+    let registry = malachitebft_app::metrics::SharedRegistry::global().with_moniker(&moniker);
+    let (network, tx_network) = malachitebft_app_channel::spawn::spawn_network_actor(
+        identity,
+        &engine_cfg.consensus,
+        &engine_cfg.value_sync,
+        &registry,
+        codec,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("starting the consensus network: {e}"))?;
+    let (channels, engine) = EngineBuilder::new(ctx, engine_cfg)
+        .with_default_wal(WalContext::new(wal, codec))
+        .with_custom_network(network.clone(), tx_network)
+        .with_default_sync(SyncContext::new(codec))
+        .with_default_consensus(consensus_ctx)
+        .with_default_request(RequestContext::new(100))
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e}"))?;
     tracing::info!(target: "jialing::consensus", peer_id = %local_peer, listen = %cfg.consensus.listen, peers = peers.len(), validator = validator_key.is_some(), "consensus engine started");
 
     let gossip_peers: Vec<(libp2p::PeerId, SocketAddr)> =
-        peers.iter().filter_map(|(k, a)| gossip::peer_id(k).ok().map(|id| (id, gossip_addr(*a)))).collect();
-    let gossip_task = gossip::start(ledger.clone(), kp, gossip_addr(cfg.consensus.listen), gossip_peers, allowed)?;
+        configured.iter().filter_map(|(k, a)| gossip::peer_id(k).ok().map(|id| (id, gossip_addr(*a)))).collect();
+    let (gossip_task, gossip_ctl) =
+        gossip::start(ledger.clone(), kp, gossip_addr(cfg.consensus.listen), gossip_peers, allowed)?;
+    tokio::spawn(guard::run(ledger.clone(), node_key.public(), configured, members, network, gossip_ctl));
 
     let host = host::Host::new(
         app,
