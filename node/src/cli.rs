@@ -68,6 +68,16 @@ pub enum Command {
         #[arg(long)]
         sample_keys: bool,
     },
+    /// Write the chain in a stopped node's data directory to a file (one hex line per
+    /// block with its certificate, from genesis) for `jialing audit replay --blocks`.
+    Export {
+        /// The node's TOML config (its data_dir is read).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Where to write the blocks.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Run the embedded sample consortium locally with a demo scenario (until Ctrl-C).
     Devnet {
         /// Working directory for the ledger (default: ./.devnet).
@@ -143,6 +153,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             println!("start a node with: jialing-node run --config {}/node-0/config.toml", out.display());
+            Ok(())
+        }
+        Command::Export { config, out } => {
+            let cfg = NodeConfig::load(&config)?;
+            let tip = crate::export::export(&cfg.data_dir, &out)?;
+            println!("exported blocks 0..{tip} from {} to {}", cfg.data_dir.display(), out.display());
             Ok(())
         }
         Command::Devnet { dir, port, p2p_port, reset, no_demo } => {

@@ -4,7 +4,8 @@
 //! application that proposes, validates and commits blocks ([`app`]), block production
 //! (Malachite BFT consensus in [`consensus`], or [`solo`] for a one-validator
 //! network), the HTTP API ([`api`]), metrics ([`metrics`]) and configuration
-//! ([`config`]). [`runner`] wires them together for `jialing-node run`.
+//! ([`config`]). [`runner`] wires them together for `jialing-node run`; [`export`]
+//! writes a stopped node's chain to a file for offline audit.
 //!
 //! The pure parts (types, execution) live in `jialing-core` and `jialing-contracts`;
 //! everything here is IO around them.
@@ -19,6 +20,7 @@ pub mod consumer;
 pub mod demo;
 pub mod demo_registers;
 pub mod devnet;
+pub mod export;
 pub mod genesis_glue;
 pub mod mempool;
 pub mod metrics;
