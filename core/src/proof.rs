@@ -70,6 +70,21 @@ pub struct TxProof {
     pub inclusion: InclusionProof,
     /// The block.
     pub block: CertifiedHeader,
+    /// The transaction's receipt with its path to the header's `receipts_root`: what
+    /// the execution did (applied or refused, and why). Absent in older proofs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptProof>,
+}
+
+/// A receipt's inclusion in a certified block's `receipts_root`, at the same position
+/// as its transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptProof {
+    /// The receipt's canonical encoding (it starts with the transaction hash).
+    #[serde(with = "crate::tx::hex_bytes")]
+    pub bytes: Vec<u8>,
+    /// RFC 9162 path from the leaf of `SHA-256(bytes)` to `receipts_root`.
+    pub inclusion: InclusionProof,
 }
 
 /// A state value (or its absence) under a certified block's state root.
@@ -121,6 +136,10 @@ pub enum Verified {
         index: u64,
         /// The certified block.
         block: VerifiedHeader,
+        /// The receipt's canonical bytes, when the proof carried a receipt and it
+        /// checked out under the block's `receipts_root`.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_hex")]
+        receipt: Option<Vec<u8>>,
     },
     /// The key holds the value (or is absent) in the block's state.
     State {
@@ -159,7 +178,35 @@ impl Proof {
                 p.inclusion.verify(&merkle::leaf_hash(&p.tx_hash.0), &p.block.header.tx_root).map_err(|e| {
                     CoreError::InvalidProof(format!("transaction {} is not in block {}: {e}", p.tx_hash, block.height))
                 })?;
-                Ok(Verified::Tx { tx_hash: p.tx_hash, index: p.inclusion.leaf_index, block })
+                let receipt = match &p.receipt {
+                    None => None,
+                    Some(r) => {
+                        let bad = |m: String| {
+                            CoreError::InvalidProof(format!(
+                                "receipt of transaction {} in block {}: {m}",
+                                p.tx_hash, block.height
+                            ))
+                        };
+                        if r.bytes.get(..32) != Some(&p.tx_hash.0[..]) {
+                            return Err(bad("it is the receipt of another transaction".into()));
+                        }
+                        if r.inclusion.leaf_index != p.inclusion.leaf_index
+                            || r.inclusion.tree_size != p.inclusion.tree_size
+                        {
+                            return Err(bad(format!(
+                                "it is at position {} of {}, the transaction at {} of {}",
+                                r.inclusion.leaf_index,
+                                r.inclusion.tree_size,
+                                p.inclusion.leaf_index,
+                                p.inclusion.tree_size
+                            )));
+                        }
+                        let leaf = merkle::leaf_hash(&crate::sha256(&r.bytes).0);
+                        r.inclusion.verify(&leaf, &p.block.header.receipts_root).map_err(|e| bad(e.to_string()))?;
+                        Some(r.bytes.clone())
+                    }
+                };
+                Ok(Verified::Tx { tx_hash: p.tx_hash, index: p.inclusion.leaf_index, block, receipt })
             }
             Proof::State(p) => {
                 let block = p.block.verify(chain_id, trusted)?;
@@ -353,6 +400,47 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_proof_ties_the_outcome_to_the_transaction() {
+        let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("v{i}"))).collect();
+        let vs = set(&keys);
+        let txs: Vec<Hash> = (0..5u8).map(|i| crate::hash::sha256(&[i])).collect();
+        // Receipts start with their transaction's hash; the rest is opaque to core.
+        let receipts: Vec<Vec<u8>> = txs.iter().map(|t| [&t.0[..], b"ok"].concat()).collect();
+        let r_hashes: Vec<Hash> = receipts.iter().map(|r| crate::hash::sha256(r)).collect();
+        let mut h = header(1, Hash::ZERO, Block::tx_root_of(&txs), 5, Hash::ZERO, &vs);
+        h.receipts_root = merkle::root_of_hashes(&r_hashes);
+        let block = CertifiedHeader { header: h.clone(), certificate: certify(&h, &keys[..3]) };
+        let leaves: Vec<Hash> = txs.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
+        let r_leaves: Vec<Hash> = r_hashes.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
+        let proof = |tx: usize, rc: usize| {
+            Proof::Tx(TxProof {
+                tx_hash: txs[tx],
+                inclusion: merkle::inclusion_proof(&leaves, tx).unwrap(),
+                block: block.clone(),
+                receipt: Some(ReceiptProof {
+                    bytes: receipts[rc].clone(),
+                    inclusion: merkle::inclusion_proof(&r_leaves, rc).unwrap(),
+                }),
+            })
+        };
+        match proof(2, 2).verify("c", &vs).unwrap() {
+            Verified::Tx { receipt: Some(r), .. } => assert_eq!(r, receipts[2]),
+            other => panic!("{other:?}"),
+        }
+        let e = proof(2, 3).verify("c", &vs).unwrap_err().to_string();
+        assert!(e.contains("receipt of another transaction"), "{e}");
+        // A receipt with a changed outcome is not under the root.
+        let mut lie = proof(2, 2);
+        if let Proof::Tx(p) = &mut lie
+            && let Some(r) = p.receipt.as_mut()
+        {
+            r.bytes.truncate(32);
+            r.bytes.extend_from_slice(b"no");
+        }
+        assert!(lie.verify("c", &vs).unwrap_err().to_string().contains("receipt of transaction"));
+    }
+
+    #[test]
     fn tx_state_and_consistency_proofs_verify_and_tampering_is_named() {
         let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("v{i}"))).collect();
         let vs = set(&keys);
@@ -370,6 +458,7 @@ mod tests {
             tx_hash: txs[3],
             inclusion: merkle::inclusion_proof(&leaves, 3).unwrap(),
             block: block.clone(),
+            receipt: None,
         });
         assert!(matches!(tx.verify("c", &vs).unwrap(), Verified::Tx { index: 3, .. }));
         // Round trip through JSON, as the API serves it.

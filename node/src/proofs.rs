@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use jialing_core::proof::{CertifiedHeader, ConsistencyProof, Proof, StateValueProof, TxProof};
+use jialing_core::proof::{CertifiedHeader, ConsistencyProof, Proof, ReceiptProof, StateValueProof, TxProof};
 use jialing_core::{Hash, merkle};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,7 +39,23 @@ pub fn tx_proof(ledger: &Ledger, hash: &Hash) -> Result<TxProof, ApiError> {
     let leaves: Vec<Hash> = hashes.iter().map(|h| merkle::leaf_hash(&h.0)).collect();
     let inclusion = merkle::inclusion_proof(&leaves, rec.index as usize)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string()))?;
-    Ok(TxProof { tx_hash: *hash, inclusion, block: certified(ledger, rec.height)? })
+    let receipts = ledger.store.receipts(rec.height)?;
+    let r_leaves: Vec<Hash> = receipts.iter().map(|r| merkle::leaf_hash(&r.hash().0)).collect();
+    let receipt = match receipts.get(rec.index as usize) {
+        Some(r) if r_leaves.len() == leaves.len() => Some(ReceiptProof {
+            bytes: jialing_core::encoding::encode(r),
+            inclusion: merkle::inclusion_proof(&r_leaves, rec.index as usize)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string()))?,
+        }),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt_store",
+                format!("block {} holds {} receipts for {} transactions", rec.height, receipts.len(), leaves.len()),
+            ));
+        }
+    };
+    Ok(TxProof { tx_hash: *hash, inclusion, block: certified(ledger, rec.height)?, receipt })
 }
 
 fn parse_hash(s: &str) -> Result<Hash, ApiError> {

@@ -147,7 +147,9 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (code, out, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("VERIFIED") && out.contains(&tx), "{out}");
-    let forged = proof.replacen(&tx[..8], "00000000", 1);
+    assert!(out.contains("its receipt says it was applied"), "{out}");
+    let forged = proof.replacen(&format!("\"tx_hash\": \"{}", &tx[..8]), "\"tx_hash\": \"00000000", 1);
+    assert_ne!(forged, proof, "the proof names its transaction");
     std::fs::write(&pf, forged)?;
     let (code, _, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
     assert_eq!(code, 6, "a forged proof must fail verification: {err}");

@@ -183,8 +183,21 @@ fn human_report(v: &VerifiedReport) -> String {
 
 fn human(v: &Verified) -> String {
     match v {
-        Verified::Tx { tx_hash, index, block } => {
-            format!("VERIFIED: transaction {tx_hash} is #{index} in {}", block_line(block))
+        Verified::Tx { tx_hash, index, block, receipt } => {
+            let outcome = match receipt
+                .as_deref()
+                .map(|b| jialing_core::encoding::decode::<jialing_contracts::receipt::Receipt>("receipt", b))
+            {
+                None => String::new(),
+                Some(Ok(r)) => match r.status {
+                    jialing_contracts::receipt::TxStatus::Ok => "; its receipt says it was applied".into(),
+                    jialing_contracts::receipt::TxStatus::Refused { code, message } => {
+                        format!("; its receipt says it was REFUSED ({code}: {message}) and changed nothing")
+                    }
+                },
+                Some(Err(e)) => format!("; its receipt is under the block's receipts root but does not decode: {e}"),
+            };
+            format!("VERIFIED: transaction {tx_hash} is #{index} in {}{outcome}", block_line(block))
         }
         Verified::State { key, present, value_hash, block } => match value_hash {
             Some(h) if *present => {
