@@ -39,11 +39,12 @@ pub fn tx_proof(ledger: &Ledger, hash: &Hash) -> Result<TxProof, ApiError> {
     let leaves: Vec<Hash> = hashes.iter().map(|h| merkle::leaf_hash(&h.0)).collect();
     let inclusion = merkle::inclusion_proof(&leaves, rec.index as usize)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string()))?;
-    let receipts = ledger.store.receipts(rec.height)?;
-    let r_leaves: Vec<Hash> = receipts.iter().map(|r| merkle::leaf_hash(&r.hash().0)).collect();
+    // Receipts are stored in their canonical encoding: hash the stored bytes.
+    let receipts = ledger.store.raw_receipts(rec.height)?;
+    let r_leaves: Vec<Hash> = receipts.iter().map(|r| merkle::leaf_hash(&jialing_core::sha256(r).0)).collect();
     let receipt = match receipts.get(rec.index as usize) {
         Some(r) if r_leaves.len() == leaves.len() => Some(ReceiptProof {
-            bytes: jialing_core::encoding::encode(r),
+            bytes: r.clone(),
             inclusion: merkle::inclusion_proof(&r_leaves, rec.index as usize)
                 .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string()))?,
         }),

@@ -221,6 +221,16 @@ impl Store {
         Ok(out)
     }
 
+    /// The canonical bytes of every receipt of a block, in order, as stored (receipt
+    /// proofs hash them as they are; nothing is decoded).
+    pub fn raw_receipts(&self, height: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.receipts.prefix(layout::height_key(height)) {
+            out.push(kv.value()?.to_vec());
+        }
+        Ok(out)
+    }
+
     /// Transactions that touched `tag`, oldest first: `(height, index, hash)`, starting
     /// at `from_height`, at most `limit`.
     pub fn history(
