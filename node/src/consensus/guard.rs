@@ -50,7 +50,9 @@ pub async fn run(
     network: NetworkRef<Ctx>,
     gossip: GossipControl,
 ) {
-    let mut seen = ledger.membership_version.load(Ordering::Acquire);
+    // The first tick always re-reads the membership, so a block committed between the
+    // start-up read and this task's first run is not missed.
+    let mut seen = u64::MAX;
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
