@@ -56,9 +56,18 @@ pub fn run_bin(name: &str, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// A free TCP port on loopback.
+/// A free TCP port on loopback, below the kernel's ephemeral range (see [`free_ports`]).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    free_ports(1)
+}
+
+/// The first port of the kernel's ephemeral range, from which it picks the local port
+/// of every outgoing connection.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .unwrap_or(32768)
 }
 
 /// A running node process.
@@ -100,11 +109,18 @@ impl NodeProc {
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
-                bail!("node exited with {status}; log:\n{}", self.log_text());
+                // The log first, then the exit and the node's last error line, so the
+                // cause is at the end of the output where CI excerpts look.
+                let log = self.log_text();
+                let last_error = log.lines().rev().find(|l| l.starts_with("error:")).unwrap_or("(no error line)");
+                bail!("node exited with {status}; log:\n{log}\nnode exited with {status}: {last_error}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("node did not answer /health within 60 s; log:\n{}", self.log_text())
+        bail!(
+            "node did not answer /health within 60 s; log:\n{}\nnode did not answer /health within 60 s",
+            self.log_text()
+        )
     }
 
     /// Kills the process with SIGKILL (no chance to flush anything).
@@ -216,12 +232,30 @@ impl OneNode {
 }
 
 /// A block of `n` consecutive free TCP ports on loopback; returns the first.
+///
+/// The ports come from below the kernel's ephemeral range. A port the kernel handed
+/// out as "free" (bind to port 0) is in that range, and while a test node is down
+/// (killed and about to restart) any outgoing connection on the machine may take it as
+/// its local port; the node's listener then fails to bind with "address in use". Below
+/// the range only listeners compete, and each candidate is checked by binding it.
+/// Blocks are spread by process id and a per-process counter, so parallel tests (and
+/// test binaries) do not try the same ports first.
 pub fn free_ports(n: u16) -> u16 {
-    for _ in 0..200 {
-        let base = free_port();
-        if base == 0 || base.checked_add(n).is_none() {
-            continue;
-        }
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let n32 = u32::from(n.max(1));
+    let high = u32::from(ephemeral_low());
+    if high < LOW + 100 * n32 {
+        // An unusual port range: fall back to the kernel's choice.
+        return std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
+    }
+    let span = high - LOW - n32;
+    let seed = std::process::id().wrapping_mul(2_654_435_761);
+    for _ in 0..500 {
+        let k = NEXT.fetch_add(n32, Ordering::Relaxed);
+        let base = LOW + seed.wrapping_add(k.wrapping_mul(7)) % span;
+        let Ok(base) = u16::try_from(base) else { continue };
         let all_free = (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).map(drop).is_ok());
         if all_free {
             return base;
