@@ -130,6 +130,48 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let en = chromium_dom(&format!("{url}?lang=en"), &dir.path().join("chrome2"))?;
     assert!(en.contains("Certificate of compliance") && en.contains("Verified in your browser"), "English page:\n{en}");
 
+    // The in-browser check really checks: the same page, served by a plain static
+    // server with a tampered proof, says exactly what failed.
+    let page = ureq::get(&url).call()?.body_mut().read_to_string()?;
+    let latest = page.split("data-tx=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string();
+    anyhow::ensure!(latest.len() == 64, "the page names no transaction to check");
+    let good = get(&format!("{full}/v1/proof/tx/{latest}"))?;
+    let server = StaticSite::start(page)?;
+    let mut cases: Vec<(&str, serde_json::Value, &str)> = vec![("untampered", good.clone(), "")];
+    let mut v = good.clone();
+    v["proof"]["block"]["header"]["time_ms"] =
+        serde_json::json!(good["proof"]["block"]["header"]["time_ms"].as_u64().unwrap_or(0) + 1);
+    cases.push(("header", v, "is not the certified block"));
+    let mut v = good.clone();
+    v["proof"]["tx_hash"] = serde_json::json!("00".repeat(32));
+    cases.push(("other-tx", v, "the proof is for transaction 0000"));
+    let mut v = good.clone();
+    let receipt = good["proof"]["receipt"]["bytes"].as_str().unwrap_or_default();
+    anyhow::ensure!(receipt.get(64..66) == Some("00"), "the latest event's receipt does not say applied: {receipt}");
+    v["proof"]["receipt"]["bytes"] = serde_json::json!(format!("{}01{}", &receipt[..64], &receipt[66..]));
+    cases.push(("receipt", v, "receipt Merkle path does not reach receipts_root"));
+    let mut v = good.clone();
+    if let Some(sigs) = v["proof"]["block"]["certificate"]["signatures"].as_array_mut() {
+        for sg in sigs {
+            let s = sg["signature"].as_str().unwrap_or_default();
+            sg["signature"] = serde_json::json!(format!("{}{}", if s.starts_with('0') { "1" } else { "0" }, &s[1..]));
+        }
+    }
+    cases.push(("signatures", v, "only 0 of 4 validator signatures valid"));
+    let mut v = good.clone();
+    v["untrusted_validators"]["validators"][0]["power"] = serde_json::json!(100);
+    cases.push(("validators", v, "validator set does not match the header"));
+    for (i, (name, proof, want)) in cases.into_iter().enumerate() {
+        server.serve_proof(proof.to_string());
+        let dom = chromium_dom(&format!("{}/01/{GTIN}/10/{LOT}", server.url), &dir.path().join(format!("tamper{i}")))?;
+        let check = dom.split("id=\"jscheck\"").nth(1).and_then(|r| r.split("</p>").next()).unwrap_or_default();
+        if want.is_empty() {
+            assert!(check.contains("data-verified=\"yes\""), "{name}: the static copy did not verify: {check}");
+        } else {
+            assert!(check.contains("data-verified=\"no\"") && check.contains(want), "{name}: wanted {want:?}: {check}");
+        }
+    }
+
     // Malformed and unknown codes.
     assert_eq!(http_status(&format!("{full}/01/06901234567893/10/{LOT}"))?, 400, "bad check digit");
     assert_eq!(http_status(&format!("{full}/01/{GTIN}/10/NO-SUCH-LOT"))?, 404, "unknown lot");
@@ -234,4 +276,53 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     }
     tampered("badcert", &block, &c, "certificate")?;
     Ok(())
+}
+
+/// A static HTTP server for the browser tamper test: `/v1/proof/tx/...` answers the
+/// proof last set, any other path the consumer page.
+struct StaticSite {
+    url: String,
+    proof: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl StaticSite {
+    fn start(page: String) -> anyhow::Result<Self> {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let proof = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let current = proof.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim() != "" {
+                    header.clear();
+                }
+                let (ct, body) = if path.starts_with("/v1/proof/tx/") {
+                    ("application/json", current.lock().map(|p| p.clone()).unwrap_or_default())
+                } else {
+                    ("text/html; charset=utf-8", page.clone())
+                };
+                let mut out = reader.into_inner();
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Ok(StaticSite { url, proof })
+    }
+
+    fn serve_proof(&self, proof: String) {
+        if let Ok(mut p) = self.proof.lock() {
+            *p = proof;
+        }
+    }
 }
