@@ -94,7 +94,10 @@ pub struct PeerConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsensusConfig {
-    /// Consensus listen address; transaction gossip listens on port + 1.
+    /// Consensus listen address; transaction gossip listens on port + 1. Choose a
+    /// port below the kernel's ephemeral range (Linux: `ip_local_port_range`, from
+    /// 32768 by default): while the node is stopped, an outgoing connection may take a
+    /// port in that range and the restart then fails with "address in use".
     pub listen: SocketAddr,
     /// The other nodes of the network.
     pub peers: Vec<PeerConfig>,
@@ -140,7 +143,8 @@ fn default_data_dir() -> PathBuf {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
-    /// Listen address of the HTTP API, consumer page and `/metrics`.
+    /// Listen address of the HTTP API, consumer page and `/metrics`; like the
+    /// consensus port, best below the kernel's ephemeral port range.
     pub listen: SocketAddr,
     /// Most transactions in one `POST /v1/txs`.
     pub max_batch: usize,

@@ -99,7 +99,7 @@ pub async fn run_with(
     let producing = producer.is_some() || engine.is_some();
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen).await.with_context(|| {
-        format!("binding the API to {} (is another node using this port? set [api] listen)", cfg.api.listen)
+        format!("binding the API to {} (is another node or connection using this port? set [api] listen, best to a port below the ephemeral range, 32768 on Linux)", cfg.api.listen)
     })?;
     tracing::info!(target: "jialing::node", api = %format!("http://{}", cfg.api.listen), "API listening");
     let audit = crate::audit_log::AuditLog::open(&cfg.data_dir.join("audit").join("queries.jsonl"))
