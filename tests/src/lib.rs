@@ -246,16 +246,18 @@ pub fn free_ports(n: u16) -> u16 {
     const LOW: u32 = 10_000;
     let n32 = u32::from(n.max(1));
     let high = u32::from(ephemeral_low());
-    if high < LOW + 100 * n32 {
-        // An unusual port range: fall back to the kernel's choice.
-        return std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
-    }
-    let span = high - LOW - n32;
+    // Below the ephemeral range when it leaves room; otherwise the kernel's choice.
+    let below = high >= LOW + 100 * n32;
+    let span = high.saturating_sub(LOW + n32).max(1);
     let seed = std::process::id().wrapping_mul(2_654_435_761);
     for _ in 0..500 {
-        let k = NEXT.fetch_add(n32, Ordering::Relaxed);
-        let base = LOW + seed.wrapping_add(k.wrapping_mul(7)) % span;
-        let Ok(base) = u16::try_from(base) else { continue };
+        let base = if below {
+            let k = NEXT.fetch_add(n32, Ordering::Relaxed);
+            LOW + seed.wrapping_add(k.wrapping_mul(7)) % span
+        } else {
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| u32::from(a.port()))
+        };
+        let Some(base) = u16::try_from(base).ok().filter(|b| *b != 0 && b.checked_add(n).is_some()) else { continue };
         let all_free = (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).map(drop).is_ok());
         if all_free {
             return base;
@@ -410,5 +412,24 @@ pub fn wait_tx(url: &str, hash: &jialing_core::Hash, timeout: Duration) -> anyho
             bail!("transaction {hash} not committed on {url} within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_bindable_blocks_below_the_ephemeral_range() {
+        let high = ephemeral_low();
+        let a = free_ports(10);
+        let b = free_ports(10);
+        assert!(a != 0 && b != 0, "no free block found");
+        if high >= 11_000 {
+            assert!(a + 10 <= high && b + 10 <= high, "{a} or {b} reaches the ephemeral range from {high}");
+        }
+        assert!(a + 10 <= b || b + 10 <= a, "two blocks overlap: {a} and {b}");
+        let held: Vec<_> = (a..a + 10).map(|p| std::net::TcpListener::bind(("127.0.0.1", p))).collect();
+        assert!(held.iter().all(Result::is_ok), "a port of the block {a} is taken");
     }
 }
