@@ -100,14 +100,10 @@ impl<'a> BlockExecutor<'a> {
         })
     }
 
-    /// The block context.
-    pub fn context(&self) -> &BlockContext {
-        &self.ctx
-    }
-
-    /// Receipts so far.
-    pub fn receipts(&self) -> &[Receipt] {
-        &self.receipts
+    /// The parameters in force for this block (after governance changes due at its
+    /// height).
+    pub fn params(&self) -> &Params {
+        &self.params
     }
 
     fn get_typed<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, AdmissionError> {

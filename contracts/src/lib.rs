@@ -14,6 +14,7 @@
 //! - [`membership`], [`trace`], [`data`], [`credit`], [`governance`]: the contracts.
 //! - [`receipt`]: what each transaction produced, including why it was refused.
 
+pub mod block_validator;
 pub mod credit;
 pub mod data;
 pub mod error;

@@ -30,6 +30,26 @@ pub struct Params {
     pub credit: crate::credit::CreditParams,
     /// Governance parameters.
     pub governance: crate::governance::GovernanceParams,
+    /// Consensus limits on a block's size, enforced by every validator and auditor.
+    pub block: BlockLimits,
+}
+
+/// How large a block may be: consensus parameters (genesis, changed by governance), so
+/// every node judges a block by the same limits whatever its local settings. Protocol
+/// bounds (`jialing_core::block::MAX_BLOCK_TXS`, `MAX_BLOCK_BYTES`) cap them.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockLimits {
+    /// Most transactions in one block.
+    pub max_txs: u32,
+    /// Most bytes of transactions (sum of their canonical encodings) in one block.
+    pub max_bytes: u32,
+}
+
+impl Default for BlockLimits {
+    fn default() -> Self {
+        BlockLimits { max_txs: 20_000, max_bytes: 8 * 1024 * 1024 }
+    }
 }
 
 impl Default for Params {
@@ -43,6 +63,7 @@ impl Default for Params {
             data: Default::default(),
             credit: Default::default(),
             governance: Default::default(),
+            block: Default::default(),
         }
     }
 }

@@ -31,7 +31,8 @@ pub struct BlockHeader {
     pub parent_hash: Hash,
     /// The validator that proposed the block.
     pub proposer: PublicKey,
-    /// RFC 9162 Merkle root over the transaction hashes, in block order.
+    /// RFC 9162 Merkle root over the transactions' entry hashes
+    /// ([`crate::tx::entry_hash`]: body hash and signature), in block order.
     pub tx_root: Hash,
     /// Number of transactions.
     pub tx_count: u32,
@@ -59,10 +60,31 @@ pub struct Block {
     pub txs: Vec<SignedTransaction>,
 }
 
+/// The most transactions any block may hold, whatever the consensus parameters say: a
+/// bound for decoders, which run before the parameters in force are known.
+pub const MAX_BLOCK_TXS: usize = 100_000;
+/// The most bytes of transactions any block may hold (sum of their encodings), likewise
+/// a bound for decoders.
+pub const MAX_BLOCK_BYTES: usize = 32 * 1024 * 1024;
+/// The largest encoded block (header, transactions and their length prefixes) a
+/// decoder accepts.
+pub const MAX_ENCODED_BLOCK: usize = MAX_BLOCK_BYTES + 64 * 1024;
+/// The greatest voting power of one validator.
+pub const MAX_VALIDATOR_POWER: u64 = 1 << 40;
+/// The greatest total voting power of a validator set: 2^53 - 1, so sums stay exact in
+/// every verifier, JavaScript's numbers included, and `3 * total` cannot overflow.
+pub const MAX_TOTAL_POWER: u64 = (1 << 53) - 1;
+
 impl Block {
-    /// The Merkle root over the given transaction hashes.
-    pub fn tx_root_of(hashes: &[TxHash]) -> Hash {
-        merkle::root_of_hashes(hashes)
+    /// The Merkle root over the given entry hashes ([`crate::tx::entry_hash`]).
+    pub fn tx_root_of(entries: &[Hash]) -> Hash {
+        merkle::root_of_hashes(entries)
+    }
+
+    /// The `tx_root` of these transactions, given their hashes.
+    pub fn tx_root_of_txs(txs: &[SignedTransaction], hashes: &[TxHash]) -> Hash {
+        let entries: Vec<Hash> = txs.iter().zip(hashes).map(|(t, h)| t.entry_hash(h)).collect();
+        merkle::root_of_hashes(&entries)
     }
 }
 
@@ -83,7 +105,8 @@ pub struct ValidatorSet {
 }
 
 impl ValidatorSet {
-    /// Builds a set, sorting by key; refuses empty sets, zero power and duplicates.
+    /// Builds a set, sorting by key; refuses empty sets, zero power, duplicates, a
+    /// power above [`MAX_VALIDATOR_POWER`] and a total above [`MAX_TOTAL_POWER`].
     pub fn new(mut validators: Vec<Validator>) -> Result<Self, CoreError> {
         if validators.is_empty() {
             return Err(CoreError::InvalidField { field: "validators", reason: "the validator set is empty".into() });
@@ -103,7 +126,33 @@ impl ValidatorSet {
                 reason: format!("validator {} has zero voting power", v.public_key),
             });
         }
+        if let Some(v) = validators.iter().find(|v| v.power > MAX_VALIDATOR_POWER) {
+            return Err(CoreError::InvalidField {
+                field: "validators",
+                reason: format!(
+                    "validator {} has voting power {}, above the limit {MAX_VALIDATOR_POWER}",
+                    v.public_key, v.power
+                ),
+            });
+        }
+        let total = validators.iter().fold(0u128, |n, v| n + v.power as u128);
+        if total > MAX_TOTAL_POWER as u128 {
+            return Err(CoreError::InvalidField {
+                field: "validators",
+                reason: format!("total voting power {total} is above the limit {MAX_TOTAL_POWER}"),
+            });
+        }
         Ok(ValidatorSet { validators })
+    }
+
+    /// Checks the rules of [`ValidatorSet::new`] on a set that was decoded rather than
+    /// built (sorted, distinct, powers and total within the limits).
+    pub fn check(&self) -> Result<(), CoreError> {
+        let rebuilt = ValidatorSet::new(self.validators.clone())?;
+        if rebuilt.validators != self.validators {
+            return Err(CoreError::InvalidField { field: "validators", reason: "not sorted by public key".into() });
+        }
+        Ok(())
     }
 
     /// Hash of the canonical encoding.
@@ -347,6 +396,26 @@ mod tests {
                 .is_err()
         );
         assert!(ValidatorSet::new(vec![Validator { public_key: k, power: 0 }]).is_err());
+        assert!(ValidatorSet::new(vec![Validator { public_key: k, power: MAX_VALIDATOR_POWER + 1 }]).is_err());
+        ValidatorSet::new(vec![Validator { public_key: k, power: MAX_VALIDATOR_POWER }]).unwrap();
+    }
+
+    #[test]
+    fn total_power_is_capped_so_sums_never_saturate() {
+        // Before the cap, u64::MAX / 2 + 2 validators saturated the total and a single
+        // validator's precommit counted as a quorum's worth of "more than two thirds".
+        let many: Vec<Validator> = (0..9000)
+            .map(|i| Validator {
+                public_key: Keypair::from_label(&format!("p{i}")).public(),
+                power: MAX_VALIDATOR_POWER,
+            })
+            .collect();
+        let err = ValidatorSet::new(many).unwrap_err().to_string();
+        assert!(err.contains("total voting power"), "{err}");
+        let huge = ValidatorSet {
+            validators: vec![Validator { public_key: Keypair::from_label("h").public(), power: u64::MAX }],
+        };
+        assert!(huge.check().is_err(), "a decoded set is checked by the same rules");
     }
 
     #[test]

@@ -2,14 +2,38 @@
 //!
 //! Every signature in Jialing covers a [`Purpose`] tag and the chain id along with the
 //! message digest (see [`signing_bytes`]), so a signature made for one purpose or one
-//! chain can never be replayed as another. Verification is strict
-//! (`verify_strict`): small-order keys and non-canonical signatures are refused.
+//! chain can never be replayed as another.
+//!
+//! # One verdict, whatever the batch
+//! A signature's verdict must not depend on how it is checked: a transaction that one
+//! node checks alone and another checks in a batch must be valid for both or for
+//! neither, or the two disagree about a certified block. Ed25519 libraries differ
+//! exactly there (`verify_strict` is cofactorless, batch equations are cofactored, and
+//! a batch with random weights accepts a torsion-carrying signature with probability
+//! depending on the weights), so Jialing fixes one rule and implements both paths on it
+//! (see `docs/adr/0002-signature-verification.md`):
+//! 1. the public key `A` and the signature's `R` must be canonical encodings (y < p) of
+//!    curve points that are not of small order; `s` must be canonical (s < l);
+//! 2. the cofactored equation `[8]([s]B - R - [k]A) = 0` must hold, with
+//!    `k = SHA-512(R || A || M) mod l`.
+//!
+//! [`verify_raw`] checks one signature by this rule; [`verify_batch_raw`] checks many
+//! with one multi-scalar multiplication whose weights are derived from all inputs
+//! (deterministic, no randomness), after applying rule 1 to every item. Rule 1 rejects
+//! everything a batch could treat differently from a single check, and rule 2 is linear,
+//! so the batch accepts exactly when every item is accepted alone (up to the 2^-128
+//! chance that the derived weights cancel a forgery).
 
 use std::fmt;
 use std::str::FromStr;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use ed25519_dalek::{Signer, SigningKey};
+use sha2::{Digest, Sha512};
 
 use crate::error::CoreError;
 use crate::hash::Hash;
@@ -84,7 +108,7 @@ impl PublicKey {
         hex::decode_to_slice(s.trim(), &mut out)
             .map_err(|e| CoreError::Hex { what: "public key (64 hex digits)", reason: e.to_string() })?;
         let key = PublicKey(out);
-        key.verifying_key()?;
+        key.check()?;
         Ok(key)
     }
 
@@ -93,8 +117,10 @@ impl PublicKey {
         hex::encode(&self.0[..4])
     }
 
-    fn verifying_key(&self) -> Result<VerifyingKey, CoreError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|e| CoreError::InvalidPublicKey(e.to_string()))
+    /// Checks that the key can verify signatures at all: a canonical encoding of a
+    /// curve point that is not of small order (rule 1 of the module doc).
+    pub fn check(&self) -> Result<(), CoreError> {
+        decode_point(&self.0).map(|_| ()).map_err(|reason| CoreError::InvalidPublicKey(reason.into()))
     }
 
     /// Verifies `signature` over `digest` for `purpose` on `chain_id`.
@@ -105,9 +131,7 @@ impl PublicKey {
         digest: &Hash,
         signature: &Signature,
     ) -> Result<(), CoreError> {
-        let vk = self.verifying_key()?;
-        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        vk.verify_strict(&signing_bytes(chain_id, purpose, digest), &sig)
+        verify_raw(&self.0, &signing_bytes(chain_id, purpose, digest), &signature.0)
             .map_err(|_| CoreError::BadSignature { signer: self.to_hex(), purpose: purpose.name() })
     }
 }
@@ -240,23 +264,147 @@ pub struct SignedDigest {
     pub signature: Signature,
 }
 
-/// Verifies many signatures on one chain at once (ed25519 batch verification, roughly
-/// twice as fast per signature as one at a time). Returns `Ok` only if all are valid;
-/// on failure, callers fall back to [`PublicKey::verify`] one by one to find the culprit.
+/// Verifies many signatures on one chain at once (one multi-scalar multiplication,
+/// roughly twice as fast per signature as one at a time). Returns `Ok` exactly when
+/// [`PublicKey::verify`] accepts every item; on failure, callers check one by one to
+/// find the culprit.
 pub fn verify_batch(chain_id: &str, items: &[SignedDigest]) -> Result<(), CoreError> {
-    if items.is_empty() {
-        return Ok(());
+    let messages: Vec<Vec<u8>> = items.iter().map(|it| signing_bytes(chain_id, it.purpose, &it.digest)).collect();
+    let raw: Vec<RawSigned<'_>> = items
+        .iter()
+        .zip(&messages)
+        .map(|(it, m)| RawSigned { key: &it.signer.0, message: m, signature: &it.signature.0 })
+        .collect();
+    verify_batch_raw(&raw).map_err(|_| CoreError::BadBatch)
+}
+
+/// Why a raw signature check failed (rule numbers of the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawVerifyError {
+    /// Rule 1: the public key is not a canonical encoding of a point of large order.
+    BadKey(&'static str),
+    /// Rule 1: `R` is not a canonical encoding of a point of large order.
+    BadR(&'static str),
+    /// Rule 1: `s` is not below the group order.
+    NonCanonicalS,
+    /// Rule 2: the verification equation does not hold (for a batch: for some item).
+    Equation,
+}
+
+/// One item of [`verify_batch_raw`]: key, message and signature as bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct RawSigned<'a> {
+    /// The 32-byte public key encoding.
+    pub key: &'a [u8; 32],
+    /// The signed message.
+    pub message: &'a [u8],
+    /// The 64-byte signature `R || s`.
+    pub signature: &'a [u8; 64],
+}
+
+/// The field prime 2^255 - 19, little-endian.
+const FIELD_PRIME: [u8; 32] = {
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
+
+/// Decodes a point by rule 1: canonical `y` (below the field prime) and not of small
+/// order. A set sign bit with `x = 0` only occurs for the two small-order points with
+/// `x = 0`, which are refused anyway.
+fn decode_point(bytes: &[u8; 32]) -> Result<EdwardsPoint, &'static str> {
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // Little-endian comparison y >= p.
+    let non_canonical = y.iter().rev().zip(FIELD_PRIME.iter().rev()).find(|(a, b)| a != b).is_none_or(|(a, b)| a > b);
+    if non_canonical {
+        return Err("non-canonical encoding (y is not below 2^255 - 19)");
     }
-    let mut messages = Vec::with_capacity(items.len());
-    let mut sigs = Vec::with_capacity(items.len());
-    let mut keys = Vec::with_capacity(items.len());
-    for it in items {
-        messages.push(signing_bytes(chain_id, it.purpose, &it.digest));
-        sigs.push(ed25519_dalek::Signature::from_bytes(&it.signature.0));
-        keys.push(it.signer.verifying_key()?);
+    let point = CompressedEdwardsY(*bytes).decompress().ok_or("not a point on the curve")?;
+    if point.is_small_order() {
+        return Err("a point of small order");
     }
-    let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
-    ed25519_dalek::verify_batch(&refs, &sigs, &keys).map_err(|_| CoreError::BadBatch)
+    Ok(point)
+}
+
+/// The parsed parts of one signature check: `A`, `R`, `s` and `k`.
+struct Parsed {
+    a: EdwardsPoint,
+    r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
+}
+
+fn parse(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<Parsed, RawVerifyError> {
+    let a = decode_point(key).map_err(RawVerifyError::BadKey)?;
+    let mut r_bytes = [0u8; 32];
+    r_bytes.copy_from_slice(&signature[..32]);
+    let r = decode_point(&r_bytes).map_err(RawVerifyError::BadR)?;
+    let mut s_bytes = [0u8; 32];
+    s_bytes.copy_from_slice(&signature[32..]);
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or(RawVerifyError::NonCanonicalS)?;
+    let mut h = Sha512::new();
+    h.update(r_bytes);
+    h.update(key);
+    h.update(message);
+    let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+    Ok(Parsed { a, r, s, k })
+}
+
+/// Verifies one Ed25519 signature over a raw message by the rule of the module doc.
+pub fn verify_raw(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<(), RawVerifyError> {
+    let p = parse(key, message, signature)?;
+    // [s]B - [k]A - R, times the cofactor.
+    let sb_minus_ka = EdwardsPoint::vartime_double_scalar_mul_basepoint(&p.k, &(-p.a), &p.s);
+    if (sb_minus_ka - p.r).mul_by_cofactor().is_identity() { Ok(()) } else { Err(RawVerifyError::Equation) }
+}
+
+/// Verifies many signatures by the rule of the module doc in one multi-scalar
+/// multiplication: `[8]([-sum z_i s_i]B + sum [z_i]R_i + sum [z_i k_i]A_i) = 0`, with
+/// 128-bit weights `z_i` derived by SHA-512 from every item (so an attacker cannot
+/// choose a forgery that cancels out without breaking the hash). `Ok` exactly when
+/// [`verify_raw`] accepts every item; the error names the first rule-1 failure, or
+/// `Equation` when only the combined equation failed.
+pub fn verify_batch_raw(items: &[RawSigned<'_>]) -> Result<(), RawVerifyError> {
+    match items {
+        [] => return Ok(()),
+        [one] => return verify_raw(one.key, one.message, one.signature),
+        _ => {}
+    }
+    let parsed: Vec<Parsed> =
+        items.iter().map(|it| parse(it.key, it.message, it.signature)).collect::<Result<_, _>>()?;
+    // Weights: a transcript of every (A, R, s, k), then one hash per index.
+    let mut t = Sha512::new();
+    t.update(b"jialing/ed25519-batch/v1\0");
+    t.update((items.len() as u64).to_le_bytes());
+    for (it, p) in items.iter().zip(&parsed) {
+        t.update(it.key);
+        t.update(it.signature);
+        t.update(p.k.as_bytes());
+    }
+    let seed: [u8; 64] = t.finalize().into();
+    let mut scalars = Vec::with_capacity(2 * items.len() + 1);
+    let mut points = Vec::with_capacity(2 * items.len() + 1);
+    let mut b_coeff = Scalar::ZERO;
+    for (i, p) in parsed.iter().enumerate() {
+        let mut h = Sha512::new();
+        h.update(seed);
+        h.update((i as u64).to_le_bytes());
+        let digest: [u8; 64] = h.finalize().into();
+        let mut z = [0u8; 32];
+        z[..16].copy_from_slice(&digest[..16]);
+        let z = Scalar::from_bytes_mod_order(z);
+        b_coeff -= z * p.s;
+        scalars.push(z);
+        points.push(p.r);
+        scalars.push(z * p.k);
+        points.push(p.a);
+    }
+    scalars.push(b_coeff);
+    points.push(ED25519_BASEPOINT_POINT);
+    let sum = EdwardsPoint::vartime_multiscalar_mul(scalars, points);
+    if sum.mul_by_cofactor().is_identity() { Ok(()) } else { Err(RawVerifyError::Equation) }
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ impl CertifiedHeader {
 pub struct TxProof {
     /// The transaction hash (SHA-256 of its signed body).
     pub tx_hash: TxHash,
+    /// The transaction's signature: the leaf is its entry hash
+    /// ([`crate::tx::entry_hash`] of hash and signature).
+    pub signature: crate::crypto::Signature,
     /// RFC 9162 path from the transaction's leaf to the header's `tx_root`.
     pub inclusion: InclusionProof,
     /// The block.
@@ -175,9 +178,17 @@ impl Proof {
                         p.inclusion.tree_size, p.block.header.tx_count
                     )));
                 }
-                p.inclusion.verify(&merkle::leaf_hash(&p.tx_hash.0), &p.block.header.tx_root).map_err(|e| {
-                    CoreError::InvalidProof(format!("transaction {} is not in block {}: {e}", p.tx_hash, block.height))
-                })?;
+                p.inclusion
+                    .verify(
+                        &merkle::leaf_hash(&crate::tx::entry_hash(&p.tx_hash, &p.signature).0),
+                        &p.block.header.tx_root,
+                    )
+                    .map_err(|e| {
+                        CoreError::InvalidProof(format!(
+                            "transaction {} is not in block {}: {e}",
+                            p.tx_hash, block.height
+                        ))
+                    })?;
                 let receipt = match &p.receipt {
                     None => None,
                     Some(r) => {
@@ -404,17 +415,20 @@ mod tests {
         let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("v{i}"))).collect();
         let vs = set(&keys);
         let txs: Vec<Hash> = (0..5u8).map(|i| crate::hash::sha256(&[i])).collect();
+        let sigs: Vec<crate::crypto::Signature> = (0..5u8).map(|i| crate::crypto::Signature([i; 64])).collect();
+        let entries: Vec<Hash> = txs.iter().zip(&sigs).map(|(t, s)| crate::tx::entry_hash(t, s)).collect();
         // Receipts start with their transaction's hash; the rest is opaque to core.
         let receipts: Vec<Vec<u8>> = txs.iter().map(|t| [&t.0[..], b"ok"].concat()).collect();
         let r_hashes: Vec<Hash> = receipts.iter().map(|r| crate::hash::sha256(r)).collect();
-        let mut h = header(1, Hash::ZERO, Block::tx_root_of(&txs), 5, Hash::ZERO, &vs);
+        let mut h = header(1, Hash::ZERO, Block::tx_root_of(&entries), 5, Hash::ZERO, &vs);
         h.receipts_root = merkle::root_of_hashes(&r_hashes);
         let block = CertifiedHeader { header: h.clone(), certificate: certify(&h, &keys[..3]) };
-        let leaves: Vec<Hash> = txs.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
+        let leaves: Vec<Hash> = entries.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
         let r_leaves: Vec<Hash> = r_hashes.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
         let proof = |tx: usize, rc: usize| {
             Proof::Tx(TxProof {
                 tx_hash: txs[tx],
+                signature: sigs[tx],
                 inclusion: merkle::inclusion_proof(&leaves, tx).unwrap(),
                 block: block.clone(),
                 receipt: Some(ReceiptProof {
@@ -445,22 +459,31 @@ mod tests {
         let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_label(&format!("v{i}"))).collect();
         let vs = set(&keys);
         let txs: Vec<Hash> = (0..5u8).map(|i| crate::hash::sha256(&[i])).collect();
+        let sigs: Vec<crate::crypto::Signature> = (0..5u8).map(|i| crate::crypto::Signature([i; 64])).collect();
+        let entries: Vec<Hash> = txs.iter().zip(&sigs).map(|(t, s)| crate::tx::entry_hash(t, s)).collect();
         let mut tree = StateTree::new();
         let mut w = std::collections::BTreeMap::new();
         w.insert(b"lot/A".to_vec(), Some(b"recalled".to_vec()));
         tree = tree.apply(&w);
-        let h1 = header(1, Hash::ZERO, Block::tx_root_of(&txs), 5, tree.root(), &vs);
+        let h1 = header(1, Hash::ZERO, Block::tx_root_of(&entries), 5, tree.root(), &vs);
         let c1 = certify(&h1, &keys[..3]);
         let block = CertifiedHeader { header: h1.clone(), certificate: c1.clone() };
 
-        let leaves: Vec<Hash> = txs.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
+        let leaves: Vec<Hash> = entries.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
         let tx = Proof::Tx(TxProof {
             tx_hash: txs[3],
+            signature: sigs[3],
             inclusion: merkle::inclusion_proof(&leaves, 3).unwrap(),
             block: block.clone(),
             receipt: None,
         });
         assert!(matches!(tx.verify("c", &vs).unwrap(), Verified::Tx { index: 3, .. }));
+        // The leaf commits to the signature: another signature is not in the block.
+        let mut other_sig = tx.clone();
+        if let Proof::Tx(p) = &mut other_sig {
+            p.signature.0[0] ^= 1;
+        }
+        assert!(other_sig.verify("c", &vs).unwrap_err().to_string().contains("is not in block"));
         // Round trip through JSON, as the API serves it.
         let back: Proof = serde_json::from_str(&serde_json::to_string(&tx).unwrap()).unwrap();
         assert_eq!(back, tx);

@@ -25,6 +25,14 @@ pub const MAX_NAME_LEN: usize = 64;
 /// The longest chain id.
 pub const MAX_CHAIN_ID_LEN: usize = 64;
 
+/// A block's `tx_root` commits to the exact signed bytes of each transaction: its leaf
+/// is `SHA-256(tx hash || signature)`, so two blocks with the same header cannot carry
+/// the same bodies under different signatures. A proof of inclusion carries the
+/// signature next to the transaction hash to recompute it.
+pub fn entry_hash(hash: &TxHash, signature: &Signature) -> Hash {
+    crate::hash::sha256_parts(&[&hash.0, &signature.0])
+}
+
 /// An unsigned transaction body.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct Transaction {
@@ -98,6 +106,18 @@ impl SignedTransaction {
     /// Canonical encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         encoding::encode(self)
+    }
+
+    /// Length of the canonical encoding, computed without encoding.
+    pub fn encoded_len(&self) -> usize {
+        let t = &self.tx;
+        (4 + t.chain_id.len()) + 32 + 8 + (4 + t.contract.len()) + (4 + t.method.len()) + (4 + t.payload.len()) + 64
+    }
+
+    /// The leaf this transaction contributes to its block's `tx_root`: it commits to
+    /// the signature as well as the body (see [`entry_hash`]).
+    pub fn entry_hash(&self, hash: &TxHash) -> Hash {
+        entry_hash(hash, &self.signature)
     }
 
     /// Decodes untrusted bytes, checks size and shape, and returns the transaction with

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Instant;
 
+use jialing_contracts::block_validator::{BlockError, Parent, validate_block};
 use jialing_contracts::executor::check_signer;
 use jialing_contracts::genesis_state::InitialState;
 use jialing_contracts::state::Writes;
@@ -62,41 +63,22 @@ pub enum AppError {
     /// A block was invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidBlock),
+    /// State could not be read while building or validating a block: fatal, the node
+    /// stops (never a nil vote).
+    #[error("state read failed: {0}; the store is unreadable, the node stops")]
+    StateRead(String),
 }
 
-/// Why a proposed block is invalid (a validator votes nil on it).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidBlock {
-    /// A header field is wrong.
-    #[error("header field {field}: {reason}")]
-    Header {
-        /// The field.
-        field: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A transaction's signature is bad.
-    #[error("transaction {0} has a bad signature")]
-    BadSignature(TxHash),
-    /// A transaction may not be in a block.
-    #[error("transaction {hash} is not admissible: {reason}")]
-    Inadmissible {
-        /// The transaction.
-        hash: TxHash,
-        /// Why.
-        reason: AdmissionError,
-    },
-    /// A root does not match re-execution.
-    #[error("{what} mismatch: header says {header}, execution gives {computed}")]
-    Root {
-        /// Which root.
-        what: &'static str,
-        /// In the header.
-        header: Hash,
-        /// Computed.
-        computed: Hash,
-    },
+impl From<BlockError> for AppError {
+    fn from(e: BlockError) -> Self {
+        match e {
+            BlockError::Invalid(i) => AppError::Invalid(i),
+            BlockError::Storage(s) => AppError::StateRead(s),
+        }
+    }
 }
+
+pub use jialing_contracts::block_validator::InvalidBlock;
 
 /// The last committed block.
 #[derive(Clone, Debug)]
@@ -384,6 +366,8 @@ impl App {
 
     /// Builds and executes the next block from the mempool (the engine's `GetValue`).
     /// `time_ms` is the proposer's clock; the block time is at least the parent's + 1.
+    /// `max_txs` and `max_bytes` are this node's preference; the consensus limits in
+    /// force cap them.
     pub fn propose(
         &self,
         proposer: PublicKey,
@@ -397,6 +381,13 @@ impl App {
             height: tip.header.height + 1,
             time_ms: time_ms.max(tip.header.time_ms + 1),
         };
+        let mut exec = BlockExecutor::new(&self.ledger.store, ctx.clone()).map_err(|e| match e {
+            AdmissionError::Storage(e) => AppError::StateRead(e),
+            other => AppError::Genesis(other.to_string()),
+        })?;
+        let limits = exec.params().block.clone();
+        let max_txs = max_txs.min(limits.max_txs as usize);
+        let max_bytes = max_bytes.min(limits.max_bytes as usize);
         let candidates = {
             let pool = match self.ledger.mempool.lock() {
                 Ok(p) => p,
@@ -412,14 +403,12 @@ impl App {
                     .unwrap_or(0)
             })
         };
-        let mut exec =
-            BlockExecutor::new(&self.ledger.store, ctx.clone()).map_err(|e| AppError::Genesis(e.to_string()))?;
         let mut txs = Vec::with_capacity(candidates.len());
         let mut evict = Vec::new();
         for p in candidates {
             match exec.execute(&p.tx, p.hash) {
                 Ok(_) => txs.push(p),
-                Err(AdmissionError::Storage(e)) => return Err(AppError::Genesis(format!("state read failed: {e}"))),
+                Err(AdmissionError::Storage(e)) => return Err(AppError::StateRead(e)),
                 Err(e) => {
                     // Not a member any more (expired, revoked, organisation removed) or a
                     // stale nonce: it can never be included; drop it from the pool.
@@ -438,14 +427,14 @@ impl App {
             }
         }
         let outcome = exec.finish(&self.tree);
-        let hashes: Vec<TxHash> = txs.iter().map(|p| p.hash).collect();
+        let entries: Vec<Hash> = txs.iter().map(|p| p.tx.entry_hash(&p.hash)).collect();
         let header = BlockHeader {
             chain_id: ctx.chain_id,
             height: ctx.height,
             time_ms: ctx.time_ms,
             parent_hash: tip.hash,
             proposer,
-            tx_root: Block::tx_root_of(&hashes),
+            tx_root: Block::tx_root_of(&entries),
             tx_count: txs.len() as u32,
             state_root: outcome.state_root,
             receipts_root: outcome.receipts_root,
@@ -454,83 +443,37 @@ impl App {
         Ok(Proposal { header, txs, outcome })
     }
 
-    /// Checks and re-executes a block proposed by another validator (the engine's
-    /// `ReceivedProposalPart` once complete). Transactions already in the mempool were
-    /// verified on entry; the others are verified here in one batch.
-    pub fn validate(&self, block: &Block) -> Result<Proposal, InvalidBlock> {
+    /// Checks and re-executes a block proposed by another validator or received by
+    /// sync, with the one block validator ([`validate_block`]). A transaction whose
+    /// exact signature is already in the mempool was verified on entry; every other is
+    /// verified here. The proposal keeps the block's own bytes, never a mempool copy.
+    /// `Err(AppError::Invalid)` is a verdict on the block; any other error is local
+    /// (storage) and fatal.
+    pub fn validate(&self, block: &Block) -> Result<Proposal, AppError> {
         let tip = self.tip();
-        let h = &block.header;
-        let bad = |field, reason: String| Err(InvalidBlock::Header { field, reason });
-        if h.chain_id != self.ledger.chain_id {
-            return bad("chain_id", format!("{:?} is not this chain", h.chain_id));
-        }
-        if h.height != tip.header.height + 1 {
-            return bad("height", format!("{} is not the next height {}", h.height, tip.header.height + 1));
-        }
-        if h.parent_hash != tip.hash {
-            return bad("parent_hash", format!("{} is not the tip {}", h.parent_hash, tip.hash));
-        }
-        if h.time_ms <= tip.header.time_ms {
-            return bad("time_ms", format!("{} is not after the parent's {}", h.time_ms, tip.header.time_ms));
-        }
-        if h.tx_count as usize != block.txs.len() {
-            return bad("tx_count", format!("{} but the block has {} transactions", h.tx_count, block.txs.len()));
-        }
-        if h.validator_set_hash != tip.validators.hash() {
-            return bad("validator_set_hash", "not the current validator set".into());
-        }
-        if tip.validators.get(&h.proposer).is_none() {
-            return bad("proposer", format!("{} is not a validator", h.proposer));
-        }
-        let mut pending = Vec::with_capacity(block.txs.len());
-        let mut unknown = Vec::new();
-        {
+        let parent = Parent { header: &tip.header, hash: tip.hash, validators: &tip.validators };
+        let verified = {
             let pool = match self.ledger.mempool.lock() {
                 Ok(p) => p,
                 Err(p) => p.into_inner(),
             };
-            for stx in &block.txs {
-                let bytes = stx.to_bytes();
-                let hash = jialing_core::sha256(&bytes[..bytes.len() - 64]);
-                match pool.get(&hash) {
-                    Some(p) => pending.push(p.clone()),
-                    None => {
-                        unknown.push(stx.signed_digest(hash));
-                        pending.push(PendingTx::new(hash, Arc::new(stx.clone()), Arc::new(bytes)));
-                    }
-                }
-            }
-        }
-        if verify_batch(&self.ledger.chain_id, &unknown).is_err() {
-            for it in &unknown {
-                if it.signer.verify(&self.ledger.chain_id, it.purpose, &it.digest, &it.signature).is_err() {
-                    return Err(InvalidBlock::BadSignature(it.digest));
-                }
-            }
-        }
-        let hashes: Vec<TxHash> = pending.iter().map(|p| p.hash).collect();
-        let tx_root = Block::tx_root_of(&hashes);
-        if tx_root != h.tx_root {
-            return Err(InvalidBlock::Root { what: "tx_root", header: h.tx_root, computed: tx_root });
-        }
-        let ctx = BlockContext { chain_id: h.chain_id.clone(), height: h.height, time_ms: h.time_ms };
-        let mut exec = BlockExecutor::new(&self.ledger.store, ctx)
-            .map_err(|e| InvalidBlock::Header { field: "state", reason: e.to_string() })?;
-        for p in &pending {
-            exec.execute(&p.tx, p.hash).map_err(|reason| InvalidBlock::Inadmissible { hash: p.hash, reason })?;
-        }
-        let outcome = exec.finish(&self.tree);
-        if outcome.state_root != h.state_root {
-            return Err(InvalidBlock::Root { what: "state_root", header: h.state_root, computed: outcome.state_root });
-        }
-        if outcome.receipts_root != h.receipts_root {
-            return Err(InvalidBlock::Root {
-                what: "receipts_root",
-                header: h.receipts_root,
-                computed: outcome.receipts_root,
-            });
-        }
-        Ok(Proposal { header: h.clone(), txs: pending, outcome })
+            let known: Vec<bool> = block
+                .txs
+                .iter()
+                .map(|stx| pool.get(&stx.hash()).is_some_and(|p| p.tx.signature == stx.signature))
+                .collect();
+            known
+        };
+        let valid = validate_block(parent, &self.ledger.store, &self.tree, block, &|i, _, _| {
+            verified.get(i).copied().unwrap_or(false)
+        })?;
+        let txs = block
+            .txs
+            .iter()
+            .zip(&valid.hashes)
+            .map(|(stx, hash)| PendingTx::new(*hash, Arc::new(stx.clone()), Arc::new(stx.to_bytes())))
+            .collect();
+        Ok(Proposal { header: block.header.clone(), txs, outcome: valid.outcome })
     }
 
     /// Stores a decided block with its certificate (atomic, fsynced), then updates the
@@ -538,7 +481,7 @@ impl App {
     pub fn commit(&mut self, proposal: Proposal, cert: &CommitCertificate) -> Result<(), AppError> {
         let tip = self.tip();
         cert.verify(&self.ledger.chain_id, &proposal.header, &tip.validators)
-            .map_err(|e| InvalidBlock::Header { field: "certificate", reason: e.to_string() })?;
+            .map_err(|e| AppError::Invalid(InvalidBlock::Header { field: "certificate", reason: e.to_string() }))?;
         let started = Instant::now();
         let raw: Vec<(TxHash, Vec<u8>)> = proposal.txs.iter().map(|p| (p.hash, (*p.bytes).clone())).collect();
         self.ledger.store.commit(&CommitBatch {

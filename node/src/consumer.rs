@@ -475,7 +475,8 @@ const CSS: &str = "body{margin:0;font:16px/1.5 system-ui,-apple-system,'PingFang
 /// Re-checks the latest event's proof in the browser (WebCrypto SHA-256 and Ed25519)
 /// over exactly the bytes `jialing-core` hashes and signs: that the proof is for the
 /// page's transaction on the header's chain, the header hash against the certificate,
-/// the transaction's path to `tx_root`, its receipt at the same position under
+/// the transaction's path to `tx_root` (its leaf is the entry hash over the body hash
+/// and the signature), its receipt at the same position under
 /// `receipts_root` saying it was applied, the validator set against the header, and a
 /// quorum of valid precommit signatures.
 const JS: &str = r#"(async()=>{const el=document.getElementById('jscheck');if(!el)return;const zh=el.dataset.lang==='zh';
@@ -497,7 +498,7 @@ if(h.chain_id!==chain)throw new Error('the header is for chain '+h.chain_id+', n
 const hb=cat(str(h.chain_id),u64(h.height),u64(h.time_ms),hex(h.parent_hash),hex(h.proposer),hex(h.tx_root),u32(h.tx_count),hex(h.state_root),hex(h.receipts_root),hex(h.validator_set_hash));
 const bh=toHex(await sha(hb));if(bh!==c.block_hash)throw new Error('header hash '+bh+' is not the certified block '+c.block_hash);
 if(p.inclusion.tree_size!==h.tx_count)throw new Error('the path is for '+p.inclusion.tree_size+' transactions, the block holds '+h.tx_count);
-await path(await leaf(hex(p.tx_hash)),p.inclusion,h.tx_root,'transaction');
+await path(await leaf(await sha(cat(hex(p.tx_hash),hex(p.signature)))),p.inclusion,h.tx_root,'transaction');
 const rc=p.receipt;if(!rc)throw new Error('the proof carries no receipt');const rb=hex(rc.bytes);
 if(toHex(rb.slice(0,32))!==p.tx_hash)throw new Error('the receipt is for another transaction');
 if(rc.inclusion.leaf_index!==p.inclusion.leaf_index||rc.inclusion.tree_size!==p.inclusion.tree_size)throw new Error('the receipt is at another position than the transaction');

@@ -35,8 +35,16 @@ pub fn certified(ledger: &Ledger, height: u64) -> Result<CertifiedHeader, ApiErr
 pub fn tx_proof(ledger: &Ledger, hash: &Hash) -> Result<TxProof, ApiError> {
     let rec =
         ledger.store.tx(hash)?.ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not committed")))?;
-    let hashes = ledger.store.block_tx_hashes(rec.height)?.unwrap_or_default();
-    let leaves: Vec<Hash> = hashes.iter().map(|h| merkle::leaf_hash(&h.0)).collect();
+    // The leaves commit to each transaction's signature as well as its body.
+    let txs = ledger.store.block(rec.height)?.map(|b| b.txs).unwrap_or_default();
+    let leaves: Vec<Hash> = txs.iter().map(|t| merkle::leaf_hash(&t.entry_hash(&t.hash()).0)).collect();
+    let signature = txs.get(rec.index as usize).map(|t| t.signature).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_store",
+            format!("block {} holds no transaction at position {}", rec.height, rec.index),
+        )
+    })?;
     let inclusion = merkle::inclusion_proof(&leaves, rec.index as usize)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string()))?;
     // Receipts are stored in their canonical encoding: hash the stored bytes.
@@ -56,7 +64,7 @@ pub fn tx_proof(ledger: &Ledger, hash: &Hash) -> Result<TxProof, ApiError> {
             ));
         }
     };
-    Ok(TxProof { tx_hash: *hash, inclusion, block: certified(ledger, rec.height)?, receipt })
+    Ok(TxProof { tx_hash: *hash, signature, inclusion, block: certified(ledger, rec.height)?, receipt })
 }
 
 fn parse_hash(s: &str) -> Result<Hash, ApiError> {

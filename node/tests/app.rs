@@ -7,7 +7,7 @@ use jialing_contracts::params::Params;
 use jialing_contracts::testkit::{GENESIS_MS, admin, initial_state, key, validator};
 use jialing_contracts::{CallPayload, genesis_state::InitialState};
 use jialing_core::{CommitCertificate, Keypair, Role, SignedTransaction, Transaction};
-use jialing_node::app::{App, InvalidBlock, SubmitError};
+use jialing_node::app::{App, AppError, InvalidBlock, SubmitError};
 use jialing_node::mempool::Mempool;
 use jialing_node::store::Store;
 
@@ -112,25 +112,60 @@ fn another_node_validates_the_block_and_rejects_tampering() {
 
     let mut bad = block.clone();
     bad.header.state_root.0[0] ^= 1;
-    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Root { what: "state_root", .. })));
+    assert!(matches!(b.validate(&bad), Err(AppError::Invalid(InvalidBlock::Root { what: "state_root", .. }))));
     let mut bad = block.clone();
     bad.txs[1].signature.0[9] ^= 1;
-    assert!(matches!(b.validate(&bad), Err(InvalidBlock::BadSignature(_))));
+    assert!(
+        matches!(b.validate(&bad), Err(AppError::Invalid(InvalidBlock::Root { what: "tx_root", .. }))),
+        "tx_root commits to the signatures"
+    );
+    retx_root(&mut bad);
+    assert!(matches!(b.validate(&bad), Err(AppError::Invalid(InvalidBlock::BadSignature { index: 1, .. }))));
     let mut bad = block.clone();
     bad.txs.swap(0, 1);
-    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Root { what: "tx_root", .. })));
+    assert!(matches!(b.validate(&bad), Err(AppError::Invalid(InvalidBlock::Root { what: "tx_root", .. }))));
     let mut bad = block.clone();
     bad.header.time_ms = GENESIS_MS;
-    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Header { field: "time_ms", .. })));
+    assert!(matches!(b.validate(&bad), Err(AppError::Invalid(InvalidBlock::Header { field: "time_ms", .. }))));
     // A non-member's transaction in a proposal makes the block invalid.
     let stranger = Keypair::from_label("stranger");
     let mut bad = block;
     bad.txs.push(certify_tx(&stranger, 0, &Keypair::from_label("z")));
     bad.header.tx_count += 1;
-    let hashes: Vec<_> = bad.txs.iter().map(|t| t.hash()).collect();
-    bad.header.tx_root = jialing_core::Block::tx_root_of(&hashes);
-    assert!(matches!(b.validate(&bad), Err(InvalidBlock::Inadmissible { .. })));
+    retx_root(&mut bad);
+    assert!(matches!(b.validate(&bad), Err(AppError::Invalid(InvalidBlock::Inadmissible { .. }))));
     let _ = key("farm");
+}
+
+fn retx_root(b: &mut jialing_core::Block) {
+    let hashes: Vec<_> = b.txs.iter().map(|t| t.hash()).collect();
+    b.header.tx_root = jialing_core::Block::tx_root_of_txs(&b.txs, &hashes);
+}
+
+/// Issue 9, item 2: a Byzantine proposer attaches a garbage signature to bodies the
+/// other validators already hold. Before, the validator looked the body up in its
+/// mempool, skipped the signature and stored its own copy: nodes stored different
+/// bytes for one certified block. Now the signature is checked unless that exact
+/// signature is known, and the proposal keeps the proposer's bytes.
+#[test]
+fn a_known_body_with_a_forged_signature_is_refused() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = open(d1.path());
+    let b = open(d2.path());
+    let txs: Vec<_> = (0..3).map(|i| certify_tx(&admin("farm"), i, &Keypair::from_label(&format!("f{i}")))).collect();
+    assert!(submit(&a, txs.clone()).iter().all(|r| r.is_ok()));
+    assert!(submit(&b, txs).iter().all(|r| r.is_ok()));
+    let p = a.propose(validators()[0].public(), GENESIS_MS + 5_000, 1000, 1 << 22).unwrap();
+    let mut forged = p.block();
+    forged.txs[2].signature.0[40] ^= 0x55;
+    retx_root(&mut forged);
+    assert!(matches!(b.validate(&forged), Err(AppError::Invalid(InvalidBlock::BadSignature { index: 2, .. }))));
+    // The honest block validates and keeps exactly the proposer's bytes.
+    let block = p.block();
+    let checked = b.validate(&block).unwrap();
+    for (p, t) in checked.txs.iter().zip(&block.txs) {
+        assert_eq!(*p.bytes, t.to_bytes());
+    }
 }
 
 #[test]

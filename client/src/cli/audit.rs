@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use jialing_contracts::{BlockContext, BlockExecutor, MemState, keys};
-use jialing_core::crypto::{Purpose, verify_batch};
+use jialing_contracts::block_validator::{BlockError, Parent, validate_block};
+use jialing_contracts::{MemState, keys};
+use jialing_core::crypto::Purpose;
 use jialing_core::state_tree::StateTree;
 use jialing_core::{Block, BlockHeader, CommitCertificate, Hash, ValidatorSet, encoding};
 use serde::{Deserialize, Serialize};
@@ -300,8 +301,10 @@ fn decode_hex_blocks<'a>(
         .collect()
 }
 
-/// Checks one block against its parent, the validator set and re-execution; applies
-/// it to `state` and returns the new tree (and the new validator set if it changed).
+/// Checks one block with its certificate, then by the one block validator the nodes
+/// use ([`validate_block`]: header, limits, roots, admission, execution, signatures);
+/// applies it to `state` and returns the new tree (and the new validator set if it
+/// changed).
 #[allow(clippy::too_many_arguments)]
 fn check_block(
     chain_id: &str,
@@ -320,50 +323,14 @@ fn check_block(
     if hd.chain_id != chain_id {
         return Err(format!("block names chain {:?}, not {chain_id:?}", hd.chain_id));
     }
-    if hd.parent_hash != prev.hash() {
-        return Err(format!("parent hash {} is not the hash {} of block {}", hd.parent_hash, prev.hash(), h - 1));
-    }
-    if hd.time_ms <= prev.time_ms {
-        return Err(format!("block time {} is not after its parent's {}", hd.time_ms, prev.time_ms));
-    }
     let Some(cert) = cert else { return Err("the block has no commit certificate".into()) };
     cert.verify(chain_id, hd, set).map_err(|e| format!("commit certificate: {e}"))?;
-    if hd.tx_count as usize != block.txs.len() {
-        return Err(format!(
-            "header says {} transactions, the block has {} (missing or extra transactions)",
-            hd.tx_count,
-            block.txs.len()
-        ));
-    }
-    let hashes: Vec<Hash> = block.txs.iter().map(|t| t.hash()).collect();
-    let root = Block::tx_root_of(&hashes);
-    if root != hd.tx_root {
-        return Err(format!("tx_root: header says {}, the transactions give {root}", hd.tx_root));
-    }
-    let items: Vec<_> = block.txs.iter().zip(&hashes).map(|(t, h)| t.signed_digest(*h)).collect();
-    if verify_batch(chain_id, &items).is_err() {
-        for (i, it) in items.iter().enumerate() {
-            if it.signer.verify(chain_id, Purpose::Transaction, &it.digest, &it.signature).is_err() {
-                return Err(format!("transaction #{i} ({}) has a bad signature", hashes[i]));
-            }
-        }
-        return Err("a transaction signature does not verify".into());
-    }
-    let ctx = BlockContext { chain_id: chain_id.into(), height: h, time_ms: hd.time_ms };
-    let mut exec = BlockExecutor::new(&*state, ctx).map_err(|e| format!("block start: {e}"))?;
-    for (i, (stx, th)) in block.txs.iter().zip(&hashes).enumerate() {
-        exec.execute(stx, *th).map_err(|e| format!("transaction #{i} ({th}) is not admissible: {e}"))?;
-    }
-    let outcome = exec.finish(tree);
-    if outcome.state_root != hd.state_root {
-        return Err(format!("state_root: header says {}, re-execution gives {}", hd.state_root, outcome.state_root));
-    }
-    if outcome.receipts_root != hd.receipts_root {
-        return Err(format!(
-            "receipts_root: header says {}, re-execution gives {}",
-            hd.receipts_root, outcome.receipts_root
-        ));
-    }
+    let parent = Parent { header: prev, hash: prev.hash(), validators: set };
+    let valid = validate_block(parent, &*state, tree, block, &|_, _, _| false).map_err(|e| match e {
+        BlockError::Invalid(e) => e.to_string(),
+        BlockError::Storage(e) => format!("replay state: {e}"),
+    })?;
+    let outcome = valid.outcome;
     let new_set = match outcome.writes.get(keys::VALIDATORS) {
         Some(Some(b)) => Some(encoding::decode::<ValidatorSet>("validator set", b).map_err(|e| e.to_string())?),
         _ => None,

@@ -172,6 +172,20 @@ pub fn rule_params_valid(p: &Params) -> Result<(), ContractError> {
     if g.max_proposal_lifetime_blocks == 0 {
         return bad("max_proposal_lifetime_blocks must be positive".into());
     }
+    let b = &p.block;
+    if b.max_txs == 0 || b.max_txs as usize > jialing_core::block::MAX_BLOCK_TXS {
+        return bad(format!("block.max_txs {} must be 1 to {}", b.max_txs, jialing_core::block::MAX_BLOCK_TXS));
+    }
+    if (b.max_bytes as usize) < jialing_core::tx::MAX_TX_BYTES
+        || b.max_bytes as usize > jialing_core::block::MAX_BLOCK_BYTES
+    {
+        return bad(format!(
+            "block.max_bytes {} must be {} to {} (one maximal transaction to the protocol bound)",
+            b.max_bytes,
+            jialing_core::tx::MAX_TX_BYTES,
+            jialing_core::block::MAX_BLOCK_BYTES
+        ));
+    }
     Ok(())
 }
 

@@ -586,7 +586,7 @@ fn byzantine_invalid(mut b: Block, chain_id: &str) -> Block {
     .sign(&outsider);
     b.txs.push(stx);
     let hashes: Vec<Hash> = b.txs.iter().map(|t| t.hash()).collect();
-    b.header.tx_root = Block::tx_root_of(&hashes);
+    b.header.tx_root = Block::tx_root_of_txs(&b.txs, &hashes);
     b.header.tx_count = b.txs.len() as u32;
     tracing::warn!(target: "jialing::consensus", height = b.header.height, "TEST BYZANTINE: proposing a block with a non-member transaction");
     b

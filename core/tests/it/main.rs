@@ -1,0 +1,5 @@
+//! Integration tests of `jialing-core` against third-party vectors and properties.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod ed25519;
