@@ -8,8 +8,12 @@ use std::collections::BTreeMap;
 
 use borsh::BorshDeserialize;
 use jialing_core::state_tree::StateTree;
-use jialing_core::{Hash, Keypair, PublicKey, Role, SignedTransaction, Transaction, Uscc, Validator, encoding};
+use jialing_core::{
+    Block, BlockHeader, Hash, Keypair, PublicKey, Role, SignedTransaction, Transaction, Uscc, Validator, ValidatorSet,
+    encoding,
+};
 
+use crate::block_validator::{BlockError, Parent, validate_block};
 use crate::error::AdmissionError;
 use crate::executor::{BlockContext, BlockExecutor};
 use crate::genesis_state::{ChainInfo, InitialState};
@@ -52,6 +56,8 @@ pub struct TestLedger {
     pub time_ms: u64,
     /// Chain id.
     pub chain_id: String,
+    /// The last block's header (every block goes through the block validator).
+    pub tip: BlockHeader,
 }
 
 /// The USCC of a test organisation (deterministic, valid check character).
@@ -126,8 +132,12 @@ impl TestLedger {
         };
         let mut state = MemState::default();
         state.apply(&writes);
+        let tip = match init.genesis_block() {
+            Ok((h, _, _)) => h,
+            Err(e) => panic!("test genesis block: {e}"),
+        };
         let tree = StateTree::new().apply(&writes);
-        TestLedger { state, tree, height: 0, time_ms: GENESIS_MS + 1000, chain_id: "jialing-test".into() }
+        TestLedger { state, tree, height: 0, time_ms: GENESIS_MS + 1000, chain_id: "jialing-test".into(), tip }
     }
 
     /// Signs a call with the next nonce of `signer`.
@@ -156,19 +166,63 @@ impl TestLedger {
     }
 
     /// Executes transactions as one block, advancing time by one second afterwards.
-    /// Fails (committing nothing) if any transaction is refused admission.
+    /// Fails (committing nothing) if any transaction is refused admission. The block is
+    /// built as a proposer would and then checked by the one block validator, as every
+    /// node and auditor checks it, before it is applied.
     pub fn block(&mut self, txs: &[SignedTransaction]) -> Result<Vec<Receipt>, AdmissionError> {
+        let block = self.build_block(txs)?;
+        match self.apply_block(&block) {
+            Ok(receipts) => Ok(receipts),
+            Err(e) => panic!("the block validator refused a block the executor built: {e}"),
+        }
+    }
+
+    /// The validator set in force.
+    pub fn validators(&self) -> ValidatorSet {
+        match self.get::<ValidatorSet>(crate::keys::VALIDATORS) {
+            Some(v) => v,
+            None => panic!("test ledger has no validator set"),
+        }
+    }
+
+    /// Builds the next block from `txs` as a proposer would (header, roots), proposed by
+    /// the first validator in force. Fails if a transaction is refused admission.
+    pub fn build_block(&self, txs: &[SignedTransaction]) -> Result<Block, AdmissionError> {
         let ctx = BlockContext { chain_id: self.chain_id.clone(), height: self.height + 1, time_ms: self.time_ms };
         let mut exec = BlockExecutor::new(&self.state, ctx)?;
         for stx in txs {
             exec.execute(stx, stx.hash())?;
         }
         let out = exec.finish(&self.tree);
-        self.state.apply(&out.writes);
-        self.tree = out.tree;
+        let set = self.validators();
+        let hashes: Vec<Hash> = txs.iter().map(|t| t.hash()).collect();
+        let header = BlockHeader {
+            chain_id: self.chain_id.clone(),
+            height: self.height + 1,
+            time_ms: self.time_ms,
+            parent_hash: self.tip.hash(),
+            proposer: set.validators[0].public_key,
+            tx_root: Block::tx_root_of_txs(txs, &hashes),
+            tx_count: txs.len() as u32,
+            state_root: out.state_root,
+            receipts_root: out.receipts_root,
+            validator_set_hash: set.hash(),
+        };
+        Ok(Block { header, txs: txs.to_vec() })
+    }
+
+    /// Checks `block` with the block validator and applies it (time advances by one
+    /// second). On `Err` nothing changed.
+    pub fn apply_block(&mut self, block: &Block) -> Result<Vec<Receipt>, BlockError> {
+        let set = self.validators();
+        let parent = Parent { header: &self.tip, hash: self.tip.hash(), validators: &set };
+        let valid = validate_block(parent, &self.state, &self.tree, block, &|_, _, _| false)?;
+        self.state.apply(&valid.outcome.writes);
+        self.tree = valid.outcome.tree;
+        self.tip = block.header.clone();
         self.height += 1;
-        self.time_ms += 1000;
-        Ok(out.receipts)
+        self.time_ms = self.time_ms.max(block.header.time_ms) + 1000;
+        Ok(valid.outcome.receipts)
     }
 
     /// Moves the clock of the next block forward.

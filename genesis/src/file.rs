@@ -184,6 +184,13 @@ impl Genesis {
                 "at least one organisation must run a validator".into(),
             ));
         }
+        // Voting power limits (per validator and in total) and the consensus limits in
+        // the parameters: the same rules governance applies later.
+        self.initial_state()
+            .validator_set()
+            .map_err(|e| field("organisation.validator.power".into(), e.to_string()))?;
+        jialing_contracts::governance::actions::rule_params_valid(&self.params)
+            .map_err(|e| field("params".into(), e.to_string()))?;
         Ok(())
     }
 

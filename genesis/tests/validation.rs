@@ -106,3 +106,19 @@ fn the_example_in_docs_genesis_md_is_valid() {
     let g = Genesis::parse(&doc[start..end]).unwrap();
     assert_eq!(g.initial_state().params.max_text_len, 2048);
 }
+
+#[test]
+fn voting_power_above_the_limit_is_named() {
+    // Issue 9, item 8: power had no upper bound; the total saturated.
+    let huge = format!("power = {}", jialing_core::block::MAX_VALIDATOR_POWER + 1);
+    let e = err(&SAMPLE_TOML.replacen("power = 1", &huge, 1));
+    assert!(e.contains("validator.power") && e.contains("above the limit"), "{e}");
+}
+
+#[test]
+fn block_limits_outside_the_protocol_bounds_are_named() {
+    // Issue 9, item 5: block limits are consensus parameters, checked at genesis.
+    let text = format!("{SAMPLE_TOML}\n[params.block]\nmax_txs = 0\n");
+    let e = err(&text);
+    assert!(e.contains("params") && e.contains("block.max_txs"), "{e}");
+}

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod block_validator;
 mod credit;
 mod data;
 mod executor;
