@@ -204,6 +204,20 @@ mod tests {
     }
 
     #[test]
+    fn frozen_entry_hash_and_encoded_len() {
+        // The leaf of `tx_root`: SHA-256(tx hash || signature). Ed25519 signatures are
+        // deterministic, so this is fixed; the consumer page computes the same bytes.
+        let stx = sample().sign(&Keypair::from_label("alice"));
+        let h = stx.hash();
+        assert_eq!(stx.entry_hash(&h), crate::hash::sha256(&[&h.0[..], &stx.signature.0[..]].concat()));
+        assert_eq!(stx.entry_hash(&h).to_hex(), "1cd694a03e03aa73f86dfc48c6bbb1d44a0d0788f598bbe43c0dba56efbef75a");
+        assert_eq!(stx.encoded_len(), stx.to_bytes().len());
+        let mut other = stx.clone();
+        other.signature.0[0] ^= 1;
+        assert_ne!(other.entry_hash(&h), stx.entry_hash(&h), "the leaf commits to the signature");
+    }
+
+    #[test]
     fn wrong_chain_and_tampering_are_caught() {
         let key = Keypair::from_label("alice");
         let stx = sample().sign(&key);
