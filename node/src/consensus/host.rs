@@ -548,7 +548,7 @@ impl Host {
         let schedule = self.schedule();
         let a = match self.parts.insert(publisher.as_bytes(), part, &schedule) {
             Ok(Some(a)) => a,
-            Ok(None) => return Ok(None),
+            Ok(None) | Err(super::parts::PartError::Dropped) => return Ok(None),
             Err(e) => {
                 self.ledger.metrics.proposal_streams_refused.inc();
                 tracing::warn!(target: "jialing::consensus", %publisher, %from, error = %e, "dropped a proposal stream");

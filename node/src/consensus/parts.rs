@@ -73,6 +73,9 @@ pub enum PartError {
         /// The scheduled proposer.
         scheduled: PublicKey,
     },
+    /// A later part of a stream that was already dropped.
+    #[error("part of a proposal stream already dropped")]
+    Dropped,
     /// Too many publishers hold streams; this new one is refused.
     #[error("too many publishers hold incomplete proposal streams ({0}); stream refused")]
     Quota(usize),
@@ -180,8 +183,13 @@ pub struct PartsBuffer {
     per_publisher: usize,
     max_publishers: usize,
     streams: BTreeMap<(Vec<u8>, Vec<u8>), Stream>,
+    /// Recently dropped streams, so that their later parts are not held again.
+    dropped: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
     counter: u64,
 }
+
+/// Dropped stream keys remembered.
+const MAX_DROPPED: usize = 256;
 
 impl PartsBuffer {
     /// A buffer for `chain_id` accepting blocks up to `max_block_bytes`, keeping at most
@@ -194,6 +202,7 @@ impl PartsBuffer {
             per_publisher: per_publisher.max(1),
             max_publishers: max_publishers.max(1),
             streams: BTreeMap::new(),
+            dropped: std::collections::VecDeque::new(),
             counter: 0,
         }
     }
@@ -217,6 +226,7 @@ impl PartsBuffer {
     /// rounds out of the window).
     pub fn retain(&mut self, schedule: &Schedule) {
         self.streams.retain(|_, s| schedule.proposer(s.height, s.round).is_ok());
+        self.dropped.retain(|(_, id)| parse_stream_id(id).is_some_and(|(h, _)| h >= schedule.height));
     }
 
     /// Adds a message from `publisher`; returns the assembled proposal when the stream
@@ -231,10 +241,17 @@ impl PartsBuffer {
         let id = msg.stream_id.to_bytes().to_vec();
         let key = (publisher.to_vec(), id);
         if !self.streams.contains_key(&key) {
+            if self.dropped.contains(&key) {
+                return Err(PartError::Dropped);
+            }
             let Some((height, round)) = parse_stream_id(&key.1) else {
+                self.drop_key(key);
                 return Err(PartError::Malformed("the stream id does not name a height and round".into()));
             };
-            schedule.proposer(height, round)?;
+            if let Err(e) = schedule.proposer(height, round) {
+                self.drop_key(key);
+                return Err(e);
+            }
             let held = self.held_by(publisher);
             if held >= self.per_publisher {
                 // The publisher's own oldest stream makes room; nobody else's.
@@ -262,7 +279,18 @@ impl PartsBuffer {
         if r.is_err() {
             self.streams.remove(&key);
         }
+        if !matches!(r, Ok(None)) {
+            // Dropped or complete: later copies of its parts are not held again.
+            self.drop_key(key);
+        }
         r
+    }
+
+    fn drop_key(&mut self, key: (Vec<u8>, Vec<u8>)) {
+        if self.dropped.len() >= MAX_DROPPED {
+            self.dropped.pop_front();
+        }
+        self.dropped.push_back(key);
     }
 
     fn add(
@@ -367,6 +395,7 @@ impl PartsBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consensus::context::Validator;
     use jialing_core::{BlockHeader, merkle};
 
     fn block(proposer: PublicKey, height: u64, pad: usize) -> Block {
@@ -385,22 +414,41 @@ mod tests {
         Block { header, txs: vec![] }
     }
 
+    /// A schedule at `height`, round 0, over `keys` (sorted by key, as the set is).
+    fn schedule(height: u64, keys: &[&Keypair]) -> Schedule {
+        let mut validators: Vec<Validator> = keys
+            .iter()
+            .map(|k| Validator {
+                address: super::super::context::Address(k.public()),
+                public_key: k.public(),
+                power: 1,
+            })
+            .collect();
+        validators.sort_by_key(|v| v.address);
+        Schedule { height, round: 0, validators: ValidatorSet { validators } }
+    }
+
+    fn feed(
+        buf: &mut PartsBuffer,
+        publisher: &[u8],
+        msgs: Vec<PartMessage>,
+        s: &Schedule,
+    ) -> Vec<Result<Option<Assembled>, PartError>> {
+        msgs.into_iter().map(|m| buf.insert(publisher, m, s)).collect()
+    }
+
     #[test]
     fn round_trip_in_any_order_and_forgeries_fail() {
         let k = Keypair::from_label("p");
+        let s = schedule(5, &[&k]);
         let b = block(k.public(), 5, 1);
         let bytes = encoding::encode(&b);
         let mut msgs = make_stream("c", &k, 5, 0, -1, &bytes);
         msgs.reverse();
-        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4);
-        let mut got = None;
-        for m in msgs {
-            if let Some(a) = buf.insert(b"peer", m).unwrap() {
-                got = Some(a);
-            }
-        }
-        let a = got.unwrap();
-        assert_eq!(a.block, b);
+        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
+        let got: Vec<_> = feed(&mut buf, b"peer", msgs, &s).into_iter().filter_map(|r| r.unwrap()).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].block, b);
         assert!(buf.is_empty());
 
         // Another key signs a stream claiming to be from k: refused.
@@ -409,36 +457,112 @@ mod tests {
         if let StreamContent::Data(ProposalPart::Init { proposer, .. }) = &mut msgs[0].content {
             *proposer = k.public();
         }
-        let r: Vec<_> = msgs.into_iter().map(|m| buf.insert(b"peer2", m)).collect();
+        let r = feed(&mut buf, b"peer2", msgs, &s);
         assert!(matches!(r.last().unwrap(), Err(PartError::BadSignature(_))));
 
         // Signed by the proposer but for another chain: refused.
-        let msgs = make_stream("other", &k, 5, 0, -1, &bytes);
-        let r: Vec<_> = msgs.into_iter().map(|m| buf.insert(b"peer3", m)).collect();
+        let r = feed(&mut buf, b"peer3", make_stream("other", &k, 5, 0, -1, &bytes), &s);
         assert!(matches!(r.last().unwrap(), Err(PartError::BadSignature(_))));
 
         // A block whose header names another proposer: refused.
         let b2 = block(evil.public(), 5, 2);
-        let msgs = make_stream("c", &k, 5, 0, -1, &encoding::encode(&b2));
-        let r: Vec<_> = msgs.into_iter().map(|m| buf.insert(b"peer4", m)).collect();
+        let r = feed(&mut buf, b"peer4", make_stream("c", &k, 5, 0, -1, &encoding::encode(&b2)), &s);
         assert!(matches!(r.last().unwrap(), Err(PartError::BadBlock(_))));
+        assert!(buf.is_empty());
+    }
+
+    /// Attack: a validator (or any member) streams a block for a height and round it is
+    /// not scheduled to propose. Refused at `Init`, before any signature check.
+    #[test]
+    fn stream_from_a_non_proposer_is_refused() {
+        let a = Keypair::from_label("a");
+        let b = Keypair::from_label("b");
+        let s = schedule(5, &[&a, &b]);
+        let scheduled = s.proposer(5, 0).unwrap();
+        let other = if scheduled == a.public() { &b } else { &a };
+        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
+        let bytes = encoding::encode(&block(other.public(), 5, 0));
+        let r = feed(&mut buf, b"p", make_stream("c", other, 5, 0, -1, &bytes), &s);
+        assert!(matches!(r[0], Err(PartError::NotProposer { height: 5, round: 0, .. })), "{:?}", r[0]);
+        assert!(r.iter().all(|x| x.is_err()), "no part of the stream is kept");
+        assert!(buf.is_empty());
+        // The same validator is scheduled one round later: accepted.
+        let r = feed(&mut buf, b"p", make_stream("c", other, 5, 1, -1, &bytes), &s);
+        assert!(r.last().unwrap().as_ref().unwrap().is_some());
+    }
+
+    /// Streams for decided heights, heights beyond the next one, or rounds far ahead
+    /// are refused on their first message.
+    #[test]
+    fn streams_outside_the_window_are_refused() {
+        let k = Keypair::from_label("p");
+        let s = schedule(5, &[&k]);
+        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
+        for (h, r) in [(4, 0), (7, 0), (5, ROUND_WINDOW + 1), (6, ROUND_WINDOW + 1)] {
+            let bytes = encoding::encode(&block(k.public(), h, 0));
+            let m = make_stream("c", &k, h, r, -1, &bytes).remove(0);
+            assert_eq!(buf.insert(b"p", m, &s).unwrap_err(), PartError::OutOfWindow { height: h, round: r });
+        }
+        // The next height is accepted (an early proposal).
+        let bytes = encoding::encode(&block(k.public(), 6, 0));
+        let r = feed(&mut buf, b"p", make_stream("c", &k, 6, 0, -1, &bytes), &s);
+        assert!(r.last().unwrap().as_ref().unwrap().is_some());
+        // A stream id that names no height and round is refused.
+        let mut m = make_stream("c", &k, 5, 0, -1, &bytes).remove(0);
+        m.stream_id = StreamId::new(bytes::Bytes::from_static(b"x"));
+        assert!(matches!(buf.insert(b"p", m, &s), Err(PartError::Malformed(_))));
+        assert!(buf.is_empty());
+    }
+
+    /// Attack: one publisher floods incomplete streams (distinct stream ids for the
+    /// slot it is scheduled for). It only evicts its own; another publisher's stream
+    /// survives and completes.
+    #[test]
+    fn a_flooding_publisher_cannot_evict_another_publishers_stream() {
+        let k = Keypair::from_label("p");
+        let s = schedule(5, &[&k]);
+        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
+        let b = block(k.public(), 5, 0);
+        let honest = make_stream("c", &k, 5, 0, -1, &encoding::encode(&b));
+        let (first, rest) = honest.split_at(1);
+        assert!(buf.insert(b"honest", first[0].clone(), &s).unwrap().is_none());
+        for i in 0..1000u32 {
+            let mut m = make_stream("c", &k, 5, 0, -1, &encoding::encode(&block(k.public(), 5, 1))).remove(0);
+            m.stream_id = StreamId::new(bytes::Bytes::from(encoding::encode(&(5u64, 0u32, i))));
+            buf.insert(b"flooder", m, &s).unwrap();
+        }
+        assert_eq!(buf.held_by(b"flooder"), 4);
+        assert_eq!(buf.held_by(b"honest"), 1);
+        let done: Vec<_> =
+            feed(&mut buf, b"honest", rest.to_vec(), &s).into_iter().filter_map(|r| r.unwrap()).collect();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].block, b);
+
+        // Publishers beyond the limit are refused; nobody is evicted.
+        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 2);
+        let m = || make_stream("c", &k, 5, 0, -1, &encoding::encode(&b)).remove(0);
+        buf.insert(b"a", m(), &s).unwrap();
+        buf.insert(b"b", m(), &s).unwrap();
+        assert_eq!(buf.insert(b"c", m(), &s).unwrap_err(), PartError::Quota(2));
+        assert_eq!((buf.held_by(b"a"), buf.held_by(b"b")), (1, 1));
     }
 
     #[test]
-    fn incomplete_streams_are_bounded() {
+    fn oversized_streams_are_dropped_and_retain_follows_the_schedule() {
         let k = Keypair::from_label("p");
-        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 3);
-        for h in 0..10u64 {
-            let bytes = encoding::encode(&block(k.public(), h, 0));
-            let msgs = make_stream("c", &k, h, 0, -1, &bytes);
-            buf.insert(b"peer", msgs[0].clone()).unwrap();
-        }
-        assert_eq!(buf.len(), 3);
-        // Oversized streams are dropped.
-        let mut small = PartsBuffer::new("c".into(), 100, 3);
+        let s = schedule(1, &[&k]);
+        let mut small = PartsBuffer::new("c".into(), 100, 3, 8);
         let big = vec![0u8; 100_000];
-        let msgs = make_stream("c", &k, 1, 0, -1, &big);
-        let r: Vec<_> = msgs.into_iter().map(|m| small.insert(b"p", m)).collect();
+        let r = feed(&mut small, b"p", make_stream("c", &k, 1, 0, -1, &big), &s);
         assert!(r.iter().any(|x| x.is_err()));
+        assert!(small.is_empty());
+
+        let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
+        let bytes = encoding::encode(&block(k.public(), 1, 0));
+        buf.insert(b"p", make_stream("c", &k, 1, 0, -1, &bytes).remove(0), &s).unwrap();
+        buf.insert(b"p", make_stream("c", &k, 2, 0, -1, &bytes).remove(0), &s).unwrap();
+        assert_eq!(buf.len(), 2);
+        buf.retain(&schedule(2, &[&k]));
+        assert_eq!(buf.len(), 1);
     }
 }
