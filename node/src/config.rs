@@ -112,12 +112,13 @@ pub struct ConsensusConfig {
     pub empty_block_wait_ms: u64,
     /// A proposed block time may be at most this far ahead of the local clock (ms).
     pub max_clock_drift_ms: u64,
-    /// TESTING ONLY: make this validator a Byzantine proposer, to check that honest
-    /// nodes neither fork nor halt. `invalid-block` proposes blocks carrying a
-    /// transaction signed by a non-member; `equivocate` streams two different blocks
-    /// for each height and round. Never set this on a real network.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_byzantine: Option<String>,
+    /// A freshly proposed block time may be at most this far behind the local clock
+    /// when the proposal arrives (ms): clock drift plus the time a proposal takes to
+    /// reach this node. Without this bound a proposer could set each block one
+    /// millisecond after its parent and freeze every time rule. A block re-proposed
+    /// under a proof-of-lock keeps its time, and a synced block is judged by its
+    /// certificate.
+    pub max_block_lag_ms: u64,
 }
 
 impl Default for ConsensusConfig {
@@ -130,7 +131,7 @@ impl Default for ConsensusConfig {
             timeout_delta_ms: 500,
             empty_block_wait_ms: 1000,
             max_clock_drift_ms: 2000,
-            test_byzantine: None,
+            max_block_lag_ms: 5000,
         }
     }
 }
@@ -246,10 +247,8 @@ impl NodeConfig {
         if c.listen.port() == u16::MAX {
             return bad("consensus.listen", "the port must leave room for the gossip port (port + 1)");
         }
-        if let Some(b) = &c.test_byzantine
-            && !matches!(b.as_str(), "invalid-block" | "equivocate")
-        {
-            return bad("consensus.test_byzantine", "must be \"invalid-block\" or \"equivocate\" (testing only)");
+        if c.max_block_lag_ms < c.max_clock_drift_ms {
+            return bad("consensus.max_block_lag_ms", "must be at least consensus.max_clock_drift_ms");
         }
         for p in &c.peers {
             if jialing_core::PublicKey::from_hex(&p.node_key).is_err() {

@@ -29,6 +29,12 @@ pub struct Metrics {
     pub block_txs: Histogram,
     /// Proposals this node found invalid (it voted nil).
     pub proposals_rejected: Counter,
+    /// Proposal streams dropped: outside the accepted heights and rounds, not from the
+    /// scheduled proposer, from a non-member, over a quota, malformed or forged.
+    pub proposal_streams_refused: Counter,
+    /// Synced blocks whose body does not match its certified header or does not
+    /// validate: the peer that sent it is at fault (another peer is asked).
+    pub sync_peer_faults: Counter,
     /// Transactions received from peers by gossip (before checks).
     pub gossip_txs_in: Counter,
     /// Transactions sent to peers by gossip.
@@ -54,6 +60,8 @@ impl Metrics {
             block_commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             block_txs: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
             proposals_rejected: Counter::default(),
+            proposal_streams_refused: Counter::default(),
+            sync_peer_faults: Counter::default(),
             gossip_txs_in: Counter::default(),
             gossip_txs_out: Counter::default(),
             gossip_peers: Gauge::default(),
@@ -70,6 +78,16 @@ impl Metrics {
         registry.register("block_commit_seconds", "Block write and fsync time", m.block_commit_seconds.clone());
         registry.register("block_txs", "Transactions per block", m.block_txs.clone());
         registry.register("proposals_rejected", "Proposals found invalid (voted nil)", m.proposals_rejected.clone());
+        registry.register(
+            "proposal_streams_refused",
+            "Proposal streams dropped (window, proposer, member, quota, form, signature)",
+            m.proposal_streams_refused.clone(),
+        );
+        registry.register(
+            "sync_peer_faults",
+            "Synced blocks refused as the sending peer's fault",
+            m.sync_peer_faults.clone(),
+        );
         registry.register("gossip_txs_in", "Transactions received by gossip", m.gossip_txs_in.clone());
         registry.register("gossip_txs_out", "Transactions gossiped to peers", m.gossip_txs_out.clone());
         registry.register("gossip_peers", "Connected gossip peers", m.gossip_peers.clone());

@@ -379,6 +379,16 @@ impl mc::ValidatorSet<Ctx> for ValidatorSet {
     }
 }
 
+/// The proposer [`Ctx`] selects for `height` and `round` (round robin over the set in key
+/// order, shifted by height); `None` for an empty set.
+pub fn scheduled_proposer(set: &ValidatorSet, height: u64, round: u32) -> Option<&Validator> {
+    let n = set.validators.len() as u64;
+    if n == 0 {
+        return None;
+    }
+    set.validators.get((height.wrapping_add(u64::from(round)) % n) as usize)
+}
+
 /// The consensus context of one chain.
 #[derive(Clone, Debug)]
 pub struct Ctx {

@@ -4,52 +4,149 @@
 //!
 //! Safety rules kept here:
 //! - a block is committed only with a certificate that verifies against the validator
-//!   set, in one fsynced batch, before `Decided` is acknowledged;
+//!   set, in one fsynced batch, before `Decided` is acknowledged. A decided block that
+//!   cannot be committed (storage failure, certificate or block refused, block not
+//!   held) stops the node with an error: the engine is never told to `Restart` the
+//!   height, which would reset its write-ahead log and let this validator sign votes
+//!   that conflict with the ones it already signed;
 //! - a validator never proposes two different blocks for one height and round: its own
 //!   proposal is written to disk (fsynced) before it is announced, and reused after a
-//!   crash;
+//!   crash. An own-proposal file that cannot be read or decoded stops the node (it may
+//!   have been announced);
 //! - a proposed block is voted for only after it has been re-executed and every root,
-//!   signature and the block time (monotonic, at most `max_clock_drift_ms` ahead of the
-//!   local clock) checked.
+//!   signature and the block time checked: after its parent, at most
+//!   `max_clock_drift_ms` ahead of the local clock and, for a fresh proposal, at most
+//!   `max_block_lag_ms` behind it (see [`check_time`]).
+//!
+//! Hostile peers (see [`super::parts`] for the stream rules):
+//! - streams are taken only from member nodes, for the height being decided or the
+//!   next, from the scheduled proposer, with quotas per publisher; each (height, round)
+//!   brings at most two different blocks ([`super::state`]);
+//! - only valid blocks keep their body; a verdict is never cached for a value a commit
+//!   certificate covers: a synced block is judged on its own bytes, never through what
+//!   was seen before, and a synced body that does not match its certified header, or
+//!   does not validate, is the sending peer's fault (`SyncedValueOutcome::PeerFault`,
+//!   counted in `jialing_sync_peer_faults_total`), so the engine asks another peer.
+//!
+//! Why a decided block is always held: Malachite decides through the consensus path
+//! only a value this host reported valid (it never decides on an invalid proposal), and
+//! valid bodies are kept until their height is committed. A block this node refused
+//! but the network certified reaches it through sync, where it is judged on its bytes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use jialing_core::{Block, CommitCertificate, CommitSignature, Hash, Keypair, encoding};
 use malachitebft_app::consensus::ProposedValue;
 use malachitebft_app::engine::host::{HeightParams, Next, SyncedValueOutcome};
-use malachitebft_app::types::LocallyProposedValue;
 use malachitebft_app::types::sync::RawDecidedValue;
+use malachitebft_app::types::{LocallyProposedValue, PeerId};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use malachitebft_core_types::{
     CommitCertificate as EngineCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, LinearTimeouts, Round,
     Validity,
 };
 use malachitebft_engine::util::streaming::StreamId;
+use tokio::sync::mpsc;
 
-use super::context::{Address, BlockId, Ctx, Height, PartMessage, ValidatorSet};
-use super::parts::{Assembled, PartsBuffer, make_stream};
-use crate::app::{App, Ledger, Proposal};
+use super::context::{Address, BlockId, Ctx, Height, PartMessage, ValidatorSet, scheduled_proposer};
+use super::parts::{Assembled, PartsBuffer, Schedule, make_stream};
+use super::state::{Candidate, Early, HostState, Slot, check_time};
+use crate::app::{App, AppError, Ledger, Proposal};
 use crate::config::{BlockConfig, ConsensusConfig};
 use crate::solo::now_ms;
 
-/// A block seen for the height being decided: ours, streamed to us, or synced.
-struct Candidate {
-    height: u64,
-    round: Round,
-    pol_round: Round,
-    proposer: Address,
-    block: Arc<Block>,
-    /// The executed result, when the block was valid against the current tip.
-    executed: Option<Proposal>,
-    validity: Validity,
-}
+pub use super::state::TimeError;
 
 /// Most decided blocks served in one sync response.
 const MAX_SYNC_BATCH: u64 = 16;
+
+/// Incomplete proposal streams one publisher may hold.
+const STREAMS_PER_PUBLISHER: usize = 4;
+
+/// Publishers that may hold incomplete streams at once.
+const MAX_PUBLISHERS: usize = 64;
+
+/// The wall clock the host judges block times by (ms since the Unix epoch). Tests
+/// pass a fixed or stepped clock.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Why the host stopped: each is fatal for the node (it must not go on voting).
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The ledger store failed.
+    #[error("storage failed at height {height}: {reason}")]
+    Store {
+        /// Height being handled.
+        height: u64,
+        /// The failure.
+        reason: String,
+    },
+    /// The own-proposal journal failed: a proposal may have been announced, so building
+    /// another one could equivocate.
+    #[error(
+        "own proposal {path}: {reason}; this validator may already have announced a block for this height and round, so it stops rather than propose another (check the disk, then restart)"
+    )]
+    OwnProposal {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A decided block could not be committed.
+    #[error(
+        "decided block {block} at height {height} could not be committed: {reason}; stopping rather than restart the height (which would forget the votes this validator signed)"
+    )]
+    Commit {
+        /// Height.
+        height: u64,
+        /// The decided block.
+        block: Hash,
+        /// Why.
+        reason: String,
+    },
+    /// The engine's network channel is closed.
+    #[error("the consensus network channel is closed")]
+    Network,
+}
+
+/// Test seam: lets a test make this host's own proposals misbehave (a Byzantine
+/// proposer). Production nodes never set one; see `jialing-tests`' Byzantine node.
+pub trait ProposalHook: Send + Sync {
+    /// The block to announce for this height and round, given the one built.
+    fn announce(&self, built: Block, chain_id: &str) -> Block {
+        let _ = chain_id;
+        built
+    }
+
+    /// Other blocks to stream for the same height and round, each under its own
+    /// stream id, before the announced one (an equivocating proposer).
+    fn twins(&self, announced: &Block) -> Vec<Block> {
+        let _ = announced;
+        Vec::new()
+    }
+}
+
+/// How a block failed validation: the block's fault, or this node's storage.
+enum Refusal {
+    Invalid(String),
+    Store(String),
+}
+
+impl From<AppError> for Refusal {
+    fn from(e: AppError) -> Self {
+        match e {
+            // A verdict on the block.
+            AppError::Invalid(i) => Refusal::Invalid(i.to_string()),
+            // Reading state failed: this node's disk, not the block.
+            other => Refusal::Store(other.to_string()),
+        }
+    }
+}
 
 /// Drives the ledger from the engine's messages.
 pub struct Host {
@@ -58,14 +155,18 @@ pub struct Host {
     key: Option<Keypair>,
     block: BlockConfig,
     cfg: ConsensusConfig,
+    clock: Clock,
+    hook: Option<Arc<dyn ProposalHook>>,
     parts: PartsBuffer,
-    candidates: BTreeMap<Hash, Candidate>,
-    /// Complete streams for a height above the next one, validated when it starts.
-    pending: Vec<Assembled>,
+    state: HostState,
+    /// The round this node is in at the height being decided.
+    round: u32,
+    /// Peer ids (base58) of member nodes, and the membership version they were read at.
+    publishers: BTreeSet<String>,
+    publishers_version: Option<u64>,
     /// Our own streams, for re-publication.
     own_streams: BTreeMap<Hash, Vec<PartMessage>>,
     own_dir: PathBuf,
-    last_commit_failed: bool,
 }
 
 impl Host {
@@ -79,20 +180,51 @@ impl Host {
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&own_dir)?;
         let ledger = app.ledger().clone();
-        let parts = PartsBuffer::new(ledger.chain_id.clone(), block.max_bytes, 64);
+        let parts = PartsBuffer::new(
+            ledger.chain_id.clone(),
+            // Protocol bound, not this node's [block] setting: a node must be able to
+            // receive any block the consensus limits in force allow.
+            jialing_core::block::MAX_BLOCK_BYTES,
+            STREAMS_PER_PUBLISHER,
+            MAX_PUBLISHERS,
+        );
         Ok(Host {
             app,
             ledger,
             key,
             block,
             cfg,
+            clock: Arc::new(now_ms),
+            hook: None,
             parts,
-            candidates: BTreeMap::new(),
-            pending: Vec::new(),
+            state: HostState::new(),
+            round: 0,
+            publishers: BTreeSet::new(),
+            publishers_version: None,
             own_streams: BTreeMap::new(),
             own_dir,
-            last_commit_failed: false,
         })
+    }
+
+    /// Judges block times by `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Makes this host's own proposals go through `hook` (tests only).
+    pub fn with_proposal_hook(mut self, hook: Arc<dyn ProposalHook>) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// The ledger this host drives.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    fn now(&self) -> u64 {
+        (self.clock)()
     }
 
     fn tip_height(&self) -> u64 {
@@ -114,16 +246,23 @@ impl Host {
         HeightParams::new(ValidatorSet::from(&tip.validators), timeouts, None)
     }
 
-    /// Runs until the engine closes its channel. Returns an error only when storage
-    /// fails (the node must stop).
-    pub async fn run(mut self, mut channels: Channels<Ctx>) -> anyhow::Result<()> {
+    /// Which streams are accepted now.
+    fn schedule(&self) -> Schedule {
+        let tip = self.app.tip();
+        Schedule { height: tip.header.height + 1, round: self.round, validators: ValidatorSet::from(&tip.validators) }
+    }
+
+    /// Runs until the engine closes its channel. Returns an error when the node must
+    /// stop (storage, own-proposal journal, a decided block that cannot be committed).
+    pub async fn run(mut self, mut channels: Channels<Ctx>) -> Result<(), HostError> {
         while let Some(msg) = channels.consensus.recv().await {
-            self.handle(msg, &channels).await?;
+            self.handle(msg, &channels.network).await?;
         }
         Ok(())
     }
 
-    async fn handle(&mut self, msg: AppMsg<Ctx>, channels: &Channels<Ctx>) -> anyhow::Result<()> {
+    /// Answers one engine message; parts to publish go to `network`.
+    pub async fn handle(&mut self, msg: AppMsg<Ctx>, network: &mpsc::Sender<NetworkMsg<Ctx>>) -> Result<(), HostError> {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 let next = self.tip_height() + 1;
@@ -132,17 +271,17 @@ impl Host {
             }
             AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
                 tracing::debug!(target: "jialing::consensus", %height, %round, %proposer, ?role, "round started");
-                self.validate_pending(height.0);
-                let values: Vec<ProposedValue<Ctx>> = self
-                    .candidates
-                    .values()
-                    .filter(|c| c.height == height.0 && c.round == round)
-                    .map(proposed_value)
-                    .collect();
+                if height.0 == self.tip_height() + 1 {
+                    self.round = round.as_u32().unwrap_or(0);
+                    self.parts.retain(&self.schedule());
+                }
+                self.validate_pending(height.0)?;
+                let values: Vec<ProposedValue<Ctx>> =
+                    self.state.in_round(height.0, round).map(proposed_value).collect();
                 let _ = reply_value.send(values);
             }
             AppMsg::GetValue { height, round, timeout, reply } => {
-                if let Some(value) = self.get_value(height.0, round, timeout, channels).await? {
+                if let Some(value) = self.get_value(height.0, round, timeout, network).await? {
                     let _ = reply.send(value);
                 }
             }
@@ -157,14 +296,13 @@ impl Host {
                 let _ = reply.send(verdicts);
             }
             AppMsg::RestreamProposal { height, round, valid_round, value_id, .. } => {
-                self.restream(height.0, round, valid_round, value_id, channels).await;
+                self.restream(height.0, round, valid_round, value_id, network).await?;
             }
             AppMsg::GetHistoryMinHeight { reply } => {
                 let _ = reply.send(Height(1));
             }
             AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
-                let publisher = published_by.unwrap_or(from);
-                let value = self.received_part(publisher.to_string().as_bytes(), part);
+                let value = self.received_part(from, published_by, part)?;
                 let _ = reply.send(value);
             }
             AppMsg::Decided { certificate, reply, .. } => {
@@ -172,28 +310,54 @@ impl Host {
                 let _ = reply.send(());
             }
             AppMsg::Finalized { certificate, reply, .. } => {
-                let tip = self.tip_height();
-                let next = Height(tip + 1);
-                if tip >= certificate.height.0 && !self.last_commit_failed {
-                    let _ = reply.send(Next::Start(next, self.params()));
-                } else {
-                    tracing::warn!(target: "jialing::consensus", height = %certificate.height, "decided block was not committed; restarting the height");
-                    self.last_commit_failed = false;
-                    let _ = reply.send(Next::Restart(next, self.params()));
-                }
+                let _ = reply.send(self.finalized(certificate.height.0)?);
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let _ = reply.send(self.decided_values(*range.start(), *range.end()));
             }
             AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
-                let _ = reply.send(self.synced_value(height.0, round, proposer, value_bytes));
+                let _ = reply.send(self.synced_value(height.0, round, proposer, value_bytes)?);
             }
         }
         Ok(())
     }
 
+    /// What to tell the engine once `height` is finalized: start the next height. The
+    /// decided block was committed when `Decided` was acknowledged; if it was not, the
+    /// node stops (never `Next::Restart`, which resets the engine's write-ahead log).
+    pub fn finalized(&mut self, height: u64) -> Result<Next<Ctx>, HostError> {
+        let tip = self.tip_height();
+        if tip < height {
+            return Err(HostError::Commit {
+                height,
+                block: Hash::ZERO,
+                reason: format!("finalized while this node's tip is {tip}"),
+            });
+        }
+        Ok(Next::Start(Height(tip + 1), self.params()))
+    }
+
     fn own_path(&self, height: u64, round: Round) -> PathBuf {
         self.own_dir.join(format!("{height}-{}.block", round.as_i64()))
+    }
+
+    /// Reads our journaled proposal for `height`/`round`: `None` if there is none; an
+    /// unreadable or undecodable file is fatal (it may have been announced).
+    fn read_own(&self, height: u64, round: Round) -> Result<Option<Block>, HostError> {
+        let path = self.own_path(height, round);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HostError::OwnProposal { path, reason: format!("cannot be read: {e}") }),
+        };
+        match encoding::decode::<Block>("own proposal", &bytes) {
+            Ok(b) if b.header.height == height => Ok(Some(b)),
+            Ok(b) => Err(HostError::OwnProposal {
+                path,
+                reason: format!("holds a block for height {}, not {height}", b.header.height),
+            }),
+            Err(e) => Err(HostError::OwnProposal { path, reason: format!("cannot be decoded: {e}") }),
+        }
     }
 
     /// Builds (or, after a crash, reloads) our block for `height`/`round`, persists it,
@@ -203,8 +367,8 @@ impl Host {
         height: u64,
         round: Round,
         timeout: Duration,
-        channels: &Channels<Ctx>,
-    ) -> anyhow::Result<Option<LocallyProposedValue<Ctx>>> {
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> Result<Option<LocallyProposedValue<Ctx>>, HostError> {
         let Some(key) = self.key.clone() else {
             tracing::warn!(target: "jialing::consensus", height, "asked to propose without a validator key");
             return Ok(None);
@@ -213,64 +377,67 @@ impl Host {
             tracing::warn!(target: "jialing::consensus", height, tip = self.tip_height(), "asked to propose for a height that does not follow the tip");
             return Ok(None);
         }
-        let path = self.own_path(height, round);
-        let block = match std::fs::read(&path) {
-            Ok(bytes) => match encoding::decode::<Block>("own proposal", &bytes) {
-                Ok(b) => {
-                    tracing::info!(target: "jialing::consensus", height, %round, "re-proposing the block built before a restart");
-                    Some(b)
-                }
-                Err(e) => {
-                    tracing::warn!(target: "jialing::consensus", error = %e, path = %path.display(), "unreadable own proposal; it was never announced");
-                    None
-                }
-            },
-            Err(_) => None,
-        };
-        let (block, executed) = match block {
+        let (block, executed) = match self.read_own(height, round)? {
             Some(b) => {
-                let executed = tokio::task::block_in_place(|| self.app.validate(&b)).ok();
+                tracing::info!(target: "jialing::consensus", height, %round, "re-proposing the block built before a restart");
+                let executed = match tokio::task::block_in_place(|| self.app.validate(&b)).map_err(Refusal::from) {
+                    Ok(p) => Some(p),
+                    Err(Refusal::Invalid(_)) => None,
+                    Err(Refusal::Store(reason)) => return Err(HostError::Store { height, reason }),
+                };
                 (b, executed)
             }
             None => {
                 self.wait_for_txs(timeout).await;
+                let now = self.now();
                 let proposal = tokio::task::block_in_place(|| {
-                    self.app.propose(key.public(), now_ms(), self.block.max_txs, self.block.max_bytes)
-                })?;
-                let b = proposal.block();
-                if self.cfg.test_byzantine.as_deref() == Some("invalid-block") {
-                    let b = byzantine_invalid(b, &self.ledger.chain_id);
-                    write_synced(&path, &encoding::encode(&b))?;
-                    let hash = b.header.hash();
-                    return Ok(Some(
-                        self.announce(key, height, round, b, None, Validity::Valid, channels).await?.with_hash(hash),
-                    ));
-                }
-                if self.cfg.test_byzantine.as_deref() == Some("equivocate") {
-                    // A second, different block for the same height and round, streamed
-                    // first under another stream id.
-                    let mut twin = b.clone();
-                    twin.header.time_ms += 1;
-                    let bytes = encoding::encode(&twin);
-                    let r = round.as_u32().unwrap_or(0);
-                    let other = StreamId::new(Bytes::from(encoding::encode(&(height, r, 1u8))));
-                    for mut m in make_stream(&self.ledger.chain_id, &key, height, r, -1, &bytes) {
-                        m.stream_id = other.clone();
-                        channels.network.send(NetworkMsg::PublishProposalPart(m)).await?;
+                    self.app.propose(key.public(), now, self.block.max_txs, self.block.max_bytes)
+                })
+                .map_err(|e| HostError::Store { height, reason: e.to_string() })?;
+                let built = proposal.block();
+                let (b, executed) = match &self.hook {
+                    Some(hook) => {
+                        let b = hook.announce(built.clone(), &self.ledger.chain_id);
+                        let executed = if b == built { Some(proposal) } else { None };
+                        (b, executed)
                     }
-                    tracing::warn!(target: "jialing::consensus", height, %round, twin = %twin.header.hash(), "TEST BYZANTINE: equivocating proposal streamed");
+                    None => (built, Some(proposal)),
+                };
+                let path = self.own_path(height, round);
+                write_synced(&path, &encoding::encode(&b))
+                    .map_err(|e| HostError::OwnProposal { path, reason: format!("cannot be written: {e}") })?;
+                if let Some(hook) = self.hook.clone() {
+                    self.stream_twins(&key, height, round, &hook.twins(&b), network).await?;
                 }
-                write_synced(&path, &encoding::encode(&b))?;
-                (b, Some(proposal))
+                (b, executed)
             }
         };
-        let validity = if executed.is_some() { Validity::Valid } else { Validity::Invalid };
         let hash = block.header.hash();
-        Ok(Some(self.announce(key, height, round, block, executed, validity, channels).await?.with_hash(hash)))
+        self.announce(key, height, round, block, executed, network).await?;
+        Ok(Some(LocallyProposedValue::new(Height(height), round, BlockId(hash))))
+    }
+
+    /// Streams other blocks for the same height and round (a Byzantine test hook).
+    async fn stream_twins(
+        &self,
+        key: &Keypair,
+        height: u64,
+        round: Round,
+        twins: &[Block],
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> Result<(), HostError> {
+        let r = round.as_u32().unwrap_or(0);
+        for (i, twin) in twins.iter().enumerate() {
+            let id = StreamId::new(Bytes::from(encoding::encode(&(height, r, 1 + i as u8))));
+            for mut m in make_stream(&self.ledger.chain_id, key, height, r, -1, &encoding::encode(twin)) {
+                m.stream_id = id.clone();
+                network.send(NetworkMsg::PublishProposalPart(m)).await.map_err(|_| HostError::Network)?;
+            }
+        }
+        Ok(())
     }
 
     /// Records our proposal and streams it to the network.
-    #[allow(clippy::too_many_arguments)]
     async fn announce(
         &mut self,
         key: Keypair,
@@ -278,30 +445,30 @@ impl Host {
         round: Round,
         block: Block,
         executed: Option<Proposal>,
-        validity: Validity,
-        channels: &Channels<Ctx>,
-    ) -> anyhow::Result<Announced> {
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> Result<(), HostError> {
         let hash = block.header.hash();
         let bytes = encoding::encode(&block);
-        let stream = make_stream(&self.ledger.chain_id, &key, height, round.as_u32().unwrap_or(0), -1, &bytes);
+        let r = round.as_u32().unwrap_or(0);
+        let stream = make_stream(&self.ledger.chain_id, &key, height, r, -1, &bytes);
         tracing::info!(target: "jialing::consensus", height, %round, txs = block.txs.len(), block = %hash, "proposing");
-        self.candidates.insert(
-            hash,
-            Candidate {
+        self.state.slot(height, r, hash);
+        if let Some(executed) = executed {
+            let c = Candidate {
                 height,
                 round,
                 pol_round: Round::Nil,
                 proposer: Address(key.public()),
                 block: Arc::new(block),
-                executed,
-                validity,
-            },
-        );
+                executed: Some(executed),
+            };
+            self.state.insert(hash, c);
+        }
         for m in &stream {
-            channels.network.send(NetworkMsg::PublishProposalPart(m.clone())).await?;
+            network.send(NetworkMsg::PublishProposalPart(m.clone())).await.map_err(|_| HostError::Network)?;
         }
         self.own_streams.insert(hash, stream);
-        Ok(Announced { height, round })
+        Ok(())
     }
 
     /// Waits until the mempool holds a full block, or has transactions and the batching
@@ -329,16 +496,12 @@ impl Host {
         round: Round,
         valid_round: Round,
         value_id: BlockId,
-        channels: &Channels<Ctx>,
-    ) {
-        let Some(key) = self.key.clone() else { return };
-        let Some(c) = self.candidates.get(&value_id.0) else {
-            tracing::warn!(target: "jialing::consensus", height, %round, block = %value_id, "asked to restream a block we do not hold");
-            return;
-        };
-        let stream = match self.own_streams.get(&value_id.0) {
-            Some(s) if c.round == round => s.clone(),
-            _ => make_stream(
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> Result<(), HostError> {
+        let Some(key) = self.key.clone() else { return Ok(()) };
+        let stream = match (self.state.get(&value_id.0), self.own_streams.get(&value_id.0)) {
+            (Some(c), Some(s)) if c.round == round => s.clone(),
+            (Some(c), _) => make_stream(
                 &self.ledger.chain_id,
                 &key,
                 height,
@@ -346,141 +509,202 @@ impl Host {
                 valid_round.as_i64(),
                 &encoding::encode(&*c.block),
             ),
+            (None, Some(s)) => s.clone(),
+            (None, None) => {
+                tracing::warn!(target: "jialing::consensus", height, %round, block = %value_id, "asked to restream a block we do not hold");
+                return Ok(());
+            }
         };
         for m in stream {
-            if channels.network.send(NetworkMsg::PublishProposalPart(m)).await.is_err() {
-                return;
-            }
+            network.send(NetworkMsg::PublishProposalPart(m)).await.map_err(|_| HostError::Network)?;
         }
+        Ok(())
     }
 
-    fn received_part(&mut self, publisher: &[u8], part: PartMessage) -> Option<ProposedValue<Ctx>> {
-        let assembled = match self.parts.insert(publisher, part) {
+    /// Whether `publisher` (a peer id) is a current member's node.
+    fn is_member_node(&mut self, publisher: &str) -> bool {
+        let version = self.ledger.membership_version.load(Ordering::Acquire);
+        if self.publishers_version != Some(version) {
+            match super::member_node_keys(&self.ledger) {
+                Ok(keys) => {
+                    self.publishers =
+                        keys.iter().filter_map(|k| super::gossip::peer_id(k).ok()).map(|p| p.to_string()).collect();
+                    self.publishers_version = Some(version);
+                }
+                Err(e) => {
+                    tracing::error!(target: "jialing::consensus", error = %e, "cannot read the member nodes; keeping the previous list");
+                }
+            }
+        }
+        self.publishers.contains(publisher)
+    }
+
+    fn received_part(
+        &mut self,
+        from: PeerId,
+        published_by: Option<PeerId>,
+        part: PartMessage,
+    ) -> Result<Option<ProposedValue<Ctx>>, HostError> {
+        let publisher = published_by.unwrap_or(from).to_string();
+        if !self.is_member_node(&publisher) {
+            self.ledger.metrics.proposal_streams_refused.inc();
+            tracing::debug!(target: "jialing::consensus", %publisher, %from, "proposal part from a peer that is not a member's node: dropped");
+            return Ok(None);
+        }
+        let schedule = self.schedule();
+        let a = match self.parts.insert(publisher.as_bytes(), part, &schedule) {
             Ok(Some(a)) => a,
-            Ok(None) => return None,
+            Ok(None) | Err(super::parts::PartError::Dropped) => return Ok(None),
             Err(e) => {
-                tracing::warn!(target: "jialing::consensus", error = %e, "dropped a proposal stream");
-                return None;
+                self.ledger.metrics.proposal_streams_refused.inc();
+                tracing::warn!(target: "jialing::consensus", %publisher, %from, error = %e, "dropped a proposal stream");
+                return Ok(None);
             }
         };
-        let next = self.tip_height() + 1;
-        if assembled.height > next {
-            if self.pending.len() < 16 {
-                self.pending.push(assembled);
+        if a.height > schedule.height {
+            let hash = a.block.header.hash();
+            if self.state.slot(a.height, a.round, hash) == Slot::New
+                && !self.state.push_early(Early { assembled: a, received_ms: self.now() })
+            {
+                self.ledger.metrics.proposal_streams_refused.inc();
+                tracing::warn!(target: "jialing::consensus", %publisher, block = %hash, "early-proposal buffer full: dropped");
             }
-            return None;
+            return Ok(None);
         }
-        if assembled.height < next {
-            return None;
+        if a.height < schedule.height {
+            return Ok(None);
         }
-        let hash = self.consider(assembled, true);
-        self.candidates.get(&hash).map(proposed_value)
+        let now = self.now();
+        self.consider(a, Some(now))
     }
 
     /// Validates proposals that arrived early for `height`, now that it has started.
-    fn validate_pending(&mut self, height: u64) {
+    fn validate_pending(&mut self, height: u64) -> Result<(), HostError> {
         if self.tip_height() + 1 != height {
-            return;
+            return Ok(());
         }
-        let ready: Vec<Assembled> = {
-            let (now, later): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut self.pending).into_iter().partition(|a| a.height == height);
-            self.pending = later.into_iter().filter(|a| a.height > height).collect();
-            now
-        };
-        for a in ready {
-            self.consider(a, true);
+        let set = ValidatorSet::from(&self.app.tip().validators);
+        for e in self.state.take_early(height) {
+            let a = e.assembled;
+            // Checked against the set of its own height now that it is known.
+            if scheduled_proposer(&set, a.height, a.round).map(|v| v.public_key) != Some(a.proposer) {
+                tracing::warn!(target: "jialing::consensus", height, round = a.round, proposer = %a.proposer, "early proposal is not from the scheduled proposer: dropped");
+                continue;
+            }
+            // The slot was taken when it arrived: consider it afresh.
+            let hash = a.block.header.hash();
+            self.judge(a, hash, Some(e.received_ms))?;
         }
+        Ok(())
     }
 
-    /// Re-executes a block proposed for the next height and records the verdict.
-    fn consider(&mut self, a: Assembled, check_clock: bool) -> Hash {
+    /// A proposal for the height being decided: its verdict, once per block and slot.
+    fn consider(&mut self, a: Assembled, now: Option<u64>) -> Result<Option<ProposedValue<Ctx>>, HostError> {
         let hash = a.block.header.hash();
-        if let Some(c) = self.candidates.get_mut(&hash) {
+        match self.state.slot(a.height, a.round, hash) {
+            Slot::Full => {
+                self.ledger.metrics.proposal_streams_refused.inc();
+                tracing::warn!(target: "jialing::consensus", height = a.height, round = a.round, proposer = %a.proposer, block = %hash, "more different blocks than allowed for one height and round (equivocating proposer): dropped");
+                return Ok(None);
+            }
+            Slot::Seen if self.state.get(&hash).is_none() => {
+                // Refused before in this slot: the same verdict, without keeping or
+                // re-executing anything.
+                return Ok(Some(invalid_value(&a, hash)));
+            }
+            Slot::Seen | Slot::New => {}
+        }
+        self.judge(a, hash, now)
+    }
+
+    /// Checks the block time (against `now`, for consensus proposals) and re-executes
+    /// the block; keeps it only if valid.
+    fn judge(&mut self, a: Assembled, hash: Hash, now: Option<u64>) -> Result<Option<ProposedValue<Ctx>>, HostError> {
+        let round = Round::new(a.round);
+        let pol_round = Round::from(a.pol_round);
+        if let Some(c) = self.state.get_mut(&hash) {
             // The same block re-proposed in a later round keeps its verdict.
-            if c.round < Round::new(a.round) {
-                c.round = Round::new(a.round);
-                c.pol_round = Round::from(a.pol_round);
+            if c.round < round {
+                c.round = round;
+                c.pol_round = pol_round;
                 c.proposer = Address(a.proposer);
             }
-            return hash;
+            let mut v = proposed_value(c);
+            v.round = round;
+            v.valid_round = pol_round;
+            v.proposer = Address(a.proposer);
+            return Ok(Some(v));
         }
-        let verdict = if check_clock && a.block.header.time_ms > now_ms() + self.cfg.max_clock_drift_ms {
-            Err(format!(
-                "block time {} is more than {} ms ahead of this node's clock",
-                a.block.header.time_ms, self.cfg.max_clock_drift_ms
-            ))
-        } else {
-            tokio::task::block_in_place(|| self.app.validate(&a.block)).map_err(|e| e.to_string())
+        let verdict = match now.map(|now| {
+            check_time(
+                a.block.header.time_ms,
+                now,
+                self.cfg.max_clock_drift_ms,
+                self.cfg.max_block_lag_ms,
+                a.pol_round < 0,
+            )
+        }) {
+            Some(Err(e)) => Err(Refusal::Invalid(e.to_string())),
+            _ => tokio::task::block_in_place(|| self.app.validate(&a.block)).map_err(Refusal::from),
         };
-        let (executed, validity) = match verdict {
-            Ok(p) => (Some(p), Validity::Valid),
-            Err(reason) => {
+        match verdict {
+            Ok(p) => {
+                let c = Candidate {
+                    height: a.height,
+                    round,
+                    pol_round,
+                    proposer: Address(a.proposer),
+                    block: Arc::new(a.block),
+                    executed: Some(p),
+                };
+                let v = proposed_value(&c);
+                self.state.insert(hash, c);
+                Ok(Some(v))
+            }
+            Err(Refusal::Invalid(reason)) => {
                 self.ledger.metrics.proposals_rejected.inc();
                 tracing::warn!(target: "jialing::consensus", height = a.height, round = a.round, proposer = %a.proposer, block = %hash, %reason, "invalid proposal: voting nil");
-                (None, Validity::Invalid)
+                Ok(Some(invalid_value(&a, hash)))
             }
-        };
-        self.candidates.insert(
-            hash,
-            Candidate {
-                height: a.height,
-                round: Round::new(a.round),
-                pol_round: Round::from(a.pol_round),
-                proposer: Address(a.proposer),
-                block: Arc::new(a.block),
-                executed,
-                validity,
-            },
-        );
-        hash
+            Err(Refusal::Store(reason)) => Err(HostError::Store { height: a.height, reason }),
+        }
     }
 
-    fn decided(&mut self, cert: EngineCertificate<Ctx>) -> anyhow::Result<()> {
+    fn decided(&mut self, cert: EngineCertificate<Ctx>) -> Result<(), HostError> {
         let height = cert.height.0;
         let hash = cert.value_id.0;
-        if self.tip_height() >= height {
+        let tip = self.tip_height();
+        if tip >= height {
             return Ok(());
         }
-        let core_cert = CommitCertificate {
-            height,
-            round: cert.round.as_u32().unwrap_or(0),
-            block_hash: hash,
-            signatures: cert
-                .commit_signatures
-                .iter()
-                .map(|s| CommitSignature { validator: s.address.0, signature: s.signature })
-                .collect(),
-        };
-        let proposal = match self.candidates.get_mut(&hash) {
+        let fail = |reason: String| HostError::Commit { height, block: hash, reason };
+        if tip + 1 != height {
+            return Err(fail(format!("this node's tip is {tip}")));
+        }
+        let core_cert = core_certificate(&cert);
+        let proposal = match self.state.get_mut(&hash) {
             Some(c) => match c.executed.take() {
-                Some(p) => Some(p),
-                None => tokio::task::block_in_place(|| self.app.validate(&c.block)).ok(),
+                Some(p) => p,
+                None => match tokio::task::block_in_place(|| self.app.validate(&c.block)).map_err(Refusal::from) {
+                    Ok(p) => p,
+                    Err(Refusal::Invalid(r)) => return Err(fail(format!("it does not validate here: {r}"))),
+                    Err(Refusal::Store(reason)) => return Err(HostError::Store { height, reason }),
+                },
             },
-            None => None,
-        };
-        let Some(proposal) = proposal else {
-            tracing::error!(target: "jialing::consensus", height, block = %hash, "decided a block this node does not hold or cannot execute");
-            self.last_commit_failed = true;
-            return Ok(());
+            None => return Err(fail("this node does not hold it as a valid block".into())),
         };
         let txs = proposal.txs.len();
         let started = Instant::now();
         match tokio::task::block_in_place(|| self.app.commit(proposal, &core_cert)) {
             Ok(()) => {}
-            Err(crate::app::AppError::Store(e)) => {
-                return Err(anyhow::anyhow!("storage failed committing block {height}: {e}"));
-            }
-            Err(e) => {
-                tracing::error!(target: "jialing::consensus", height, error = %e, "decided block was refused");
-                self.last_commit_failed = true;
-                return Ok(());
-            }
+            Err(AppError::Store(e)) => return Err(HostError::Store { height, reason: e.to_string() }),
+            Err(e) => return Err(fail(e.to_string())),
         }
         tracing::info!(target: "jialing::consensus", height, round = core_cert.round, txs, signers = core_cert.signatures.len(), block = %hash, ms = started.elapsed().as_millis() as u64, "block committed");
-        self.candidates.retain(|_, c| c.height > height);
-        self.own_streams.retain(|h, _| self.candidates.contains_key(h));
-        self.pending.retain(|a| a.height > height);
+        self.state.committed(height);
+        self.round = 0;
+        self.own_streams.retain(|h, _| self.state.get(h).is_some());
+        self.parts.retain(&self.schedule());
         if let Ok(entries) = std::fs::read_dir(&self.own_dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
@@ -503,93 +727,113 @@ impl Host {
             else {
                 break;
             };
-            let certificate = ExtendedCommitCertificate {
-                height: Height(h),
-                round: Round::new(cert.round),
-                value_id: BlockId(cert.block_hash),
-                commit_signatures: cert
-                    .signatures
-                    .iter()
-                    .map(|s| ExtendedCommitSignature {
-                        address: Address(s.validator),
-                        signature: s.signature,
-                        extension: None,
-                    })
-                    .collect(),
-            };
-            out.push(RawDecidedValue::new(Bytes::from(encoding::encode(&block)), certificate));
+            out.push(RawDecidedValue::new(Bytes::from(encoding::encode(&block)), engine_certificate(&cert)));
         }
         out
     }
 
+    /// A block synced with a commit certificate (which the engine has verified and
+    /// matched to the header hash): judged on its own bytes, never through a verdict
+    /// cached under its header hash, and never by the local clock.
     fn synced_value(
         &mut self,
         height: u64,
         round: Round,
         proposer: Address,
         value_bytes: Bytes,
-    ) -> SyncedValueOutcome<Ctx> {
+    ) -> Result<SyncedValueOutcome<Ctx>, HostError> {
+        let fault = |ledger: &Ledger, reason: String| {
+            ledger.metrics.sync_peer_faults.inc();
+            tracing::warn!(target: "jialing::sync", height, %reason, "synced block refused: the peer that sent it is at fault; asking another");
+            SyncedValueOutcome::PeerFault
+        };
         let block: Block =
-            match encoding::decode_limited("synced block", &value_bytes, self.block.max_bytes + 64 * 1024) {
+            match encoding::decode_limited("synced block", &value_bytes, jialing_core::block::MAX_ENCODED_BLOCK) {
                 Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(target: "jialing::sync", height, error = %e, "undecodable synced block");
-                    return SyncedValueOutcome::PeerFault;
-                }
+                Err(e) => return Ok(fault(&self.ledger, format!("undecodable: {e}"))),
             };
         if block.header.height != height {
-            tracing::warn!(target: "jialing::sync", height, got = block.header.height, "synced block is for another height");
-            return SyncedValueOutcome::PeerFault;
+            return Ok(fault(&self.ledger, format!("the block is for height {}", block.header.height)));
         }
         if self.tip_height() + 1 != height {
-            return SyncedValueOutcome::LocalTransientError;
+            return Ok(SyncedValueOutcome::LocalTransientError);
         }
-        let a = Assembled { height, round: round.as_u32().unwrap_or(0), pol_round: -1, proposer: proposer.0, block };
-        let hash = self.consider(a, false);
-        match self.candidates.get(&hash) {
+        if let Err(reason) = body_matches_header(&block) {
+            return Ok(fault(&self.ledger, format!("the body does not match the certified header: {reason}")));
+        }
+        let hash = block.header.hash();
+        let held = self.state.get(&hash).is_some();
+        if !held {
+            match tokio::task::block_in_place(|| self.app.validate(&block)).map_err(Refusal::from) {
+                Ok(p) => {
+                    let c = Candidate {
+                        height,
+                        round,
+                        pol_round: Round::Nil,
+                        proposer,
+                        block: Arc::new(block),
+                        executed: Some(p),
+                    };
+                    self.state.insert(hash, c);
+                }
+                Err(Refusal::Invalid(reason)) => {
+                    return Ok(fault(&self.ledger, format!("the certified block does not validate: {reason}")));
+                }
+                Err(Refusal::Store(reason)) => return Err(HostError::Store { height, reason }),
+            }
+        }
+        match self.state.get(&hash) {
             Some(c) => {
                 let mut v = proposed_value(c);
                 v.round = round;
                 v.proposer = proposer;
-                SyncedValueOutcome::Verdict(v)
+                Ok(SyncedValueOutcome::Verdict(v))
             }
-            None => SyncedValueOutcome::LocalTransientError,
+            None => Ok(SyncedValueOutcome::LocalTransientError),
         }
     }
 }
 
-/// What [`Host::announce`] announced.
-struct Announced {
-    height: u64,
-    round: Round,
+/// Whether the transactions of `block` are the ones its header commits to.
+fn body_matches_header(block: &Block) -> Result<(), String> {
+    let h = &block.header;
+    if h.tx_count as usize != block.txs.len() {
+        return Err(format!("header counts {} transactions, the body has {}", h.tx_count, block.txs.len()));
+    }
+    let hashes: Vec<Hash> = block.txs.iter().map(|t| t.hash()).collect();
+    let root = Block::tx_root_of(&hashes);
+    if root != h.tx_root {
+        return Err(format!("tx_root {} in the header, {root} over the body", h.tx_root));
+    }
+    Ok(())
 }
 
-impl Announced {
-    fn with_hash(self, hash: Hash) -> LocallyProposedValue<Ctx> {
-        LocallyProposedValue::new(Height(self.height), self.round, BlockId(hash))
+/// The engine's certificate as the core certificate stored with the block.
+fn core_certificate(cert: &EngineCertificate<Ctx>) -> CommitCertificate {
+    CommitCertificate {
+        height: cert.height.0,
+        round: cert.round.as_u32().unwrap_or(0),
+        block_hash: cert.value_id.0,
+        signatures: cert
+            .commit_signatures
+            .iter()
+            .map(|s| CommitSignature { validator: s.address.0, signature: s.signature })
+            .collect(),
     }
 }
 
-/// TESTING ONLY: the block with a transaction signed by a key that is no member
-/// appended (header updated to match, state root left as built): honest validators
-/// must find it inadmissible and vote nil.
-fn byzantine_invalid(mut b: Block, chain_id: &str) -> Block {
-    let outsider = Keypair::from_label(&format!("test/byzantine/outsider/{}", b.header.height));
-    let stx = jialing_core::Transaction {
-        chain_id: chain_id.to_string(),
-        signer: outsider.public(),
-        nonce: 0,
-        contract: "trace".into(),
-        method: "create_lot".into(),
-        payload: vec![],
+/// A stored core certificate as the engine's (sync responses).
+fn engine_certificate(cert: &CommitCertificate) -> ExtendedCommitCertificate<Ctx> {
+    ExtendedCommitCertificate {
+        height: Height(cert.height),
+        round: Round::new(cert.round),
+        value_id: BlockId(cert.block_hash),
+        commit_signatures: cert
+            .signatures
+            .iter()
+            .map(|s| ExtendedCommitSignature { address: Address(s.validator), signature: s.signature, extension: None })
+            .collect(),
     }
-    .sign(&outsider);
-    b.txs.push(stx);
-    let hashes: Vec<Hash> = b.txs.iter().map(|t| t.hash()).collect();
-    b.header.tx_root = Block::tx_root_of_txs(&b.txs, &hashes);
-    b.header.tx_count = b.txs.len() as u32;
-    tracing::warn!(target: "jialing::consensus", height = b.header.height, "TEST BYZANTINE: proposing a block with a non-member transaction");
-    b
 }
 
 fn proposed_value(c: &Candidate) -> ProposedValue<Ctx> {
@@ -599,7 +843,18 @@ fn proposed_value(c: &Candidate) -> ProposedValue<Ctx> {
         valid_round: c.pol_round,
         proposer: c.proposer,
         value: BlockId(c.block.header.hash()),
-        validity: c.validity,
+        validity: Validity::Valid,
+    }
+}
+
+fn invalid_value(a: &Assembled, hash: Hash) -> ProposedValue<Ctx> {
+    ProposedValue {
+        height: Height(a.height),
+        round: Round::new(a.round),
+        valid_round: Round::from(a.pol_round),
+        proposer: Address(a.proposer),
+        value: BlockId(hash),
+        validity: Validity::Invalid,
     }
 }
 
@@ -616,3 +871,7 @@ fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "host_tests.rs"]
+mod tests;

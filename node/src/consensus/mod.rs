@@ -1,6 +1,7 @@
 //! Multi-node BFT consensus: Malachite (`arc-malachitebft-app-channel`) as a library,
 //! with Jialing's context ([`context`]), wire codec ([`codec`]), proposal streaming
-//! ([`parts`]), the application host that drives the ledger ([`host`]) and
+//! ([`parts`]), the application host that drives the ledger ([`host`]) with its pure
+//! bookkeeping ([`state`]), and
 //! transaction gossip ([`gossip`]).
 //!
 //! Peers: only node keys of current organisations (read from the ledger state) are
@@ -14,6 +15,7 @@ pub mod gossip;
 pub mod guard;
 pub mod host;
 pub mod parts;
+pub mod state;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -141,9 +143,6 @@ pub async fn start(
     let allowed: BTreeSet<libp2p::PeerId> =
         members.iter().filter_map(|k| gossip::peer_id(k).ok()).collect::<BTreeSet<_>>();
 
-    if let Some(mode) = &cfg.consensus.test_byzantine {
-        tracing::warn!(target: "jialing::consensus", mode, "TESTING ONLY: this validator proposes as a Byzantine node");
-    }
     let validators = app.tip().validators;
     let validator_key = match validator_key {
         Some(k) if validators.get(&k.public()).is_none() => {
@@ -249,7 +248,7 @@ pub async fn start(
         cfg.data_dir.join("consensus").join("own-proposals"),
     )
     .context("preparing the consensus directory")?;
-    let host = tokio::spawn(host.run(channels));
+    let host = tokio::spawn(async move { host.run(channels).await.map_err(anyhow::Error::from) });
     Ok(Running { engine, host, gossip: gossip_task })
 }
 
