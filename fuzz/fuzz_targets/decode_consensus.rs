@@ -3,8 +3,8 @@
 #![no_main]
 use bytes::Bytes;
 use jialing_node::consensus::codec::WireCodec;
-use jialing_node::consensus::context::{Ctx, PartMessage, ProposalPart};
-use jialing_node::consensus::parts::PartsBuffer;
+use jialing_node::consensus::context::{Ctx, PartMessage, ProposalPart, ValidatorSet};
+use jialing_node::consensus::parts::{PartsBuffer, Schedule};
 use libfuzzer_sys::fuzz_target;
 use malachitebft_app::consensus::{LivenessMsg, ProposedValue, SignedConsensusMsg};
 use malachitebft_app::types::codec::Codec;
@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = Codec::<sync::Request<Ctx>>::decode(&c, b.clone());
     let _ = Codec::<sync::Response<Ctx>>::decode(&c, b.clone());
     if let Ok(m) = Codec::<PartMessage>::decode(&c, b) {
-        let mut buf = PartsBuffer::new("jialing-fuzz".into(), 1 << 20, 4);
-        let _ = buf.insert(b"peer", m);
+        let key = jialing_core::Keypair::from_label("fuzz/validator").public();
+        let set = jialing_core::ValidatorSet::new(vec![jialing_core::Validator { public_key: key, power: 1 }])
+            .expect("one validator");
+        let schedule = Schedule { height: 1, round: 0, validators: ValidatorSet::from(&set) };
+        let mut buf = PartsBuffer::new("jialing-fuzz".into(), 1 << 20, 4, 8);
+        let _ = buf.insert(b"peer", m, &schedule);
     }
 });
