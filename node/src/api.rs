@@ -40,11 +40,17 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+    /// Adds a `Retry-After` header (seconds) to the answer.
+    pub(crate) fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -67,17 +73,25 @@ impl From<SubmitError> for ApiError {
             "malformed_tx" | "wrong_chain" => StatusCode::BAD_REQUEST,
             "bad_signature" => StatusCode::UNAUTHORIZED,
             "not_member" | "expired" | "revoked" => StatusCode::FORBIDDEN,
-            "bad_nonce" | "duplicate" => StatusCode::CONFLICT,
+            "bad_nonce" | "duplicate" | "nonce_too_far" => StatusCode::CONFLICT,
+            "too_many_pending" => StatusCode::TOO_MANY_REQUESTS,
             "mempool_full" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        let retry = matches!(e.code(), "too_many_pending" | "mempool_full");
+        let err = ApiError::new(status, e.code(), e.to_string());
+        // A block or two commits pending transactions and frees room.
+        if retry { err.retry_after(2) } else { err }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        match self.retry_after {
+            Some(secs) => (self.status, [(axum::http::header::RETRY_AFTER, secs.to_string())], body).into_response(),
+            None => (self.status, body).into_response(),
+        }
     }
 }
 

@@ -176,21 +176,10 @@ impl Default for BlockConfig {
     }
 }
 
-/// Mempool settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MempoolConfig {
-    /// Most bytes of pending transactions; beyond it submissions get "mempool full".
-    pub max_bytes: usize,
-    /// Most pending transactions.
-    pub max_txs: usize,
-}
-
-impl Default for MempoolConfig {
-    fn default() -> Self {
-        MempoolConfig { max_bytes: 64 * 1024 * 1024, max_txs: 200_000 }
-    }
-}
+/// Mempool settings (`[mempool]`): bounds, and the rules that keep one signer from
+/// filling the pool; each field is documented on [`crate::mempool::MempoolLimits`], the
+/// refusal codes in docs/api.md.
+pub type MempoolConfig = crate::mempool::MempoolLimits;
 
 /// Log settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -235,6 +224,31 @@ impl NodeConfig {
         }
         if self.mempool.max_bytes < jialing_core::tx::MAX_TX_BYTES {
             return bad("mempool.max_bytes", "must hold at least one maximal transaction (65536 bytes)");
+        }
+        let m = &self.mempool;
+        if m.max_txs == 0 {
+            return bad("mempool.max_txs", "must be at least 1");
+        }
+        if m.max_per_signer == 0 {
+            return bad("mempool.max_per_signer", "must be at least 1");
+        }
+        if m.nonce_window == 0 {
+            return bad("mempool.nonce_window", "must be at least 1");
+        }
+        if m.ttl_blocks == 0 {
+            return bad("mempool.ttl_blocks", "must be at least 1 (a transaction needs a block to be included)");
+        }
+        if m.reserved_txs >= m.max_txs {
+            return bad("mempool.reserved_txs", "must be below mempool.max_txs (the rest is for everyone)");
+        }
+        if m.max_bytes.saturating_sub(m.reserved_bytes) < jialing_core::tx::MAX_TX_BYTES {
+            return bad(
+                "mempool.reserved_bytes",
+                "must leave room for a maximal transaction (65536 bytes) in mempool.max_bytes",
+            );
+        }
+        if m.reserved_bytes > 0 && m.reserved_bytes < jialing_core::tx::MAX_TX_BYTES {
+            return bad("mempool.reserved_bytes", "must be 0 or hold a maximal transaction (65536 bytes)");
         }
         if self.api.max_batch == 0 {
             return bad("api.max_batch", "must be at least 1");
@@ -293,5 +307,16 @@ mod tests {
         assert!(NodeConfig::load(&p).unwrap_err().to_string().contains("bogus"));
         std::fs::write(&p, "genesis = \"g\"\n[block]\nmax_txs = 0\n").unwrap();
         assert!(NodeConfig::load(&p).unwrap_err().to_string().contains("block.max_txs"));
+        for (toml, field) in [
+            ("[mempool]\nmax_per_signer = 0\n", "mempool.max_per_signer"),
+            ("[mempool]\nnonce_window = 0\n", "mempool.nonce_window"),
+            ("[mempool]\nttl_blocks = 0\n", "mempool.ttl_blocks"),
+            ("[mempool]\nmax_txs = 10\nreserved_txs = 10\n", "mempool.reserved_txs"),
+            ("[mempool]\nreserved_bytes = 100\n", "mempool.reserved_bytes"),
+        ] {
+            std::fs::write(&p, format!("genesis = \"g\"\n{toml}")).unwrap();
+            let e = NodeConfig::load(&p).unwrap_err().to_string();
+            assert!(e.contains(field), "{toml}: {e}");
+        }
     }
 }

@@ -43,7 +43,7 @@ pub async fn run_with(
         };
         anyhow::anyhow!("opening the store in {}: {e}{hint}", cfg.data_dir.display())
     })?;
-    let mempool = Mempool::new(cfg.mempool.max_bytes, cfg.mempool.max_txs);
+    let mempool = Mempool::with_limits(cfg.mempool.clone());
     let (ledger, app) = App::open(store, &init, mempool)?;
     let tip = app.tip();
     tracing::info!(target: "jialing::node", chain_id = %ledger.chain_id, height = tip.header.height, block = %tip.hash, "ledger open");
