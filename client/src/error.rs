@@ -162,6 +162,16 @@ fn hint(code: &str) -> &'static str {
         "revoked" => " (a revoked key never signs again: generate a new one with jialing keys new)",
         "bad_nonce" => " (another transaction from this key raced this one: retry)",
         "mempool_full" => " (the node is overloaded: retry in a few seconds)",
+        "too_many_pending" => {
+            " (this key has the most pending transactions one key may have: wait for blocks to commit them, then send the rest)"
+        }
+        "nonce_too_far" => {
+            " (the nonce is too far beyond this key's committed next nonce: wait for the pending ones to commit, or send the missing lower nonces first)"
+        }
+        "rate_limited" => " (too many requests from this address: wait the Retry-After seconds and retry)",
+        "overloaded" => " (the node is busy: retry in a few seconds)",
+        "timeout" => " (the request took too long: retry, or ask for less, e.g. a smaller ?limit=)",
+        "body_too_large" => " (split the batch into smaller POST /v1/txs requests)",
         _ => "",
     }
 }

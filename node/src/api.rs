@@ -24,6 +24,8 @@ pub struct NodeInfo {
     pub validator_keys: Vec<PublicKey>,
     /// Largest batch accepted.
     pub max_batch: usize,
+    /// Address of the public listener, if it serves.
+    pub public_api: Option<std::net::SocketAddr>,
 }
 
 /// The API's shared state.
@@ -40,11 +42,17 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+    /// Adds a `Retry-After` header (seconds) to the answer.
+    pub(crate) fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -67,54 +75,98 @@ impl From<SubmitError> for ApiError {
             "malformed_tx" | "wrong_chain" => StatusCode::BAD_REQUEST,
             "bad_signature" => StatusCode::UNAUTHORIZED,
             "not_member" | "expired" | "revoked" => StatusCode::FORBIDDEN,
-            "bad_nonce" | "duplicate" => StatusCode::CONFLICT,
+            "bad_nonce" | "duplicate" | "nonce_too_far" => StatusCode::CONFLICT,
+            "too_many_pending" => StatusCode::TOO_MANY_REQUESTS,
             "mempool_full" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        let retry = matches!(e.code(), "too_many_pending" | "mempool_full");
+        let err = ApiError::new(status, e.code(), e.to_string());
+        // A block or two commits pending transactions and frees room.
+        if retry { err.retry_after(2) } else { err }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        match self.retry_after {
+            Some(secs) => (self.status, [(axum::http::header::RETRY_AFTER, secs.to_string())], body).into_response(),
+            None => (self.status, body).into_response(),
+        }
     }
 }
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// Largest request body: a `POST /v1/txs` of several thousand typical transactions.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Runs `f` (which reads the store) on the blocking pool, so slow reads (long
+/// histories, EPCIS exports, proofs over thousands of headers) never hold a runtime
+/// thread that consensus and the other requests need.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("read task failed: {e}")))?
+}
 
-/// Builds the router.
-pub fn router(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>) -> Router {
-    let api = Api { ledger, info: Arc::new(info), audit, pages: Arc::new(crate::consumer::PageCache::default()) };
+/// A JSON body the handler could not take: 413 `body_too_large` past the listener's
+/// body limit, 400 `bad_request` otherwise.
+fn body_error(e: axum::extract::rejection::JsonRejection, expected: &str) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than this listener takes ({e}); split the batch"),
+        );
+    }
+    ApiError::bad_request(format!("expected {expected}: {e}"))
+}
+
+/// The shared state of both listeners.
+pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>) -> Api {
+    Api { ledger, info: Arc::new(info), audit, pages: Arc::new(crate::consumer::PageCache::default()) }
+}
+
+/// Routes of the public listener: health and status, the consumer page (GS1 Digital
+/// Link), public views, blocks, transactions and proofs. Nothing that submits and no
+/// restricted view.
+fn public_routes() -> Router<Api> {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/status", get(status))
-        .route("/metrics", get(metrics))
-        .route("/v1/txs", post(submit_batch))
-        .route("/v1/tx", post(submit_one))
         .route("/v1/tx/{hash}", get(tx_status))
         .route("/v1/block/{height}", get(block))
-        .route("/v1/nonce/{key}", get(nonce))
-        .route("/v1/org/{uscc}", get(org))
         .route("/v1/lot/{id}", get(lot))
         .route("/v1/lot/{id}/epcis", get(lot_epcis))
         .route("/v1/product/{code}", get(product))
         .route("/v1/methods", get(methods))
         .route("/v1/credit/{subject}", get(crate::views::credit_public))
-        .route("/v1/credit/{subject}/full", get(crate::views::credit_full))
         .route("/v1/data/product/{id}", get(crate::views::data_product))
-        .route("/v1/data/licences/{uscc}/full", get(crate::views::data_licences))
-        .route("/v1/history/{kind}/{id}", get(history_route))
         .route("/v1/proof/tx/{hash}", get(crate::proofs::tx))
         .route("/v1/proof/state", get(crate::proofs::state))
         .route("/v1/proof/consistency", get(crate::proofs::consistency))
-        .route("/v1/blocks/raw", get(crate::proofs::blocks_raw))
         .route("/01/{item}/10/{lot}", get(crate::consumer::page))
         .fallback(not_found_route)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The public listener's router.
+pub fn public_router(api: Api) -> Router {
+    public_routes().with_state(api)
+}
+
+/// The member API's router: every route.
+pub fn router(api: Api) -> Router {
+    public_routes()
+        .route("/metrics", get(metrics))
+        .route("/v1/txs", post(submit_batch))
+        .route("/v1/tx", post(submit_one))
+        .route("/v1/nonce/{key}", get(nonce))
+        .route("/v1/org/{uscc}", get(org))
+        .route("/v1/credit/{subject}/full", get(crate::views::credit_full))
+        .route("/v1/data/licences/{uscc}/full", get(crate::views::data_licences))
+        .route("/v1/history/{kind}/{id}", get(history_route))
+        .route("/v1/blocks/raw", get(crate::proofs::blocks_raw))
         .with_state(api)
 }
 
@@ -139,6 +191,7 @@ async fn status(State(api): State<Api>) -> ApiResult {
         "mempool_txs": txs,
         "mempool_bytes": bytes,
         "node_key": api.info.node_key,
+        "public_api": api.info.public_api.map(|a| format!("http://{a}")),
         "validator_key": api.info.validator_keys.first(),
     })))
 }
@@ -164,7 +217,7 @@ async fn submit_batch(
     State(api): State<Api>,
     body: Result<Json<BatchBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"txs\": [\"<hex>\", ...]}}: {e}")))?;
+    let Json(body) = body.map_err(|e| body_error(e, "{\"txs\": [\"<hex>\", ...]}"))?;
     if body.txs.len() > api.info.max_batch {
         return Err(ApiError::bad_request(format!(
             "{} transactions in one batch, the limit is {}",
@@ -217,7 +270,7 @@ async fn submit_one(
 ) -> Response {
     let body = match body {
         Ok(Json(b)) => b,
-        Err(e) => return ApiError::bad_request(format!("expected {{\"tx\": \"<hex>\"}}: {e}")).into_response(),
+        Err(e) => return body_error(e, "{\"tx\": \"<hex>\"}").into_response(),
     };
     let t = match decode_hex_tx(&body.tx) {
         Ok(t) => t,
@@ -258,6 +311,10 @@ fn receipt_json(r: &jialing_contracts::Receipt) -> Value {
 
 async fn tx_status(State(api): State<Api>, Path(hash): Path<String>) -> ApiResult {
     let hash = parse_hash(&hash)?;
+    blocking(move || tx_status_read(&api, hash)).await
+}
+
+fn tx_status_read(api: &Api, hash: Hash) -> ApiResult {
     if let Some(p) = api.ledger.mempool.lock().ok().and_then(|p| p.get(&hash).cloned()) {
         return Ok(Json(json!({"hash": hash, "status": "pending", "tx": tx_json(&p.tx)})));
     }
@@ -273,6 +330,10 @@ async fn tx_status(State(api): State<Api>, Path(hash): Path<String>) -> ApiResul
 }
 
 async fn block(State(api): State<Api>, Path(height): Path<String>) -> ApiResult {
+    blocking(move || block_read(&api, &height)).await
+}
+
+fn block_read(api: &Api, height: &str) -> ApiResult {
     let tip = api.ledger.tip.read().map(|t| t.header.height).unwrap_or(0);
     let h = if height == "latest" {
         tip
@@ -290,8 +351,12 @@ async fn block(State(api): State<Api>, Path(height): Path<String>) -> ApiResult 
 }
 
 async fn nonce(State(api): State<Api>, Path(key): Path<String>) -> ApiResult {
+    blocking(move || nonce_read(&api, &key)).await
+}
+
+fn nonce_read(api: &Api, key: &str) -> ApiResult {
     let key =
-        PublicKey::from_hex(&key).map_err(|e| ApiError::bad_request(format!("{key:?} is not a public key: {e}")))?;
+        PublicKey::from_hex(key).map_err(|e| ApiError::bad_request(format!("{key:?} is not a public key: {e}")))?;
     let committed = api
         .ledger
         .committed_next_nonce(&key)
@@ -353,7 +418,11 @@ pub fn state_json<T: borsh::BorshDeserialize + serde::Serialize>(
 }
 
 async fn org(State(api): State<Api>, Path(uscc): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
-    let code = jialing_core::Uscc::parse(&uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    blocking(move || org_read(&api, &uscc, &q)).await
+}
+
+fn org_read(api: &Api, uscc: &str, q: &HistoryQuery) -> ApiResult {
+    let code = jialing_core::Uscc::parse(uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let org =
         state_json::<jialing_contracts::membership::Organisation>(&api.ledger, &jialing_contracts::keys::org(&code))?
             .ok_or_else(|| ApiError::not_found(format!("organisation {code} is not a member")))?;
@@ -367,6 +436,10 @@ async fn history_route(
     Path((kind, id)): Path<(String, String)>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult {
+    blocking(move || history_read(&api, kind, id, &q)).await
+}
+
+fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery) -> ApiResult {
     let kind: TagKind = serde_json::from_value(json!(kind)).map_err(|_| {
         ApiError::bad_request(format!("unknown kind {kind:?}: use org, key, product, lot, data_product, licence, credit_subject, credit_record or proposal"))
     })?;
@@ -383,6 +456,10 @@ async fn methods() -> Json<Value> {
 }
 
 async fn lot(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
+    blocking(move || lot_read(&api, id, &q)).await
+}
+
+fn lot_read(api: &Api, id: String, q: &HistoryQuery) -> ApiResult {
     jialing_contracts::trace::rules::id_format("lot id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let lot = state_json::<jialing_contracts::trace::types::Lot>(&api.ledger, &jialing_contracts::trace::lot_key(&id))?
         .ok_or_else(|| ApiError::not_found(format!("lot {id} is not on the ledger")))?;
@@ -392,11 +469,15 @@ async fn lot(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<His
 }
 
 async fn product(State(api): State<Api>, Path(code): Path<String>) -> ApiResult {
-    jialing_contracts::trace::rules::id_format("product code", &code)
+    blocking(move || product_read(&api, &code)).await
+}
+
+fn product_read(api: &Api, code: &str) -> ApiResult {
+    jialing_contracts::trace::rules::id_format("product code", code)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let p = state_json::<jialing_contracts::trace::types::Product>(
         &api.ledger,
-        &jialing_contracts::trace::product_key(&code),
+        &jialing_contracts::trace::product_key(code),
     )?
     .ok_or_else(|| ApiError::not_found(format!("product {code} is not on the ledger")))?;
     Ok(Json(json!({"product": p})))
@@ -414,6 +495,10 @@ fn decode<T: borsh::BorshDeserialize>(b: Vec<u8>) -> Result<T, ApiError> {
 
 /// `GET /v1/lot/{id}/epcis`: the lot's successful events as an EPCIS 2.0 document.
 async fn lot_epcis(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<EpcisQuery>) -> ApiResult {
+    blocking(move || lot_epcis_read(&api, id, q)).await
+}
+
+fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
     use jialing_contracts::trace::{epcis, lot_key, product_key, types};
     jialing_contracts::trace::rules::id_format("lot id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let read = |key: &[u8]| -> Result<Option<Vec<u8>>, ApiError> {

@@ -16,8 +16,9 @@ use std::time::Instant;
 use jialing_contracts::block_validator::{BlockError, Parent, validate_block};
 use jialing_contracts::executor::check_signer;
 use jialing_contracts::genesis_state::InitialState;
+use jialing_contracts::membership::Member;
 use jialing_contracts::state::Writes;
-use jialing_contracts::{AdmissionError, BlockContext, BlockExecutor, BlockOutcome, StateView, keys};
+use jialing_contracts::{AdmissionError, BlockContext, BlockExecutor, BlockOutcome, StateView, keys, registry};
 use jialing_core::crypto::verify_batch;
 use jialing_core::state_tree::StateTree;
 use jialing_core::{
@@ -25,7 +26,7 @@ use jialing_core::{
     encoding,
 };
 
-use crate::mempool::{Mempool, MempoolError, PendingTx};
+use crate::mempool::{Admit, Mempool, MempoolError, PendingTx, Priority, is_governance_call};
 use crate::metrics::Metrics;
 use crate::store::{CommitBatch, Store, StoreError};
 
@@ -149,6 +150,8 @@ impl SubmitError {
             SubmitError::Mempool(MempoolError::Full { .. }) => "mempool_full",
             SubmitError::Mempool(MempoolError::Duplicate(_)) => "duplicate",
             SubmitError::Mempool(MempoolError::NonceTaken { .. }) => "bad_nonce",
+            SubmitError::Mempool(MempoolError::SignerLimit { .. }) => "too_many_pending",
+            SubmitError::Mempool(MempoolError::NonceTooFar { .. }) => "nonce_too_far",
         }
     }
 }
@@ -175,6 +178,13 @@ impl Ledger {
         self.submit_inner(txs, false)
     }
 
+    /// The checks, cheapest first, so a flood of transactions that will be refused
+    /// costs no signature verification: chain id; the signer's membership and committed
+    /// nonce (one state read each per signer in the batch: a batch is typically
+    /// thousands of transactions from a few keys); the mempool's rules (per-signer cap,
+    /// nonce window, room, with the reserve open to governance calls of a key holding
+    /// the method's role); then the signatures of what is left, in one batch; then the
+    /// pool takes them.
     fn submit_inner(
         &self,
         txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>,
@@ -182,74 +192,106 @@ impl Ledger {
     ) -> Vec<Result<TxHash, SubmitError>> {
         let gossip = if forward { self.gossip_out.get() } else { None };
         let chain = self.chain_id.clone();
-        let wrong_chain: Vec<bool> = txs.iter().map(|(s, _, _)| s.tx.chain_id != chain).collect();
-        let items: Vec<_> =
-            txs.iter().zip(&wrong_chain).filter(|(_, w)| !**w).map(|((s, h, _), _)| s.signed_digest(*h)).collect();
-        let batch_ok = verify_batch(&chain, &items).is_ok();
-        let now = self.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
+        let (height, now) = match self.tip.read() {
+            Ok(t) => (t.header.height, t.header.time_ms),
+            Err(p) => (p.get_ref().header.height, p.get_ref().header.time_ms),
+        };
         let read = |k: &[u8]| self.store.get(k);
-        let mut out = Vec::with_capacity(txs.len());
-        let mut accepted = 0usize;
-        // One membership check and one nonce read per signer in the batch, not per
-        // transaction: a batch is typically thousands of transactions from a few keys.
-        let mut members_ok: BTreeSet<PublicKey> = BTreeSet::new();
-        let mut nonces: BTreeMap<PublicKey, u64> = BTreeMap::new();
-        for ((stx, hash, bytes), wrong) in txs.into_iter().zip(wrong_chain) {
-            let r = (|| {
-                if wrong {
+        let mut signers: BTreeMap<PublicKey, Result<(Member, u64), AdmissionError>> = BTreeMap::new();
+        // 1. Stateless and state checks, no signature yet.
+        let mut out: Vec<Result<Admit, SubmitError>> = txs
+            .iter()
+            .map(|(stx, _, _)| {
+                if stx.tx.chain_id != chain {
                     return Err(SubmitError::Admission(AdmissionError::WrongChain {
                         expected: chain.clone(),
                         got: stx.tx.chain_id.clone(),
                     }));
                 }
-                if !batch_ok {
-                    stx.verify(&chain, &hash).map_err(SubmitError::BadSignature)?;
-                }
                 let signer = stx.tx.signer;
-                if !members_ok.contains(&signer) {
-                    check_signer(&read, &signer, now.max(1)).map_err(SubmitError::Admission)?;
-                    members_ok.insert(signer);
-                }
-                let next = match nonces.get(&signer) {
-                    Some(n) => *n,
-                    None => {
-                        let n = self
-                            .committed_next_nonce(&signer)
-                            .map_err(|e| SubmitError::Admission(AdmissionError::Storage(e)))?;
-                        nonces.insert(signer, n);
-                        n
-                    }
+                let info = signers.entry(signer).or_insert_with(|| {
+                    let member = check_signer(&read, &signer, now.max(1))?;
+                    let next = self.committed_next_nonce(&signer).map_err(AdmissionError::Storage)?;
+                    Ok((member, next))
+                });
+                let (member, next) = match info {
+                    Ok((m, n)) => (&*m, *n),
+                    Err(e) => return Err(SubmitError::Admission(e.clone())),
                 };
                 if stx.tx.nonce < next {
                     return Err(SubmitError::Admission(AdmissionError::BadNonce {
-                        key: stx.tx.signer,
+                        key: signer,
                         expected: next,
                         got: stx.tx.nonce,
                         hint: " (already used: a replay)",
                     }));
                 }
-                let mut pool = self.mempool.lock().map_err(|_| SubmitError::Mempool(MempoolError::Duplicate(hash)))?;
-                let bytes = Arc::new(bytes);
-                pool.insert(hash, Arc::new(stx), bytes.clone()).map_err(SubmitError::Mempool)?;
-                if let Some(g) = gossip {
-                    let _ = g.send(bytes);
-                }
-                self.metrics.mempool_txs.set(pool.len() as i64);
-                self.metrics.mempool_bytes.set(pool.bytes() as i64);
-                Ok(hash)
-            })();
-            match &r {
-                Ok(_) => accepted += 1,
-                Err(_) => {
-                    self.metrics.txs_rejected.inc();
+                let (contract, method) = (stx.tx.contract.as_str(), stx.tx.method.as_str());
+                let governs = is_governance_call(contract, method)
+                    && registry::find(contract, method)
+                        .is_some_and(|m| m.roles.iter().any(|r| member.roles.contains(r)));
+                let priority = if governs { Priority::Governance } else { Priority::Normal };
+                Ok(Admit { height, committed_next: next, priority })
+            })
+            .collect();
+        // 2. The pool's rules, before any signature is verified.
+        {
+            let pool = match self.mempool.lock() {
+                Ok(p) => p,
+                Err(p) => p.into_inner(),
+            };
+            for ((stx, hash, bytes), r) in txs.iter().zip(out.iter_mut()) {
+                if let Ok(at) = r
+                    && let Err(e) = pool.check(hash, stx, bytes.len(), *at)
+                {
+                    *r = Err(SubmitError::Mempool(e));
                 }
             }
-            out.push(r);
+        }
+        // 3. Signatures of the survivors, in one batch (one by one if it fails).
+        let items: Vec<_> =
+            txs.iter().zip(&out).filter(|(_, r)| r.is_ok()).map(|((s, h, _), _)| s.signed_digest(*h)).collect();
+        if !items.is_empty() && verify_batch(&chain, &items).is_err() {
+            for ((stx, hash, _), r) in txs.iter().zip(out.iter_mut()) {
+                if r.is_ok()
+                    && let Err(e) = stx.verify(&chain, hash)
+                {
+                    *r = Err(SubmitError::BadSignature(e));
+                }
+            }
+        }
+        // 4. Into the pool.
+        let mut results = Vec::with_capacity(txs.len());
+        let mut accepted = 0usize;
+        {
+            let mut pool = match self.mempool.lock() {
+                Ok(p) => p,
+                Err(p) => p.into_inner(),
+            };
+            for ((stx, hash, bytes), r) in txs.into_iter().zip(out) {
+                let r = r.and_then(|at| {
+                    let bytes = Arc::new(bytes);
+                    pool.insert(hash, Arc::new(stx), bytes.clone(), at).map_err(SubmitError::Mempool)?;
+                    if let Some(g) = gossip {
+                        let _ = g.send(bytes);
+                    }
+                    Ok(hash)
+                });
+                match &r {
+                    Ok(_) => accepted += 1,
+                    Err(_) => {
+                        self.metrics.txs_rejected.inc();
+                    }
+                }
+                results.push(r);
+            }
+            self.metrics.mempool_txs.set(pool.len() as i64);
+            self.metrics.mempool_bytes.set(pool.bytes() as i64);
         }
         if accepted > 0 {
             self.mempool_signal.notify_all();
         }
-        out
+        results
     }
 }
 
@@ -512,7 +554,7 @@ impl App {
         self.tree = proposal.outcome.tree;
         let new_tip =
             Tip { hash: proposal.header.hash(), header: proposal.header, validators, tree: self.tree.clone() };
-        let now = new_tip.header.time_ms;
+        let (now, new_height) = (new_tip.header.time_ms, new_tip.header.height);
         match self.ledger.tip.write() {
             Ok(mut t) => *t = new_tip,
             Err(p) => *p.into_inner() = new_tip,
@@ -532,7 +574,7 @@ impl App {
         // a hundred thousand transactions from a handful of signers.
         let mut member_ok: BTreeMap<PublicKey, bool> = BTreeMap::new();
         let mut next_nonce: BTreeMap<PublicKey, Option<u64>> = BTreeMap::new();
-        let dropped = pool.after_commit(&committed, |stx| {
+        let dropped = pool.after_commit(&committed, new_height, |stx| {
             let signer = &stx.tx.signer;
             if membership_changed
                 && !*member_ok.entry(*signer).or_insert_with(|| check_signer(&read, signer, now).is_ok())
@@ -547,8 +589,8 @@ impl App {
         });
         m.mempool_txs.set(pool.len() as i64);
         m.mempool_bytes.set(pool.bytes() as i64);
-        if dropped > 0 {
-            tracing::info!(target: "jialing::mempool", dropped, "re-check after commit dropped stale transactions");
+        if dropped != Default::default() {
+            tracing::info!(target: "jialing::mempool", stale = dropped.stale, expired = dropped.expired, "re-check after commit dropped transactions");
         }
         Ok(())
     }

@@ -6,7 +6,9 @@
 //! validator_keys = ["keys/validator.json"]   # empty on a full node
 //! node_key = "keys/node.json"
 //! [api]
-//! listen = "127.0.0.1:8700"
+//! listen = "127.0.0.1:8700"       # member API
+//! [api.public]
+//! listen = "127.0.0.1:8780"       # consumer page, public views, proofs
 //! [block]
 //! max_txs = 5000
 //! ```
@@ -140,20 +142,123 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
 }
 
-/// HTTP API settings.
+/// HTTP API settings: the member API, and the public listener (`[api.public]`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
-    /// Listen address of the HTTP API, consumer page and `/metrics`; like the
-    /// consensus port, best below the kernel's ephemeral port range.
+    /// Listen address of the member API (every route: submission, views, proofs,
+    /// consumer page, `/metrics`); like the consensus port, best below the kernel's
+    /// ephemeral port range, and best on an interface only members reach.
     pub listen: SocketAddr,
     /// Most transactions in one `POST /v1/txs`.
     pub max_batch: usize,
+    /// Timeouts and limits of the member API (`[api.limits]`).
+    pub limits: ServeLimits,
+    /// The public listener (`[api.public]`).
+    pub public: PublicApiConfig,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8700)), max_batch: 10_000 }
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            max_batch: 10_000,
+            limits: ServeLimits::default(),
+            public: PublicApiConfig::default(),
+        }
+    }
+}
+
+/// The public listener: consumer page (`/01/...`), public views, proofs, `/health` and
+/// `/status`, with limits of its own, so consumer traffic cannot starve the member API
+/// or consensus. No submission and no restricted view is served there.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicApiConfig {
+    /// Whether to serve it.
+    pub enabled: bool,
+    /// Its listen address (port 0: one the kernel picks, logged and shown in `/status`).
+    pub listen: SocketAddr,
+    /// Its timeouts and limits (`[api.public.limits]`; a field left out takes the
+    /// member API's default, so give the whole section).
+    pub limits: ServeLimits,
+}
+
+impl Default for PublicApiConfig {
+    fn default() -> Self {
+        PublicApiConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8780)),
+            limits: ServeLimits {
+                max_body_bytes: 16 * 1024,
+                max_connections: 1024,
+                max_concurrent_requests: 64,
+                request_timeout_ms: 10_000,
+                rate_per_second: 20,
+                rate_burst: 60,
+                ..ServeLimits::default()
+            },
+        }
+    }
+}
+
+/// Timeouts and limits of one HTTP listener.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeLimits {
+    /// Largest request body (bytes); larger gets 413 `body_too_large`. The member
+    /// default holds a `POST /v1/txs` of 10,000 typical transactions (hex), or 60
+    /// maximal ones.
+    pub max_body_bytes: usize,
+    /// A client must send a request's whole header within this (ms), or the connection
+    /// is closed (slow-header clients).
+    pub header_read_timeout_ms: u64,
+    /// A request must be answered within this (ms); 408 `timeout` otherwise.
+    pub request_timeout_ms: u64,
+    /// Most open connections; beyond it new ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Most requests handled at once; beyond it 503 `overloaded` with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Requests per second each client address may make on average (0: no limit).
+    pub rate_per_second: u32,
+    /// Requests a client address may make at once before the rate applies; beyond
+    /// it 429 `rate_limited` with `Retry-After`.
+    pub rate_burst: u32,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            max_body_bytes: 8 * 1024 * 1024,
+            header_read_timeout_ms: 5_000,
+            request_timeout_ms: 30_000,
+            max_connections: 256,
+            max_concurrent_requests: 64,
+            rate_per_second: 500,
+            rate_burst: 1_000,
+        }
+    }
+}
+
+impl ServeLimits {
+    /// Checks ranges; `section` names the TOML section in errors.
+    fn validate(&self, section: &'static str) -> Result<(), ConfigError> {
+        let bad = |field: &str, reason: &str| {
+            Err(ConfigError::Invalid { field: section, reason: format!("{section}.{field} {reason}") })
+        };
+        if self.max_body_bytes < 1024 {
+            return bad("max_body_bytes", "must be at least 1024");
+        }
+        if self.header_read_timeout_ms == 0 || self.request_timeout_ms == 0 {
+            return bad("header_read_timeout_ms", "and request_timeout_ms must be at least 1 ms");
+        }
+        if self.max_connections == 0 || self.max_concurrent_requests == 0 {
+            return bad("max_connections", "and max_concurrent_requests must be at least 1");
+        }
+        if self.rate_per_second > 0 && self.rate_burst == 0 {
+            return bad("rate_burst", "must be at least 1 when rate_per_second is set");
+        }
+        Ok(())
     }
 }
 
@@ -177,21 +282,10 @@ impl Default for BlockConfig {
     }
 }
 
-/// Mempool settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MempoolConfig {
-    /// Most bytes of pending transactions; beyond it submissions get "mempool full".
-    pub max_bytes: usize,
-    /// Most pending transactions.
-    pub max_txs: usize,
-}
-
-impl Default for MempoolConfig {
-    fn default() -> Self {
-        MempoolConfig { max_bytes: 64 * 1024 * 1024, max_txs: 200_000 }
-    }
-}
+/// Mempool settings (`[mempool]`): bounds, and the rules that keep one signer from
+/// filling the pool; each field is documented on [`crate::mempool::MempoolLimits`], the
+/// refusal codes in docs/api.md.
+pub type MempoolConfig = crate::mempool::MempoolLimits;
 
 /// Log settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -237,8 +331,38 @@ impl NodeConfig {
         if self.mempool.max_bytes < jialing_core::tx::MAX_TX_BYTES {
             return bad("mempool.max_bytes", "must hold at least one maximal transaction (65536 bytes)");
         }
+        let m = &self.mempool;
+        if m.max_txs == 0 {
+            return bad("mempool.max_txs", "must be at least 1");
+        }
+        if m.max_per_signer == 0 {
+            return bad("mempool.max_per_signer", "must be at least 1");
+        }
+        if m.nonce_window == 0 {
+            return bad("mempool.nonce_window", "must be at least 1");
+        }
+        if m.ttl_blocks == 0 {
+            return bad("mempool.ttl_blocks", "must be at least 1 (a transaction needs a block to be included)");
+        }
+        if m.reserved_txs >= m.max_txs {
+            return bad("mempool.reserved_txs", "must be below mempool.max_txs (the rest is for everyone)");
+        }
+        if m.max_bytes.saturating_sub(m.reserved_bytes) < jialing_core::tx::MAX_TX_BYTES {
+            return bad(
+                "mempool.reserved_bytes",
+                "must leave room for a maximal transaction (65536 bytes) in mempool.max_bytes",
+            );
+        }
+        if m.reserved_bytes > 0 && m.reserved_bytes < jialing_core::tx::MAX_TX_BYTES {
+            return bad("mempool.reserved_bytes", "must be 0 or hold a maximal transaction (65536 bytes)");
+        }
         if self.api.max_batch == 0 {
             return bad("api.max_batch", "must be at least 1");
+        }
+        self.api.limits.validate("api.limits")?;
+        self.api.public.limits.validate("api.public.limits")?;
+        if self.api.public.enabled && self.api.public.listen == self.api.listen {
+            return bad("api.public.listen", "must differ from api.listen");
         }
         let c = &self.consensus;
         if c.timeout_propose_ms < 100 || c.timeout_vote_ms < 50 {
@@ -292,5 +416,19 @@ mod tests {
         assert!(NodeConfig::load(&p).unwrap_err().to_string().contains("bogus"));
         std::fs::write(&p, "genesis = \"g\"\n[block]\nmax_txs = 0\n").unwrap();
         assert!(NodeConfig::load(&p).unwrap_err().to_string().contains("block.max_txs"));
+        for (toml, field) in [
+            ("[mempool]\nmax_per_signer = 0\n", "mempool.max_per_signer"),
+            ("[mempool]\nnonce_window = 0\n", "mempool.nonce_window"),
+            ("[mempool]\nttl_blocks = 0\n", "mempool.ttl_blocks"),
+            ("[mempool]\nmax_txs = 10\nreserved_txs = 10\n", "mempool.reserved_txs"),
+            ("[mempool]\nreserved_bytes = 100\n", "mempool.reserved_bytes"),
+            ("[api.limits]\nmax_body_bytes = 10\n", "api.limits.max_body_bytes"),
+            ("[api.public.limits]\nrate_burst = 0\n", "api.public.limits.rate_burst"),
+            ("[api.public]\nlisten = \"127.0.0.1:8700\"\n", "api.public.listen"),
+        ] {
+            std::fs::write(&p, format!("genesis = \"g\"\n{toml}")).unwrap();
+            let e = NodeConfig::load(&p).unwrap_err().to_string();
+            assert!(e.contains(field), "{toml}: {e}");
+        }
     }
 }

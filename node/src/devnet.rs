@@ -16,11 +16,16 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::app::Ledger;
-use crate::config::{ApiConfig, ConsensusConfig, NodeConfig, PeerConfig};
+use crate::config::{ApiConfig, ConsensusConfig, NodeConfig, PeerConfig, PublicApiConfig};
 
 /// The devnet's nodes: organisation short name and whether it validates.
 const NODES: [(&str, bool); 5] =
     [("agri", true), ("market", true), ("credit", true), ("bigdata", true), ("exchange", false)];
+
+/// Node `i`'s public listener (consumer page, public views, proofs): `port + 80 + i`.
+fn public_addr(port: u16, i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port.saturating_add(80 + i as u16)))
+}
 
 /// Kills the child nodes when dropped.
 struct Children(Vec<(String, Child)>);
@@ -77,7 +82,11 @@ fn layout(dir: &Path, port: u16, p2p_port: u16) -> anyhow::Result<Vec<(PathBuf, 
             data_dir: node_dir.join("data"),
             validator_keys,
             node_key: Some(node_key),
-            api: ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], port + i as u16)), ..Default::default() },
+            api: ApiConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], port + i as u16)),
+                public: PublicApiConfig { listen: public_addr(port, i), ..Default::default() },
+                ..Default::default()
+            },
             block: Default::default(),
             mempool: Default::default(),
             log: Default::default(),
@@ -129,9 +138,13 @@ pub async fn run(dir: &Path, port: u16, p2p_port: u16, reset: bool, demo: bool) 
     for (i, (short, validator)) in NODES.iter().enumerate() {
         let role = if *validator { "validator " } else { "full node " };
         let log = if i == 0 { "this terminal".to_string() } else { format!("{}/node-{i}/node.log", dir.display()) };
-        println!("    node-{i} {role} {short:<9} API http://127.0.0.1:{}  (log: {log})", port + i as u16);
+        println!(
+            "    node-{i} {role} {short:<9} API http://127.0.0.1:{}  public http://{}  (log: {log})",
+            port + i as u16,
+            public_addr(port, i)
+        );
     }
-    println!("  consumer page: http://127.0.0.1:{}/01/<gtin>/10/<lot> (after the demo, see the log)", port + 4);
+    println!("  consumer page: http://{}/01/<gtin>/10/<lot> (after the demo, see the log)", public_addr(port, 4));
     println!("  genesis:      {}", dir.join("genesis.toml").display());
     println!("  sample keys:  {} (public knowledge: local demo only)", dir.join("keys").display());
     println!("  client:       jialing --node http://127.0.0.1:{port} status");

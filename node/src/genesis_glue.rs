@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use jialing_contracts::genesis_state::InitialState;
 
-use crate::config::{ApiConfig, ConsensusConfig, NodeConfig, PeerConfig};
+use crate::config::{ApiConfig, ConsensusConfig, NodeConfig, PeerConfig, PublicApiConfig};
 
 /// Loads and validates a genesis file.
 pub fn load(path: &Path) -> anyhow::Result<InitialState> {
@@ -62,7 +62,13 @@ pub fn testnet(
             data_dir: PathBuf::from("data"),
             validator_keys: n.validator_key.iter().map(|p| rel(p)).collect(),
             node_key: Some(rel(&n.node_key)),
-            api: ApiConfig { listen: api, ..Default::default() },
+            // The public listener on a port the kernel picks (shown in `/status`):
+            // generated networks are local, and the block of ports is the API's.
+            api: ApiConfig {
+                listen: api,
+                public: PublicApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 0)), ..Default::default() },
+                ..Default::default()
+            },
             block: Default::default(),
             mempool: Default::default(),
             log: Default::default(),

@@ -26,6 +26,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod proofs;
 pub mod runner;
+pub mod serve;
 pub mod solo;
 pub mod store;
 pub mod views;

@@ -13,7 +13,7 @@ use jialing_core::{Hash, merkle};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{Api, ApiError};
+use crate::api::{Api, ApiError, blocking};
 use crate::app::Ledger;
 
 /// Most headers in one consistency proof.
@@ -81,8 +81,11 @@ fn with_validators(ledger: &Ledger, proof: &Proof) -> Value {
 /// `GET /v1/proof/tx/{hash}`.
 pub async fn tx(State(api): State<Api>, Path(hash): Path<String>) -> ProofResult {
     let hash = parse_hash(&hash)?;
-    let proof = Proof::Tx(tx_proof(&api.ledger, &hash)?);
-    Ok(Json(with_validators(&api.ledger, &proof)))
+    blocking(move || {
+        let proof = Proof::Tx(tx_proof(&api.ledger, &hash)?);
+        Ok(Json(with_validators(&api.ledger, &proof)))
+    })
+    .await
 }
 
 /// Query of `GET /v1/proof/state`.
@@ -108,8 +111,11 @@ pub async fn state(State(api): State<Api>, Query(q): Query<StateQuery>) -> Proof
     if q.key.is_empty() || q.key.len() > 512 {
         return Err(ApiError::bad_request("key must be 1 to 512 bytes, e.g. lot/<id>"));
     }
-    let proof = Proof::State(state_proof(&api.ledger, q.key.as_bytes())?);
-    Ok(Json(with_validators(&api.ledger, &proof)))
+    blocking(move || {
+        let proof = Proof::State(state_proof(&api.ledger, q.key.as_bytes())?);
+        Ok(Json(with_validators(&api.ledger, &proof)))
+    })
+    .await
 }
 
 /// Query of `GET /v1/proof/consistency`.
@@ -132,14 +138,17 @@ pub async fn consistency(State(api): State<Api>, Query(q): Query<ConsistencyQuer
             "at most {MAX_CONSISTENCY_HEADERS} headers per proof; ask for a shorter range"
         )));
     }
-    let mut headers = Vec::with_capacity((to - q.from + 1) as usize);
-    for h in q.from..=to {
-        headers
-            .push(api.ledger.store.header(h)?.ok_or_else(|| ApiError::not_found(format!("no block at height {h}")))?);
-    }
-    let certificate = certified(&api.ledger, to)?.certificate;
-    let proof = Proof::Consistency(ConsistencyProof { headers, certificate });
-    Ok(Json(with_validators(&api.ledger, &proof)))
+    blocking(move || {
+        let mut headers = Vec::with_capacity((to - q.from + 1) as usize);
+        for h in q.from..=to {
+            let header = api.ledger.store.header(h)?;
+            headers.push(header.ok_or_else(|| ApiError::not_found(format!("no block at height {h}")))?);
+        }
+        let certificate = certified(&api.ledger, to)?.certificate;
+        let proof = Proof::Consistency(ConsistencyProof { headers, certificate });
+        Ok(Json(with_validators(&api.ledger, &proof)))
+    })
+    .await
 }
 
 /// Query of `GET /v1/blocks/raw`.
@@ -164,7 +173,7 @@ pub async fn blocks_raw(State(api): State<Api>, Query(q): Query<RawQuery>) -> Pr
     }
     let limit = q.limit.unwrap_or(MAX_RAW_BLOCKS).clamp(1, MAX_RAW_BLOCKS);
     let ledger = api.ledger.clone();
-    let blocks = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
+    let blocks = blocking(move || {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         for h in q.from..=tip.min(q.from.saturating_add(limit - 1)) {
@@ -179,7 +188,6 @@ pub async fn blocks_raw(State(api): State<Api>, Query(q): Query<RawQuery>) -> Pr
         }
         Ok(out)
     })
-    .await
-    .map_err(|e| ApiError::bad_request(format!("block read task failed: {e}")))??;
+    .await?;
     Ok(Json(json!({ "from": q.from, "tip": tip, "blocks": blocks })))
 }

@@ -8,10 +8,11 @@ use anyhow::Context;
 use jialing_contracts::genesis_state::InitialState;
 use jialing_core::Keypair;
 
-use crate::api::{NodeInfo, router};
+use crate::api::{NodeInfo, public_router, router};
 use crate::app::App;
 use crate::config::NodeConfig;
 use crate::mempool::Mempool;
+use crate::serve;
 use crate::store::Store;
 
 /// Runs a node with `cfg` on the chain defined by `init`, with the validator keys given
@@ -43,16 +44,11 @@ pub async fn run_with(
         };
         anyhow::anyhow!("opening the store in {}: {e}{hint}", cfg.data_dir.display())
     })?;
-    let mempool = Mempool::new(cfg.mempool.max_bytes, cfg.mempool.max_txs);
+    let mempool = Mempool::with_limits(cfg.mempool.clone());
     let (ledger, app) = App::open(store, &init, mempool)?;
     let tip = app.tip();
     tracing::info!(target: "jialing::node", chain_id = %ledger.chain_id, height = tip.header.height, block = %tip.hash, "ledger open");
 
-    let info = NodeInfo {
-        node_key: node_key.as_ref().map(|k| k.public()),
-        validator_keys: validator_keys.iter().map(|k| k.public()).collect(),
-        max_batch: cfg.api.max_batch,
-    };
     let stop = Arc::new(AtomicBool::new(false));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<anyhow::Result<()>>(1);
     let mut producer = None;
@@ -98,16 +94,34 @@ pub async fn run_with(
     drop(done_tx);
     let producing = producer.is_some() || engine.is_some();
 
-    let listener = tokio::net::TcpListener::bind(cfg.api.listen).await.with_context(|| {
-        format!("binding the API to {} (is another node or connection using this port? set [api] listen, best to a port below the ephemeral range, 32768 on Linux)", cfg.api.listen)
-    })?;
-    tracing::info!(target: "jialing::node", api = %format!("http://{}", cfg.api.listen), "API listening");
+    let listener = serve::bind(cfg.api.listen, "[api] listen").await?;
+    let public = match cfg.api.public.enabled {
+        true => Some(serve::bind(cfg.api.public.listen, "[api.public] listen").await?),
+        false => None,
+    };
+    let public_addr = public.as_ref().and_then(|l| l.local_addr().ok());
+    tracing::info!(
+        target: "jialing::node",
+        api = %format!("http://{}", cfg.api.listen),
+        public = %public_addr.map_or("off".to_string(), |a| format!("http://{a}")),
+        "API listening (member API; public listener for the consumer page, public views and proofs)"
+    );
+    let info = NodeInfo {
+        node_key: node_key.as_ref().map(|k| k.public()),
+        validator_keys: validator_keys.iter().map(|k| k.public()).collect(),
+        max_batch: cfg.api.max_batch,
+        public_api: public_addr,
+    };
     let audit = crate::audit_log::AuditLog::open(&cfg.data_dir.join("audit").join("queries.jsonl"))
         .with_context(|| format!("opening the audit log under {}", cfg.data_dir.display()))?;
-    let server = axum::serve(listener, router(ledger.clone(), info, Arc::new(audit)));
+    let api = crate::api::state(ledger.clone(), info, Arc::new(audit));
+    if let Some(l) = public {
+        tokio::spawn(serve::serve(l, public_router(api.clone()), cfg.api.public.limits.clone(), "public"));
+    }
+    let server = serve::serve(listener, router(api), cfg.api.limits.clone(), "member");
     on_ready(ledger.clone());
     let result = tokio::select! {
-        r = server => r.context("API server failed"),
+        () = server => Err(anyhow::anyhow!("the API server stopped")),
         r = done_rx.recv(), if producing => match r {
             Some(Err(e)) => Err(e.context("block production stopped")),
             _ => Ok(()),

@@ -12,7 +12,7 @@ use jialing_contracts::executor::check_signer;
 use jialing_core::{PublicKey, Purpose, Role, Signature, encoding, query};
 use serde_json::{Value, json};
 
-use crate::api::{Api, ApiError};
+use crate::api::{Api, ApiError, blocking};
 use crate::app::Ledger;
 
 /// Roles that may read every credit record of a subject (the credit contract's).
@@ -51,6 +51,10 @@ fn now(ledger: &Ledger) -> u64 {
 
 /// `GET /v1/credit/{subject}`: the subject's records in publication (public).
 pub async fn credit_public(State(api): State<Api>, Path(subject): Path<String>) -> Result<Json<Value>, ApiError> {
+    blocking(move || credit_public_read(&api, subject)).await
+}
+
+fn credit_public_read(api: &Api, subject: String) -> Result<Json<Value>, ApiError> {
     let t = now(&api.ledger);
     let all = records(&api.ledger, &subject)?;
     let views: Vec<_> = all.iter().filter_map(|r| credit::public_view(r, t)).collect();
@@ -115,8 +119,12 @@ pub async fn credit_full(
     Path(subject): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    blocking(move || credit_full_read(&api, subject, &headers)).await
+}
+
+fn credit_full_read(api: &Api, subject: String, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
     let path = format!("/v1/credit/{subject}/full");
-    let (key, org, roles, time, sig) = authorise(&api, &headers, "GET", &path, CREDIT_READERS)?;
+    let (key, org, roles, time, sig) = authorise(api, headers, "GET", &path, CREDIT_READERS)?;
     let t = now(&api.ledger);
     let views: Vec<_> = records(&api.ledger, &subject)?.iter().map(|r| credit::full_view(r, t)).collect();
     let entry = json!({"logged_ms": crate::solo::now_ms(), "request_ms": time, "signer": key, "org": org, "roles": roles, "query": path, "signature": sig});
@@ -137,8 +145,12 @@ fn log_query(log: &Arc<crate::audit_log::AuditLog>, entry: &Value) -> Result<(),
 
 /// `GET /v1/data/product/{id}`: a data product and its registration (public).
 pub async fn data_product(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    jialing_contracts::trace::rules::id_format("product id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let p: jialing_contracts::data::types::DataProduct = read(&api.ledger, &jialing_contracts::data::product_key(&id))?
+    blocking(move || data_product_read(&api, &id)).await
+}
+
+fn data_product_read(api: &Api, id: &str) -> Result<Json<Value>, ApiError> {
+    jialing_contracts::trace::rules::id_format("product id", id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let p: jialing_contracts::data::types::DataProduct = read(&api.ledger, &jialing_contracts::data::product_key(id))?
         .ok_or_else(|| ApiError::not_found(format!("data product {id} is not on the ledger")))?;
     Ok(Json(json!({"product": p})))
 }
@@ -154,10 +166,14 @@ pub async fn data_licences(
     Path(uscc): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    blocking(move || data_licences_read(&api, uscc, &headers)).await
+}
+
+fn data_licences_read(api: &Api, uscc: String, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
     let code = jialing_core::Uscc::parse(&uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let path = format!("/v1/data/licences/{uscc}/full");
     let all_roles: Vec<Role> = Role::ALL.to_vec();
-    let (key, org, roles, time, sig) = authorise(&api, &headers, "GET", &path, &all_roles)?;
+    let (key, org, roles, time, sig) = authorise(api, headers, "GET", &path, &all_roles)?;
     if org != code.as_str() && !roles.iter().any(|r| LICENCE_READERS.contains(r)) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

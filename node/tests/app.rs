@@ -8,7 +8,7 @@ use jialing_contracts::testkit::{GENESIS_MS, admin, initial_state, key, validato
 use jialing_contracts::{CallPayload, genesis_state::InitialState};
 use jialing_core::{CommitCertificate, Keypair, Role, SignedTransaction, Transaction};
 use jialing_node::app::{App, AppError, InvalidBlock, SubmitError};
-use jialing_node::mempool::Mempool;
+use jialing_node::mempool::{Admit, Mempool, Priority};
 use jialing_node::store::Store;
 
 fn init() -> InitialState {
@@ -205,10 +205,80 @@ fn expired_signers_transactions_are_evicted_at_proposal() {
         .mempool
         .lock()
         .unwrap()
-        .insert(t2.hash(), std::sync::Arc::new(t2), std::sync::Arc::new(bytes))
+        .insert(
+            t2.hash(),
+            std::sync::Arc::new(t2),
+            std::sync::Arc::new(bytes),
+            Admit { height: 1, committed_next: 0, priority: Priority::Normal },
+        )
         .unwrap();
     // ...but the next block is after its expiry: the proposal leaves it out and evicts it.
     let p = app.propose(validators()[0].public(), GENESIS_MS + 30_000, 1000, 1 << 22).unwrap();
     assert_eq!(p.txs.len(), 0);
     assert!(app.ledger().mempool.lock().unwrap().is_empty());
+}
+
+fn open_with(dir: &std::path::Path, limits: jialing_node::mempool::MempoolLimits) -> App {
+    App::open(Store::open(dir).unwrap(), &init(), Mempool::with_limits(limits)).unwrap().1
+}
+
+fn call_tx(signer: &Keypair, nonce: u64, call: (String, String, Vec<u8>)) -> SignedTransaction {
+    let (contract, method, payload) = call;
+    Transaction { chain_id: "jialing-test".into(), signer: signer.public(), nonce, contract, method, payload }
+        .sign(signer)
+}
+
+/// Issue 9 item 9: a member fills the pool (its normal room); the regulators' revocation
+/// of its key still gets in through the reserve, and the flooder cannot use the reserve
+/// with governance calls it holds no role for.
+#[test]
+fn flooded_pool_still_takes_the_regulators_revocation() {
+    use jialing_contracts::governance::{Action, Propose};
+    use jialing_contracts::membership::Revoke;
+    use jialing_node::mempool::MempoolLimits;
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_with(dir.path(), MempoolLimits { reserved_txs: 3, ..MempoolLimits::new(1 << 24, 10) });
+    let flooder = key("farm");
+    let flood: Vec<SignedTransaction> =
+        (0..20).map(|n| certify_tx(&flooder, n, &Keypair::from_label(&format!("m{n}")))).collect();
+    let r = submit(&app, flood);
+    assert_eq!(r.iter().filter(|r| r.is_ok()).count(), 7);
+    assert!(r[7..].iter().all(|r| r.as_ref().unwrap_err().code() == "mempool_full"));
+    // The flooder's own "governance" call gets no reserved room: it holds no regulator role.
+    let revoke_call = Propose { action: Action::RevokeKey { key: flooder.public() }, effective_height: 5 }.to_call();
+    let r = submit(&app, vec![call_tx(&flooder, 7, revoke_call.clone())]);
+    assert_eq!(r[0].as_ref().unwrap_err().code(), "mempool_full");
+    // A regulator's proposal, and the organisation admin's own revocation, do.
+    let r = submit(&app, vec![call_tx(&key("agri"), 0, revoke_call)]);
+    assert!(r[0].is_ok(), "{:?}", r[0]);
+    let r = submit(&app, vec![call_tx(&admin("farm"), 0, Revoke { member: flooder.public() }.to_call())]);
+    assert!(r[0].is_ok(), "{:?}", r[0]);
+}
+
+/// Issue 9 item 9: per-signer cap and nonce window refuse with their own codes.
+#[test]
+fn per_signer_cap_and_nonce_window_have_codes() {
+    use jialing_node::mempool::MempoolLimits;
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_with(
+        dir.path(),
+        MempoolLimits { max_per_signer: 3, nonce_window: 5, ..MempoolLimits::new(1 << 24, 1000) },
+    );
+    let a = admin("farm");
+    let r = submit(&app, (0..4).map(|n| certify_tx(&a, n, &Keypair::from_label(&format!("m{n}")))).collect());
+    assert_eq!(r[3].as_ref().unwrap_err().code(), "too_many_pending");
+    let r = submit(&app, vec![certify_tx(&admin("market"), 5, &Keypair::from_label("x"))]);
+    assert_eq!(r[0].as_ref().unwrap_err().code(), "nonce_too_far");
+}
+
+/// Issue 9 item 10: membership comes before signatures, so a non-member's batch with
+/// garbage signatures is refused as `not_member` without verifying it.
+#[test]
+fn membership_is_checked_before_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    let stranger = Keypair::from_label("stranger");
+    let mut t = certify_tx(&stranger, 0, &Keypair::from_label("m"));
+    t.signature.0[0] ^= 1;
+    assert_eq!(submit(&app, vec![t])[0].as_ref().unwrap_err().code(), "not_member");
 }

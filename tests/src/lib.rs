@@ -216,12 +216,19 @@ pub struct OneNode {
 impl OneNode {
     /// Generates and starts the network.
     pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(dir, |text| text)
+    }
+
+    /// [`OneNode::start`], with `edit` changing the node's config text first.
+    pub fn start_with(dir: &Path, edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
         let port = free_port();
         let net = dir.join("net");
         let net_s = net.to_str().context("non-UTF-8 temp dir")?;
         run_bin("jialing-node", &["testnet", "--validators", "1", "--out", net_s, "--base-port", &port.to_string()])?;
         let init = jialing_genesis::Genesis::load(&net.join("genesis.toml"))?.initial_state();
-        let node = NodeProc::start(&net.join("node-0/config.toml"), &format!("http://127.0.0.1:{port}"))?;
+        let config = net.join("node-0/config.toml");
+        std::fs::write(&config, edit(std::fs::read_to_string(&config)?))?;
+        let node = NodeProc::start(&config, &format!("http://127.0.0.1:{port}"))?;
         Ok(OneNode { node, chain_id: init.chain.chain_id.clone(), net, init })
     }
 
@@ -432,4 +439,92 @@ mod tests {
         let held: Vec<_> = (a..a + 10).map(|p| std::net::TcpListener::bind(("127.0.0.1", p))).collect();
         assert!(held.iter().all(Result::is_ok), "a port of the block {a} is taken");
     }
+}
+
+/// An HTTP answer read off a raw connection.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl RawResponse {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` if it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A TCP connection to `to` from the loopback address `from` (e.g. 127.0.0.2, so a
+/// test can be two clients as far as per-address limits go). Bounded connect, reads
+/// and writes (10 s).
+pub fn connect_from(from: std::net::IpAddr, to: std::net::SocketAddr) -> anyhow::Result<std::net::TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    sock.bind(&std::net::SocketAddr::new(from, 0).into())?;
+    sock.connect_timeout(&to.into(), Duration::from_secs(10))?;
+    let stream: std::net::TcpStream = sock.into();
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}
+
+/// Sends one request (`Connection: close`) from `from` and reads the whole answer.
+pub fn request_from(
+    from: std::net::IpAddr,
+    to: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> anyhow::Result<RawResponse> {
+    use std::io::{Read, Write};
+    let mut s = connect_from(from, to)?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    // The body from another thread while this one reads: the server may answer (413)
+    // and close before it has read a large body.
+    let mut w = s.try_clone()?;
+    let body = body.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(&body);
+    });
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => raw.extend_from_slice(&buf[..k]),
+        }
+    }
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
+    parse_response(&raw)
+}
+
+/// Parses an HTTP/1.1 answer (status line, headers, body as given).
+pub fn parse_response(raw: &[u8]) -> anyhow::Result<RawResponse> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").context("no complete HTTP header in the answer")?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .context("no status line")?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(RawResponse { status, headers, body: body.to_string() })
 }

@@ -85,18 +85,33 @@ fn sign(chain: &str, key: &Keypair, nonce: u64, call: (String, String, Vec<u8>))
     Transaction { chain_id: chain.into(), signer: key.public(), nonce, contract, method, payload }.sign(key)
 }
 
-fn submit(node: &str, txs: &[SignedTransaction]) -> anyhow::Result<usize> {
+/// Codes that ask the client to slow down and send the same transaction again later.
+const BACK_PRESSURE: [&str; 3] = ["mempool_full", "too_many_pending", "nonce_too_far"];
+
+/// Submits a batch; returns the transactions refused for back-pressure (pool limits),
+/// in order, to be sent again once blocks have made room.
+fn submit(node: &str, txs: &[SignedTransaction]) -> anyhow::Result<Vec<SignedTransaction>> {
     let hex: Vec<String> = txs.iter().map(|t| hex::encode(t.to_bytes())).collect();
     let (status, v) = post(&format!("{node}/v1/txs"), &json!({ "txs": hex }))?;
     if status != 200 {
         bail!("submit failed: {status} {v}");
     }
     let results = v["results"].as_array().cloned().unwrap_or_default();
-    let bad: Vec<_> = results.iter().filter(|r| r["accepted"] != json!(true)).collect();
+    let mut again = Vec::new();
+    let mut bad = Vec::new();
+    for (t, r) in txs.iter().zip(&results) {
+        if r["accepted"] == json!(true) {
+            continue;
+        }
+        match r["error"]["code"].as_str() {
+            Some(c) if BACK_PRESSURE.contains(&c) => again.push(t.clone()),
+            _ => bad.push(r),
+        }
+    }
     if let Some(first) = bad.first() {
         eprintln!("{} of {} rejected, first: {}", bad.len(), results.len(), first["error"]);
     }
-    Ok(results.len() - bad.len())
+    Ok(again)
 }
 
 fn find_key(net: &std::path::Path, file: &str, public: &jialing_core::PublicKey) -> Option<Keypair> {
@@ -254,9 +269,21 @@ fn main() -> anyhow::Result<()> {
                         m.insert(t.hash(), now);
                     }
                 }
-                if let Err(e) = submit(&node, b) {
-                    eprintln!("submit error: {e}");
-                    std::thread::sleep(Duration::from_millis(100));
+                // Back-pressure refusals are sent again (nonce order kept) until taken.
+                let mut pending = b.to_vec();
+                while !pending.is_empty() && t0.elapsed() < window {
+                    match submit(&node, &pending) {
+                        Ok(again) if again.len() < pending.len() => pending = again,
+                        Ok(again) => {
+                            pending = again;
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        Err(e) => {
+                            eprintln!("submit error: {e}");
+                            std::thread::sleep(Duration::from_millis(100));
+                            break;
+                        }
+                    }
                 }
                 sent += b.len();
             }
