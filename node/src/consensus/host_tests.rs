@@ -372,6 +372,26 @@ async fn failed_commit_stops_the_node_instead_of_restarting() {
     assert!(matches!(n.host.finalized(1).unwrap(), Next::Start(Height(2), _)));
 }
 
+/// After a crash the engine may decide, replaying its write-ahead log, a block this
+/// node found valid before: the host commits it from the body it kept on disk (the
+/// engine is not restarted, and no peer has to send it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decided_after_a_crash_commits_the_kept_body() {
+    let proposer = scheduled(1, 0);
+    let b = block_1(proposer, T0, 2);
+    let mut n = node(Some(other_than(proposer)));
+    let v = n.stream(proposer, stream_of(proposer, &b, 0, -1)).await.unwrap();
+    assert_eq!(v.validity, Validity::Valid);
+    let mut back = node_in(Some(other_than(proposer)), n.crash());
+    back.decided(certificate(&b, 3)).await.unwrap();
+    assert_eq!(back.tip(), 1);
+    assert_eq!(back.host.ledger().store.block(1).unwrap().unwrap(), b);
+    assert!(
+        std::fs::read_dir(back.dir.path().join("own")).unwrap().next().is_none(),
+        "kept bodies are removed once their height is committed"
+    );
+}
+
 /// Attack (item 6): an own-proposal file that cannot be decoded or read stops the node;
 /// before, it counted as "never announced" and a new block was built for the same
 /// height and round (equivocation). A readable one is re-proposed as it was.
