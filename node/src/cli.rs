@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use jialing_core::Keypair;
 
 use crate::config::{LogConfig, NodeConfig};
+use crate::consensus::host::ProposalHook;
 
 /// Jialing permissioned ledger node.
 #[derive(Parser, Debug)]
@@ -121,16 +122,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     std::process::exit(0);
                 });
             }
-            let cfg = NodeConfig::load(&config)?;
-            init_logging(&cfg.log)?;
-            let init = crate::genesis_glue::load(&cfg.genesis)?;
-            let validator_keys = cfg
-                .validator_keys
-                .iter()
-                .map(|p| jialing_genesis::keyfile::read(p).map_err(anyhow::Error::from))
-                .collect::<anyhow::Result<Vec<Keypair>>>()?;
-            let node_key = cfg.node_key.as_ref().map(|p| jialing_genesis::keyfile::read(p)).transpose()?;
-            runtime()?.block_on(crate::runner::run(cfg, init, validator_keys, node_key))
+            run_config(&config, None)
         }
         Command::Init { genesis, out, api } => init_node(&genesis, &out, api),
         Command::Testnet { validators, full_nodes, out, chain_id, base_port, p2p_port, sample_keys } => {
@@ -166,6 +158,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             runtime()?.block_on(crate::devnet::run(&dir, port, p2p_port, reset, !no_demo))
         }
     }
+}
+
+/// `jialing-node run --config CONFIG`: loads the config, logging, genesis and keys and
+/// runs the node until Ctrl-C or a fatal error. `hook` is `None` for real nodes; the
+/// test suite's Byzantine node passes one.
+pub fn run_config(config: &Path, hook: Option<std::sync::Arc<dyn ProposalHook>>) -> anyhow::Result<()> {
+    let cfg = NodeConfig::load(config)?;
+    init_logging(&cfg.log)?;
+    let init = crate::genesis_glue::load(&cfg.genesis)?;
+    let validator_keys = cfg
+        .validator_keys
+        .iter()
+        .map(|p| jialing_genesis::keyfile::read(p).map_err(anyhow::Error::from))
+        .collect::<anyhow::Result<Vec<Keypair>>>()?;
+    let node_key = cfg.node_key.as_ref().map(|p| jialing_genesis::keyfile::read(p)).transpose()?;
+    runtime()?.block_on(crate::runner::run_hooked(cfg, init, validator_keys, node_key, |_| {}, hook))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

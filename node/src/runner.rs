@@ -11,6 +11,7 @@ use jialing_core::Keypair;
 use crate::api::{NodeInfo, public_router, router};
 use crate::app::App;
 use crate::config::NodeConfig;
+use crate::consensus::host::ProposalHook;
 use crate::mempool::Mempool;
 use crate::serve;
 use crate::store::Store;
@@ -34,6 +35,19 @@ pub async fn run_with(
     validator_keys: Vec<Keypair>,
     node_key: Option<Keypair>,
     on_ready: impl FnOnce(Arc<crate::app::Ledger>),
+) -> anyhow::Result<()> {
+    run_hooked(cfg, init, validator_keys, node_key, on_ready, None).await
+}
+
+/// [`run_with`], with this validator's proposals going through `hook` (tests only: a
+/// Byzantine proposer; `None` on every real node).
+pub async fn run_hooked(
+    cfg: NodeConfig,
+    init: InitialState,
+    validator_keys: Vec<Keypair>,
+    node_key: Option<Keypair>,
+    on_ready: impl FnOnce(Arc<crate::app::Ledger>),
+    hook: Option<Arc<dyn ProposalHook>>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.data_dir).map_err(|e| {
@@ -64,7 +78,7 @@ pub async fn run_with(
                 validator_keys.len()
             );
         }
-        let running = crate::consensus::start(&cfg, app, validator_keys.first().cloned(), nk).await?;
+        let running = crate::consensus::start(&cfg, app, validator_keys.first().cloned(), nk, hook).await?;
         let done = done_tx.clone();
         let host = running.host;
         tokio::spawn(async move {

@@ -2,6 +2,7 @@
 //! `jialing-node` processes on loopback, talks to their HTTP API, kills them with
 //! SIGKILL and restarts them. Every wait is bounded.
 
+pub mod byzantine;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,11 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let p = bin_dir().join(name);
     let mut built = BUILT.lock().map_err(|_| anyhow::anyhow!("binary build lock poisoned"))?;
     if !built.iter().any(|b| b == name) {
-        let pkg = if name == "jialing" { "jialing-client" } else { "jialing-node" };
+        let pkg = match name {
+            "jialing" => "jialing-client",
+            "byzantine-node" => "jialing-tests",
+            _ => "jialing-node",
+        };
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "-q", "-p", pkg, "--bin", name]);
         if !cfg!(debug_assertions) {
@@ -78,14 +83,23 @@ pub struct NodeProc {
     pub url: String,
     child: Option<Child>,
     log: PathBuf,
+    /// The workspace binary and the arguments before `run --config CONFIG`.
+    program: (String, Vec<String>),
 }
 
 impl NodeProc {
     /// Starts `jialing-node run --config CONFIG` (logs to a file next to the config) and
     /// waits until `/health` answers.
     pub fn start(config: &Path, url: &str) -> anyhow::Result<Self> {
+        Self::start_program(config, url, "jialing-node", &[])
+    }
+
+    /// [`NodeProc::start`] with another workspace binary that takes `run --config`
+    /// after `args` (the test suite's `byzantine-node MODE`).
+    pub fn start_program(config: &Path, url: &str, program: &str, args: &[&str]) -> anyhow::Result<Self> {
         let log = config.with_extension("log");
-        let mut p = NodeProc { config: config.to_path_buf(), url: url.to_string(), child: None, log };
+        let program = (program.to_string(), args.iter().map(|a| a.to_string()).collect());
+        let mut p = NodeProc { config: config.to_path_buf(), url: url.to_string(), child: None, log, program };
         p.restart()?;
         Ok(p)
     }
@@ -93,7 +107,8 @@ impl NodeProc {
     /// (Re)starts the process.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         let logf = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let child = Command::new(binary("jialing-node")?)
+        let child = Command::new(binary(&self.program.0)?)
+            .args(&self.program.1)
             .args(["run", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", "info")
@@ -333,6 +348,14 @@ impl Network {
     pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
         let (config, url) = &self.configs[i];
         self.nodes[i] = Some(NodeProc::start(config, url)?);
+        Ok(())
+    }
+
+    /// Starts node `i` as a Byzantine proposer (`byzantine-node MODE`, see
+    /// [`byzantine::hook`]).
+    pub fn start_byzantine(&mut self, i: usize, mode: &str) -> anyhow::Result<()> {
+        let (config, url) = &self.configs[i];
+        self.nodes[i] = Some(NodeProc::start_program(config, url, "byzantine-node", &[mode])?);
         Ok(())
     }
 

@@ -2,7 +2,9 @@
 //! carry a transaction signed by a non-member (honest validators re-execute, find it
 //! inadmissible and vote nil), validator 1 streams two different blocks for each of its
 //! heights and rounds. The chain keeps growing, honest nodes agree on every block, and
-//! no outsider transaction is ever committed.
+//! no outsider transaction is ever committed. Both run as `byzantine-node` (a real node
+//! with a test hook, `jialing_tests::byzantine`): production configs have no Byzantine
+//! switch.
 
 use std::time::Duration;
 
@@ -12,12 +14,10 @@ use jialing_tests::{Network, certify_txs, get, submit, wait_tx};
 #[test]
 fn byzantine_proposers_neither_fork_nor_halt() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut net = Network::generate(dir.path(), 4, 0, |i, t| match i {
-        0 => t.replacen("[consensus]\n", "[consensus]\ntest_byzantine = \"invalid-block\"\n", 1),
-        1 => t.replacen("[consensus]\n", "[consensus]\ntest_byzantine = \"equivocate\"\n", 1),
-        _ => t,
-    })?;
-    for i in 0..4 {
+    let mut net = Network::generate(dir.path(), 4, 0, |_, t| t)?;
+    net.start_byzantine(0, "invalid-block")?;
+    net.start_byzantine(1, "equivocate")?;
+    for i in 2..4 {
         net.start(i)?;
     }
     // Twelve heights: each validator is the round-0 proposer of three of them.

@@ -30,8 +30,10 @@
 //!
 //! Why a decided block is always held: Malachite decides through the consensus path
 //! only a value this host reported valid (it never decides on an invalid proposal), and
-//! valid bodies are kept until their height is committed. A block this node refused
-//! but the network certified reaches it through sync, where it is judged on its bytes.
+//! valid bodies are kept, in memory and on disk (for a decision replayed from the
+//! engine's write-ahead log after a crash), until their height is committed. A block
+//! this node refused but the network certified reaches it through sync, where it is
+//! judged on its bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -339,6 +341,32 @@ impl Host {
 
     fn own_path(&self, height: u64, round: Round) -> PathBuf {
         self.own_dir.join(format!("{height}-{}.block", round.as_i64()))
+    }
+
+    /// Keeps the body of a valid block on disk until its height is committed: after a
+    /// crash the engine's write-ahead log may decide it on replay, before anyone could
+    /// send it again (Malachite expects the application to hold the values it reported
+    /// valid). Written atomically, not fsynced: a process crash keeps it; after a power
+    /// loss that lost it the node stops at `Decided` with a clear error.
+    fn keep_body(&self, block: &Block) -> Result<(), HostError> {
+        let height = block.header.height;
+        let path = self.own_dir.join(format!("{height}-{}.seen", block.header.hash()));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, encoding::encode(block)).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| {
+            HostError::Store { height, reason: format!("keeping the proposed block {}: {e}", path.display()) }
+        })
+    }
+
+    /// A block of `height` with header hash `hash` kept on disk (ours or one we found
+    /// valid) before a restart.
+    fn load_kept(&self, height: u64, hash: Hash) -> Option<Block> {
+        let prefix = format!("{height}-");
+        let entries = std::fs::read_dir(&self.own_dir).ok()?;
+        entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)).find_map(|e| {
+            let bytes = std::fs::read(e.path()).ok()?;
+            let b: Block = encoding::decode_limited("kept block", &bytes, self.block.max_bytes + 64 * 1024).ok()?;
+            (b.header.height == height && b.header.hash() == hash).then_some(b)
+        })
     }
 
     /// Reads our journaled proposal for `height`/`round`: `None` if there is none; an
@@ -649,6 +677,7 @@ impl Host {
         };
         match verdict {
             Ok(p) => {
+                self.keep_body(&a.block)?;
                 let c = Candidate {
                     height: a.height,
                     round,
@@ -682,16 +711,23 @@ impl Host {
             return Err(fail(format!("this node's tip is {tip}")));
         }
         let core_cert = core_certificate(&cert);
-        let proposal = match self.state.get_mut(&hash) {
-            Some(c) => match c.executed.take() {
-                Some(p) => p,
-                None => match tokio::task::block_in_place(|| self.app.validate(&c.block)).map_err(Refusal::from) {
+        let executed = self.state.get_mut(&hash).and_then(|c| c.executed.take());
+        let proposal = match executed {
+            Some(p) => p,
+            None => {
+                let block = match self.state.get(&hash) {
+                    Some(c) => Some((*c.block).clone()),
+                    None => self.load_kept(height, hash),
+                };
+                let Some(block) = block else {
+                    return Err(fail("this node does not hold it as a valid block, in memory or on disk".into()));
+                };
+                match tokio::task::block_in_place(|| self.app.validate(&block)).map_err(Refusal::from) {
                     Ok(p) => p,
                     Err(Refusal::Invalid(r)) => return Err(fail(format!("it does not validate here: {r}"))),
                     Err(Refusal::Store(reason)) => return Err(HostError::Store { height, reason }),
-                },
-            },
-            None => return Err(fail("this node does not hold it as a valid block".into())),
+                }
+            }
         };
         let txs = proposal.txs.len();
         let started = Instant::now();
@@ -766,6 +802,7 @@ impl Host {
         if !held {
             match tokio::task::block_in_place(|| self.app.validate(&block)).map_err(Refusal::from) {
                 Ok(p) => {
+                    self.keep_body(&block)?;
                     let c = Candidate {
                         height,
                         round,
@@ -873,5 +910,6 @@ fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #[path = "host_tests.rs"]
 mod tests;

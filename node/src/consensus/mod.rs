@@ -107,12 +107,14 @@ pub struct Running {
     pub gossip: tokio::task::JoinHandle<()>,
 }
 
-/// Starts Malachite, the host and transaction gossip for `app`.
+/// Starts Malachite, the host and transaction gossip for `app`. `hook` is `None` on
+/// every real node; tests pass one to run a Byzantine proposer.
 pub async fn start(
     cfg: &NodeConfig,
     app: App,
     validator_key: Option<Keypair>,
     node_key: Keypair,
+    hook: Option<std::sync::Arc<dyn host::ProposalHook>>,
 ) -> anyhow::Result<Running> {
     let ledger = app.ledger().clone();
     let chain_id = ledger.chain_id.clone();
@@ -248,6 +250,13 @@ pub async fn start(
         cfg.data_dir.join("consensus").join("own-proposals"),
     )
     .context("preparing the consensus directory")?;
+    let host = match hook {
+        Some(h) => {
+            tracing::warn!(target: "jialing::consensus", "TESTING ONLY: this validator's proposals go through a test hook");
+            host.with_proposal_hook(h)
+        }
+        None => host,
+    };
     let host = tokio::spawn(async move { host.run(channels).await.map_err(anyhow::Error::from) });
     Ok(Running { engine, host, gossip: gossip_task })
 }
