@@ -76,9 +76,16 @@ pub const MAX_VALIDATOR_POWER: u64 = 1 << 40;
 pub const MAX_TOTAL_POWER: u64 = (1 << 53) - 1;
 
 impl Block {
-    /// The Merkle root over the given entry hashes ([`crate::tx::entry_hash`]).
-    pub fn tx_root_of(entries: &[Hash]) -> Hash {
+    /// The Merkle root over the given entry hashes ([`crate::tx::entry_hash`], not
+    /// bare transaction hashes).
+    pub fn tx_root_of_entries(entries: &[Hash]) -> Hash {
         merkle::root_of_hashes(entries)
+    }
+
+    /// The `tx_root` this block's transactions give (what its header must hold).
+    pub fn computed_tx_root(&self) -> Hash {
+        let hashes: Vec<TxHash> = self.txs.iter().map(SignedTransaction::hash).collect();
+        Block::tx_root_of_txs(&self.txs, &hashes)
     }
 
     /// The `tx_root` of these transactions, given their hashes.

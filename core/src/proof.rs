@@ -420,7 +420,7 @@ mod tests {
         // Receipts start with their transaction's hash; the rest is opaque to core.
         let receipts: Vec<Vec<u8>> = txs.iter().map(|t| [&t.0[..], b"ok"].concat()).collect();
         let r_hashes: Vec<Hash> = receipts.iter().map(|r| crate::hash::sha256(r)).collect();
-        let mut h = header(1, Hash::ZERO, Block::tx_root_of(&entries), 5, Hash::ZERO, &vs);
+        let mut h = header(1, Hash::ZERO, Block::tx_root_of_entries(&entries), 5, Hash::ZERO, &vs);
         h.receipts_root = merkle::root_of_hashes(&r_hashes);
         let block = CertifiedHeader { header: h.clone(), certificate: certify(&h, &keys[..3]) };
         let leaves: Vec<Hash> = entries.iter().map(|t| merkle::leaf_hash(&t.0)).collect();
@@ -465,7 +465,7 @@ mod tests {
         let mut w = std::collections::BTreeMap::new();
         w.insert(b"lot/A".to_vec(), Some(b"recalled".to_vec()));
         tree = tree.apply(&w);
-        let h1 = header(1, Hash::ZERO, Block::tx_root_of(&entries), 5, tree.root(), &vs);
+        let h1 = header(1, Hash::ZERO, Block::tx_root_of_entries(&entries), 5, tree.root(), &vs);
         let c1 = certify(&h1, &keys[..3]);
         let block = CertifiedHeader { header: h1.clone(), certificate: c1.clone() };
 

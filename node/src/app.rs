@@ -476,7 +476,7 @@ impl App {
             time_ms: ctx.time_ms,
             parent_hash: tip.hash,
             proposer,
-            tx_root: Block::tx_root_of(&entries),
+            tx_root: Block::tx_root_of_entries(&entries),
             tx_count: txs.len() as u32,
             state_root: outcome.state_root,
             receipts_root: outcome.receipts_root,

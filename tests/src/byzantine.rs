@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use jialing_core::{Block, Hash, Keypair, Transaction};
+use jialing_core::{Block, Keypair, Transaction};
 use jialing_node::consensus::host::ProposalHook;
 
 /// Proposes blocks carrying a transaction signed by a key that is no member (the header
@@ -25,8 +25,7 @@ impl ProposalHook for InvalidBlock {
         }
         .sign(&outsider);
         block.txs.push(stx);
-        let hashes: Vec<Hash> = block.txs.iter().map(|t| t.hash()).collect();
-        block.header.tx_root = Block::tx_root_of(&hashes);
+        block.header.tx_root = block.computed_tx_root();
         block.header.tx_count = block.txs.len() as u32;
         tracing::warn!(target: "jialing::byzantine", height = block.header.height, "TEST BYZANTINE: proposing a block with a non-member transaction");
         block

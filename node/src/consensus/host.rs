@@ -837,8 +837,7 @@ fn body_matches_header(block: &Block) -> Result<(), String> {
     if h.tx_count as usize != block.txs.len() {
         return Err(format!("header counts {} transactions, the body has {}", h.tx_count, block.txs.len()));
     }
-    let hashes: Vec<Hash> = block.txs.iter().map(|t| t.hash()).collect();
-    let root = Block::tx_root_of(&hashes);
+    let root = block.computed_tx_root();
     if root != h.tx_root {
         return Err(format!("tx_root {} in the header, {root} over the body", h.tx_root));
     }
