@@ -74,7 +74,10 @@ fn hostile_submissions_get_precise_errors_and_change_nothing() {
     assert_eq!((s, code(&v)), (409, "bad_nonce"), "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("replay"), "{v}");
 
-    // Batch: one result per entry, in order.
+    // Batch: one result per entry, in order. Cheap checks (nonce) run before
+    // signatures, so the forgery carries the next nonce to reach the signature check.
+    let mut forged = certify_tx(&chain, &admin, 1, "m2");
+    forged.signature.0[10] ^= 1;
     let (s, v) = n.post("/v1/txs", &json!({"txs": ["zz", hex::encode(forged.to_bytes())]})).unwrap();
     assert_eq!(s, 200);
     let r = v["results"].as_array().unwrap();
