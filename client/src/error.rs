@@ -186,3 +186,17 @@ fn payload_hint(reason: &str) -> &'static str {
         ""
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flood_refusals_tell_what_to_do() {
+        for code in ["too_many_pending", "nonce_too_far", "rate_limited", "overloaded", "timeout", "body_too_large"] {
+            assert!(!hint(code).is_empty(), "{code} has no hint");
+        }
+        let e = ClientError::Api { status: 429, code: "too_many_pending".into(), message: "x".into() };
+        assert!(e.to_string().contains("wait for blocks to commit them"), "{e}");
+    }
+}

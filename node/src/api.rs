@@ -35,6 +35,17 @@ pub struct Api {
     pub(crate) info: Arc<NodeInfo>,
     pub(crate) audit: Arc<crate::audit_log::AuditLog>,
     pub(crate) pages: Arc<crate::consumer::PageCache>,
+    /// Bounds the listener's store reads and submissions in flight on the blocking
+    /// pool, including those whose request already timed out.
+    pub(crate) reads: Arc<tokio::sync::Semaphore>,
+}
+
+impl Api {
+    /// The same state with its own bound on blocking work (one per listener, so one
+    /// listener's load cannot take the other's share).
+    pub fn with_reads(&self, max_blocking: usize) -> Api {
+        Api { reads: Arc::new(tokio::sync::Semaphore::new(max_blocking)), ..self.clone() }
+    }
 }
 
 /// An API error: status, stable code and message.
@@ -99,15 +110,26 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// Runs `f` (which reads the store) on the blocking pool, so slow reads (long
-/// histories, EPCIS exports, proofs over thousands of headers) never hold a runtime
-/// thread that consensus and the other requests need.
+/// Runs `f` (which reads the store, or verifies signatures) on the blocking pool, so
+/// slow reads (long histories, EPCIS exports, proofs over thousands of headers) never
+/// hold a runtime thread that consensus and the other requests need. At most
+/// `max_blocking` of them run per listener: the permit is held until `f` returns, even
+/// when the request times out first, so timed-out work cannot pile up.
 pub(crate) async fn blocking<T: Send + 'static>(
+    reads: Arc<tokio::sync::Semaphore>,
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    let permit = reads
+        .acquire_owned()
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("read task failed: {e}")))?
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "shutting down"))?;
+    tokio::task::spawn_blocking(move || {
+        let r = f();
+        drop(permit);
+        r
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("read task failed: {e}")))?
 }
 
 /// A JSON body the handler could not take: 413 `body_too_large` past the listener's
@@ -123,9 +145,16 @@ fn body_error(e: axum::extract::rejection::JsonRejection, expected: &str) -> Api
     ApiError::bad_request(format!("expected {expected}: {e}"))
 }
 
-/// The shared state of both listeners.
-pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>) -> Api {
-    Api { ledger, info: Arc::new(info), audit, pages: Arc::new(crate::consumer::PageCache::default()) }
+/// The state of the member API (`max_blocking` store reads or submissions at once);
+/// [`Api::with_reads`] gives the public listener's.
+pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>, max_blocking: usize) -> Api {
+    Api {
+        ledger,
+        info: Arc::new(info),
+        audit,
+        pages: Arc::new(crate::consumer::PageCache::default()),
+        reads: Arc::new(tokio::sync::Semaphore::new(max_blocking)),
+    }
 }
 
 /// Routes of the public listener: health and status, the consumer page (GS1 Digital
@@ -226,7 +255,7 @@ async fn submit_batch(
         )));
     }
     let ledger = api.ledger.clone();
-    let results = tokio::task::spawn_blocking(move || {
+    let results = blocking(api.reads.clone(), move || {
         let mut slots: Vec<Option<Result<TxHash, SubmitError>>> = Vec::with_capacity(body.txs.len());
         let mut good = Vec::new();
         let mut good_idx = Vec::new();
@@ -243,7 +272,7 @@ async fn submit_batch(
         for (i, r) in good_idx.into_iter().zip(ledger.submit(good)) {
             slots[i] = Some(r);
         }
-        slots
+        Ok(slots
             .into_iter()
             .map(|r| match r {
                 Some(Ok(h)) => json!({"hash": h, "accepted": true}),
@@ -252,10 +281,9 @@ async fn submit_batch(
                 }
                 None => json!({"hash": null, "accepted": false}),
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>())
     })
-    .await
-    .map_err(|e| ApiError::bad_request(format!("submission task failed: {e}")))?;
+    .await?;
     Ok(Json(json!({"results": results})))
 }
 
@@ -277,11 +305,12 @@ async fn submit_one(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let ledger = api.ledger.clone();
-    let r = tokio::task::spawn_blocking(move || ledger.submit(vec![t]).pop()).await;
+    let r = blocking(api.reads.clone(), move || Ok(ledger.submit(vec![t]).pop())).await;
     match r {
         Ok(Some(Ok(h))) => (StatusCode::ACCEPTED, Json(json!({"hash": h}))).into_response(),
         Ok(Some(Err(e))) => ApiError::from(e).into_response(),
-        _ => ApiError::bad_request("submission failed").into_response(),
+        Ok(None) => ApiError::bad_request("submission failed").into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -311,7 +340,7 @@ fn receipt_json(r: &jialing_contracts::Receipt) -> Value {
 
 async fn tx_status(State(api): State<Api>, Path(hash): Path<String>) -> ApiResult {
     let hash = parse_hash(&hash)?;
-    blocking(move || tx_status_read(&api, hash)).await
+    blocking(api.reads.clone(), move || tx_status_read(&api, hash)).await
 }
 
 fn tx_status_read(api: &Api, hash: Hash) -> ApiResult {
@@ -330,7 +359,7 @@ fn tx_status_read(api: &Api, hash: Hash) -> ApiResult {
 }
 
 async fn block(State(api): State<Api>, Path(height): Path<String>) -> ApiResult {
-    blocking(move || block_read(&api, &height)).await
+    blocking(api.reads.clone(), move || block_read(&api, &height)).await
 }
 
 fn block_read(api: &Api, height: &str) -> ApiResult {
@@ -351,7 +380,7 @@ fn block_read(api: &Api, height: &str) -> ApiResult {
 }
 
 async fn nonce(State(api): State<Api>, Path(key): Path<String>) -> ApiResult {
-    blocking(move || nonce_read(&api, &key)).await
+    blocking(api.reads.clone(), move || nonce_read(&api, &key)).await
 }
 
 fn nonce_read(api: &Api, key: &str) -> ApiResult {
@@ -418,7 +447,7 @@ pub fn state_json<T: borsh::BorshDeserialize + serde::Serialize>(
 }
 
 async fn org(State(api): State<Api>, Path(uscc): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
-    blocking(move || org_read(&api, &uscc, &q)).await
+    blocking(api.reads.clone(), move || org_read(&api, &uscc, &q)).await
 }
 
 fn org_read(api: &Api, uscc: &str, q: &HistoryQuery) -> ApiResult {
@@ -436,7 +465,7 @@ async fn history_route(
     Path((kind, id)): Path<(String, String)>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult {
-    blocking(move || history_read(&api, kind, id, &q)).await
+    blocking(api.reads.clone(), move || history_read(&api, kind, id, &q)).await
 }
 
 fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery) -> ApiResult {
@@ -456,7 +485,7 @@ async fn methods() -> Json<Value> {
 }
 
 async fn lot(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
-    blocking(move || lot_read(&api, id, &q)).await
+    blocking(api.reads.clone(), move || lot_read(&api, id, &q)).await
 }
 
 fn lot_read(api: &Api, id: String, q: &HistoryQuery) -> ApiResult {
@@ -469,7 +498,7 @@ fn lot_read(api: &Api, id: String, q: &HistoryQuery) -> ApiResult {
 }
 
 async fn product(State(api): State<Api>, Path(code): Path<String>) -> ApiResult {
-    blocking(move || product_read(&api, &code)).await
+    blocking(api.reads.clone(), move || product_read(&api, &code)).await
 }
 
 fn product_read(api: &Api, code: &str) -> ApiResult {
@@ -495,7 +524,7 @@ fn decode<T: borsh::BorshDeserialize>(b: Vec<u8>) -> Result<T, ApiError> {
 
 /// `GET /v1/lot/{id}/epcis`: the lot's successful events as an EPCIS 2.0 document.
 async fn lot_epcis(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<EpcisQuery>) -> ApiResult {
-    blocking(move || lot_epcis_read(&api, id, q)).await
+    blocking(api.reads.clone(), move || lot_epcis_read(&api, id, q)).await
 }
 
 fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {

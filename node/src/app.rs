@@ -589,6 +589,7 @@ impl App {
         });
         m.mempool_txs.set(pool.len() as i64);
         m.mempool_bytes.set(pool.bytes() as i64);
+        m.mempool_expired.inc_by(dropped.expired as u64);
         if dropped != Default::default() {
             tracing::info!(target: "jialing::mempool", stale = dropped.stale, expired = dropped.expired, "re-check after commit dropped transactions");
         }

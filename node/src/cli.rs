@@ -97,6 +97,10 @@ pub enum Command {
         /// Do not submit the demo scenario.
         #[arg(long)]
         no_demo: bool,
+        /// Per-client request rate of both API listeners, requests per second (0: no
+        /// limit, e.g. for a load test from one address); default: the config defaults.
+        #[arg(long)]
+        rate_limit: Option<u32>,
     },
 }
 
@@ -153,9 +157,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("exported blocks 0..{tip} from {} to {}", cfg.data_dir.display(), out.display());
             Ok(())
         }
-        Command::Devnet { dir, port, p2p_port, reset, no_demo } => {
+        Command::Devnet { dir, port, p2p_port, reset, no_demo, rate_limit } => {
             init_logging(&LogConfig::default())?;
-            runtime()?.block_on(crate::devnet::run(&dir, port, p2p_port, reset, !no_demo))
+            runtime()?.block_on(crate::devnet::run(&dir, port, p2p_port, reset, !no_demo, rate_limit))
         }
     }
 }

@@ -193,6 +193,7 @@ impl Default for PublicApiConfig {
                 max_body_bytes: 16 * 1024,
                 max_connections: 1024,
                 max_concurrent_requests: 64,
+                max_blocking: 8,
                 request_timeout_ms: 10_000,
                 rate_per_second: 20,
                 rate_burst: 60,
@@ -219,6 +220,9 @@ pub struct ServeLimits {
     pub max_connections: usize,
     /// Most requests handled at once; beyond it 503 `overloaded` with `Retry-After`.
     pub max_concurrent_requests: usize,
+    /// Most store reads and submissions in flight on blocking threads (one slow read
+    /// each); further requests wait for one to finish, within their timeout.
+    pub max_blocking: usize,
     /// Requests per second each client address may make on average (0: no limit).
     pub rate_per_second: u32,
     /// Requests a client address may make at once before the rate applies; beyond
@@ -234,8 +238,9 @@ impl Default for ServeLimits {
             request_timeout_ms: 30_000,
             max_connections: 256,
             max_concurrent_requests: 64,
-            rate_per_second: 500,
-            rate_burst: 1_000,
+            max_blocking: 16,
+            rate_per_second: 1_000,
+            rate_burst: 2_000,
         }
     }
 }
@@ -252,8 +257,8 @@ impl ServeLimits {
         if self.header_read_timeout_ms == 0 || self.request_timeout_ms == 0 {
             return bad("header_read_timeout_ms", "and request_timeout_ms must be at least 1 ms");
         }
-        if self.max_connections == 0 || self.max_concurrent_requests == 0 {
-            return bad("max_connections", "and max_concurrent_requests must be at least 1");
+        if self.max_connections == 0 || self.max_concurrent_requests == 0 || self.max_blocking == 0 {
+            return bad("max_connections", "max_concurrent_requests and max_blocking must be at least 1");
         }
         if self.rate_per_second > 0 && self.rate_burst == 0 {
             return bad("rate_burst", "must be at least 1 when rate_per_second is set");

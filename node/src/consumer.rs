@@ -425,7 +425,7 @@ pub async fn page(
     let ledger = api.ledger.clone();
     let cache = api.pages.clone();
     let self_path = jialing_contracts::trace::epcis::digital_link_path(&item, &lot);
-    let r = tokio::task::spawn_blocking(move || {
+    let render_page = move || {
         // The lot's state bytes change with every event, recall or hold.
         let version = ledger.store.get(&lot_key(&lot)).ok().flatten().map(|b| jialing_core::sha256(&b));
         // Keyed by the whole code: a page is only ever served for its own product.
@@ -446,8 +446,8 @@ pub async fn page(
             pages.insert(key, (v, std::time::Instant::now(), html.clone()));
         }
         Ok(html)
-    })
-    .await;
+    };
+    let r = crate::api::blocking(api.reads.clone(), move || Ok(render_page())).await;
     match r {
         Ok(Ok(html)) => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],

@@ -40,7 +40,7 @@ impl Drop for Children {
 }
 
 /// Writes the devnet directory: genesis, sample keys, and one config per node.
-fn layout(dir: &Path, port: u16, p2p_port: u16) -> anyhow::Result<Vec<(PathBuf, NodeConfig)>> {
+fn layout(dir: &Path, port: u16, p2p_port: u16, rate: Option<u32>) -> anyhow::Result<Vec<(PathBuf, NodeConfig)>> {
     let genesis_path = dir.join("genesis.toml");
     std::fs::write(&genesis_path, jialing_genesis::SAMPLE_TOML).context("writing genesis.toml")?;
     jialing_genesis::write_sample_keys(&dir.join("keys")).context("writing the sample key files")?;
@@ -77,7 +77,7 @@ fn layout(dir: &Path, port: u16, p2p_port: u16) -> anyhow::Result<Vec<(PathBuf, 
             }
             validator_keys.push(v);
         }
-        let cfg = NodeConfig {
+        let mut cfg = NodeConfig {
             genesis: genesis_path.clone(),
             data_dir: node_dir.join("data"),
             validator_keys,
@@ -98,6 +98,12 @@ fn layout(dir: &Path, port: u16, p2p_port: u16) -> anyhow::Result<Vec<(PathBuf, 
                 ..Default::default()
             },
         };
+        if let Some(r) = rate {
+            for limits in [&mut cfg.api.limits, &mut cfg.api.public.limits] {
+                limits.rate_per_second = r;
+                limits.rate_burst = limits.rate_burst.max(r.saturating_mul(2));
+            }
+        }
         let path = node_dir.join("config.toml");
         std::fs::create_dir_all(&node_dir)?;
         std::fs::write(&path, cfg.to_toml()).with_context(|| format!("writing {}", path.display()))?;
@@ -106,15 +112,23 @@ fn layout(dir: &Path, port: u16, p2p_port: u16) -> anyhow::Result<Vec<(PathBuf, 
     Ok(out)
 }
 
-/// Runs the devnet in `dir` with the APIs on `port` to `port + 4` and peer-to-peer on
-/// `p2p_port` upwards.
-pub async fn run(dir: &Path, port: u16, p2p_port: u16, reset: bool, demo: bool) -> anyhow::Result<()> {
+/// Runs the devnet in `dir` with the APIs on `port` to `port + 4` (public listeners on
+/// `port + 80` to `port + 84`) and peer-to-peer on `p2p_port` upwards; `rate_limit`
+/// overrides the per-client request rate of every listener (0: none).
+pub async fn run(
+    dir: &Path,
+    port: u16,
+    p2p_port: u16,
+    reset: bool,
+    demo: bool,
+    rate_limit: Option<u32>,
+) -> anyhow::Result<()> {
     if reset && dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
-    let nodes = layout(&dir, port, p2p_port)?;
+    let nodes = layout(&dir, port, p2p_port, rate_limit)?;
     let init = jialing_genesis::sample().initial_state();
     let exe = std::env::current_exe().context("locating the jialing-node binary")?;
     let mut children = Children(Vec::new());

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub txs_refused: Counter,
     /// Submissions rejected before the mempool (bad signature, not a member, ...).
     pub txs_rejected: Counter,
+    /// Pending transactions dropped after `mempool.ttl_blocks` blocks.
+    pub mempool_expired: Counter,
     /// Pending transactions.
     pub mempool_txs: Gauge,
     /// Pending bytes.
@@ -54,6 +56,7 @@ impl Metrics {
             txs_committed: Counter::default(),
             txs_refused: Counter::default(),
             txs_rejected: Counter::default(),
+            mempool_expired: Counter::default(),
             mempool_txs: Gauge::default(),
             mempool_bytes: Gauge::default(),
             block_execute_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
@@ -72,6 +75,11 @@ impl Metrics {
         registry.register("txs_committed", "Transactions committed in blocks", m.txs_committed.clone());
         registry.register("txs_refused", "Committed transactions refused by a contract rule", m.txs_refused.clone());
         registry.register("txs_rejected", "Submissions rejected before the mempool", m.txs_rejected.clone());
+        registry.register(
+            "mempool_expired",
+            "Pending transactions dropped after mempool.ttl_blocks blocks",
+            m.mempool_expired.clone(),
+        );
         registry.register("mempool_txs", "Pending transactions", m.mempool_txs.clone());
         registry.register("mempool_bytes", "Pending transaction bytes", m.mempool_bytes.clone());
         registry.register("block_execute_seconds", "Block execution time", m.block_execute_seconds.clone());

@@ -81,7 +81,7 @@ fn with_validators(ledger: &Ledger, proof: &Proof) -> Value {
 /// `GET /v1/proof/tx/{hash}`.
 pub async fn tx(State(api): State<Api>, Path(hash): Path<String>) -> ProofResult {
     let hash = parse_hash(&hash)?;
-    blocking(move || {
+    blocking(api.reads.clone(), move || {
         let proof = Proof::Tx(tx_proof(&api.ledger, &hash)?);
         Ok(Json(with_validators(&api.ledger, &proof)))
     })
@@ -111,7 +111,7 @@ pub async fn state(State(api): State<Api>, Query(q): Query<StateQuery>) -> Proof
     if q.key.is_empty() || q.key.len() > 512 {
         return Err(ApiError::bad_request("key must be 1 to 512 bytes, e.g. lot/<id>"));
     }
-    blocking(move || {
+    blocking(api.reads.clone(), move || {
         let proof = Proof::State(state_proof(&api.ledger, q.key.as_bytes())?);
         Ok(Json(with_validators(&api.ledger, &proof)))
     })
@@ -138,7 +138,7 @@ pub async fn consistency(State(api): State<Api>, Query(q): Query<ConsistencyQuer
             "at most {MAX_CONSISTENCY_HEADERS} headers per proof; ask for a shorter range"
         )));
     }
-    blocking(move || {
+    blocking(api.reads.clone(), move || {
         let mut headers = Vec::with_capacity((to - q.from + 1) as usize);
         for h in q.from..=to {
             let header = api.ledger.store.header(h)?;
@@ -173,7 +173,7 @@ pub async fn blocks_raw(State(api): State<Api>, Query(q): Query<RawQuery>) -> Pr
     }
     let limit = q.limit.unwrap_or(MAX_RAW_BLOCKS).clamp(1, MAX_RAW_BLOCKS);
     let ledger = api.ledger.clone();
-    let blocks = blocking(move || {
+    let blocks = blocking(api.reads.clone(), move || {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         for h in q.from..=tip.min(q.from.saturating_add(limit - 1)) {

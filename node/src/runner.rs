@@ -128,9 +128,10 @@ pub async fn run_hooked(
     };
     let audit = crate::audit_log::AuditLog::open(&cfg.data_dir.join("audit").join("queries.jsonl"))
         .with_context(|| format!("opening the audit log under {}", cfg.data_dir.display()))?;
-    let api = crate::api::state(ledger.clone(), info, Arc::new(audit));
+    let api = crate::api::state(ledger.clone(), info, Arc::new(audit), cfg.api.limits.max_blocking);
     if let Some(l) = public {
-        tokio::spawn(serve::serve(l, public_router(api.clone()), cfg.api.public.limits.clone(), "public"));
+        let public_api = api.with_reads(cfg.api.public.limits.max_blocking);
+        tokio::spawn(serve::serve(l, public_router(public_api), cfg.api.public.limits.clone(), "public"));
     }
     let server = serve::serve(listener, router(api), cfg.api.limits.clone(), "member");
     on_ready(ledger.clone());

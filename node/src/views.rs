@@ -51,7 +51,7 @@ fn now(ledger: &Ledger) -> u64 {
 
 /// `GET /v1/credit/{subject}`: the subject's records in publication (public).
 pub async fn credit_public(State(api): State<Api>, Path(subject): Path<String>) -> Result<Json<Value>, ApiError> {
-    blocking(move || credit_public_read(&api, subject)).await
+    blocking(api.reads.clone(), move || credit_public_read(&api, subject)).await
 }
 
 fn credit_public_read(api: &Api, subject: String) -> Result<Json<Value>, ApiError> {
@@ -119,7 +119,7 @@ pub async fn credit_full(
     Path(subject): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    blocking(move || credit_full_read(&api, subject, &headers)).await
+    blocking(api.reads.clone(), move || credit_full_read(&api, subject, &headers)).await
 }
 
 fn credit_full_read(api: &Api, subject: String, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -145,7 +145,7 @@ fn log_query(log: &Arc<crate::audit_log::AuditLog>, entry: &Value) -> Result<(),
 
 /// `GET /v1/data/product/{id}`: a data product and its registration (public).
 pub async fn data_product(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    blocking(move || data_product_read(&api, &id)).await
+    blocking(api.reads.clone(), move || data_product_read(&api, &id)).await
 }
 
 fn data_product_read(api: &Api, id: &str) -> Result<Json<Value>, ApiError> {
@@ -166,7 +166,7 @@ pub async fn data_licences(
     Path(uscc): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    blocking(move || data_licences_read(&api, uscc, &headers)).await
+    blocking(api.reads.clone(), move || data_licences_read(&api, uscc, &headers)).await
 }
 
 fn data_licences_read(api: &Api, uscc: String, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {

@@ -74,14 +74,16 @@ fn hostile_submissions_get_precise_errors_and_change_nothing() {
     assert_eq!((s, code(&v)), (409, "bad_nonce"), "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("replay"), "{v}");
 
-    // Batch: one result per entry, in order. Cheap checks (nonce) run before
-    // signatures, so the forgery carries the next nonce to reach the signature check.
-    let mut forged = certify_tx(&chain, &admin, 1, "m2");
-    forged.signature.0[10] ^= 1;
-    let (s, v) = n.post("/v1/txs", &json!({"txs": ["zz", hex::encode(forged.to_bytes())]})).unwrap();
+    // Batch: one result per entry, in order. Cheap checks come first: nonce 0 is used
+    // now, so a forged nonce-0 transaction is a replay before it is a bad signature.
+    let mut forged_next = certify_tx(&chain, &admin, 1, "m2");
+    forged_next.signature.0[10] ^= 1;
+    let (s, v) = n
+        .post("/v1/txs", &json!({"txs": ["zz", hex::encode(forged_next.to_bytes()), hex::encode(forged.to_bytes())]}))
+        .unwrap();
     assert_eq!(s, 200);
     let r = v["results"].as_array().unwrap();
-    assert_eq!((code(&r[0]), code(&r[1])), ("malformed_tx", "bad_signature"), "{v}");
+    assert_eq!((code(&r[0]), code(&r[1]), code(&r[2])), ("malformed_tx", "bad_signature", "bad_nonce"), "{v}");
 
     // Malformed queries are 400s, unknown objects 404s, never 500s.
     for (path, status) in [

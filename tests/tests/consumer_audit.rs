@@ -75,7 +75,8 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     tool("chromium")?;
     tool("zbarimg")?;
     let dir = tempfile::tempdir()?;
-    let api = free_ports(5);
+    // APIs on api..api+4, public listeners on api+80..api+84: the whole block is free.
+    let api = free_ports(85);
     let p2p = free_ports(10);
     let child = Command::new(binary("jialing-node")?)
         .args(["devnet", "--dir"])
