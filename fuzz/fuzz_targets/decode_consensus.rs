@@ -2,8 +2,8 @@
 //! never panic, and the proposal reassembly buffer must drop garbage cleanly.
 #![no_main]
 use bytes::Bytes;
-use jialing_node::consensus::codec::WireCodec;
 use jialing_core::Keypair;
+use jialing_node::consensus::codec::WireCodec;
 use jialing_node::consensus::context::{Address, Ctx, PartMessage, ProposalPart, Validator, ValidatorSet};
 use jialing_node::consensus::parts::{PartsBuffer, Schedule};
 use libfuzzer_sys::fuzz_target;
@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
         // One validator, scheduled for every height and round: garbage gets as far into
         // the reassembler as it can.
         let key = Keypair::from_label("fuzz/validator").public();
-        let validators = ValidatorSet { validators: vec![Validator { address: Address(key), public_key: key, power: 1 }] };
+        let validators =
+            ValidatorSet { validators: vec![Validator { address: Address(key), public_key: key, power: 1 }] };
         let schedule = Schedule { height: 1, round: 0, validators };
         let mut buf = PartsBuffer::new("jialing-fuzz".into(), 1 << 20, 4, 8);
         let _ = buf.insert(b"peer", m, &schedule);
