@@ -2,8 +2,9 @@
 //! never panic, and the proposal reassembly buffer must drop garbage cleanly.
 #![no_main]
 use bytes::Bytes;
+use jialing_core::Keypair;
 use jialing_node::consensus::codec::WireCodec;
-use jialing_node::consensus::context::{Ctx, PartMessage, ProposalPart, ValidatorSet};
+use jialing_node::consensus::context::{Address, Ctx, PartMessage, ProposalPart, Validator, ValidatorSet};
 use jialing_node::consensus::parts::{PartsBuffer, Schedule};
 use libfuzzer_sys::fuzz_target;
 use malachitebft_app::consensus::{LivenessMsg, ProposedValue, SignedConsensusMsg};
@@ -21,10 +22,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = Codec::<sync::Request<Ctx>>::decode(&c, b.clone());
     let _ = Codec::<sync::Response<Ctx>>::decode(&c, b.clone());
     if let Ok(m) = Codec::<PartMessage>::decode(&c, b) {
-        let key = jialing_core::Keypair::from_label("fuzz/validator").public();
-        let set = jialing_core::ValidatorSet::new(vec![jialing_core::Validator { public_key: key, power: 1 }])
-            .expect("one validator");
-        let schedule = Schedule { height: 1, round: 0, validators: ValidatorSet::from(&set) };
+        // One validator, scheduled for every height and round: garbage gets as far into
+        // the reassembler as it can.
+        let key = Keypair::from_label("fuzz/validator").public();
+        let validators =
+            ValidatorSet { validators: vec![Validator { address: Address(key), public_key: key, power: 1 }] };
+        let schedule = Schedule { height: 1, round: 0, validators };
         let mut buf = PartsBuffer::new("jialing-fuzz".into(), 1 << 20, 4, 8);
         let _ = buf.insert(b"peer", m, &schedule);
     }

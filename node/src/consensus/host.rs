@@ -312,7 +312,7 @@ impl Host {
                 let _ = reply.send(());
             }
             AppMsg::Finalized { certificate, reply, .. } => {
-                let _ = reply.send(self.finalized(certificate.height.0)?);
+                let _ = reply.send(self.finalized(certificate.height.0, certificate.value_id.0)?);
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let _ = reply.send(self.decided_values(*range.start(), *range.end()));
@@ -327,12 +327,12 @@ impl Host {
     /// What to tell the engine once `height` is finalized: start the next height. The
     /// decided block was committed when `Decided` was acknowledged; if it was not, the
     /// node stops (never `Next::Restart`, which resets the engine's write-ahead log).
-    pub fn finalized(&mut self, height: u64) -> Result<Next<Ctx>, HostError> {
+    pub fn finalized(&mut self, height: u64, block: Hash) -> Result<Next<Ctx>, HostError> {
         let tip = self.tip_height();
         if tip < height {
             return Err(HostError::Commit {
                 height,
-                block: Hash::ZERO,
+                block,
                 reason: format!("finalized while this node's tip is {tip}"),
             });
         }

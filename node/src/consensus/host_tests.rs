@@ -359,7 +359,7 @@ async fn failed_commit_stops_the_node_instead_of_restarting() {
     let err = n.decided(certificate(&b, 1)).await.unwrap_err();
     assert!(matches!(err, HostError::Commit { height: 1, .. }), "{err}");
     assert_eq!(n.tip(), 0);
-    let Err(err) = n.host.finalized(1) else { panic!("no Next for an uncommitted height") };
+    let Err(err) = n.host.finalized(1, b.header.hash()) else { panic!("no Next for an uncommitted height") };
     assert!(err.to_string().contains("stopping rather than restart"), "{err}");
 
     // A decided block this node does not hold.
@@ -369,7 +369,7 @@ async fn failed_commit_stops_the_node_instead_of_restarting() {
 
     // The held one with a quorum commits, and the next height starts.
     n.decided(certificate(&b, 3)).await.unwrap();
-    assert!(matches!(n.host.finalized(1).unwrap(), Next::Start(Height(2), _)));
+    assert!(matches!(n.host.finalized(1, b.header.hash()).unwrap(), Next::Start(Height(2), _)));
 }
 
 /// After a crash the engine may decide, replaying its write-ahead log, a block this

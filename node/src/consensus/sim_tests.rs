@@ -2,14 +2,15 @@
 //! fjall store each, in temporary directories) driven by [`AppMsg`] values over a
 //! simulated network. The seed decides message delays (and so their order), losses, a
 //! partition, a crash-and-reopen of one node's store, a sync server that first answers
-//! with a tampered body, and which transactions are submitted; virtual time drives the
-//! block clock. The harness plays the engine: it asks the scheduled proposer for a
+//! with a tampered body, which validator proposes invalid blocks, and which
+//! transactions are submitted; virtual time drives the block clock. The harness plays the engine: it asks the scheduled proposer for a
 //! value, delivers the parts, decides when more than two thirds of the power holds the
 //! value as valid (signing the certificate with the validators' keys), and otherwise
 //! moves to the next round. Nodes that missed a height catch up by sync.
 //!
 //! Checked: every node ends with the same blocks (no fork), the chain reached the target
-//! height, and the same seed gives the same run twice (blocks and trace).
+//! height, no block holds the Byzantine proposer's invalid block, and the same seed
+//! gives the same run twice (blocks and trace).
 
 use std::collections::BTreeSet;
 
@@ -89,8 +90,20 @@ impl Sim {
     fn new(seed: u64, heights: u64) -> Self {
         let mut rng = Rng(seed);
         let faults = Faults::from_seed(&mut rng, heights);
-        let nodes = VALIDATORS.iter().map(|v| Some(node(Some(v)))).collect();
-        Sim { rng, faults, nodes, crashed: vec![None, None, None, None], now: T0, nonce: 0, trace: Vec::new() }
+        // One validator proposes invalid blocks (until it crashes, if it is the one).
+        let byzantine = rng.below(4) as usize;
+        let nodes = (0..VALIDATORS.len())
+            .map(|i| {
+                let n = node(Some(VALIDATORS[i]));
+                Some(if i == byzantine {
+                    Node { host: n.host.with_proposal_hook(Arc::new(InvalidBlock)), ..n }
+                } else {
+                    n
+                })
+            })
+            .collect();
+        let trace = vec![format!("node {byzantine} proposes invalid blocks")];
+        Sim { rng, faults, nodes, crashed: vec![None, None, None, None], now: T0, nonce: 0, trace }
     }
 
     fn alive(&self) -> Vec<usize> {
@@ -273,8 +286,10 @@ impl Sim {
         self.faults.partition = (usize::MAX, 0, 0);
         self.catch_up(heights, heights + 1).await;
         let reference = self.nodes[0].as_ref().unwrap();
-        let blocks: Vec<Hash> =
-            (1..=heights).map(|h| reference.host.ledger().store.block(h).unwrap().unwrap().header.hash()).collect();
+        let headers: Vec<_> =
+            (1..=heights).map(|h| reference.host.ledger().store.block(h).unwrap().unwrap().header).collect();
+        assert!(headers.iter().all(|h| h.state_root != Hash([9; 32])), "an invalid block was committed");
+        let blocks: Vec<Hash> = headers.iter().map(|h| h.hash()).collect();
         for (i, n) in self.nodes.iter().enumerate() {
             let n = n.as_ref().unwrap();
             assert_eq!(n.tip(), heights, "node {i} reached the target");
