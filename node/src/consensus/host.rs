@@ -36,6 +36,11 @@ use crate::app::{App, Ledger, Proposal};
 use crate::config::{BlockConfig, ConsensusConfig};
 use crate::solo::now_ms;
 
+/// Base period of vote rebroadcast (Malachite adds the per-round timeout deltas). Short,
+/// so that peers reconnecting after a partition exchange their votes at once: see
+/// docs/adr/0003-partition-resume.md.
+const REBROADCAST: Duration = Duration::from_millis(500);
+
 /// A block seen for the height being decided: ours, streamed to us, or synced.
 struct Candidate {
     height: u64,
@@ -108,7 +113,10 @@ impl Host {
             prevote_delta: Duration::from_millis(self.cfg.timeout_delta_ms),
             precommit: Duration::from_millis(self.cfg.timeout_vote_ms),
             precommit_delta: Duration::from_millis(self.cfg.timeout_delta_ms),
-            rebroadcast: Duration::from_millis(self.cfg.timeout_propose_ms + 2 * self.cfg.timeout_vote_ms),
+            // Votes are republished this long after a round starts, then again (plus the
+            // per-round deltas): the only way a peer that reconnects after a partition
+            // learns the votes it missed. See docs/adr/0003-partition-resume.md.
+            rebroadcast: REBROADCAST,
             max_timeout: Duration::from_secs(30),
         };
         HeightParams::new(ValidatorSet::from(&tip.validators), timeouts, None)
