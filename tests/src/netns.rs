@@ -111,6 +111,12 @@ impl Netns {
             ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
             ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+            // Diagnosis knob (ADR 0003): cap TCP's retransmission backoff in the node's
+            // namespace (Linux 6.15+), to tell TCP backoff from consensus timing.
+            if let Ok(ms) = std::env::var("JIALING_NETNS_TCP_RTO_MAX_MS") {
+                let set = format!("net.ipv4.tcp_rto_max_ms={ms}");
+                ip(&["netns", "exec", &ns, "sysctl", "-q", "-w", &set])?;
+            }
             // Management link for the API, from the root namespace.
             let root_end = format!("jl{pid}m{i}");
             ip(&["link", "add", &root_end, "type", "veth", "peer", "name", "mgmt0", "netns", &ns])?;
