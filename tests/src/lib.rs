@@ -3,6 +3,8 @@
 //! SIGKILL and restarts them. Every wait is bounded.
 
 pub mod byzantine;
+pub mod netns;
+pub mod perturb;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +37,18 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
         };
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "-q", "-p", pkg, "--bin", name]);
+        // Cargo sets these for the test; build scripts that declare them with
+        // rerun-if-env-changed (ring does) would rerun and rebuild everything above them,
+        // here and again at the next plain `cargo build`.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CRATE_", "CARGO_PRIMARY_", "CARGO_TARGET_TMPDIR"]
+                .iter()
+                .any(|p| k.starts_with(p))
+            {
+                cmd.env_remove(&*k);
+            }
+        }
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
@@ -85,29 +99,59 @@ pub struct NodeProc {
     log: PathBuf,
     /// The workspace binary and the arguments before `run --config CONFIG`.
     program: (String, Vec<String>),
+    /// Command words put before the binary (e.g. `ip netns exec NS`); the wrapper must
+    /// exec the binary, so that the child's pid is the node's.
+    launcher: Vec<String>,
 }
 
 impl NodeProc {
     /// Starts `jialing-node run --config CONFIG` (logs to a file next to the config) and
     /// waits until `/health` answers.
     pub fn start(config: &Path, url: &str) -> anyhow::Result<Self> {
-        Self::start_program(config, url, "jialing-node", &[])
+        Self::start_with(config, url, Vec::new())
     }
 
     /// [`NodeProc::start`] with another workspace binary that takes `run --config`
     /// after `args` (the test suite's `byzantine-node MODE`).
     pub fn start_program(config: &Path, url: &str, program: &str, args: &[&str]) -> anyhow::Result<Self> {
-        let log = config.with_extension("log");
         let program = (program.to_string(), args.iter().map(|a| a.to_string()).collect());
-        let mut p = NodeProc { config: config.to_path_buf(), url: url.to_string(), child: None, log, program };
+        Self::launch(config, url, program, Vec::new())
+    }
+
+    /// As [`NodeProc::start`], launched through `launcher` (command words put before
+    /// the binary, such as `ip netns exec NS`, which execs it).
+    pub fn start_with(config: &Path, url: &str, launcher: Vec<String>) -> anyhow::Result<Self> {
+        Self::launch(config, url, ("jialing-node".to_string(), Vec::new()), launcher)
+    }
+
+    fn launch(config: &Path, url: &str, program: (String, Vec<String>), launcher: Vec<String>) -> anyhow::Result<Self> {
+        let log = config.with_extension("log");
+        let mut p =
+            NodeProc { config: config.to_path_buf(), url: url.to_string(), child: None, log, program, launcher };
         p.restart()?;
         Ok(p)
     }
 
     /// (Re)starts the process.
     pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.spawn()?;
+        self.wait_healthy()
+    }
+
+    /// Starts the process without waiting for it (see [`NodeProc::wait_healthy`]), so
+    /// that several nodes can start at the same moment.
+    pub fn spawn(&mut self) -> anyhow::Result<()> {
         let logf = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let child = Command::new(binary(&self.program.0)?)
+        let bin = binary(&self.program.0)?;
+        let mut cmd = match self.launcher.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let child = cmd
             .args(&self.program.1)
             .args(["run", "--config"])
             .arg(&self.config)
@@ -116,6 +160,11 @@ impl NodeProc {
             .stderr(Stdio::from(logf))
             .spawn()?;
         self.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits (bounded) until the started process answers `/health`.
+    pub fn wait_healthy(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if get(&format!("{}/health", self.url)).is_ok() {
@@ -144,6 +193,28 @@ impl NodeProc {
             let _ = c.kill(); // SIGKILL on Unix
             let _ = c.wait();
         }
+    }
+
+    /// Whether the process is running (started and not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Sends `SIGSTOP` (the process freezes; the kernel keeps its sockets open).
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("STOP")
+    }
+
+    /// Sends `SIGCONT` to a paused process.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("CONT")
+    }
+
+    fn signal(&self, sig: &str) -> anyhow::Result<()> {
+        let pid = self.child.as_ref().map(Child::id).context("node is not running")?;
+        let status = Command::new("kill").args(["-s", sig, &pid.to_string()]).status().context("running kill")?;
+        anyhow::ensure!(status.success(), "kill -s {sig} {pid} failed: {status}");
+        Ok(())
     }
 
     /// The process's log so far.
@@ -297,6 +368,8 @@ pub struct Network {
     pub configs: Vec<(PathBuf, String)>,
     /// Started nodes, by index (`None` until started).
     pub nodes: Vec<Option<NodeProc>>,
+    /// Per node, command words put before the binary (empty: run it directly).
+    pub launchers: Vec<Vec<String>>,
     /// The chain id.
     pub chain_id: String,
 }
@@ -341,13 +414,19 @@ impl Network {
             std::fs::write(&config, edit(i, text))?;
             configs.push((config, format!("http://127.0.0.1:{}", api + i as u16)));
         }
-        Ok(Network { net, configs, nodes: (0..n).map(|_| None).collect(), chain_id: init.chain.chain_id })
+        Ok(Network {
+            net,
+            configs,
+            nodes: (0..n).map(|_| None).collect(),
+            launchers: vec![Vec::new(); n],
+            chain_id: init.chain.chain_id,
+        })
     }
 
     /// Starts node `i`.
     pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
         let (config, url) = &self.configs[i];
-        self.nodes[i] = Some(NodeProc::start(config, url)?);
+        self.nodes[i] = Some(NodeProc::start_with(config, url, self.launchers[i].clone())?);
         Ok(())
     }
 

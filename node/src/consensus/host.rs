@@ -64,6 +64,11 @@ use crate::solo::now_ms;
 
 pub use super::state::TimeError;
 
+/// Base period of vote rebroadcast (Malachite adds the per-round timeout deltas). Short,
+/// so that peers reconnecting after a partition exchange their votes at once: see
+/// docs/adr/0003-partition-resume.md.
+const REBROADCAST: Duration = Duration::from_millis(500);
+
 /// Most decided blocks served in one sync response.
 const MAX_SYNC_BATCH: u64 = 16;
 
@@ -242,7 +247,10 @@ impl Host {
             prevote_delta: Duration::from_millis(self.cfg.timeout_delta_ms),
             precommit: Duration::from_millis(self.cfg.timeout_vote_ms),
             precommit_delta: Duration::from_millis(self.cfg.timeout_delta_ms),
-            rebroadcast: Duration::from_millis(self.cfg.timeout_propose_ms + 2 * self.cfg.timeout_vote_ms),
+            // Votes are republished this long after a round starts, then again (plus the
+            // per-round deltas): the only way a peer that reconnects after a partition
+            // learns the votes it missed. See docs/adr/0003-partition-resume.md.
+            rebroadcast: REBROADCAST,
             max_timeout: Duration::from_secs(30),
         };
         HeightParams::new(ValidatorSet::from(&tip.validators), timeouts, None)
