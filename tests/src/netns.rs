@@ -173,6 +173,8 @@ impl Netns {
                 .lines()
                 .filter_map(|l| l.trim().strip_prefix("listen = \"127.0.0.1:"))
                 .map(|r| r.trim_end_matches('"'))
+                // The public listener of generated networks takes a kernel-picked port.
+                .filter(|port| *port != "0")
                 .collect();
             // [api] comes before [consensus] in generated configs.
             let [api, consensus] = listens[..] else { bail!("{}: expected two listen lines", config.display()) };
@@ -185,6 +187,7 @@ impl Netns {
             }
             let aport = &own[i].0;
             text = text.replace(&format!("\"127.0.0.1:{aport}\""), &format!("\"{}:{aport}\"", self.api_ip(i)));
+            text = text.replace("\"127.0.0.1:0\"", &format!("\"{}:0\"", self.api_ip(i)));
             anyhow::ensure!(!text.contains("127.0.0.1"), "{}: a loopback address is left", config.display());
             std::fs::write(&*config, text)?;
             *url = format!("http://{}:{aport}", self.api_ip(i));
