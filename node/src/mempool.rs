@@ -3,7 +3,8 @@
 //! Deduplicated by hash; one transaction per (signer, nonce); bounded in bytes and count
 //! with a clear "mempool full" error. Only transactions whose signature verified enter,
 //! so a proposal built from the mempool needs no second verification. Candidates for a
-//! block come out in arrival order, each signer's transactions in nonce order. After
+//! block come out in arrival order (governance calls first), each signer's transactions
+//! in nonce order. After
 //! each commit the pool drops what was committed and re-checks the rest.
 //!
 //! **No single signer can fill it** ([`MempoolLimits`]): each signer holds at most
@@ -198,6 +199,9 @@ pub struct Mempool {
     by_hash: HashMap<TxHash, PendingTx>,
     by_signer: BTreeMap<PublicKey, BTreeMap<u64, TxHash>>,
     arrival: BTreeMap<u64, TxHash>,
+    /// Arrival → hash of the [`Priority::Governance`] transactions: block candidates
+    /// start with them, so a revocation is not stuck behind a flooder's backlog.
+    governance: BTreeMap<u64, TxHash>,
     /// (entry height, arrival) → hash: expiry walks the oldest first.
     by_entry: BTreeMap<(u64, u64), TxHash>,
     bytes: usize,
@@ -218,6 +222,7 @@ impl Mempool {
             by_hash: HashMap::new(),
             by_signer: BTreeMap::new(),
             arrival: BTreeMap::new(),
+            governance: BTreeMap::new(),
             by_entry: BTreeMap::new(),
             bytes: 0,
             next_seq: 0,
@@ -246,6 +251,9 @@ impl Mempool {
         self.bytes += bytes.len();
         self.by_signer.entry(signer).or_default().insert(nonce, hash);
         self.arrival.insert(seq, hash);
+        if at.priority == Priority::Governance {
+            self.governance.insert(seq, hash);
+        }
         self.by_entry.insert((at.height, seq), hash);
         self.by_hash.insert(hash, PendingTx { hash, tx, bytes, seq, entered: at.height });
         Ok(())
@@ -325,7 +333,8 @@ impl Mempool {
         n
     }
 
-    /// Block candidates: arrival order, each signer's run in nonce order starting at its
+    /// Block candidates: governance transactions first, then arrival order; each
+    /// signer's run in nonce order starting at its
     /// next nonce (`next_nonce` reads committed state), at most `max_txs` and `max_bytes`.
     pub fn candidates(
         &self,
@@ -336,7 +345,7 @@ impl Mempool {
         let mut out = Vec::new();
         let mut bytes = 0;
         let mut planned: BTreeMap<PublicKey, u64> = BTreeMap::new();
-        for hash in self.arrival.values() {
+        for hash in self.governance.values().chain(self.arrival.values()) {
             if out.len() >= max_txs {
                 break;
             }
@@ -367,6 +376,7 @@ impl Mempool {
         let p = self.by_hash.remove(hash)?;
         self.bytes -= p.bytes.len();
         self.arrival.remove(&p.seq);
+        self.governance.remove(&p.seq);
         self.by_entry.remove(&(p.entered, p.seq));
         let signer = p.tx.tx.signer;
         if let Some(m) = self.by_signer.get_mut(&signer) {
@@ -575,6 +585,12 @@ mod tests {
         m.insert(h, t, b, AT0).unwrap();
         assert!(matches!(add(&mut m, tx(&flooders[1], 0), AT0), Err(MempoolError::Full { .. })));
         add(&mut m, call(&gov, 0, "membership", "revoke"), prio).unwrap();
+        // And it is the first candidate for the next block, ahead of the backlog.
+        let first = m.candidates(1, 1_000_000, |_| 0);
+        assert_eq!((first[0].tx.tx.signer, first[0].tx.tx.method.as_str()), (gov.public(), "revoke"));
+        let f0 = flooders[0].public();
+        let all = m.candidates(10, 1_000_000, |k| u64::from(*k == f0));
+        assert_eq!((all.len(), all[1].tx.tx.signer), (2, f0));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! holds a runtime thread that consensus needs.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ use tower::util::BoxCloneService;
 use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use tower_governor::GovernorError;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::key_extractor::PeerIpKeyExtractor;
+use tower_governor::key_extractor::KeyExtractor;
 
 use crate::api::ApiError;
 use crate::config::ServeLimits;
@@ -95,7 +95,7 @@ pub fn with_limits(router: Router, limits: &ServeLimits) -> Limited {
     let Some(config) = GovernorConfigBuilder::default()
         .per_nanosecond(1_000_000_000 / u64::from(limits.rate_per_second))
         .burst_size(limits.rate_burst)
-        .key_extractor(PeerIpKeyExtractor)
+        .key_extractor(ClientPrefix)
         .finish()
     else {
         tracing::error!(target: "jialing::api", "invalid rate limit; serving without one");
@@ -113,6 +113,31 @@ pub fn with_limits(router: Router, limits: &ServeLimits) -> Limited {
         }
     });
     BoxCloneService::new(tower_governor::GovernorLayer::new(config).error_handler(rate_limited).layer(shed))
+}
+
+/// The rate limit's key: the peer's IPv4 address, or its IPv6 /64 (one subscriber's
+/// network), so hopping between the addresses of one IPv6 prefix does not escape it.
+#[derive(Clone, Copy, Debug)]
+struct ClientPrefix;
+
+impl KeyExtractor for ClientPrefix {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().ok_or(GovernorError::UnableToExtractKey)?;
+        Ok(client_prefix(peer.0.ip()))
+    }
+}
+
+/// See [`ClientPrefix`].
+fn client_prefix(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::from(u64::MAX)))),
+        },
+    }
 }
 
 /// The answer to a client over its rate.
@@ -155,4 +180,22 @@ pub async fn bind(addr: SocketAddr, field: &str) -> anyhow::Result<TcpListener> 
             "binding {field} to {addr}: {e} (is another node or connection using this port? set {field}, best to a port below the ephemeral range, 32768 on Linux)"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_key_is_the_ipv4_address_or_the_ipv6_slash_64() {
+        let v4: IpAddr = "203.0.113.7".parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        assert_eq!(client_prefix(v4), v4);
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap_or(v4);
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap_or(v4);
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(v4);
+        assert_eq!(client_prefix(a), client_prefix(b));
+        assert_ne!(client_prefix(a), client_prefix(other));
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap_or(v4);
+        assert_eq!(client_prefix(mapped), v4);
+    }
 }

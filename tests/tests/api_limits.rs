@@ -194,3 +194,42 @@ fn oversized_body_gets_413_and_public_listener_takes_no_submission() {
         assert_eq!(request_from(CLIENT_A, public, "GET", path, b"").unwrap().status, 200, "{path}");
     }
 }
+
+/// Issue 9, item 9 over HTTP: a key over `mempool.max_per_signer` gets 429
+/// `too_many_pending` with `Retry-After`, a nonce beyond the window 409
+/// `nonce_too_far`; another member's transaction is still taken.
+#[test]
+fn a_flooding_key_is_capped_with_its_own_codes() {
+    use jialing_contracts::CallPayload;
+    use jialing_contracts::membership::Certify;
+    use jialing_core::{Keypair, Role, Transaction};
+    let dir = tempfile::tempdir().unwrap();
+    let n = OneNode::start_with(dir.path(), |t| {
+        let t = set(&t, "mempool", "max_per_signer", "3");
+        set(&t, "mempool", "nonce_window", "50")
+    })
+    .unwrap();
+    let chain = n.chain_id.clone();
+    let certify = |signer: &Keypair, nonce: u64| {
+        let member = Keypair::from_label(&format!("m{nonce}")).public();
+        let (contract, method, payload) =
+            Certify { member, roles: vec![Role::Producer], expires_ms: u64::MAX }.to_call();
+        let tx = Transaction { chain_id: chain.clone(), signer: signer.public(), nonce, contract, method, payload };
+        format!("{{\"tx\": \"{}\"}}", hex::encode(tx.sign(signer).to_bytes()))
+    };
+    let to = member_addr(&n);
+    let flooder = n.key("pomelo", "admin.json").unwrap();
+    // Far-future nonces, so none of them can commit while the test runs.
+    for nonce in 10..13 {
+        let r = request_from(CLIENT_A, to, "POST", "/v1/tx", certify(&flooder, nonce).as_bytes()).unwrap();
+        assert_eq!(r.status, 202, "{r:?}");
+    }
+    let r = request_from(CLIENT_A, to, "POST", "/v1/tx", certify(&flooder, 13).as_bytes()).unwrap();
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (429, Some("too_many_pending")), "{r:?}");
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+    let other = n.key("cattle", "admin.json").unwrap();
+    let r = request_from(CLIENT_A, to, "POST", "/v1/tx", certify(&other, 50).as_bytes()).unwrap();
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("nonce_too_far")), "{r:?}");
+    let r = request_from(CLIENT_A, to, "POST", "/v1/tx", certify(&other, 0).as_bytes()).unwrap();
+    assert_eq!(r.status, 202, "{r:?}");
+}
