@@ -494,26 +494,31 @@ impl App {
     pub fn validate(&self, block: &Block) -> Result<Proposal, AppError> {
         let tip = self.tip();
         let parent = Parent { header: &tip.header, hash: tip.hash, validators: &tip.validators };
-        let verified = {
+        // Mempool copies with the exact same signature: verified on entry, and their
+        // bytes are the block's bytes (the encoding is canonical).
+        let known: Vec<Option<PendingTx>> = {
             let pool = match self.ledger.mempool.lock() {
                 Ok(p) => p,
                 Err(p) => p.into_inner(),
             };
-            let known: Vec<bool> = block
+            block
                 .txs
                 .iter()
-                .map(|stx| pool.get(&stx.hash()).is_some_and(|p| p.tx.signature == stx.signature))
-                .collect();
-            known
+                .map(|stx| pool.get(&stx.hash()).filter(|p| p.tx.signature == stx.signature).cloned())
+                .collect()
         };
         let valid = validate_block(parent, &self.ledger.store, &self.tree, block, &|i, _, _| {
-            verified.get(i).copied().unwrap_or(false)
+            known.get(i).is_some_and(Option::is_some)
         })?;
         let txs = block
             .txs
             .iter()
             .zip(&valid.hashes)
-            .map(|(stx, hash)| PendingTx::new(*hash, Arc::new(stx.clone()), Arc::new(stx.to_bytes())))
+            .zip(known)
+            .map(|((stx, hash), k)| match k {
+                Some(p) if p.hash == *hash => p,
+                _ => PendingTx::new(*hash, Arc::new(stx.clone()), Arc::new(stx.to_bytes())),
+            })
             .collect();
         Ok(Proposal { header: block.header.clone(), txs, outcome: valid.outcome })
     }

@@ -36,9 +36,10 @@ pub fn tx_proof(ledger: &Ledger, hash: &Hash) -> Result<TxProof, ApiError> {
     let rec =
         ledger.store.tx(hash)?.ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not committed")))?;
     // The leaves commit to each transaction's signature as well as its body.
-    let txs = ledger.store.block(rec.height)?.map(|b| b.txs).unwrap_or_default();
-    let leaves: Vec<Hash> = txs.iter().map(|t| merkle::leaf_hash(&t.entry_hash(&t.hash()).0)).collect();
-    let signature = txs.get(rec.index as usize).map(|t| t.signature).ok_or_else(|| {
+    let entries = ledger.store.block_entries(rec.height)?.unwrap_or_default();
+    let leaves: Vec<Hash> =
+        entries.iter().map(|(h, sig)| merkle::leaf_hash(&jialing_core::tx::entry_hash(h, sig).0)).collect();
+    let signature = entries.get(rec.index as usize).map(|(_, s)| *s).ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "corrupt_store",

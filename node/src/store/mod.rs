@@ -174,6 +174,30 @@ impl Store {
         self.get_decoded(&self.block_txs, &layout::height_key(height), "block tx list")
     }
 
+    /// The `tx_root` leaves of the block at `height` (entry hashes: each transaction's
+    /// hash and signature), from the stored bytes without decoding them, with each
+    /// transaction's signature; for inclusion proofs.
+    pub fn block_entries(&self, height: u64) -> Result<Option<Vec<(TxHash, jialing_core::Signature)>>, StoreError> {
+        let Some(hashes) = self.block_tx_hashes(height)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(hashes.len());
+        for h in hashes {
+            let rec = self
+                .tx(&h)?
+                .ok_or_else(|| corrupt("block tx list", format!("transaction {h} of block {height} is missing")))?;
+            // Stored bytes are `borsh(tx) || signature`.
+            let sig = rec
+                .bytes
+                .len()
+                .checked_sub(64)
+                .and_then(|at| <[u8; 64]>::try_from(&rec.bytes[at..]).ok())
+                .ok_or_else(|| corrupt("tx bytes", format!("transaction {h} is shorter than a signature")))?;
+            out.push((h, jialing_core::Signature(sig)));
+        }
+        Ok(Some(out))
+    }
+
     /// The block at `height` (header and transactions), for sync and audit.
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
         let Some(header) = self.header(height)? else {
