@@ -332,7 +332,10 @@ pub fn genesis_header(init: &InitialState) -> Result<(BlockHeader, StateTree, Wr
 fn read_validators(store: &Store) -> Result<ValidatorSet, AppError> {
     let bytes = store.get(keys::VALIDATORS).map_err(AppError::Genesis)?;
     let bytes = bytes.ok_or_else(|| AppError::Genesis("no validator set in state".into()))?;
-    encoding::decode("validator set", &bytes).map_err(|e| AppError::Genesis(e.to_string()))
+    let set: ValidatorSet = encoding::decode("validator set", &bytes).map_err(|e| AppError::Genesis(e.to_string()))?;
+    // Decoded, not built: the same rules as `ValidatorSet::new` (power caps, order).
+    set.check().map_err(|e| AppError::Genesis(format!("stored validator set: {e}")))?;
+    Ok(set)
 }
 
 impl App {

@@ -332,7 +332,11 @@ fn check_block(
     })?;
     let outcome = valid.outcome;
     let new_set = match outcome.writes.get(keys::VALIDATORS) {
-        Some(Some(b)) => Some(encoding::decode::<ValidatorSet>("validator set", b).map_err(|e| e.to_string())?),
+        Some(Some(b)) => {
+            let set = encoding::decode::<ValidatorSet>("validator set", b).map_err(|e| e.to_string())?;
+            set.check().map_err(|e| format!("the block writes an invalid validator set: {e}"))?;
+            Some(set)
+        }
         _ => None,
     };
     state.apply(&outcome.writes);
