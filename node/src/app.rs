@@ -108,8 +108,12 @@ pub struct Ledger {
     pub tip: RwLock<Tip>,
     /// Metrics.
     pub metrics: Metrics,
-    /// Where accepted submissions go to be gossiped to peers (set by the network).
-    pub gossip_out: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Arc<Vec<u8>>>>,
+    /// Where accepted submissions go to be pushed to peers, and how full the peers'
+    /// queues are (set by the network; unset on a node without peers).
+    pub gossip_out: std::sync::OnceLock<crate::consensus::gossip::TxOut>,
+    /// Blocks this node proposed or found valid and has not committed yet, by header
+    /// hash: peers fetch the transactions of a compact proposal from them.
+    pub held: Mutex<BTreeMap<Hash, Arc<Block>>>,
     /// Bumped by every committed block that wrote organisation or member records, so
     /// the network can re-read who may connect.
     pub membership_version: std::sync::atomic::AtomicU64,
@@ -130,6 +134,18 @@ pub enum SubmitError {
     /// Refused by the mempool.
     #[error("{0}")]
     Mempool(MempoolError),
+    /// The node cannot pass more transactions to its peers now: the outbound queue of
+    /// a connected peer is full. Nothing was accepted; submit again after the
+    /// `Retry-After` the API gives.
+    #[error(
+        "overloaded: {backlog} bytes of accepted transactions are still on their way to a peer (limit {limit}); nothing was accepted, submit again shortly"
+    )]
+    Overloaded {
+        /// Bytes queued for the slowest connected peer.
+        backlog: usize,
+        /// The bound (`consensus.push_queue_bytes`).
+        limit: usize,
+    },
 }
 
 impl SubmitError {
@@ -152,11 +168,35 @@ impl SubmitError {
             SubmitError::Mempool(MempoolError::NonceTaken { .. }) => "bad_nonce",
             SubmitError::Mempool(MempoolError::SignerLimit { .. }) => "too_many_pending",
             SubmitError::Mempool(MempoolError::NonceTooFar { .. }) => "nonce_too_far",
+            SubmitError::Overloaded { .. } => "overloaded",
         }
     }
 }
 
+/// Blocks held for peers' fetches at once (a few rounds of one height).
+const MAX_HELD: usize = 16;
+
 impl Ledger {
+    /// Holds `block` (proposed here or found valid) so that peers can fetch its
+    /// transactions until its height is committed.
+    pub fn hold_block(&self, block: Arc<Block>) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let tip = self.tip.read().map(|t| t.header.height).unwrap_or_else(|p| p.get_ref().header.height);
+        held.retain(|_, b| b.header.height > tip);
+        if held.len() >= MAX_HELD {
+            // Keep the newest heights.
+            if let Some(oldest) = held.iter().min_by_key(|(_, b)| b.header.height).map(|(h, _)| *h) {
+                held.remove(&oldest);
+            }
+        }
+        held.insert(block.header.hash(), block);
+    }
+
+    /// A held block by header hash.
+    pub fn held_block(&self, hash: &Hash) -> Option<Arc<Block>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+    }
+
     /// The next nonce committed state expects from `key`.
     pub fn committed_next_nonce(&self, key: &PublicKey) -> Result<u64, String> {
         match self.store.get(&keys::nonce(key))? {
@@ -191,6 +231,13 @@ impl Ledger {
         forward: bool,
     ) -> Vec<Result<TxHash, SubmitError>> {
         let gossip = if forward { self.gossip_out.get() } else { None };
+        if let Some(g) = gossip
+            && let Some(backlog) = g.overloaded()
+        {
+            self.metrics.txs_overloaded.inc_by(txs.len() as u64);
+            let limit = g.limit();
+            return txs.iter().map(|_| Err(SubmitError::Overloaded { backlog, limit })).collect();
+        }
         let chain = self.chain_id.clone();
         let (height, now) = match self.tip.read() {
             Ok(t) => (t.header.height, t.header.time_ms),
@@ -273,7 +320,7 @@ impl Ledger {
                     let bytes = Arc::new(bytes);
                     pool.insert(hash, Arc::new(stx), bytes.clone(), at).map_err(SubmitError::Mempool)?;
                     if let Some(g) = gossip {
-                        let _ = g.send(bytes);
+                        g.send(bytes);
                     }
                     Ok(hash)
                 });
@@ -391,6 +438,7 @@ impl App {
             tip: RwLock::new(Tip { hash: header.hash(), header, validators, tree: tree.clone() }),
             metrics,
             gossip_out: std::sync::OnceLock::new(),
+            held: Mutex::new(BTreeMap::new()),
             membership_version: std::sync::atomic::AtomicU64::new(0),
         });
         Ok((ledger.clone(), App { ledger, tree }))

@@ -116,6 +116,10 @@ pub struct ConsensusConfig {
     pub empty_block_wait_ms: u64,
     /// A proposed block time may be at most this far ahead of the local clock (ms).
     pub max_clock_drift_ms: u64,
+    /// Bytes of accepted transactions that may wait for one connected peer; beyond it
+    /// the API answers `overloaded` with `Retry-After` (see
+    /// docs/adr/0004-tx-dissemination.md).
+    pub push_queue_bytes: usize,
     /// A freshly proposed block time may be at most this far behind the local clock
     /// when the proposal arrives (ms): clock drift plus the time a proposal takes to
     /// reach this node. Without this bound a proposer could set each block one
@@ -135,6 +139,7 @@ impl Default for ConsensusConfig {
             timeout_delta_ms: 500,
             empty_block_wait_ms: 1000,
             max_clock_drift_ms: 2000,
+            push_queue_bytes: 8 * 1024 * 1024,
             max_block_lag_ms: 5000,
         }
     }
@@ -279,13 +284,16 @@ pub struct BlockConfig {
     pub max_bytes: usize,
     /// Wait at most this long for more transactions before proposing (ms).
     pub max_wait_ms: u64,
-    /// Propose an empty block after this long without transactions (ms; 0 = never).
+    /// With no transactions pending, at most one empty block per this interval (ms; 0 =
+    /// never an empty block). Blocks resume as soon as a transaction arrives. The
+    /// default, 5 minutes, still proves liveness and advances block time for
+    /// time-based rules.
     pub empty_block_interval_ms: u64,
 }
 
 impl Default for BlockConfig {
     fn default() -> Self {
-        BlockConfig { max_txs: 20_000, max_bytes: 8 * 1024 * 1024, max_wait_ms: 50, empty_block_interval_ms: 30_000 }
+        BlockConfig { max_txs: 20_000, max_bytes: 8 * 1024 * 1024, max_wait_ms: 50, empty_block_interval_ms: 300_000 }
     }
 }
 
@@ -374,6 +382,12 @@ impl NodeConfig {
         let c = &self.consensus;
         if c.timeout_propose_ms < 100 || c.timeout_vote_ms < 50 {
             return bad("consensus.timeout_propose_ms", "timeouts below 100 ms (propose) / 50 ms (votes) cannot work");
+        }
+        if c.push_queue_bytes < 2 * super::consensus::gossip::MAX_BATCH_BYTES {
+            return bad(
+                "consensus.push_queue_bytes",
+                "must hold at least two push batches (4194304 bytes); the default is 8388608",
+            );
         }
         if c.listen.port() == u16::MAX {
             return bad("consensus.listen", "the port must leave room for the gossip port (port + 1)");

@@ -43,6 +43,25 @@ pub struct Metrics {
     pub gossip_txs_out: Counter,
     /// Connected gossip peers.
     pub gossip_peers: Gauge,
+    /// Transaction bytes pushed to peers.
+    pub gossip_bytes_out: Counter,
+    /// Transactions a peer asked to be sent again (its mempool was full).
+    pub gossip_txs_retried: Counter,
+    /// Transactions not delivered to a peer: unreachable, or refused as full too often.
+    pub gossip_txs_dropped: Counter,
+    /// Bytes queued for the slowest connected peer.
+    pub gossip_backlog_bytes: Gauge,
+    /// Submissions refused as `overloaded` (a peer's queue was full).
+    pub txs_overloaded: Counter,
+    /// Transactions of compact proposals fetched from the proposer.
+    pub proposal_txs_fetched: Counter,
+    /// Bytes of proposal streams this node published.
+    pub proposal_bytes_out: Counter,
+    /// Heights decided in a round above 0.
+    pub late_rounds: Counter,
+    /// Most transactions this node puts in its next proposal (adapts to the measured
+    /// execution time).
+    pub block_limit_txs: Gauge,
     /// Connections refused because the peer is not a member's node.
     pub peers_refused: Counter,
 }
@@ -68,6 +87,15 @@ impl Metrics {
             gossip_txs_in: Counter::default(),
             gossip_txs_out: Counter::default(),
             gossip_peers: Gauge::default(),
+            gossip_bytes_out: Counter::default(),
+            gossip_txs_retried: Counter::default(),
+            gossip_txs_dropped: Counter::default(),
+            gossip_backlog_bytes: Gauge::default(),
+            txs_overloaded: Counter::default(),
+            proposal_txs_fetched: Counter::default(),
+            proposal_bytes_out: Counter::default(),
+            late_rounds: Counter::default(),
+            block_limit_txs: Gauge::default(),
             peers_refused: Counter::default(),
             registry: Registry::default(),
         };
@@ -99,6 +127,35 @@ impl Metrics {
         registry.register("gossip_txs_in", "Transactions received by gossip", m.gossip_txs_in.clone());
         registry.register("gossip_txs_out", "Transactions gossiped to peers", m.gossip_txs_out.clone());
         registry.register("gossip_peers", "Connected gossip peers", m.gossip_peers.clone());
+        registry.register("gossip_bytes_out", "Transaction bytes pushed to peers", m.gossip_bytes_out.clone());
+        registry.register(
+            "gossip_txs_retried",
+            "Transactions a peer asked to be sent again (mempool full)",
+            m.gossip_txs_retried.clone(),
+        );
+        registry.register(
+            "gossip_txs_dropped",
+            "Transactions not delivered to a peer (unreachable, or full too often)",
+            m.gossip_txs_dropped.clone(),
+        );
+        registry.register(
+            "gossip_backlog_bytes",
+            "Bytes queued for the slowest connected peer",
+            m.gossip_backlog_bytes.clone(),
+        );
+        registry.register("txs_overloaded", "Submissions refused as overloaded", m.txs_overloaded.clone());
+        registry.register(
+            "proposal_txs_fetched",
+            "Transactions of compact proposals fetched from the proposer",
+            m.proposal_txs_fetched.clone(),
+        );
+        registry.register("proposal_bytes_out", "Bytes of proposal streams published", m.proposal_bytes_out.clone());
+        registry.register("late_rounds", "Heights decided in a round above 0", m.late_rounds.clone());
+        registry.register(
+            "block_limit_txs",
+            "Most transactions in this node's next proposal",
+            m.block_limit_txs.clone(),
+        );
         registry.register("peers_refused", "Connections refused: not a member's node", m.peers_refused.clone());
         Metrics { registry, ..m }
     }

@@ -411,6 +411,10 @@ impl Network {
             let text = std::fs::read_to_string(&config)?;
             // Faster rounds for tests on a loaded 2-core machine.
             let text = text.replace("empty_block_wait_ms = 1000", "empty_block_wait_ms = 500");
+            // Tests count heights on idle networks: an empty block every half second,
+            // not every five minutes (the default). `idle_chain_stays_quiet` checks
+            // the default's behaviour with its own interval.
+            let text = text.replace("empty_block_interval_ms = 300000", "empty_block_interval_ms = 500");
             std::fs::write(&config, edit(i, text))?;
             configs.push((config, format!("http://127.0.0.1:{}", api + i as u16)));
         }

@@ -1,7 +1,30 @@
-//! Transaction gossip over libp2p: every transaction a node accepts into its mempool is
-//! published, in batches, on the chain's gossipsub topic, and every node checks what it
-//! receives exactly as an API submission (signature, membership, nonce) before it enters
-//! its mempool.
+//! Transaction dissemination over libp2p: every transaction a node accepts from its API
+//! is pushed, in batches, straight to every connected peer, and each peer answers with
+//! one verdict per transaction once it has checked it (signature, membership, nonce)
+//! exactly as an API submission and put it in its mempool. Proposals name the
+//! transactions peers already hold ([`super::compact`]); a validator that lacks some
+//! fetches them from the proposer over the same protocol.
+//!
+//! Why a push with acknowledgements and not gossipsub (docs/adr/0004-tx-dissemination.md):
+//! gossipsub drops a message when a peer's send queue is full, so an accepted
+//! transaction could silently miss a validator, which then met it first inside a
+//! proposal and verified it on the critical path. Here nothing is dropped between
+//! connected peers:
+//! - each peer has a bounded outbound queue and at most [`WINDOW`] batches in flight;
+//!   a batch leaves only when the peer answered the previous ones;
+//! - a peer whose mempool is full answers `Retry` for those transactions: they go back
+//!   to the head of its queue and are sent again after a pause;
+//! - when the queue of any connected peer holds `push_queue_bytes` or more, the API
+//!   refuses new submissions with `overloaded` and `Retry-After` (see
+//!   [`TxOut::overloaded`]): the client, not the network, holds the excess;
+//! - a peer that is not connected, or does not answer within [`REQUEST_TIMEOUT`], gets
+//!   no queue (its transactions are dropped and counted in
+//!   `jialing_gossip_txs_dropped_total`): one unreachable node must not stop every
+//!   submission. It gets the transactions it misses by fetching them when it meets a
+//!   proposal, or by sync.
+//!
+//! A node pushes only what its own API accepted: the network is a full mesh of the
+//! configured peers (the consortium's nodes), so relaying would only send duplicates.
 //!
 //! Only peers whose node key belongs to a current organisation may connect: others are
 //! denied when the connection is established (after the Noise handshake has proved
@@ -9,31 +32,154 @@
 //! ledger: [`PeerUpdate`]s from the membership guard admit new node keys and cut off
 //! removed ones at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use jialing_core::{PublicKey, SignedTransaction};
-use libp2p::futures::StreamExt;
-use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
+use async_trait::async_trait;
+use borsh::{BorshDeserialize, BorshSerialize};
+use jialing_core::{Hash, PublicKey, SignedTransaction, encoding};
+use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
-use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, identity, noise, tcp, yamux};
-use tokio::sync::mpsc;
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, identity, noise, tcp, yamux};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::app::Ledger;
+use crate::app::{Ledger, SubmitError};
+use crate::mempool::MempoolError;
 
-/// Most transactions in one gossip message.
-const MAX_BATCH_TXS: usize = 2000;
-/// Most bytes in one gossip message.
-const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
+/// Most transactions in one push.
+pub const MAX_BATCH_TXS: usize = 2000;
+/// Most transaction bytes in one push.
+pub const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
+/// Most bytes of one protocol message: a push, or a fetch answer of at most one
+/// block's transactions.
+const MAX_MESSAGE: usize = jialing_core::block::MAX_ENCODED_BLOCK;
+/// Pushes in flight to one peer: the next waits for an answer.
+pub const WINDOW: usize = 4;
+/// A peer that does not answer a request within this long is treated as unreachable.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause before transactions a peer asked to retry are sent again.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Times one transaction is offered to one peer before it is dropped for that peer.
+const MAX_ATTEMPTS: u16 = 400;
+/// Pushes from peers checked at once (each is a batch signature verification).
+const MAX_INBOUND: usize = 4;
+
+/// A request of the transaction protocol.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub enum TxRequest {
+    /// Transactions the sender's API accepted, for the receiver's mempool.
+    Push(Vec<Vec<u8>>),
+    /// The transactions at these positions of a block the receiver proposed or holds.
+    Fetch {
+        /// The block's header hash.
+        block: Hash,
+        /// Positions in the block, ascending.
+        indexes: Vec<u32>,
+    },
+}
+
+/// What a peer did with one pushed transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Verdict {
+    /// In its mempool now (or already, or already committed).
+    Taken,
+    /// Not now (its mempool or the signer's share is full, or the nonce is ahead of
+    /// what it has committed): send it again later.
+    Retry,
+    /// Never (bad signature, not a member, wrong chain, used nonce).
+    Refused,
+}
+
+/// An answer of the transaction protocol.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub enum TxResponse {
+    /// One verdict per pushed transaction, in order.
+    Pushed(Vec<Verdict>),
+    /// The transactions asked for, in the order asked.
+    Fetched(Vec<Vec<u8>>),
+    /// The receiver does not hold that block (or a position is out of range).
+    Unknown,
+}
+
+/// Length-prefixed (u32, little-endian) canonical encoding, bounded by [`MAX_MESSAGE`].
+#[derive(Clone, Default)]
+pub struct TxCodec;
+
+async fn read_frame<T: AsyncRead + Unpin + Send, M: BorshDeserialize>(io: &mut T) -> std::io::Result<M> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_MESSAGE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("transaction protocol message of {len} bytes is over the {MAX_MESSAGE}-byte bound"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    encoding::decode_limited("transaction protocol message", &buf, MAX_MESSAGE)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send, M: BorshSerialize>(io: &mut T, m: &M) -> std::io::Result<()> {
+    let bytes = encoding::encode(m);
+    let len = u32::try_from(bytes.len()).map_err(|_| std::io::Error::other("message too large"))?;
+    io.write_all(&len.to_le_bytes()).await?;
+    io.write_all(&bytes).await?;
+    io.close().await
+}
+
+#[async_trait]
+impl request_response::Codec for TxCodec {
+    type Protocol = StreamProtocol;
+    type Request = TxRequest;
+    type Response = TxResponse;
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<TxRequest> {
+        read_frame(io).await
+    }
+
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<TxResponse> {
+        read_frame(io).await
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: TxRequest,
+    ) -> std::io::Result<()> {
+        write_frame(io, &req).await
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: TxResponse,
+    ) -> std::io::Result<()> {
+        write_frame(io, &res).await
+    }
+}
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
-    gossipsub: gossipsub::Behaviour,
+    txs: request_response::Behaviour<TxCodec>,
 }
 
 /// A change to who may connect, sent by the membership guard.
@@ -47,6 +193,69 @@ pub enum PeerUpdate {
 
 /// Sends [`PeerUpdate`]s to the running gossip swarm.
 pub type GossipControl = mpsc::UnboundedSender<PeerUpdate>;
+
+/// A request for transactions of a proposed block, sent by the consensus host.
+pub struct FetchCmd {
+    /// Who to ask (the proposal's publisher).
+    pub peer: PeerId,
+    /// The block's header hash.
+    pub block: Hash,
+    /// Positions wanted, ascending.
+    pub indexes: Vec<u32>,
+    /// Where the answer goes: the encoded transactions, in the order asked.
+    pub reply: oneshot::Sender<Result<Vec<Vec<u8>>, String>>,
+}
+
+/// The API side of dissemination: where accepted transactions go, and how full the
+/// outbound queues are.
+pub struct TxOut {
+    send: mpsc::UnboundedSender<Arc<Vec<u8>>>,
+    /// Bytes sent to the swarm task and not yet queued for peers.
+    in_channel: Arc<AtomicUsize>,
+    /// Largest outbound queue (bytes) among connected peers.
+    backlog: Arc<AtomicUsize>,
+    limit: usize,
+    /// Asks peers for the transactions of a proposal.
+    pub fetch: mpsc::UnboundedSender<FetchCmd>,
+}
+
+impl TxOut {
+    /// Whether the API must refuse new submissions now: the outbound queue of some
+    /// connected peer (plus what is on its way to the queues) holds `limit` bytes or
+    /// more. Returns the backlog in bytes when it does.
+    pub fn overloaded(&self) -> Option<usize> {
+        let b = self.backlog.load(Ordering::Relaxed) + self.in_channel.load(Ordering::Relaxed);
+        (b >= self.limit).then_some(b)
+    }
+
+    /// A `TxOut` with no swarm behind it (tests): what the API hands over and the
+    /// host's fetches arrive on the returned receivers; nothing leaves the queue, so
+    /// the backlog is what was handed over.
+    #[cfg(test)]
+    pub fn detached(limit: usize) -> (Self, mpsc::UnboundedReceiver<Arc<Vec<u8>>>, mpsc::UnboundedReceiver<FetchCmd>) {
+        let (send, rx) = mpsc::unbounded_channel();
+        let (fetch, fetch_rx) = mpsc::unbounded_channel();
+        let out = TxOut {
+            send,
+            in_channel: Arc::new(AtomicUsize::new(0)),
+            backlog: Arc::new(AtomicUsize::new(0)),
+            limit,
+            fetch,
+        };
+        (out, rx, fetch_rx)
+    }
+
+    /// The bound on a peer's outbound queue, in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Hands an accepted transaction to the swarm task.
+    pub fn send(&self, bytes: Arc<Vec<u8>>) {
+        self.in_channel.fetch_add(bytes.len(), Ordering::Relaxed);
+        let _ = self.send.send(bytes);
+    }
+}
 
 /// The libp2p peer id of an organisation node key.
 pub fn peer_id(key: &PublicKey) -> anyhow::Result<PeerId> {
@@ -69,31 +278,59 @@ pub fn tcp_addr(a: SocketAddr) -> Multiaddr {
     Multiaddr::empty().with(ip).with(Protocol::Tcp(a.port()))
 }
 
-/// Starts the gossip swarm on `listen`, dialing those of `peers` (their gossip
-/// addresses) that are allowed and admitting only `allowed` peer ids; the returned
-/// control changes the allow list. Runs until the process ends.
+/// What one peer is owed.
+#[derive(Default)]
+struct PeerOut {
+    queue: VecDeque<(Arc<Vec<u8>>, u16)>,
+    bytes: usize,
+    inflight: usize,
+    connected: bool,
+    pause_until: Option<Instant>,
+}
+
+impl PeerOut {
+    fn clear(&mut self) -> usize {
+        let n = self.queue.len();
+        self.queue.clear();
+        self.bytes = 0;
+        n
+    }
+}
+
+enum Pending {
+    Push(PeerId, Vec<(Arc<Vec<u8>>, u16)>),
+    Fetch(oneshot::Sender<Result<Vec<Vec<u8>>, String>>),
+}
+
+struct Net {
+    swarm: Swarm<Behaviour>,
+    ledger: Arc<Ledger>,
+    peers: BTreeMap<PeerId, PeerOut>,
+    pending: BTreeMap<OutboundRequestId, Pending>,
+    in_channel: Arc<AtomicUsize>,
+    backlog: Arc<AtomicUsize>,
+    inbound: usize,
+}
+
+/// Starts the transaction swarm on `listen`, dialing those of `peers` (their gossip
+/// addresses) that are allowed and admitting only `allowed` peer ids. A peer's
+/// outbound queue is bounded by `queue_bytes`, past which the API answers
+/// `overloaded`. The returned control changes the allow list. Runs until the process
+/// ends.
 pub fn start(
     ledger: Arc<Ledger>,
     keypair: identity::Keypair,
     listen: SocketAddr,
     peers: Vec<(PeerId, SocketAddr)>,
     mut allowed: BTreeSet<PeerId>,
+    queue_bytes: usize,
 ) -> anyhow::Result<(tokio::task::JoinHandle<()>, GossipControl)> {
-    let topic = IdentTopic::new(format!("jialing/{}/txs/1", ledger.chain_id));
-    let gs_cfg = gossipsub::ConfigBuilder::default()
-        .validation_mode(ValidationMode::Strict)
-        .max_transmit_size(MAX_BATCH_BYTES + 64 * 1024)
-        .mesh_n_low(1)
-        .mesh_n(4)
-        .mesh_n_high(8)
-        .mesh_outbound_min(1)
-        .heartbeat_interval(Duration::from_millis(500))
-        .message_id_fn(|m| gossipsub::MessageId::from(jialing_core::sha256(&m.data).0.to_vec()))
-        .build()
-        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
-    let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gs_cfg)
-        .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
-    gossipsub.subscribe(&topic).context("subscribing to the transaction topic")?;
+    let protocol = StreamProtocol::try_from_owned(format!("/jialing/{}/txs/2", ledger.chain_id))
+        .map_err(|e| anyhow::anyhow!("transaction protocol name: {e}"))?;
+    let rr_cfg = request_response::Config::default()
+        .with_request_timeout(REQUEST_TIMEOUT)
+        .with_max_concurrent_streams(4 * WINDOW);
+    let txs = request_response::Behaviour::with_codec(TxCodec, [(protocol, ProtocolSupport::Full)], rr_cfg);
     let mut allow = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
     for p in &allowed {
         allow.allow_peer(*p);
@@ -101,131 +338,338 @@ pub fn start(
     let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .context("building the gossip transport")?
-        .with_behaviour(|_| Behaviour { allow, gossipsub })
-        .map_err(|e| anyhow::anyhow!("gossip behaviour: {e}"))?
+        .context("building the transaction transport")?
+        .with_behaviour(|_| Behaviour { allow, txs })
+        .map_err(|e| anyhow::anyhow!("transaction behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    swarm.listen_on(tcp_addr(listen)).with_context(|| format!("listening for gossip on {listen}"))?;
+    swarm.listen_on(tcp_addr(listen)).with_context(|| format!("listening for transactions on {listen}"))?;
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Arc<Vec<u8>>>();
-    if ledger.gossip_out.set(tx).is_err() {
+    let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel::<FetchCmd>();
+    let in_channel = Arc::new(AtomicUsize::new(0));
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let out = TxOut {
+        send: tx,
+        in_channel: in_channel.clone(),
+        backlog: backlog.clone(),
+        limit: queue_bytes,
+        fetch: fetch_tx,
+    };
+    if ledger.gossip_out.set(out).is_err() {
         anyhow::bail!("transaction gossip started twice");
     }
     let local = *swarm.local_peer_id();
     let (ctl_tx, mut ctl) = mpsc::unbounded_channel::<PeerUpdate>();
+    let (answers_tx, mut answers) = mpsc::unbounded_channel::<(ResponseChannel<TxResponse>, TxResponse)>();
+    let mut net =
+        Net { swarm, ledger, peers: BTreeMap::new(), pending: BTreeMap::new(), in_channel, backlog, inbound: 0 };
     let task = tokio::spawn(async move {
         let mut redial = tokio::time::interval(Duration::from_secs(2));
-        let mut flush = tokio::time::interval(Duration::from_millis(10));
-        let mut batch: Vec<Arc<Vec<u8>>> = Vec::new();
-        let mut batch_bytes = 0usize;
+        let mut resume = tokio::time::interval(RETRY_PAUSE);
         loop {
             tokio::select! {
                 _ = redial.tick() => {
                     for (p, a) in &peers {
-                        if *p != local && allowed.contains(p) && !swarm.is_connected(p) {
+                        if *p != local && allowed.contains(p) && !net.swarm.is_connected(p) {
                             let opts = DialOpts::peer_id(*p).addresses(vec![tcp_addr(*a)]).build();
-                            let _ = swarm.dial(opts);
+                            let _ = net.swarm.dial(opts);
                         }
                     }
                 }
+                _ = resume.tick() => net.send_all(),
                 Some(bytes) = rx.recv() => {
-                    batch_bytes += bytes.len();
-                    batch.push(bytes);
-                    if batch.len() >= MAX_BATCH_TXS || batch_bytes >= MAX_BATCH_BYTES {
-                        publish(&mut swarm, &topic, &ledger, &mut batch);
-                        batch_bytes = 0;
+                    net.enqueue(bytes);
+                    // Take whatever else is waiting before sending: batches form under load.
+                    while let Ok(b) = rx.try_recv() {
+                        net.enqueue(b);
                     }
+                    net.send_all();
                 }
-                _ = flush.tick() => {
-                    if !batch.is_empty() {
-                        publish(&mut swarm, &topic, &ledger, &mut batch);
-                        batch_bytes = 0;
-                    }
+                Some(cmd) = fetch_rx.recv() => net.fetch(cmd),
+                Some((ch, res)) = answers.recv() => {
+                    net.inbound = net.inbound.saturating_sub(1);
+                    let _ = net.swarm.behaviour_mut().txs.send_response(ch, res);
                 }
                 Some(update) = ctl.recv() => match update {
                     PeerUpdate::Allow(p) => {
-                        swarm.behaviour_mut().allow.allow_peer(p);
+                        net.swarm.behaviour_mut().allow.allow_peer(p);
                         allowed.insert(p);
                     }
                     PeerUpdate::Disallow(p) => {
                         // Closes its open connections too.
-                        swarm.behaviour_mut().allow.disallow_peer(p);
+                        net.swarm.behaviour_mut().allow.disallow_peer(p);
                         allowed.remove(&p);
+                        net.peers.remove(&p);
                     }
                 },
-                ev = swarm.select_next_some() => on_event(ev, &mut swarm, &ledger, &allowed),
+                ev = net.swarm.select_next_some() => net.on_event(ev, &allowed, &answers_tx),
             }
         }
     });
     Ok((task, ctl_tx))
 }
 
-fn publish(swarm: &mut Swarm<Behaviour>, topic: &IdentTopic, ledger: &Ledger, batch: &mut Vec<Arc<Vec<u8>>>) {
-    let txs: Vec<Vec<u8>> = batch.drain(..).map(|b| (*b).clone()).collect();
-    let n = txs.len();
-    let data = jialing_core::encoding::encode(&txs);
-    match swarm.behaviour_mut().gossipsub.publish(topic.clone(), data) {
-        Ok(_) => {
-            ledger.metrics.gossip_txs_out.inc_by(n as u64);
+impl Net {
+    /// Queues an accepted transaction for every connected peer.
+    fn enqueue(&mut self, bytes: Arc<Vec<u8>>) {
+        self.in_channel.fetch_sub(bytes.len(), Ordering::Relaxed);
+        for out in self.peers.values_mut().filter(|o| o.connected) {
+            out.bytes += bytes.len();
+            out.queue.push_back((bytes.clone(), 0));
         }
-        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-        Err(e) => tracing::debug!(target: "jialing::gossip", error = %e, txs = n, "gossip publish failed"),
+    }
+
+    /// Sends what the window allows to every peer, and publishes the backlog.
+    fn send_all(&mut self) {
+        let now = Instant::now();
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for p in ids {
+            self.send_to(p, now);
+        }
+        let worst = self.peers.values().filter(|o| o.connected).map(|o| o.bytes).max().unwrap_or(0);
+        self.backlog.store(worst, Ordering::Relaxed);
+        self.ledger.metrics.gossip_backlog_bytes.set(worst as i64);
+    }
+
+    fn send_to(&mut self, p: PeerId, now: Instant) {
+        let Some(out) = self.peers.get_mut(&p) else { return };
+        if out.pause_until.is_some_and(|t| t > now) {
+            return;
+        }
+        out.pause_until = None;
+        while out.connected && out.inflight < WINDOW && !out.queue.is_empty() {
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            while let Some((b, _)) = out.queue.front() {
+                if !batch.is_empty() && (batch.len() >= MAX_BATCH_TXS || bytes + b.len() > MAX_BATCH_BYTES) {
+                    break;
+                }
+                bytes += b.len();
+                if let Some(item) = out.queue.pop_front() {
+                    batch.push(item);
+                }
+            }
+            out.bytes = out.bytes.saturating_sub(bytes);
+            out.inflight += 1;
+            let txs: Vec<Vec<u8>> = batch.iter().map(|(b, _)| (**b).clone()).collect();
+            self.ledger.metrics.gossip_txs_out.inc_by(txs.len() as u64);
+            self.ledger.metrics.gossip_bytes_out.inc_by(bytes as u64);
+            let id = self.swarm.behaviour_mut().txs.send_request(&p, TxRequest::Push(txs));
+            self.pending.insert(id, Pending::Push(p, batch));
+        }
+    }
+
+    fn fetch(&mut self, cmd: FetchCmd) {
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .txs
+            .send_request(&cmd.peer, TxRequest::Fetch { block: cmd.block, indexes: cmd.indexes });
+        self.pending.insert(id, Pending::Fetch(cmd.reply));
+    }
+
+    /// A push was answered: transactions to retry go back to the head of the queue.
+    fn pushed(&mut self, p: PeerId, batch: Vec<(Arc<Vec<u8>>, u16)>, verdicts: Vec<Verdict>) {
+        let Some(out) = self.peers.get_mut(&p) else { return };
+        out.inflight = out.inflight.saturating_sub(1);
+        if verdicts.len() != batch.len() {
+            tracing::warn!(target: "jialing::gossip", peer = %p, sent = batch.len(), verdicts = verdicts.len(), "peer answered a push with the wrong number of verdicts; treating it as unreachable");
+            self.unreachable(p, "wrong number of verdicts");
+            return;
+        }
+        let mut retry: Vec<(Arc<Vec<u8>>, u16)> = Vec::new();
+        let mut dropped = 0u64;
+        for ((b, attempts), v) in batch.into_iter().zip(verdicts) {
+            match v {
+                Verdict::Taken | Verdict::Refused => {}
+                Verdict::Retry if attempts + 1 >= MAX_ATTEMPTS => dropped += 1,
+                Verdict::Retry => retry.push((b, attempts + 1)),
+            }
+        }
+        if dropped > 0 {
+            self.ledger.metrics.gossip_txs_dropped.inc_by(dropped);
+            tracing::warn!(target: "jialing::gossip", peer = %p, txs = dropped, "peer kept refusing transactions as full; gave up on them for this peer");
+        }
+        if !retry.is_empty() {
+            self.ledger.metrics.gossip_txs_retried.inc_by(retry.len() as u64);
+            for item in retry.into_iter().rev() {
+                out.bytes += item.0.len();
+                out.queue.push_front(item);
+            }
+            out.pause_until = Some(Instant::now() + RETRY_PAUSE);
+        }
+        self.send_all();
+    }
+
+    /// A peer that cannot be reached gets no queue: see the module documentation.
+    fn unreachable(&mut self, p: PeerId, why: &str) {
+        if let Some(out) = self.peers.get_mut(&p) {
+            let n = out.clear();
+            if n > 0 {
+                self.ledger.metrics.gossip_txs_dropped.inc_by(n as u64);
+                tracing::warn!(target: "jialing::gossip", peer = %p, txs = n, reason = why, "peer unreachable: its queued transactions are dropped (it fetches what it misses from proposals)");
+            }
+        }
+        self.send_all();
+    }
+
+    fn on_event(
+        &mut self,
+        ev: SwarmEvent<BehaviourEvent>,
+        allowed: &BTreeSet<PeerId>,
+        answers: &mpsc::UnboundedSender<(ResponseChannel<TxResponse>, TxResponse)>,
+    ) {
+        match ev {
+            SwarmEvent::Behaviour(BehaviourEvent::Txs(e)) => self.on_txs(e, answers),
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                self.peers.entry(peer_id).or_default().connected = true;
+                self.ledger.metrics.gossip_peers.set(self.swarm.connected_peers().count() as i64);
+                tracing::debug!(target: "jialing::gossip", peer = %peer_id, "transaction peer connected");
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+                if num_established == 0 {
+                    if let Some(out) = self.peers.get_mut(&peer_id) {
+                        out.connected = false;
+                        out.inflight = 0;
+                    }
+                    self.unreachable(peer_id, "disconnected");
+                }
+                self.ledger.metrics.gossip_peers.set(self.swarm.connected_peers().count() as i64);
+            }
+            SwarmEvent::IncomingConnectionError { send_back_addr, error, peer_id, .. } => {
+                let denied = matches!(&error, libp2p::swarm::ListenError::Denied { .. });
+                if denied || peer_id.is_some_and(|p| !allowed.contains(&p)) {
+                    self.ledger.metrics.peers_refused.inc();
+                    let peer = peer_id.map(|p| p.to_string()).unwrap_or_default();
+                    tracing::warn!(target: "jialing::p2p", %peer, remote = %send_back_addr, "refused a peer at the handshake: its key is not a node key of a current member organisation");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_txs(
+        &mut self,
+        e: request_response::Event<TxRequest, TxResponse>,
+        answers: &mpsc::UnboundedSender<(ResponseChannel<TxResponse>, TxResponse)>,
+    ) {
+        use request_response::{Event, Message};
+        match e {
+            Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => match request {
+                TxRequest::Push(txs) => self.on_push(peer, txs, channel, answers),
+                TxRequest::Fetch { block, indexes } => {
+                    let res = serve_fetch(&self.ledger, &block, &indexes);
+                    let _ = self.swarm.behaviour_mut().txs.send_response(channel, res);
+                }
+            },
+            Event::Message { peer, message: Message::Response { request_id, response }, .. } => {
+                match (self.pending.remove(&request_id), response) {
+                    (Some(Pending::Push(p, batch)), TxResponse::Pushed(v)) => self.pushed(p, batch, v),
+                    (Some(Pending::Push(p, _)), _) => {
+                        if let Some(out) = self.peers.get_mut(&p) {
+                            out.inflight = out.inflight.saturating_sub(1);
+                        }
+                        self.unreachable(p, "answered a push with something else");
+                    }
+                    (Some(Pending::Fetch(reply)), TxResponse::Fetched(txs)) => {
+                        self.ledger.metrics.proposal_txs_fetched.inc_by(txs.len() as u64);
+                        let _ = reply.send(Ok(txs));
+                    }
+                    (Some(Pending::Fetch(reply)), _) => {
+                        let _ = reply.send(Err(format!("peer {peer} does not hold that block")));
+                    }
+                    (None, _) => {}
+                }
+            }
+            Event::OutboundFailure { peer, request_id, error, .. } => match self.pending.remove(&request_id) {
+                Some(Pending::Push(p, _)) => {
+                    if let Some(out) = self.peers.get_mut(&p) {
+                        out.inflight = out.inflight.saturating_sub(1);
+                    }
+                    self.unreachable(p, &error.to_string());
+                }
+                Some(Pending::Fetch(reply)) => {
+                    let _ = reply.send(Err(format!("asking {peer}: {error}")));
+                }
+                None => {}
+            },
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(target: "jialing::gossip", %peer, %error, "inbound transaction request failed");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Checks pushed transactions off the network task and answers with one verdict each.
+    fn on_push(
+        &mut self,
+        peer: PeerId,
+        txs: Vec<Vec<u8>>,
+        channel: ResponseChannel<TxResponse>,
+        answers: &mpsc::UnboundedSender<(ResponseChannel<TxResponse>, TxResponse)>,
+    ) {
+        if txs.len() > MAX_BATCH_TXS || self.inbound >= MAX_INBOUND {
+            // Over the protocol's batch bound, or more at once than we check: retry all.
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .txs
+                .send_response(channel, TxResponse::Pushed(vec![Verdict::Retry; txs.len()]));
+            return;
+        }
+        self.inbound += 1;
+        self.ledger.metrics.gossip_txs_in.inc_by(txs.len() as u64);
+        let ledger = self.ledger.clone();
+        let answers = answers.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut verdicts = vec![Verdict::Refused; txs.len()];
+            let mut decoded = Vec::with_capacity(txs.len());
+            let mut at = Vec::with_capacity(txs.len());
+            for (i, b) in txs.into_iter().enumerate() {
+                if let Ok((stx, h)) = SignedTransaction::decode(&b) {
+                    decoded.push((stx, h, b));
+                    at.push(i);
+                }
+            }
+            if decoded.len() < verdicts.len() {
+                tracing::warn!(target: "jialing::gossip", %peer, bad = verdicts.len() - decoded.len(), "peer pushed undecodable transactions");
+            }
+            for (i, r) in at.into_iter().zip(ledger.submit_from_peer(decoded)) {
+                verdicts[i] = verdict(&r);
+            }
+            let _ = answers.send((channel, TxResponse::Pushed(verdicts)));
+        });
     }
 }
 
-fn on_event(
-    ev: SwarmEvent<BehaviourEvent>,
-    swarm: &mut Swarm<Behaviour>,
-    ledger: &Arc<Ledger>,
-    allowed: &BTreeSet<PeerId>,
-) {
-    match ev {
-        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
-            propagation_source,
-            message,
-            ..
-        })) => {
-            let txs: Vec<Vec<u8>> = match jialing_core::encoding::decode_limited(
-                "gossiped transactions",
-                &message.data,
-                MAX_BATCH_BYTES + 64 * 1024,
-            ) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(target: "jialing::gossip", peer = %propagation_source, error = %e, "undecodable gossip message");
-                    return;
-                }
-            };
-            if txs.len() > MAX_BATCH_TXS {
-                tracing::warn!(target: "jialing::gossip", peer = %propagation_source, txs = txs.len(), "oversized gossip batch dropped");
-                return;
-            }
-            ledger.metrics.gossip_txs_in.inc_by(txs.len() as u64);
-            let decoded: Vec<_> = txs
-                .into_iter()
-                .filter_map(|b| SignedTransaction::decode(&b).ok().map(|(stx, h)| (stx, h, b)))
-                .collect();
-            let ledger = ledger.clone();
-            tokio::task::spawn_blocking(move || {
-                let _ = ledger.submit_from_peer(decoded);
-            });
+/// The answer to a fetch: transactions of a block `ledger` holds (proposed or found
+/// valid), by position.
+pub fn serve_fetch(ledger: &Ledger, block: &Hash, indexes: &[u32]) -> TxResponse {
+    let Some(b) = ledger.held_block(block) else { return TxResponse::Unknown };
+    let mut out = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        match b.txs.get(i as usize) {
+            Some(t) => out.push(encoding::encode(t)),
+            None => return TxResponse::Unknown,
         }
-        SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-            ledger.metrics.gossip_peers.set(swarm.connected_peers().count() as i64);
-            tracing::debug!(target: "jialing::gossip", peer = %peer_id, "gossip peer connected");
+    }
+    TxResponse::Fetched(out)
+}
+
+/// The verdict a pusher gets for one submission result.
+pub fn verdict(r: &Result<jialing_core::TxHash, SubmitError>) -> Verdict {
+    use jialing_contracts::AdmissionError as A;
+    match r {
+        Ok(_) => Verdict::Taken,
+        Err(SubmitError::Mempool(MempoolError::Duplicate(_))) | Err(SubmitError::Admission(A::Duplicate(_))) => {
+            Verdict::Taken
         }
-        SwarmEvent::ConnectionClosed { .. } => {
-            ledger.metrics.gossip_peers.set(swarm.connected_peers().count() as i64);
-        }
-        SwarmEvent::IncomingConnectionError { send_back_addr, error, peer_id, .. } => {
-            let denied = matches!(&error, libp2p::swarm::ListenError::Denied { .. });
-            if denied || peer_id.is_some_and(|p| !allowed.contains(&p)) {
-                ledger.metrics.peers_refused.inc();
-                let peer = peer_id.map(|p| p.to_string()).unwrap_or_default();
-                tracing::warn!(target: "jialing::p2p", %peer, remote = %send_back_addr, "refused a peer at the handshake: its key is not a node key of a current member organisation");
-            }
-        }
-        _ => {}
+        Err(SubmitError::Mempool(
+            MempoolError::Full { .. } | MempoolError::SignerLimit { .. } | MempoolError::NonceTooFar { .. },
+        ))
+        | Err(SubmitError::Overloaded { .. })
+        | Err(SubmitError::Admission(A::Storage(_))) => Verdict::Retry,
+        Err(_) => Verdict::Refused,
     }
 }

@@ -55,8 +55,10 @@ use malachitebft_core_types::{
 use malachitebft_engine::util::streaming::StreamId;
 use tokio::sync::mpsc;
 
+use super::compact::{ProposalBody, Rebuild, full_bytes};
 use super::context::{Address, BlockId, Ctx, Height, PartMessage, ValidatorSet, scheduled_proposer};
-use super::parts::{Assembled, PartsBuffer, Schedule, make_stream};
+use super::parts::{Assembled, Incoming, PartsBuffer, Schedule, make_stream};
+use super::sizing::BlockSizer;
 use super::state::{Candidate, Early, HostState, Slot, check_time};
 use crate::app::{App, AppError, Ledger, Proposal};
 use crate::config::{BlockConfig, ConsensusConfig};
@@ -68,6 +70,9 @@ pub use super::state::TimeError;
 /// so that peers reconnecting after a partition exchange their votes at once: see
 /// docs/adr/0003-partition-resume.md.
 const REBROADCAST: Duration = Duration::from_millis(500);
+
+/// How often a host holding back the next height looks for work.
+const IDLE_POLL: Duration = Duration::from_millis(10);
 
 /// Most decided blocks served in one sync response.
 const MAX_SYNC_BATCH: u64 = 16;
@@ -174,6 +179,13 @@ pub struct Host {
     /// Our own streams, for re-publication.
     own_streams: BTreeMap<Hash, Vec<PartMessage>>,
     own_dir: PathBuf,
+    /// How many transactions the next own proposal may hold.
+    sizer: BlockSizer,
+    /// The engine's request to start the next height, held back while the chain is
+    /// idle (see [`Host::idle`]).
+    deferred: Option<(malachitebft_app_channel::Reply<Next<Ctx>>, Next<Ctx>)>,
+    /// A proposal stream for the next height arrived: another validator has work.
+    woken: bool,
 }
 
 impl Host {
@@ -199,8 +211,6 @@ impl Host {
             app,
             ledger,
             key,
-            block,
-            cfg,
             clock: Arc::new(now_ms),
             hook: None,
             parts,
@@ -209,7 +219,12 @@ impl Host {
             publishers: BTreeSet::new(),
             publishers_version: None,
             own_streams: BTreeMap::new(),
+            sizer: BlockSizer::new(block.max_txs, Duration::from_millis(cfg.timeout_propose_ms)),
+            block,
+            cfg,
             own_dir,
+            deferred: None,
+            woken: false,
         })
     }
 
@@ -265,10 +280,49 @@ impl Host {
     /// Runs until the engine closes its channel. Returns an error when the node must
     /// stop (storage, own-proposal journal, a decided block that cannot be committed).
     pub async fn run(mut self, mut channels: Channels<Ctx>) -> Result<(), HostError> {
-        while let Some(msg) = channels.consensus.recv().await {
-            self.handle(msg, &channels.network).await?;
+        let mut tick = tokio::time::interval(IDLE_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = channels.consensus.recv() => match msg {
+                    Some(msg) => self.handle(msg, &channels.network).await?,
+                    None => return Ok(()),
+                },
+                _ = tick.tick(), if self.deferred.is_some() => self.start_if_due(),
+            }
         }
-        Ok(())
+    }
+
+    /// Whether the chain is idle: nothing pending here, no proposal for the next height
+    /// seen, and the last block is younger than `[block] empty_block_interval_ms`. An
+    /// idle node does not start the next height, so an idle network commits one empty
+    /// block per interval (CometBFT's `create_empty_blocks_interval`), not one a second.
+    pub fn idle(&self) -> bool {
+        if self.woken {
+            return false;
+        }
+        let pending = self.ledger.mempool.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if pending > 0 {
+            return false;
+        }
+        // 0: never an empty block.
+        let interval = self.block.empty_block_interval_ms;
+        interval == 0 || self.now().saturating_sub(self.app.tip().header.time_ms) < interval
+    }
+
+    /// Starts the held-back next height once the chain is no longer idle.
+    pub fn start_if_due(&mut self) {
+        if self.deferred.is_some() && !self.idle() {
+            if let Some((reply, next)) = self.deferred.take() {
+                tracing::debug!(target: "jialing::consensus", height = self.tip_height() + 1, "work arrived (or the empty-block interval passed): starting the next height");
+                let _ = reply.send(next);
+            }
+        }
+    }
+
+    /// Whether the engine's next height is being held back.
+    pub fn is_holding(&self) -> bool {
+        self.deferred.is_some()
     }
 
     /// Answers one engine message; parts to publish go to `network`.
@@ -284,6 +338,11 @@ impl Host {
                 if height.0 == self.tip_height() + 1 {
                     self.round = round.as_u32().unwrap_or(0);
                     self.parts.retain(&self.schedule());
+                    if self.round > 0 {
+                        // The round-0 proposal did not make it: smaller blocks from now.
+                        self.sizer.late_round(height.0);
+                        self.ledger.metrics.block_limit_txs.set(self.sizer.limit() as i64);
+                    }
                 }
                 self.validate_pending(height.0)?;
                 let values: Vec<ProposedValue<Ctx>> =
@@ -312,7 +371,7 @@ impl Host {
                 let _ = reply.send(Height(1));
             }
             AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
-                let value = self.received_part(from, published_by, part)?;
+                let value = self.received_part(from, published_by, part).await?;
                 let _ = reply.send(value);
             }
             AppMsg::Decided { certificate, reply, .. } => {
@@ -320,7 +379,10 @@ impl Host {
                 let _ = reply.send(());
             }
             AppMsg::Finalized { certificate, reply, .. } => {
-                let _ = reply.send(self.finalized(certificate.height.0, certificate.value_id.0)?);
+                let next = self.finalized(certificate.height.0, certificate.value_id.0)?;
+                self.woken = false;
+                self.deferred = Some((reply, next));
+                self.start_if_due();
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let _ = reply.send(self.decided_values(*range.start(), *range.end()));
@@ -424,12 +486,15 @@ impl Host {
                 (b, executed)
             }
             None => {
-                self.wait_for_txs(timeout).await;
+                let limit = self.sizer.limit();
+                self.ledger.metrics.block_limit_txs.set(limit as i64);
+                self.wait_for_txs(timeout, limit).await;
                 let now = self.now();
-                let proposal = tokio::task::block_in_place(|| {
-                    self.app.propose(key.public(), now, self.block.max_txs, self.block.max_bytes)
-                })
-                .map_err(|e| HostError::Store { height, reason: e.to_string() })?;
+                let started = Instant::now();
+                let proposal =
+                    tokio::task::block_in_place(|| self.app.propose(key.public(), now, limit, self.block.max_bytes))
+                        .map_err(|e| HostError::Store { height, reason: e.to_string() })?;
+                self.sizer.sample(proposal.txs.len(), started.elapsed());
                 let built = proposal.block();
                 let (b, executed) = match &self.hook {
                     Some(hook) => {
@@ -465,7 +530,7 @@ impl Host {
         let r = round.as_u32().unwrap_or(0);
         for (i, twin) in twins.iter().enumerate() {
             let id = StreamId::new(Bytes::from(encoding::encode(&(height, r, 1 + i as u8))));
-            for mut m in make_stream(&self.ledger.chain_id, key, height, r, -1, &encoding::encode(twin)) {
+            for mut m in make_stream(&self.ledger.chain_id, key, height, r, -1, &full_bytes(twin)) {
                 m.stream_id = id.clone();
                 network.send(NetworkMsg::PublishProposalPart(m)).await.map_err(|_| HostError::Network)?;
             }
@@ -484,18 +549,22 @@ impl Host {
         network: &mpsc::Sender<NetworkMsg<Ctx>>,
     ) -> Result<(), HostError> {
         let hash = block.header.hash();
-        let bytes = encoding::encode(&block);
+        let bytes = encoding::encode(&ProposalBody::compact(&block));
         let r = round.as_u32().unwrap_or(0);
         let stream = make_stream(&self.ledger.chain_id, &key, height, r, -1, &bytes);
-        tracing::info!(target: "jialing::consensus", height, %round, txs = block.txs.len(), block = %hash, "proposing");
+        self.ledger.metrics.proposal_bytes_out.inc_by(bytes.len() as u64);
+        tracing::info!(target: "jialing::consensus", height, %round, txs = block.txs.len(), bytes = bytes.len(), block = %hash, "proposing");
         self.state.slot(height, r, hash);
+        // Peers fetch the transactions they lack from it.
+        let block = Arc::new(block);
+        self.ledger.hold_block(block.clone());
         if let Some(executed) = executed {
             let c = Candidate {
                 height,
                 round,
                 pol_round: Round::Nil,
                 proposer: Address(key.public()),
-                block: Arc::new(block),
+                block,
                 executed: Some(executed),
             };
             self.state.insert(hash, c);
@@ -509,7 +578,7 @@ impl Host {
 
     /// Waits until the mempool holds a full block, or has transactions and the batching
     /// wait is over, or the empty-block wait is over (bounded by the propose timeout).
-    async fn wait_for_txs(&self, timeout: Duration) {
+    async fn wait_for_txs(&self, timeout: Duration, limit: usize) {
         let started = Instant::now();
         let idle = Duration::from_millis(self.cfg.empty_block_wait_ms).min(timeout.mul_f32(0.6));
         let batch = Duration::from_millis(self.block.max_wait_ms);
@@ -519,7 +588,7 @@ impl Host {
                 Err(p) => p.into_inner().len(),
             };
             let waited = started.elapsed();
-            if n >= self.block.max_txs || (n > 0 && waited >= batch) || waited >= idle {
+            if n >= limit || (n > 0 && waited >= batch) || waited >= idle {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -537,14 +606,17 @@ impl Host {
         let Some(key) = self.key.clone() else { return Ok(()) };
         let stream = match (self.state.get(&value_id.0), self.own_streams.get(&value_id.0)) {
             (Some(c), Some(s)) if c.round == round => s.clone(),
-            (Some(c), _) => make_stream(
-                &self.ledger.chain_id,
-                &key,
-                height,
-                round.as_u32().unwrap_or(0),
-                valid_round.as_i64(),
-                &encoding::encode(&*c.block),
-            ),
+            (Some(c), _) => {
+                self.ledger.hold_block(c.block.clone());
+                make_stream(
+                    &self.ledger.chain_id,
+                    &key,
+                    height,
+                    round.as_u32().unwrap_or(0),
+                    valid_round.as_i64(),
+                    &encoding::encode(&ProposalBody::compact(&c.block)),
+                )
+            }
             (None, Some(s)) => s.clone(),
             (None, None) => {
                 tracing::warn!(target: "jialing::consensus", height, %round, block = %value_id, "asked to restream a block we do not hold");
@@ -575,20 +647,21 @@ impl Host {
         self.publishers.contains(publisher)
     }
 
-    fn received_part(
+    async fn received_part(
         &mut self,
         from: PeerId,
         published_by: Option<PeerId>,
         part: PartMessage,
     ) -> Result<Option<ProposedValue<Ctx>>, HostError> {
-        let publisher = published_by.unwrap_or(from).to_string();
+        let publisher_id = published_by.unwrap_or(from);
+        let publisher = publisher_id.to_string();
         if !self.is_member_node(&publisher) {
             self.ledger.metrics.proposal_streams_refused.inc();
             tracing::debug!(target: "jialing::consensus", %publisher, %from, "proposal part from a peer that is not a member's node: dropped");
             return Ok(None);
         }
         let schedule = self.schedule();
-        let a = match self.parts.insert(publisher.as_bytes(), part, &schedule) {
+        let incoming = match self.parts.insert(publisher.as_bytes(), part, &schedule) {
             Ok(Some(a)) => a,
             Ok(None) | Err(super::parts::PartError::Dropped) => return Ok(None),
             Err(e) => {
@@ -596,6 +669,14 @@ impl Host {
                 tracing::warn!(target: "jialing::consensus", %publisher, %from, error = %e, "dropped a proposal stream");
                 return Ok(None);
             }
+        };
+        if incoming.height == schedule.height {
+            // Another validator has work for the next height: stop holding it back.
+            self.woken = true;
+            self.start_if_due();
+        }
+        let Some(a) = self.rebuild(incoming, &publisher_id).await else {
+            return Ok(None);
         };
         if a.height > schedule.height {
             let hash = a.block.header.hash();
@@ -612,6 +693,59 @@ impl Host {
         }
         let now = self.now();
         self.consider(a, Some(now))
+    }
+
+    /// The whole block of a proposal stream: a compact proposal is rebuilt from the
+    /// blocks this node holds and its mempool, and what is missing is fetched from the
+    /// publisher. `None` (no verdict: the engine's propose timeout runs) when the
+    /// publisher does not deliver in time or delivers other transactions than named.
+    async fn rebuild(&mut self, incoming: Incoming, publisher: &PeerId) -> Option<Assembled> {
+        let Incoming { height, round, pol_round, proposer, body } = incoming;
+        let assembled = |block| Some(Assembled { height, round, pol_round, proposer, block });
+        let (header, entries) = match body {
+            ProposalBody::Full(block) => return assembled(block),
+            ProposalBody::Compact { header, entries } => (header, entries),
+        };
+        let hash = header.hash();
+        if let Some(b) = self.ledger.held_block(&hash) {
+            return assembled((*b).clone());
+        }
+        let mut rebuild = {
+            let pool = self.ledger.mempool.lock().unwrap_or_else(|p| p.into_inner());
+            Rebuild::new(header, entries, |h| pool.get(h).map(|p| (*p.tx).clone()))
+        };
+        let missing = rebuild.missing();
+        if !missing.is_empty() {
+            let wait = Duration::from_millis(self.cfg.timeout_propose_ms / 2);
+            let peer = libp2p::PeerId::from_bytes(&publisher.to_bytes()).ok()?;
+            let Some(out) = self.ledger.gossip_out.get() else {
+                tracing::warn!(target: "jialing::consensus", height, block = %hash, missing = missing.len(), "compact proposal with transactions this node lacks, and no transaction network to fetch them");
+                return None;
+            };
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let cmd = super::gossip::FetchCmd { peer, block: hash, indexes: missing.clone(), reply };
+            if out.fetch.send(cmd).is_err() {
+                return None;
+            }
+            let fetched = match tokio::time::timeout(wait, answer).await {
+                Ok(Ok(Ok(txs))) => txs,
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!(target: "jialing::consensus", height, block = %hash, %publisher, error = %e, "fetching the transactions of a compact proposal failed");
+                    return None;
+                }
+                Ok(Err(_)) | Err(_) => {
+                    tracing::warn!(target: "jialing::consensus", height, block = %hash, %publisher, missing = missing.len(), "the proposer did not deliver the transactions of its compact proposal in time");
+                    return None;
+                }
+            };
+            if let Err(e) = rebuild.fill(&missing, fetched) {
+                self.ledger.metrics.proposal_streams_refused.inc();
+                tracing::warn!(target: "jialing::consensus", height, block = %hash, %publisher, error = %e, "the proposer answered a fetch with other transactions than its proposal names");
+                return None;
+            }
+            tracing::debug!(target: "jialing::consensus", height, block = %hash, fetched = missing.len(), "fetched the transactions of a compact proposal this node lacked");
+        }
+        assembled(rebuild.finish()?)
     }
 
     /// Validates proposals that arrived early for `height`, now that it has started.
@@ -681,17 +815,25 @@ impl Host {
             )
         }) {
             Some(Err(e)) => Err(Refusal::Invalid(e.to_string())),
-            _ => tokio::task::block_in_place(|| self.app.validate(&a.block)).map_err(Refusal::from),
+            _ => {
+                let started = Instant::now();
+                let r = tokio::task::block_in_place(|| self.app.validate(&a.block)).map_err(Refusal::from);
+                self.sizer.sample(a.block.txs.len(), started.elapsed());
+                r
+            }
         };
         match verdict {
             Ok(p) => {
                 self.keep_body(&a.block)?;
+                let block = Arc::new(a.block);
+                // Other validators may fetch its transactions from here too.
+                self.ledger.hold_block(block.clone());
                 let c = Candidate {
                     height: a.height,
                     round,
                     pol_round,
                     proposer: Address(a.proposer),
-                    block: Arc::new(a.block),
+                    block,
                     executed: Some(p),
                 };
                 let v = proposed_value(&c);
@@ -717,6 +859,12 @@ impl Host {
         let fail = |reason: String| HostError::Commit { height, block: hash, reason };
         if tip + 1 != height {
             return Err(fail(format!("this node's tip is {tip}")));
+        }
+        let round = cert.round.as_u32().unwrap_or(0);
+        self.sizer.decided(height, round);
+        self.ledger.metrics.block_limit_txs.set(self.sizer.limit() as i64);
+        if round > 0 {
+            self.ledger.metrics.late_rounds.inc();
         }
         let core_cert = core_certificate(&cert);
         let executed = self.state.get_mut(&hash).and_then(|c| c.executed.take());

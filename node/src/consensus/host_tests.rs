@@ -192,7 +192,7 @@ fn block_1(proposer: &str, time: u64, txs: u64) -> Block {
 }
 
 fn stream_of(proposer: &str, block: &Block, round: u32, pol_round: i64) -> Vec<PartMessage> {
-    make_stream(CHAIN, &validator(proposer), block.header.height, round, pol_round, &encoding::encode(block))
+    make_stream(CHAIN, &validator(proposer), block.header.height, round, pol_round, &full_bytes(block))
 }
 
 /// An engine certificate for `block` signed by `signers` validators.
@@ -330,14 +330,14 @@ async fn early_buffer_is_bounded() {
     };
     for h in [3u64, 4, 100] {
         let b = fake(h, 0, 0);
-        let parts = make_stream(CHAIN, &k(h, 0), h, 0, -1, &encoding::encode(&b));
+        let parts = make_stream(CHAIN, &k(h, 0), h, 0, -1, &full_bytes(&b));
         assert_eq!(n.stream(scheduled(h, 0), parts).await, None);
     }
     assert_eq!(n.host.state.early_len(), 0, "heights beyond the next are not buffered");
     for r in 0..=crate::consensus::parts::ROUND_WINDOW {
         for pad in 0..3u8 {
             let b = fake(2, r, pad);
-            let parts = make_stream(CHAIN, &k(2, r), 2, r, -1, &encoding::encode(&b));
+            let parts = make_stream(CHAIN, &k(2, r), 2, r, -1, &full_bytes(&b));
             n.stream(scheduled(2, r), parts).await;
         }
     }
@@ -477,6 +477,165 @@ async fn byzantine_proposers_are_contained() {
     assert_eq!(values.len(), 2, "two blocks considered for the slot, the third dropped");
     assert!(!values.iter().any(|v| v.value == announced), "the announced block came last and was dropped");
     assert!(honest.host.state.candidates() <= 2);
+}
+
+/// `txs` certifications submitted to `n`'s mempool, numbered from `from`.
+fn fill_pool(n: &Node, from: u64, txs: u64) -> Vec<SignedTransaction> {
+    let txs: Vec<SignedTransaction> = (from..from + txs).map(|k| certify(k, &format!("member/{k}"))).collect();
+    let items = txs.iter().map(|t| (t.clone(), t.hash(), t.to_bytes())).collect();
+    assert!(n.host.ledger().submit(items).iter().all(|r| r.is_ok()));
+    txs
+}
+
+/// Answers the fetches `fetches` receives from the blocks `from` holds, passing each
+/// answer through `tamper`.
+fn serve_fetches(
+    from: Arc<Ledger>,
+    mut fetches: mpsc::UnboundedReceiver<gossip::FetchCmd>,
+    tamper: fn(Vec<Vec<u8>>) -> Vec<Vec<u8>>,
+) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move {
+        let mut asked = 0;
+        while let Some(cmd) = fetches.recv().await {
+            asked += cmd.indexes.len();
+            let answer = match gossip::serve_fetch(&from, &cmd.block, &cmd.indexes) {
+                gossip::TxResponse::Fetched(txs) => Ok(tamper(txs)),
+                other => Err(format!("{other:?}")),
+            };
+            let _ = cmd.reply.send(answer);
+        }
+        asked
+    })
+}
+
+/// A proposal travels compact (hashes, not bodies); a validator rebuilds it from its
+/// mempool and fetches from the proposer only what it lacks, then finds it valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_proposal_is_rebuilt_and_only_missing_txs_are_fetched() {
+    let me = scheduled(1, 0);
+    let mut p = node(Some(me));
+    let txs = fill_pool(&p, 0, 40);
+    let id = p.get_value(1, 0).await.unwrap().unwrap();
+    let parts = p.drain_published();
+    let wire: usize = parts.iter().map(|m| encoding::encode(m).len()).sum();
+    let bodies: usize = txs.iter().map(|t| t.to_bytes().len()).sum();
+    assert!(wire * 2 < bodies, "the stream ({wire} bytes) is far smaller than the transactions ({bodies} bytes)");
+
+    let mut v = node(Some(other_than(me)));
+    // The validator holds 30 of the 40 (its pool, as pushed by peers).
+    let items = txs[..30].iter().map(|t| (t.clone(), t.hash(), t.to_bytes())).collect();
+    assert!(v.host.ledger().submit(items).iter().all(|r| r.is_ok()));
+    let (out, _pushed, fetches) = gossip::TxOut::detached(1 << 20);
+    assert!(v.host.ledger().gossip_out.set(out).is_ok());
+    let server = serve_fetches(p.host.ledger().clone(), fetches, |t| t);
+    let value = v.stream(me, parts).await.unwrap();
+    assert_eq!(value.validity, Validity::Valid);
+    assert_eq!(value.value, id);
+    drop(v);
+    assert_eq!(server.await.unwrap(), 10, "only the 10 missing transactions were fetched");
+}
+
+/// Attack: the proposer (or whoever answers the fetch) delivers other transactions
+/// than its compact proposal names. The validator gives no verdict and keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_answered_with_other_transactions_is_refused() {
+    let me = scheduled(1, 0);
+    let mut p = node(Some(me));
+    fill_pool(&p, 0, 5);
+    p.get_value(1, 0).await.unwrap().unwrap();
+    let parts = p.drain_published();
+    let mut v = node(Some(other_than(me)));
+    let (out, _pushed, fetches) = gossip::TxOut::detached(1 << 20);
+    assert!(v.host.ledger().gossip_out.set(out).is_ok());
+    serve_fetches(p.host.ledger().clone(), fetches, |mut t| {
+        t.swap(0, 1);
+        t
+    });
+    assert!(v.stream(me, parts).await.is_none());
+    assert_eq!(v.host.state.candidates(), 0);
+}
+
+/// An idle chain stays quiet: after a height is finalized with nothing pending, the
+/// next height is held back until a transaction arrives (then at once) or the
+/// empty-block interval has passed since the last block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_host_holds_the_next_height_until_work_or_the_interval() {
+    let me = scheduled(1, 0);
+    let mut n = node(Some(me));
+    let id = n.get_value(1, 0).await.unwrap().unwrap();
+    let block = n.host.state.get(&id.0).unwrap().block.clone();
+    n.decided(certificate(&block, 3)).await.unwrap();
+    let finalize = |_: &mut Node, block: &Block| {
+        let (reply, rx) = oneshot::channel();
+        let certificate = certificate(block, 3);
+        let evidence = malachitebft_app::consensus::MisbehaviorEvidence {
+            proposals: Default::default(),
+            votes: Default::default(),
+        };
+        (AppMsg::Finalized { certificate, extensions: Default::default(), evidence, reply }, rx)
+    };
+    let (msg, mut rx) = finalize(&mut n, &block);
+    n.send(msg).await.unwrap();
+    assert!(n.host.is_holding(), "nothing pending, last block fresh: held back");
+    n.host.start_if_due();
+    assert!(rx.try_recv().is_err());
+    // A transaction arrives: the next height starts at once.
+    fill_pool(&n, 0, 1);
+    n.host.start_if_due();
+    assert!(matches!(rx.try_recv(), Ok(Next::Start(Height(2), _))));
+
+    // Idle again: the interval since the last block's time releases it.
+    let mut n = node(Some(me));
+    let id = n.get_value(1, 0).await.unwrap().unwrap();
+    let block = n.host.state.get(&id.0).unwrap().block.clone();
+    n.decided(certificate(&block, 3)).await.unwrap();
+    let (msg, mut rx) = finalize(&mut n, &block);
+    n.send(msg).await.unwrap();
+    n.host.start_if_due();
+    assert!(rx.try_recv().is_err());
+    let interval = BlockConfig::default().empty_block_interval_ms;
+    n.clock.store(block.header.time_ms + interval, Ordering::Relaxed);
+    n.host.start_if_due();
+    assert!(matches!(rx.try_recv(), Ok(Next::Start(Height(2), _))));
+}
+
+/// A saturated node answers `overloaded` instead of accepting what it cannot pass on:
+/// every transaction it accepted was handed to the peers' queues, and none it refused
+/// entered its mempool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_node_answers_overloaded_and_drops_nothing_it_accepted() {
+    let n = node(Some(scheduled(1, 0)));
+    let ledger = n.host.ledger().clone();
+    let one = certify(0, "member/0").to_bytes().len();
+    // Room for about 10 transactions on their way to the peers.
+    let (out, mut pushed, _fetches) = gossip::TxOut::detached(10 * one);
+    assert!(ledger.gossip_out.set(out).is_ok());
+    let mut accepted = Vec::new();
+    let mut overloaded = Vec::new();
+    for k in 0..30u64 {
+        let t = certify(k, &format!("member/{k}"));
+        match ledger.submit(vec![(t.clone(), t.hash(), t.to_bytes())]).pop().unwrap() {
+            Ok(h) => accepted.push(h),
+            Err(e) => {
+                assert_eq!(e.code(), "overloaded", "{e}");
+                overloaded.push(t.hash());
+            }
+        }
+    }
+    assert_eq!(accepted.len(), 10);
+    assert_eq!(overloaded.len(), 20);
+    let mut handed = Vec::new();
+    while let Ok(b) = pushed.try_recv() {
+        handed.push(SignedTransaction::decode(&b).unwrap().1);
+    }
+    assert_eq!(handed, accepted, "every accepted transaction went to the peers, in order");
+    let pool = ledger.mempool.lock().unwrap();
+    assert!(overloaded.iter().all(|h| !pool.contains(h)));
+    assert_eq!(pool.len(), 10);
+    drop(pool);
+    // Peer submissions are not refused for the local backlog (they are not passed on).
+    let t = certify(10, "member/10");
+    assert!(ledger.submit_from_peer(vec![(t.clone(), t.hash(), t.to_bytes())]).pop().unwrap().is_ok());
 }
 
 #[path = "sim_tests.rs"]

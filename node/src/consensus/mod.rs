@@ -10,11 +10,13 @@
 //! after the Noise handshake proves its key. The gossip swarm enforces the same list.
 
 pub mod codec;
+pub mod compact;
 pub mod context;
 pub mod gossip;
 pub mod guard;
 pub mod host;
 pub mod parts;
+pub mod sizing;
 pub mod state;
 
 use std::collections::BTreeSet;
@@ -238,8 +240,14 @@ pub async fn start(
 
     let gossip_peers: Vec<(libp2p::PeerId, SocketAddr)> =
         configured.iter().filter_map(|(k, a)| gossip::peer_id(k).ok().map(|id| (id, gossip_addr(*a)))).collect();
-    let (gossip_task, gossip_ctl) =
-        gossip::start(ledger.clone(), kp, gossip_addr(cfg.consensus.listen), gossip_peers, allowed)?;
+    let (gossip_task, gossip_ctl) = gossip::start(
+        ledger.clone(),
+        kp,
+        gossip_addr(cfg.consensus.listen),
+        gossip_peers,
+        allowed,
+        cfg.consensus.push_queue_bytes,
+    )?;
     tokio::spawn(guard::run(ledger.clone(), node_key.public(), configured, members, network, gossip_ctl));
 
     let host = host::Host::new(

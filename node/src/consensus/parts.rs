@@ -25,6 +25,7 @@ use jialing_core::crypto::Purpose;
 use jialing_core::{Block, Hash, Keypair, PublicKey, encoding, sha256};
 use malachitebft_engine::util::streaming::{StreamContent, StreamId, StreamMessage};
 
+use super::compact::ProposalBody;
 use super::context::{PartMessage, ProposalPart, ValidatorSet, parts_digest, scheduled_proposer};
 
 /// Size of one `Data` chunk.
@@ -81,7 +82,23 @@ pub enum PartError {
     Quota(usize),
 }
 
-/// A complete, signature-checked proposal taken from a stream.
+/// A complete, signature-checked proposal stream: the block, whole or compact
+/// ([`ProposalBody`]).
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// Proof-of-lock round (-1 for none).
+    pub pol_round: i64,
+    /// The proposer, whose signature closed the stream.
+    pub proposer: PublicKey,
+    /// What the stream carried.
+    pub body: ProposalBody,
+}
+
+/// A proposal with its whole block (an [`Incoming`] stream once rebuilt).
 #[derive(Debug, Clone)]
 pub struct Assembled {
     /// Height.
@@ -237,7 +254,7 @@ impl PartsBuffer {
         publisher: &[u8],
         msg: PartMessage,
         schedule: &Schedule,
-    ) -> Result<Option<Assembled>, PartError> {
+    ) -> Result<Option<Incoming>, PartError> {
         let id = msg.stream_id.to_bytes().to_vec();
         let key = (publisher.to_vec(), id);
         if !self.streams.contains_key(&key) {
@@ -298,7 +315,7 @@ impl PartsBuffer {
         key: &(Vec<u8>, Vec<u8>),
         msg: PartMessage,
         schedule: &Schedule,
-    ) -> Result<Option<Assembled>, PartError> {
+    ) -> Result<Option<Incoming>, PartError> {
         let limit =
             self.max_block_bytes + (jialing_core::block::MAX_ENCODED_BLOCK - jialing_core::block::MAX_BLOCK_BYTES);
         let Some(stream) = self.streams.get_mut(key) else {
@@ -354,7 +371,7 @@ impl PartsBuffer {
         self.assemble(parts).map(Some)
     }
 
-    fn assemble(&self, parts: Vec<ProposalPart>) -> Result<Assembled, PartError> {
+    fn assemble(&self, parts: Vec<ProposalPart>) -> Result<Incoming, PartError> {
         let mut it = parts.into_iter();
         let Some(ProposalPart::Init { height, round, pol_round, proposer }) = it.next() else {
             return Err(PartError::Malformed("the stream does not start with Init".into()));
@@ -375,31 +392,40 @@ impl PartsBuffer {
         proposer
             .verify(&self.chain_id, Purpose::ProposalPart, &digest, &signature)
             .map_err(|_| PartError::BadSignature(proposer))?;
-        let block: Block = encoding::decode_limited(
+        let body: ProposalBody = encoding::decode_limited(
             "proposed block",
             &data,
             self.max_block_bytes + (jialing_core::block::MAX_ENCODED_BLOCK - jialing_core::block::MAX_BLOCK_BYTES),
         )
         .map_err(|e| PartError::BadBlock(e.to_string()))?;
-        if block.header.height != height {
-            return Err(PartError::BadBlock(format!(
-                "block height {} in a stream for height {height}",
-                block.header.height
-            )));
+        let header = body.header();
+        if header.height != height {
+            return Err(PartError::BadBlock(format!("block height {} in a stream for height {height}", header.height)));
         }
-        if block.header.proposer != proposer {
+        if header.proposer != proposer {
             return Err(PartError::BadBlock(format!(
                 "block names proposer {}, the stream was signed by {proposer}",
-                block.header.proposer
+                header.proposer
             )));
         }
-        Ok(Assembled { height, round, pol_round, proposer, block })
+        if let ProposalBody::Compact { header, entries } = &body
+            && (entries.len() != header.tx_count as usize || entries.len() > jialing_core::block::MAX_BLOCK_TXS)
+        {
+            return Err(PartError::BadBlock(format!(
+                "compact proposal names {} transactions, its header {} (at most {})",
+                entries.len(),
+                header.tx_count,
+                jialing_core::block::MAX_BLOCK_TXS
+            )));
+        }
+        Ok(Incoming { height, round, pol_round, proposer, body })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consensus::compact::full_bytes;
     use crate::consensus::context::Validator;
     use jialing_core::{BlockHeader, merkle};
 
@@ -438,7 +464,7 @@ mod tests {
         publisher: &[u8],
         msgs: Vec<PartMessage>,
         s: &Schedule,
-    ) -> Vec<Result<Option<Assembled>, PartError>> {
+    ) -> Vec<Result<Option<Incoming>, PartError>> {
         msgs.into_iter().map(|m| buf.insert(publisher, m, s)).collect()
     }
 
@@ -447,13 +473,13 @@ mod tests {
         let k = Keypair::from_label("p");
         let s = schedule(5, &[&k]);
         let b = block(k.public(), 5, 1);
-        let bytes = encoding::encode(&b);
+        let bytes = full_bytes(&b);
         let mut msgs = make_stream("c", &k, 5, 0, -1, &bytes);
         msgs.reverse();
         let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
         let got: Vec<_> = feed(&mut buf, b"peer", msgs, &s).into_iter().filter_map(|r| r.unwrap()).collect();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].block, b);
+        assert_eq!(got[0].body, ProposalBody::Full(b.clone()));
         assert!(buf.is_empty());
 
         // Another key signs a stream claiming to be from k: refused.
@@ -471,7 +497,7 @@ mod tests {
 
         // A block whose header names another proposer: refused.
         let b2 = block(evil.public(), 5, 2);
-        let r = feed(&mut buf, b"peer4", make_stream("c", &k, 5, 0, -1, &encoding::encode(&b2)), &s);
+        let r = feed(&mut buf, b"peer4", make_stream("c", &k, 5, 0, -1, &full_bytes(&b2)), &s);
         assert!(matches!(r.last().unwrap(), Err(PartError::BadBlock(_))));
         assert!(buf.is_empty());
     }
@@ -486,7 +512,7 @@ mod tests {
         let scheduled = s.proposer(5, 0).unwrap();
         let other = if scheduled == a.public() { &b } else { &a };
         let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
-        let bytes = encoding::encode(&block(other.public(), 5, 0));
+        let bytes = full_bytes(&block(other.public(), 5, 0));
         let r = feed(&mut buf, b"p", make_stream("c", other, 5, 0, -1, &bytes), &s);
         assert!(matches!(r[0], Err(PartError::NotProposer { height: 5, round: 0, .. })), "{:?}", r[0]);
         assert!(r.iter().all(|x| x.is_err()), "no part of the stream is kept");
@@ -504,12 +530,12 @@ mod tests {
         let s = schedule(5, &[&k]);
         let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
         for (h, r) in [(4, 0), (7, 0), (5, ROUND_WINDOW + 1), (6, ROUND_WINDOW + 1)] {
-            let bytes = encoding::encode(&block(k.public(), h, 0));
+            let bytes = full_bytes(&block(k.public(), h, 0));
             let m = make_stream("c", &k, h, r, -1, &bytes).remove(0);
             assert_eq!(buf.insert(b"p", m, &s).unwrap_err(), PartError::OutOfWindow { height: h, round: r });
         }
         // The next height is accepted (an early proposal).
-        let bytes = encoding::encode(&block(k.public(), 6, 0));
+        let bytes = full_bytes(&block(k.public(), 6, 0));
         let r = feed(&mut buf, b"p", make_stream("c", &k, 6, 0, -1, &bytes), &s);
         assert!(r.last().unwrap().as_ref().unwrap().is_some());
         // A stream id that names no height and round is refused.
@@ -528,11 +554,11 @@ mod tests {
         let s = schedule(5, &[&k]);
         let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
         let b = block(k.public(), 5, 0);
-        let honest = make_stream("c", &k, 5, 0, -1, &encoding::encode(&b));
+        let honest = make_stream("c", &k, 5, 0, -1, &full_bytes(&b));
         let (first, rest) = honest.split_at(1);
         assert!(buf.insert(b"honest", first[0].clone(), &s).unwrap().is_none());
         for i in 0..1000u32 {
-            let mut m = make_stream("c", &k, 5, 0, -1, &encoding::encode(&block(k.public(), 5, 1))).remove(0);
+            let mut m = make_stream("c", &k, 5, 0, -1, &full_bytes(&block(k.public(), 5, 1))).remove(0);
             m.stream_id = StreamId::new(bytes::Bytes::from(encoding::encode(&(5u64, 0u32, i))));
             buf.insert(b"flooder", m, &s).unwrap();
         }
@@ -541,11 +567,11 @@ mod tests {
         let done: Vec<_> =
             feed(&mut buf, b"honest", rest.to_vec(), &s).into_iter().filter_map(|r| r.unwrap()).collect();
         assert_eq!(done.len(), 1);
-        assert_eq!(done[0].block, b);
+        assert_eq!(done[0].body, ProposalBody::Full(b.clone()));
 
         // Publishers beyond the limit are refused; nobody is evicted.
         let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 2);
-        let m = || make_stream("c", &k, 5, 0, -1, &encoding::encode(&b)).remove(0);
+        let m = || make_stream("c", &k, 5, 0, -1, &full_bytes(&b)).remove(0);
         buf.insert(b"a", m(), &s).unwrap();
         buf.insert(b"b", m(), &s).unwrap();
         assert_eq!(buf.insert(b"c", m(), &s).unwrap_err(), PartError::Quota(2));
@@ -563,7 +589,7 @@ mod tests {
         assert!(small.is_empty());
 
         let mut buf = PartsBuffer::new("c".into(), 1 << 20, 4, 8);
-        let bytes = encoding::encode(&block(k.public(), 1, 0));
+        let bytes = full_bytes(&block(k.public(), 1, 0));
         buf.insert(b"p", make_stream("c", &k, 1, 0, -1, &bytes).remove(0), &s).unwrap();
         buf.insert(b"p", make_stream("c", &k, 2, 0, -1, &bytes).remove(0), &s).unwrap();
         assert_eq!(buf.len(), 2);
