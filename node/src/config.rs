@@ -383,10 +383,10 @@ impl NodeConfig {
         if c.timeout_propose_ms < 100 || c.timeout_vote_ms < 50 {
             return bad("consensus.timeout_propose_ms", "timeouts below 100 ms (propose) / 50 ms (votes) cannot work");
         }
-        if c.push_queue_bytes < 2 * super::consensus::gossip::MAX_BATCH_BYTES {
+        if c.push_queue_bytes < 2 * jialing_core::tx::MAX_TX_BYTES {
             return bad(
                 "consensus.push_queue_bytes",
-                "must hold at least two push batches (4194304 bytes); the default is 8388608",
+                "must hold at least two of the largest transactions; the default is 8388608",
             );
         }
         if c.listen.port() == u16::MAX {

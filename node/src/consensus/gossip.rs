@@ -14,14 +14,16 @@
 //!   a batch leaves only when the peer answered the previous ones;
 //! - a peer whose mempool is full answers `Retry` for those transactions: they go back
 //!   to the head of its queue and are sent again after a pause;
-//! - when the queue of any connected peer holds `push_queue_bytes` or more, the API
-//!   refuses new submissions with `overloaded` and `Retry-After` (see
-//!   [`TxOut::overloaded`]): the client, not the network, holds the excess;
+//! - when the queues of more than `f` connected peers (a third of the nodes, rounded
+//!   down) hold `push_queue_bytes` or more, the API refuses new submissions with
+//!   `overloaded` and `Retry-After` (see [`TxOut::overloaded`]): the client, not the
+//!   network, holds the excess. Up to `f` slow peers do not hold everyone back: a peer
+//!   whose queue reaches twice the bound is lagging, and its queue is dropped;
 //! - a peer that is not connected, or does not answer within [`REQUEST_TIMEOUT`], gets
-//!   no queue (its transactions are dropped and counted in
-//!   `jialing_gossip_txs_dropped_total`): one unreachable node must not stop every
-//!   submission. It gets the transactions it misses by fetching them when it meets a
-//!   proposal, or by sync.
+//!   no queue either. Transactions dropped for a peer are counted in
+//!   `jialing_gossip_txs_dropped_total`; the peer gets them by fetching them when it
+//!   meets a proposal that names them, or by sync. No accepted transaction is lost:
+//!   the accepting node holds it in its mempool and proposes it in its turn.
 //!
 //! A node pushes only what its own API accepted: the network is a full mesh of the
 //! configured peers (the consortium's nodes), so relaying would only send duplicates.
@@ -310,6 +312,12 @@ struct Net {
     in_channel: Arc<AtomicUsize>,
     backlog: Arc<AtomicUsize>,
     inbound: usize,
+    /// The queue bound (`consensus.push_queue_bytes`).
+    limit: usize,
+    /// Batch size bound: the smaller of [`MAX_BATCH_BYTES`] and half the queue bound.
+    batch_bytes: usize,
+    /// Lagging peers that do not hold the API back: a third of the nodes, rounded down.
+    tolerated: usize,
 }
 
 /// Starts the transaction swarm on `listen`, dialing those of `peers` (their gossip
@@ -362,8 +370,18 @@ pub fn start(
     let local = *swarm.local_peer_id();
     let (ctl_tx, mut ctl) = mpsc::unbounded_channel::<PeerUpdate>();
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<(ResponseChannel<TxResponse>, TxResponse)>();
-    let mut net =
-        Net { swarm, ledger, peers: BTreeMap::new(), pending: BTreeMap::new(), in_channel, backlog, inbound: 0 };
+    let mut net = Net {
+        swarm,
+        ledger,
+        peers: BTreeMap::new(),
+        pending: BTreeMap::new(),
+        in_channel,
+        backlog,
+        inbound: 0,
+        limit: queue_bytes,
+        batch_bytes: MAX_BATCH_BYTES.min(queue_bytes / 2).max(1),
+        tolerated: peers.len() / 3,
+    };
     let task = tokio::spawn(async move {
         let mut redial = tokio::time::interval(Duration::from_secs(2));
         let mut resume = tokio::time::interval(RETRY_PAUSE);
@@ -420,16 +438,27 @@ impl Net {
         }
     }
 
-    /// Sends what the window allows to every peer, and publishes the backlog.
+    /// Sends what the window allows to every peer, and publishes the backlog: the
+    /// queue of the `f + 1`-th slowest connected peer, where `f` is how many of the
+    /// network's nodes may fail (a third, rounded down). Up to `f` lagging peers do not
+    /// hold the API back; a lagging peer's queue is dropped at twice the bound (it
+    /// fetches what it misses from proposals).
     fn send_all(&mut self) {
         let now = Instant::now();
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for p in ids {
             self.send_to(p, now);
         }
-        let worst = self.peers.values().filter(|o| o.connected).map(|o| o.bytes).max().unwrap_or(0);
-        self.backlog.store(worst, Ordering::Relaxed);
-        self.ledger.metrics.gossip_backlog_bytes.set(worst as i64);
+        let mut queues: Vec<usize> = self.peers.values().filter(|o| o.connected).map(|o| o.bytes).collect();
+        queues.sort_unstable_by(|a, b| b.cmp(a));
+        let signal = queues.get(self.tolerated).copied().unwrap_or(0);
+        self.backlog.store(signal, Ordering::Relaxed);
+        self.ledger.metrics.gossip_backlog_bytes.set(signal as i64);
+        let lagging: Vec<PeerId> =
+            self.peers.iter().filter(|(_, o)| o.connected && o.bytes >= 2 * self.limit).map(|(p, _)| *p).collect();
+        for p in lagging {
+            self.unreachable(p, "lagging: its queue is twice the bound");
+        }
     }
 
     fn send_to(&mut self, p: PeerId, now: Instant) {
@@ -442,7 +471,7 @@ impl Net {
             let mut batch = Vec::new();
             let mut bytes = 0;
             while let Some((b, _)) = out.queue.front() {
-                if !batch.is_empty() && (batch.len() >= MAX_BATCH_TXS || bytes + b.len() > MAX_BATCH_BYTES) {
+                if !batch.is_empty() && (batch.len() >= MAX_BATCH_TXS || bytes + b.len() > self.batch_bytes) {
                     break;
                 }
                 bytes += b.len();

@@ -86,7 +86,7 @@ fn sign(chain: &str, key: &Keypair, nonce: u64, call: (String, String, Vec<u8>))
 }
 
 /// Codes that ask the client to slow down and send the same transaction again later.
-const BACK_PRESSURE: [&str; 3] = ["mempool_full", "too_many_pending", "nonce_too_far"];
+const BACK_PRESSURE: [&str; 4] = ["mempool_full", "too_many_pending", "nonce_too_far", "overloaded"];
 
 /// Submits a batch; returns the transactions refused for back-pressure (pool limits),
 /// in order, to be sent again once blocks have made room.
@@ -237,7 +237,7 @@ fn main() -> anyhow::Result<()> {
     // API and mempool take load; transaction gossip brings it to every other node.
     let targets: Vec<String> = a.node.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     for (ci, conn) in chunks.into_iter().enumerate() {
-        let node = targets[ci % targets.len()].clone();
+        let targets = targets.clone();
         let times = submit_times.clone();
         let batch = a.batch;
         handles.push(std::thread::spawn(move || {
@@ -252,6 +252,8 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             let mut sent = 0usize;
+            // An unreachable or failing node: move on to the next one given.
+            let mut target = ci % targets.len();
             for b in order.chunks(batch) {
                 if t0.elapsed() >= window {
                     break;
@@ -272,16 +274,16 @@ fn main() -> anyhow::Result<()> {
                 // Back-pressure refusals are sent again (nonce order kept) until taken.
                 let mut pending = b.to_vec();
                 while !pending.is_empty() && t0.elapsed() < window {
-                    match submit(&node, &pending) {
+                    match submit(&targets[target], &pending) {
                         Ok(again) if again.len() < pending.len() => pending = again,
                         Ok(again) => {
                             pending = again;
                             std::thread::sleep(Duration::from_millis(50));
                         }
                         Err(e) => {
-                            eprintln!("submit error: {e}");
+                            eprintln!("submit to {} failed ({e}); trying the next node", targets[target]);
+                            target = (target + 1) % targets.len();
                             std::thread::sleep(Duration::from_millis(100));
-                            break;
                         }
                     }
                 }
@@ -296,10 +298,29 @@ fn main() -> anyhow::Result<()> {
     let mut last_commit = t0;
     let mut h = start_height + 1;
     let follow_deadline = t0 + window + Duration::from_secs(30);
+    let mut follow = 0usize;
     loop {
-        let tip = get(&format!("{node}/status"))?["height"].as_u64().unwrap_or(0);
+        let node = &targets[follow % targets.len()];
+        let tip = match get(&format!("{node}/status")) {
+            Ok(v) => v["height"].as_u64().unwrap_or(0),
+            Err(e) => {
+                eprintln!("following blocks on {node} failed ({e}); following the next node");
+                follow += 1;
+                if Instant::now() > follow_deadline {
+                    break;
+                }
+                continue;
+            }
+        };
         while h <= tip {
-            let b = get(&format!("{node}/v1/block/{h}"))?;
+            let b = match get(&format!("{node}/v1/block/{h}")) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("reading block {h} on {node} failed ({e}); following the next node");
+                    follow += 1;
+                    break;
+                }
+            };
             let seen = Instant::now();
             let m = submit_times.lock().unwrap();
             for th in b["tx_hashes"].as_array().cloned().unwrap_or_default() {
