@@ -214,6 +214,8 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let total_signed: usize = per_key.iter().map(Vec::len).sum();
+    let signed_bytes: usize = per_key.iter().flatten().map(|t| t.to_bytes().len()).sum();
+    let tx_bytes_avg = signed_bytes / total_signed.max(1);
     eprintln!("pre-signed {total_signed} transactions in {:.1} s", started_sign.elapsed().as_secs_f64());
 
     // 3. Submit for the window over several connections; follow blocks for latency.
@@ -239,7 +241,12 @@ fn main() -> anyhow::Result<()> {
     for (ci, conn) in chunks.into_iter().enumerate() {
         let targets = targets.clone();
         let times = submit_times.clone();
-        let batch = a.batch;
+        // At a fixed rate, batches of 50 ms worth: the offered load is smooth, not a
+        // burst of whole batches at the start.
+        let batch = match per_conn_rate {
+            Some(r) => a.batch.min((r / 20.0).ceil().max(1.0) as usize),
+            None => a.batch,
+        };
         handles.push(std::thread::spawn(move || {
             // Interleave this connection's signers, nonce order per signer preserved.
             let longest = conn.iter().map(Vec::len).max().unwrap_or(0);
@@ -363,11 +370,12 @@ fn main() -> anyhow::Result<()> {
         latencies.len()
     );
     println!(
-        "committed_tps={} p50_ms={} p99_ms={} verify_per_core={}",
+        "committed_tps={} p50_ms={} p99_ms={} verify_per_core={} tx_bytes_avg={tx_bytes_avg} committed_total={}",
         tps.round() as u64,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
-        verify
+        verify,
+        latencies.len()
     );
     Ok(())
 }
