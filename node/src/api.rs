@@ -88,10 +88,10 @@ impl From<SubmitError> for ApiError {
             "not_member" | "expired" | "revoked" => StatusCode::FORBIDDEN,
             "bad_nonce" | "duplicate" | "nonce_too_far" => StatusCode::CONFLICT,
             "too_many_pending" => StatusCode::TOO_MANY_REQUESTS,
-            "mempool_full" | "overloaded" => StatusCode::SERVICE_UNAVAILABLE,
+            "mempool_full" | "overloaded" | "no_peers" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let retry = matches!(e.code(), "too_many_pending" | "mempool_full" | "overloaded");
+        let retry = matches!(e.code(), "too_many_pending" | "mempool_full" | "overloaded" | "no_peers");
         let err = ApiError::new(status, e.code(), e.to_string());
         // A block or two commits pending transactions and frees room.
         if retry { err.retry_after(2) } else { err }

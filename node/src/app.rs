@@ -146,6 +146,11 @@ pub enum SubmitError {
         /// The bound (`consensus.push_queue_bytes`).
         limit: usize,
     },
+    /// A full node with no connected peer: nothing it accepted would reach a validator.
+    #[error(
+        "no_peers: this full node is connected to no peer, so a transaction would not reach any validator; nothing was accepted, submit again shortly or to another node"
+    )]
+    NoPeers,
 }
 
 impl SubmitError {
@@ -169,6 +174,7 @@ impl SubmitError {
             SubmitError::Mempool(MempoolError::SignerLimit { .. }) => "too_many_pending",
             SubmitError::Mempool(MempoolError::NonceTooFar { .. }) => "nonce_too_far",
             SubmitError::Overloaded { .. } => "overloaded",
+            SubmitError::NoPeers => "no_peers",
         }
     }
 }
@@ -259,12 +265,16 @@ impl Ledger {
         forward: bool,
     ) -> Vec<Result<TxHash, SubmitError>> {
         let gossip = if forward { self.gossip_out.get() } else { None };
-        if let Some(g) = gossip
-            && let Some(backlog) = g.overloaded()
-        {
-            self.metrics.txs_overloaded.inc_by(txs.len() as u64);
-            let limit = g.limit();
-            return txs.iter().map(|_| Err(SubmitError::Overloaded { backlog, limit })).collect();
+        if let Some(g) = gossip {
+            if let Some(backlog) = g.overloaded() {
+                self.metrics.txs_overloaded.inc_by(txs.len() as u64);
+                let limit = g.limit();
+                return txs.iter().map(|_| Err(SubmitError::Overloaded { backlog, limit })).collect();
+            }
+            if g.cut_off() {
+                self.metrics.txs_overloaded.inc_by(txs.len() as u64);
+                return txs.iter().map(|_| Err(SubmitError::NoPeers)).collect();
+            }
         }
         let chain = self.chain_id.clone();
         let (height, now) = match self.tip.read() {

@@ -69,8 +69,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// Times one transaction is offered to one peer before it is dropped for that peer.
 const MAX_ATTEMPTS: u16 = 400;
-/// Pushes from peers checked at once (each is a batch signature verification).
-const MAX_INBOUND: usize = 4;
+/// Pushes from peers queued for checking at once; more are answered `Retry`.
+const MAX_INBOUND: usize = 64;
 
 /// A request of the transaction protocol.
 #[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
@@ -217,6 +217,10 @@ pub struct TxOut {
     /// Largest outbound queue (bytes) among connected peers.
     backlog: Arc<AtomicUsize>,
     limit: usize,
+    /// Connected peers.
+    connected: Arc<AtomicUsize>,
+    /// A full node proposes nothing: what it accepts must reach a peer.
+    relay_only: bool,
     /// Asks peers for the transactions of a proposal.
     pub fetch: mpsc::UnboundedSender<FetchCmd>,
 }
@@ -228,6 +232,12 @@ impl TxOut {
     pub fn overloaded(&self) -> Option<usize> {
         let b = self.backlog.load(Ordering::Relaxed) + self.in_channel.load(Ordering::Relaxed);
         (b >= self.limit).then_some(b)
+    }
+
+    /// Whether this is a full node with no connected peer: what it accepted would wait
+    /// in its own pool, which no block is built from.
+    pub fn cut_off(&self) -> bool {
+        self.relay_only && self.connected.load(Ordering::Relaxed) == 0
     }
 
     /// A `TxOut` with no swarm behind it (tests): what the API hands over and the
@@ -242,6 +252,8 @@ impl TxOut {
             in_channel: Arc::new(AtomicUsize::new(0)),
             backlog: Arc::new(AtomicUsize::new(0)),
             limit,
+            connected: Arc::new(AtomicUsize::new(1)),
+            relay_only: false,
             fetch,
         };
         (out, rx, fetch_rx)
@@ -312,6 +324,10 @@ struct Net {
     in_channel: Arc<AtomicUsize>,
     backlog: Arc<AtomicUsize>,
     inbound: usize,
+    /// Where pushes go to be checked.
+    checker: mpsc::UnboundedSender<Push>,
+    /// Connected peers, for [`TxOut::cut_off`].
+    connected: Arc<AtomicUsize>,
     /// The queue bound (`consensus.push_queue_bytes`).
     limit: usize,
     /// Batch size bound: the smaller of [`MAX_BATCH_BYTES`] and half the queue bound.
@@ -332,6 +348,7 @@ pub fn start(
     peers: Vec<(PeerId, SocketAddr)>,
     mut allowed: BTreeSet<PeerId>,
     queue_bytes: usize,
+    relay_only: bool,
 ) -> anyhow::Result<(tokio::task::JoinHandle<()>, GossipControl)> {
     let protocol = StreamProtocol::try_from_owned(format!("/jialing/{}/txs/2", ledger.chain_id))
         .map_err(|e| anyhow::anyhow!("transaction protocol name: {e}"))?;
@@ -357,11 +374,14 @@ pub fn start(
     let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel::<FetchCmd>();
     let in_channel = Arc::new(AtomicUsize::new(0));
     let backlog = Arc::new(AtomicUsize::new(0));
+    let connected = Arc::new(AtomicUsize::new(0));
     let out = TxOut {
         send: tx,
         in_channel: in_channel.clone(),
         backlog: backlog.clone(),
         limit: queue_bytes,
+        connected: connected.clone(),
+        relay_only,
         fetch: fetch_tx,
     };
     if ledger.gossip_out.set(out).is_err() {
@@ -370,6 +390,14 @@ pub fn start(
     let local = *swarm.local_peer_id();
     let (ctl_tx, mut ctl) = mpsc::unbounded_channel::<PeerUpdate>();
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<(ResponseChannel<TxResponse>, TxResponse)>();
+    let (checker_tx, checker_rx) = mpsc::unbounded_channel::<Push>();
+    {
+        let (ledger, answers) = (ledger.clone(), answers_tx.clone());
+        std::thread::Builder::new()
+            .name("tx-push-check".into())
+            .spawn(move || check_pushes(ledger, checker_rx, answers))
+            .context("starting the push checker thread")?;
+    }
     let mut net = Net {
         swarm,
         ledger,
@@ -378,6 +406,8 @@ pub fn start(
         in_channel,
         backlog,
         inbound: 0,
+        checker: checker_tx,
+        connected,
         limit: queue_bytes,
         batch_bytes: MAX_BATCH_BYTES.min(queue_bytes / 2).max(1),
         tolerated: peers.len() / 3,
@@ -421,7 +451,7 @@ pub fn start(
                         net.peers.remove(&p);
                     }
                 },
-                ev = net.swarm.select_next_some() => net.on_event(ev, &allowed, &answers_tx),
+                ev = net.swarm.select_next_some() => net.on_event(ev, &allowed),
             }
         }
     });
@@ -543,17 +573,14 @@ impl Net {
         self.send_all();
     }
 
-    fn on_event(
-        &mut self,
-        ev: SwarmEvent<BehaviourEvent>,
-        allowed: &BTreeSet<PeerId>,
-        answers: &mpsc::UnboundedSender<(ResponseChannel<TxResponse>, TxResponse)>,
-    ) {
+    fn on_event(&mut self, ev: SwarmEvent<BehaviourEvent>, allowed: &BTreeSet<PeerId>) {
         match ev {
-            SwarmEvent::Behaviour(BehaviourEvent::Txs(e)) => self.on_txs(e, answers),
+            SwarmEvent::Behaviour(BehaviourEvent::Txs(e)) => self.on_txs(e),
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                 self.peers.entry(peer_id).or_default().connected = true;
-                self.ledger.metrics.gossip_peers.set(self.swarm.connected_peers().count() as i64);
+                let n = self.swarm.connected_peers().count();
+                self.connected.store(n, Ordering::Relaxed);
+                self.ledger.metrics.gossip_peers.set(n as i64);
                 tracing::debug!(target: "jialing::gossip", peer = %peer_id, "transaction peer connected");
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
@@ -564,7 +591,9 @@ impl Net {
                     }
                     self.unreachable(peer_id, "disconnected");
                 }
-                self.ledger.metrics.gossip_peers.set(self.swarm.connected_peers().count() as i64);
+                let n = self.swarm.connected_peers().count();
+                self.connected.store(n, Ordering::Relaxed);
+                self.ledger.metrics.gossip_peers.set(n as i64);
             }
             SwarmEvent::IncomingConnectionError { send_back_addr, error, peer_id, .. } => {
                 let denied = matches!(&error, libp2p::swarm::ListenError::Denied { .. });
@@ -578,15 +607,11 @@ impl Net {
         }
     }
 
-    fn on_txs(
-        &mut self,
-        e: request_response::Event<TxRequest, TxResponse>,
-        answers: &mpsc::UnboundedSender<(ResponseChannel<TxResponse>, TxResponse)>,
-    ) {
+    fn on_txs(&mut self, e: request_response::Event<TxRequest, TxResponse>) {
         use request_response::{Event, Message};
         match e {
             Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => match request {
-                TxRequest::Push(txs) => self.on_push(peer, txs, channel, answers),
+                TxRequest::Push(txs) => self.on_push(peer, txs, channel),
                 TxRequest::Fetch { block, indexes } => {
                     let res = serve_fetch(&self.ledger, &block, &indexes);
                     let _ = self.swarm.behaviour_mut().txs.send_response(channel, res);
@@ -630,16 +655,11 @@ impl Net {
         }
     }
 
-    /// Checks pushed transactions off the network task and answers with one verdict each.
-    fn on_push(
-        &mut self,
-        peer: PeerId,
-        txs: Vec<Vec<u8>>,
-        channel: ResponseChannel<TxResponse>,
-        answers: &mpsc::UnboundedSender<(ResponseChannel<TxResponse>, TxResponse)>,
-    ) {
+    /// Queues pushed transactions for the checker thread, which answers with one verdict
+    /// each. Beyond [`MAX_INBOUND`] queued pushes (each peer has at most [`WINDOW`] in
+    /// flight, so only many peers at once get there) the push is answered `Retry`.
+    fn on_push(&mut self, peer: PeerId, txs: Vec<Vec<u8>>, channel: ResponseChannel<TxResponse>) {
         if txs.len() > MAX_BATCH_TXS || self.inbound >= MAX_INBOUND {
-            // Over the protocol's batch bound, or more at once than we check: retry all.
             let _ = self
                 .swarm
                 .behaviour_mut()
@@ -649,26 +669,68 @@ impl Net {
         }
         self.inbound += 1;
         self.ledger.metrics.gossip_txs_in.inc_by(txs.len() as u64);
-        let ledger = self.ledger.clone();
-        let answers = answers.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut verdicts = vec![Verdict::Refused; txs.len()];
-            let mut decoded = Vec::with_capacity(txs.len());
-            let mut at = Vec::with_capacity(txs.len());
-            for (i, b) in txs.into_iter().enumerate() {
-                if let Ok((stx, h)) = SignedTransaction::decode(&b) {
-                    decoded.push((stx, h, b));
-                    at.push(i);
+        let _ = self.checker.send(Push { peer, txs, channel });
+    }
+}
+
+/// A push waiting for the checker thread.
+struct Push {
+    peer: PeerId,
+    txs: Vec<Vec<u8>>,
+    channel: ResponseChannel<TxResponse>,
+}
+
+/// Pushed transactions checked in one submission, at most: queued pushes are merged so
+/// that their signatures are verified in one batch under one mempool lock.
+const CHECK_TXS: usize = 4 * MAX_BATCH_TXS;
+
+/// The checker thread: takes queued pushes in arrival order (merging what is waiting),
+/// checks them as API submissions are checked, and sends one verdict per transaction
+/// back to the network task.
+fn check_pushes(
+    ledger: Arc<Ledger>,
+    mut pushes: mpsc::UnboundedReceiver<Push>,
+    answers: mpsc::UnboundedSender<(ResponseChannel<TxResponse>, TxResponse)>,
+) {
+    while let Some(first) = pushes.blocking_recv() {
+        let mut jobs = vec![first];
+        let mut n = jobs[0].txs.len();
+        while n < CHECK_TXS {
+            match pushes.try_recv() {
+                Ok(p) => {
+                    n += p.txs.len();
+                    jobs.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut decoded = Vec::with_capacity(n);
+        let mut at = Vec::with_capacity(n);
+        let mut verdicts: Vec<Vec<Verdict>> = Vec::with_capacity(jobs.len());
+        let mut channels = Vec::with_capacity(jobs.len());
+        for (j, job) in jobs.into_iter().enumerate() {
+            verdicts.push(vec![Verdict::Refused; job.txs.len()]);
+            let mut bad = 0;
+            for (i, b) in job.txs.into_iter().enumerate() {
+                match SignedTransaction::decode(&b) {
+                    Ok((stx, h)) => {
+                        decoded.push((stx, h, b));
+                        at.push((j, i));
+                    }
+                    Err(_) => bad += 1,
                 }
             }
-            if decoded.len() < verdicts.len() {
-                tracing::warn!(target: "jialing::gossip", %peer, bad = verdicts.len() - decoded.len(), "peer pushed undecodable transactions");
+            if bad > 0 {
+                tracing::warn!(target: "jialing::gossip", peer = %job.peer, bad, "peer pushed undecodable transactions");
             }
-            for (i, r) in at.into_iter().zip(ledger.submit_from_peer(decoded)) {
-                verdicts[i] = verdict(&r);
-            }
-            let _ = answers.send((channel, TxResponse::Pushed(verdicts)));
-        });
+            channels.push(job.channel);
+        }
+        for ((j, i), r) in at.into_iter().zip(ledger.submit_from_peer(decoded)) {
+            verdicts[j][i] = verdict(&r);
+        }
+        for (channel, v) in channels.into_iter().zip(verdicts) {
+            let _ = answers.send((channel, TxResponse::Pushed(v)));
+        }
     }
 }
 

@@ -307,7 +307,8 @@ impl Host {
         }
         // 0: never an empty block.
         let interval = self.block.empty_block_interval_ms;
-        interval == 0 || self.now().saturating_sub(self.app.tip().header.time_ms) < interval
+        let last = self.ledger.tip.read().map(|t| t.header.time_ms).unwrap_or_else(|p| p.get_ref().header.time_ms);
+        interval == 0 || self.now().saturating_sub(last) < interval
     }
 
     /// Starts the held-back next height once the chain is no longer idle.
@@ -388,6 +389,9 @@ impl Host {
                 let _ = reply.send(self.decided_values(*range.start(), *range.end()));
             }
             AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
+                // Peers are ahead: this node is not idle.
+                self.woken = true;
+                self.start_if_due();
                 let _ = reply.send(self.synced_value(height.0, round, proposer, value_bytes)?);
             }
         }
@@ -661,7 +665,14 @@ impl Host {
             return Ok(None);
         }
         let schedule = self.schedule();
-        let incoming = match self.parts.insert(publisher.as_bytes(), part, &schedule) {
+        let inserted = self.parts.insert(publisher.as_bytes(), part, &schedule);
+        if matches!(inserted, Ok(_)) {
+            // A scheduled proposer streams a block for the next heights: the network
+            // has work, so stop holding the next height back.
+            self.woken = true;
+            self.start_if_due();
+        }
+        let incoming = match inserted {
             Ok(Some(a)) => a,
             Ok(None) | Err(super::parts::PartError::Dropped) => return Ok(None),
             Err(e) => {
@@ -670,11 +681,6 @@ impl Host {
                 return Ok(None);
             }
         };
-        if incoming.height == schedule.height {
-            // Another validator has work for the next height: stop holding it back.
-            self.woken = true;
-            self.start_if_due();
-        }
         let Some(a) = self.rebuild(incoming, &publisher_id).await else {
             return Ok(None);
         };

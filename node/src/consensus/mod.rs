@@ -247,6 +247,7 @@ pub async fn start(
         gossip_peers,
         allowed,
         cfg.consensus.push_queue_bytes,
+        validator_key.is_none(),
     )?;
     tokio::spawn(guard::run(ledger.clone(), node_key.public(), configured, members, network, gossip_ctl));
 
