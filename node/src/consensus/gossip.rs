@@ -37,7 +37,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -77,6 +77,9 @@ const MAX_INBOUND: usize = 64;
 pub enum TxRequest {
     /// Transactions the sender's API accepted, for the receiver's mempool.
     Push(Vec<Vec<u8>>),
+    /// The receiver's committed height (an idle node asks, so that it does not hold
+    /// back while its peers are ahead).
+    Tip,
     /// The transactions at these positions of a block the receiver proposed or holds.
     Fetch {
         /// The block's header hash.
@@ -107,6 +110,8 @@ pub enum TxResponse {
     Fetched(Vec<Vec<u8>>),
     /// The receiver does not hold that block (or a position is out of range).
     Unknown,
+    /// The receiver's committed height.
+    Tip(u64),
 }
 
 /// Length-prefixed (u32, little-endian) canonical encoding, bounded by [`MAX_MESSAGE`].
@@ -219,6 +224,8 @@ pub struct TxOut {
     limit: usize,
     /// Connected peers.
     connected: Arc<AtomicUsize>,
+    /// The highest committed height a peer reported.
+    peers_tip: Arc<AtomicU64>,
     /// A full node proposes nothing: what it accepts must reach a peer.
     relay_only: bool,
     /// Asks peers for the transactions of a proposal.
@@ -232,6 +239,17 @@ impl TxOut {
     pub fn overloaded(&self) -> Option<usize> {
         let b = self.backlog.load(Ordering::Relaxed) + self.in_channel.load(Ordering::Relaxed);
         (b >= self.limit).then_some(b)
+    }
+
+    /// Records a peer's committed height as an answer to [`TxRequest::Tip`] would (tests).
+    #[cfg(test)]
+    pub fn saw_peer_tip(&self, h: u64) {
+        self.peers_tip.fetch_max(h, Ordering::Relaxed);
+    }
+
+    /// The highest committed height a connected peer reported (asked every second).
+    pub fn peers_tip(&self) -> u64 {
+        self.peers_tip.load(Ordering::Relaxed)
     }
 
     /// Whether this is a full node with no connected peer: what it accepted would wait
@@ -253,6 +271,7 @@ impl TxOut {
             backlog: Arc::new(AtomicUsize::new(0)),
             limit,
             connected: Arc::new(AtomicUsize::new(1)),
+            peers_tip: Arc::new(AtomicU64::new(0)),
             relay_only: false,
             fetch,
         };
@@ -312,6 +331,7 @@ impl PeerOut {
 }
 
 enum Pending {
+    Tip,
     Push(PeerId, Vec<(Arc<Vec<u8>>, u16)>),
     Fetch(oneshot::Sender<Result<Vec<Vec<u8>>, String>>),
 }
@@ -328,6 +348,8 @@ struct Net {
     checker: mpsc::UnboundedSender<Push>,
     /// Connected peers, for [`TxOut::cut_off`].
     connected: Arc<AtomicUsize>,
+    /// For [`TxOut::peers_tip`].
+    peers_tip: Arc<AtomicU64>,
     /// The queue bound (`consensus.push_queue_bytes`).
     limit: usize,
     /// Batch size bound: the smaller of [`MAX_BATCH_BYTES`] and half the queue bound.
@@ -375,12 +397,14 @@ pub fn start(
     let in_channel = Arc::new(AtomicUsize::new(0));
     let backlog = Arc::new(AtomicUsize::new(0));
     let connected = Arc::new(AtomicUsize::new(0));
+    let peers_tip = Arc::new(AtomicU64::new(0));
     let out = TxOut {
         send: tx,
         in_channel: in_channel.clone(),
         backlog: backlog.clone(),
         limit: queue_bytes,
         connected: connected.clone(),
+        peers_tip: peers_tip.clone(),
         relay_only,
         fetch: fetch_tx,
     };
@@ -408,6 +432,7 @@ pub fn start(
         inbound: 0,
         checker: checker_tx,
         connected,
+        peers_tip,
         limit: queue_bytes,
         batch_bytes: MAX_BATCH_BYTES.min(queue_bytes / 2).max(1),
         tolerated: peers.len() / 3,
@@ -415,6 +440,7 @@ pub fn start(
     let task = tokio::spawn(async move {
         let mut redial = tokio::time::interval(Duration::from_secs(2));
         let mut resume = tokio::time::interval(RETRY_PAUSE);
+        let mut ask_tips = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = redial.tick() => {
@@ -426,6 +452,7 @@ pub fn start(
                     }
                 }
                 _ = resume.tick() => net.send_all(),
+                _ = ask_tips.tick() => net.ask_tips(),
                 Some(bytes) = rx.recv() => {
                     net.enqueue(bytes);
                     // Take whatever else is waiting before sending: batches form under load.
@@ -516,6 +543,15 @@ impl Net {
             self.ledger.metrics.gossip_bytes_out.inc_by(bytes as u64);
             let id = self.swarm.behaviour_mut().txs.send_request(&p, TxRequest::Push(txs));
             self.pending.insert(id, Pending::Push(p, batch));
+        }
+    }
+
+    /// Asks every connected peer for its committed height.
+    fn ask_tips(&mut self) {
+        let connected: Vec<PeerId> = self.peers.iter().filter(|(_, o)| o.connected).map(|(p, _)| *p).collect();
+        for p in connected {
+            let id = self.swarm.behaviour_mut().txs.send_request(&p, TxRequest::Tip);
+            self.pending.insert(id, Pending::Tip);
         }
     }
 
@@ -612,6 +648,11 @@ impl Net {
         match e {
             Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => match request {
                 TxRequest::Push(txs) => self.on_push(peer, txs, channel),
+                TxRequest::Tip => {
+                    let tip =
+                        self.ledger.tip.read().map(|t| t.header.height).unwrap_or_else(|p| p.get_ref().header.height);
+                    let _ = self.swarm.behaviour_mut().txs.send_response(channel, TxResponse::Tip(tip));
+                }
                 TxRequest::Fetch { block, indexes } => {
                     let res = serve_fetch(&self.ledger, &block, &indexes);
                     let _ = self.swarm.behaviour_mut().txs.send_response(channel, res);
@@ -619,6 +660,10 @@ impl Net {
             },
             Event::Message { peer, message: Message::Response { request_id, response }, .. } => {
                 match (self.pending.remove(&request_id), response) {
+                    (Some(Pending::Tip), TxResponse::Tip(h)) => {
+                        self.peers_tip.fetch_max(h, Ordering::Relaxed);
+                    }
+                    (Some(Pending::Tip), _) => {}
                     (Some(Pending::Push(p, batch)), TxResponse::Pushed(v)) => self.pushed(p, batch, v),
                     (Some(Pending::Push(p, _)), _) => {
                         if let Some(out) = self.peers.get_mut(&p) {
@@ -637,6 +682,7 @@ impl Net {
                 }
             }
             Event::OutboundFailure { peer, request_id, error, .. } => match self.pending.remove(&request_id) {
+                Some(Pending::Tip) => {}
                 Some(Pending::Push(p, _)) => {
                     if let Some(out) = self.peers.get_mut(&p) {
                         out.inflight = out.inflight.saturating_sub(1);

@@ -293,12 +293,16 @@ impl Host {
         }
     }
 
-    /// Whether the chain is idle: nothing pending here, no proposal for the next height
-    /// seen, and the last block is younger than `[block] empty_block_interval_ms`. An
+    /// Whether the chain is idle: a validator with nothing pending, no proposal for the
+    /// next height seen, no peer ahead of it, and a last block younger than
+    /// `[block] empty_block_interval_ms`. An
     /// idle node does not start the next height, so an idle network commits one empty
     /// block per interval (CometBFT's `create_empty_blocks_interval`), not one a second.
     pub fn idle(&self) -> bool {
-        if self.woken {
+        // A full node proposes nothing: it follows at once. So does a node whose peers
+        // are ahead (it must sync, which the engine does only in a started height).
+        let tip = self.ledger.tip.read().map(|t| t.header.height).unwrap_or_else(|p| p.get_ref().header.height);
+        if self.woken || self.key.is_none() || self.ledger.gossip_out.get().is_some_and(|g| g.peers_tip() > tip) {
             return false;
         }
         let pending = self.ledger.mempool.lock().unwrap_or_else(|p| p.into_inner()).len();

@@ -597,6 +597,24 @@ async fn idle_host_holds_the_next_height_until_work_or_the_interval() {
     n.clock.store(block.header.time_ms + interval, Ordering::Relaxed);
     n.host.start_if_due();
     assert!(matches!(rx.try_recv(), Ok(Next::Start(Height(2), _))));
+
+    // Idle, but a peer is ahead (this node must sync, which needs a started height).
+    let mut n = node(Some(me));
+    let (out, _pushed, _fetches) = gossip::TxOut::detached(1 << 20);
+    assert!(n.host.ledger().gossip_out.set(out).is_ok());
+    let id = n.get_value(1, 0).await.unwrap().unwrap();
+    let block = n.host.state.get(&id.0).unwrap().block.clone();
+    n.decided(certificate(&block, 3)).await.unwrap();
+    let (msg, mut rx) = finalize(&mut n, &block);
+    n.send(msg).await.unwrap();
+    assert!(rx.try_recv().is_err());
+    n.host.ledger().gossip_out.get().unwrap().saw_peer_tip(5);
+    n.host.start_if_due();
+    assert!(matches!(rx.try_recv(), Ok(Next::Start(Height(2), _))));
+
+    // A full node never holds back.
+    let n = node(None);
+    assert!(!n.host.idle());
 }
 
 /// A saturated node answers `overloaded` instead of accepting what it cannot pass on:
