@@ -172,6 +172,7 @@ pub fn rule_params_valid(p: &Params) -> Result<(), ContractError> {
     if g.max_proposal_lifetime_blocks == 0 {
         return bad("max_proposal_lifetime_blocks must be positive".into());
     }
+    p.credit.check().map_err(|e| ContractError::rule("governance.params_valid", e))?;
     let b = &p.block;
     if b.max_txs == 0 || b.max_txs as usize > jialing_core::block::MAX_BLOCK_TXS {
         return bad(format!("block.max_txs {} must be 1 to {}", b.max_txs, jialing_core::block::MAX_BLOCK_TXS));

@@ -5,6 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use jialing_core::{Hash, Uscc};
 use serde::{Deserialize, Serialize};
 
+use crate::credit::supervision::Measure::LabTestBeforeCertificate as LabTest;
 use crate::error::ContractError;
 use crate::executor::Tx;
 use crate::params::DAY_MS;
@@ -357,6 +358,7 @@ pub(crate) fn issue_certificate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), C
             ),
         ));
     }
+    rules::supervision_lab_test(&lot, crate::credit::supervision::applies(tx, tx.org(), LabTest)?)?;
     lot.certificate = Some(Certificate {
         issuer: tx.org().clone(),
         contact: p.contact,

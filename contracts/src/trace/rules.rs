@@ -195,3 +195,19 @@ pub fn quantity_conserved(
     }
     Ok(())
 }
+
+/// `trace.supervision_lab_test`: when supervision by grade applies to the producer
+/// (`why` says why: a D grade or the watch list), a lot needs a conformant laboratory
+/// test before its certificate of compliance.
+pub fn supervision_lab_test(lot: &Lot, why: Option<String>) -> Result<(), ContractError> {
+    let Some(why) = why else {
+        return Ok(());
+    };
+    if lot.last_test.as_ref().is_some_and(|t| t.conformant) {
+        return Ok(());
+    }
+    Err(ContractError::rule(
+        "trace.supervision_lab_test",
+        format!("{why}: lot {} needs a conformant laboratory test before its certificate of compliance", lot.id),
+    ))
+}

@@ -863,3 +863,32 @@ fn trace_epcis_round_trip() {
     let err = epcis::import(&serde_json::json!({"type": "ObjectEvent", "eventTimeZoneOffset": "+08:00"})).unwrap_err();
     assert!(err.contains("eventTime"), "{err}");
 }
+
+/// Records a serious and a general record against the farm (score 45: grade D, not on
+/// the serious-dishonesty list, so no joint punishment).
+fn grade_farm_d(l: &mut TestLedger) {
+    use jialing_contracts::credit::{Category as C, Domain, RecordDishonesty, Subject};
+    for (id, category) in [("S1", C::Serious), ("G1", C::General)] {
+        let p = RecordDishonesty {
+            id: id.into(),
+            subject: Subject::Org(uscc("farm")),
+            category,
+            domain: Domain::Food,
+            summary: "residue over the limit".into(),
+            decision_document: Hash([7; 32]),
+            decision_date_ms: l.time_ms,
+        };
+        expect_ok(&l.call(&key("market"), &p).unwrap());
+    }
+}
+
+#[test]
+fn trace_supervision_lab_test() {
+    let mut l = with_lot();
+    harvest(&mut l);
+    grade_farm_d(&mut l);
+    let msg = refused_unchanged(&mut l, &key("farm"), certify, "trace.supervision_lab_test");
+    assert!(msg.contains("graded D"), "{msg}");
+    expect_ok(&test(&mut l, true));
+    expect_ok(&certify(&mut l));
+}
