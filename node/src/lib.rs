@@ -25,6 +25,7 @@ pub mod genesis_glue;
 pub mod mempool;
 pub mod metrics;
 pub mod proofs;
+pub mod public_lists;
 pub mod runner;
 pub mod serve;
 pub mod solo;

@@ -69,10 +69,11 @@ pub enum Action {
         /// The keys.
         node_keys: Vec<PublicKey>,
     },
-    /// Replaces the contract parameters (the version is set on application).
+    /// Changes named parameter fields (applied to the parameters in force at the
+    /// effective height; the version is bumped on application).
     SetParams {
-        /// The new parameters.
-        params: Params,
+        /// The changes, one per field.
+        changes: Vec<super::changes::ParamChange>,
     },
 }
 
@@ -304,10 +305,9 @@ pub fn apply(s: &mut dyn Store, action: &Action, height: u64) -> Result<(), Cont
             o.node_keys = node_keys.clone();
             put(s, keys::org(org), &o);
         }
-        Action::SetParams { params } => {
-            rule_params_valid(params)?;
+        Action::SetParams { changes } => {
             let current: Params = get(s, keys::PARAMS)?.unwrap_or_default();
-            let mut next = params.clone();
+            let mut next = super::changes::apply_changes(&current, changes)?;
             next.version = current.version.saturating_add(1);
             put(
                 s,
