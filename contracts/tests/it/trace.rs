@@ -892,3 +892,83 @@ fn trace_supervision_lab_test() {
     expect_ok(&test(&mut l, true));
     expect_ok(&certify(&mut l));
 }
+
+/// Creates, harvests and certifies `id` at the farm with `o` as origin, and ships it to
+/// the shop, which receives it.
+fn certified_at_shop(l: &mut TestLedger, id: &str, o: Origin) {
+    let farm = key("farm");
+    let a = at(l);
+    let create = CreateLot {
+        lot: id.into(),
+        product: "06901234567892".into(),
+        origin: o,
+        quantity_milli: 1_000,
+        unit: "kg".into(),
+        at: a,
+    };
+    expect_ok(&l.call(&farm, &create).unwrap());
+    let a = at(l);
+    expect_ok(&l.call(&farm, &Harvest { lot: id.into(), quantity_milli: 1_000, at: a }).unwrap());
+    let a = at(l);
+    let cert = IssueCertificate {
+        lot: id.into(),
+        contact: "138".into(),
+        promise: "不使用禁用农药".into(),
+        basis: CertificateBasis::OwnControl,
+        quantity_milli: 1_000,
+        at: a,
+    };
+    expect_ok(&l.call(&farm, &cert).unwrap());
+    let a = at(l);
+    expect_ok(&l.call(&farm, &Ship { lot: id.into(), to: uscc("shop"), at: a }).unwrap());
+    let a = at(l);
+    expect_ok(&l.call(&key("shop"), &Receive { lot: id.into(), at: a }).unwrap());
+}
+
+fn pack_at_shop(l: &mut TestLedger, pack: &str, lots: &[&str]) {
+    let a = at(l);
+    let p = Pack {
+        pack: pack.into(),
+        product: "06901234567892".into(),
+        lots: lots.iter().map(|s| s.to_string()).collect(),
+        at: a,
+    };
+    expect_ok(&l.call(&key("shop"), &p).unwrap());
+}
+
+#[test]
+fn trace_certificate_inherited() {
+    let mut l = with_lot();
+    certified_at_shop(&mut l, "A", origin());
+    certified_at_shop(&mut l, "B", origin());
+    // A retailer packs two certified lots of the same product and origin: the pack
+    // carries their certificate, so the retailer can sell it.
+    pack_at_shop(&mut l, "PK", &["A", "B"]);
+    let pk = get_lot(&l, "PK");
+    let c = pk.certificate.clone().expect("inherited certificate");
+    assert_eq!((c.issuer, c.quantity_milli, c.inherited_from), (uscc("farm"), 2_000, vec!["A".into(), "B".into()]));
+    assert_eq!(pk.origins, vec![origin()]);
+    let a = at(&l);
+    expect_ok(&l.call(&key("shop"), &Sell { lot: "PK".into(), quantity_milli: 500, at: a }).unwrap());
+}
+
+#[test]
+fn trace_certificate_not_inherited_across_origins_and_origins_kept() {
+    let mut l = with_lot();
+    let other = Origin { village: "高家镇".into(), lat_micro: 29_900_000, ..origin() };
+    certified_at_shop(&mut l, "A", origin());
+    certified_at_shop(&mut l, "B", other.clone());
+    pack_at_shop(&mut l, "PK", &["A", "B"]);
+    let pk = get_lot(&l, "PK");
+    assert_eq!(pk.origins, vec![origin(), other], "every input's origin is kept");
+    assert!(pk.certificate.is_none(), "mixed origins need a new certificate");
+    refused_unchanged(
+        &mut l,
+        &key("shop"),
+        |l| {
+            let a = at(l);
+            l.call(&key("shop"), &Sell { lot: "PK".into(), quantity_milli: 1, at: a }).unwrap()
+        },
+        "trace.certificate_before_shipment",
+    );
+}
