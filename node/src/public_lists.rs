@@ -8,7 +8,9 @@
 //! - `GET /v1/credit/{uscc}/government`: a government body's commitments and whether
 //!   they were kept;
 //! - `GET /v1/governance/proposals?offset=&limit=&status=`: proposals, newest first,
-//!   with their approvals and state.
+//!   with their approvals and state; `GET /v1/governance/proposals/{id}`: one;
+//! - `GET /v1/governance/params`: the parameters in force (what `jialing gov propose
+//!   set-params --dry-run` diffs against).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -37,6 +39,32 @@ pub fn routes() -> Router<Api> {
         .route("/v1/credit/{subject}/grade", get(grade))
         .route("/v1/credit/{subject}/government", get(government))
         .route("/v1/governance/proposals", get(proposals))
+        .route("/v1/governance/proposals/{id}", get(proposal))
+        .route("/v1/governance/params", get(params_route))
+}
+
+fn height(ledger: &Ledger) -> u64 {
+    ledger.tip.read().map(|t| t.header.height).unwrap_or(0)
+}
+
+async fn proposal(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    blocking(api.reads.clone(), move || {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::bad_request(format!("{id:?} is not a proposal id (64 hex digits)")));
+        }
+        let p: Proposal = decoded(&api.ledger, &governance::proposal_key(&id))?
+            .ok_or_else(|| ApiError::not_found(format!("no proposal {id}")))?;
+        Ok(Json(json!({"height": height(&api.ledger), "proposal": p})))
+    })
+    .await
+}
+
+async fn params_route(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
+    blocking(api.reads.clone(), move || {
+        let p = params(&api.ledger)?;
+        Ok(Json(json!({"height": height(&api.ledger), "version": p.version, "params": p})))
+    })
+    .await
 }
 
 /// Paging of a list.
@@ -179,8 +207,7 @@ async fn proposals(State(api): State<Api>, Query(q): Query<PageQuery>) -> Result
         let total = all.len();
         let offset = q.offset.unwrap_or(0);
         let items: Vec<Proposal> = all.into_iter().skip(offset).take(limit).collect();
-        let height = api.ledger.tip.read().map(|t| t.header.height).unwrap_or(0);
-        Ok(Json(json!({"height": height, "total": total, "offset": offset, "proposals": items})))
+        Ok(Json(json!({"height": height(&api.ledger), "total": total, "offset": offset, "proposals": items})))
     })
     .await
 }
