@@ -18,6 +18,7 @@ pub mod config;
 pub mod consensus;
 pub mod consumer;
 pub mod demo;
+pub mod demo_credit;
 pub mod demo_registers;
 pub mod devnet;
 pub mod export;
