@@ -3,8 +3,8 @@
 //! - `GET /v1/credit/lists/{serious|watch|red|overdue}?offset=&limit=`: who is on a list,
 //!   since when, by which authority and decision, until when (paged, at the tip's time);
 //! - `GET /v1/credit/{uscc}/grade`: an organisation's grade, the rule version and the
-//!   inputs that gave it (public for organisations; a person's grade is restricted and
-//!   not served here);
+//!   inputs that gave it (public for organisations; a person's grade is restricted: it
+//!   is in the signed, audit-logged `/v1/credit/{subject}/full` view, see [`grade_of`]);
 //! - `GET /v1/credit/{uscc}/government`: a government body's commitments and whether
 //!   they were kept;
 //! - `GET /v1/governance/proposals?offset=&limit=&status=`: proposals, newest first,
@@ -125,6 +125,14 @@ async fn list(
         Ok(Json(serde_json::to_value(page).unwrap_or(Value::Null)))
     })
     .await
+}
+
+/// The grade of any subject (organisation or person) at the tip, for the restricted
+/// full view (a person's grade is shown only there).
+pub fn grade_of(ledger: &Ledger, subject: &str) -> Result<grading::GradeRecord, ApiError> {
+    let p = params(ledger)?;
+    let read = |k: &[u8]| raw(ledger, k);
+    grading::grade_with(&read, &p.credit, subject, now(ledger)).map_err(contract_err)
 }
 
 fn org_subject(subject: &str) -> Result<Uscc, ApiError> {
