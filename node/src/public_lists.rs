@@ -9,6 +9,7 @@
 //!   they were kept;
 //! - `GET /v1/governance/proposals?offset=&limit=&status=`: proposals, newest first,
 //!   with their approvals and state; `GET /v1/governance/proposals/{id}`: one;
+//! - `GET /v1/governance/member/{key}`: a key's membership record (`null` if none);
 //! - `GET /v1/governance/params`: the parameters in force (what `jialing gov propose
 //!   set-params --dry-run` diffs against).
 
@@ -41,6 +42,18 @@ pub fn routes() -> Router<Api> {
         .route("/v1/governance/proposals", get(proposals))
         .route("/v1/governance/proposals/{id}", get(proposal))
         .route("/v1/governance/params", get(params_route))
+        .route("/v1/governance/member/{key}", get(member_route))
+}
+
+async fn member_route(State(api): State<Api>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+    blocking(api.reads.clone(), move || {
+        let k = jialing_core::PublicKey::from_hex(&key)
+            .map_err(|e| ApiError::bad_request(format!("{key:?} is not a public key: {e}")))?;
+        let m: Option<jialing_contracts::membership::Member> =
+            decoded(&api.ledger, &jialing_contracts::keys::member(&k))?;
+        Ok(Json(json!({"height": height(&api.ledger), "key": k, "member": m})))
+    })
+    .await
 }
 
 fn height(ledger: &Ledger) -> u64 {

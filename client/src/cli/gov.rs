@@ -133,6 +133,27 @@ pub enum ActionArgs {
         #[arg(long, conflicts_with = "validator")]
         remove: bool,
     },
+    /// Certify (or renew) a member key of an organisation, never as admin.
+    CertifyKey {
+        /// The organisation's USCC.
+        #[arg(long)]
+        uscc: String,
+        /// The member's public key or key file.
+        #[arg(long, value_name = "PUBKEY")]
+        member: String,
+        /// Comma-separated roles, a subset of the organisation's.
+        #[arg(long)]
+        roles: String,
+        /// Expiry as days from now.
+        #[arg(long, value_name = "N", default_value_t = 365)]
+        days: u64,
+    },
+    /// Revoke any organisation's member key (not an admin key: rotate it instead).
+    RevokeKey {
+        /// The member's public key or key file.
+        #[arg(long, value_name = "PUBKEY")]
+        member: String,
+    },
     /// Replace an organisation's node (libp2p) keys.
     SetNodeKeys {
         /// Its USCC.
@@ -170,6 +191,10 @@ fn org_json(client: &Client, uscc: &Uscc) -> Result<Organisation, ClientError> {
     let v = client.get_json(&format!("/v1/org/{uscc}?limit=0"))?;
     serde_json::from_value(v["org"].clone())
         .map_err(|e| ClientError::Decode { what: format!("organisation {uscc}"), reason: e.to_string() })
+}
+
+fn member_json(client: &Client, key: &PublicKey) -> Result<Value, ClientError> {
+    Ok(client.get_json(&format!("/v1/governance/member/{key}"))?["member"].clone())
 }
 
 fn prefixed(prefix: &str, before: &Value, after: &Value) -> Vec<FieldDiff> {
@@ -237,6 +262,26 @@ pub fn build(client: &Client, a: &ActionArgs) -> Result<(Action, Vec<FieldDiff>)
             let after = Organisation { validator: validator.clone(), ..before.clone() };
             let diff = prefixed(&format!("org.{u}"), &to_value(&before), &to_value(&after));
             (Action::SetValidator { org: u, validator }, diff)
+        }
+        ActionArgs::CertifyKey { uscc, member, roles, days } => {
+            let u = parse_uscc(uscc)?;
+            let key = keys::parse_member(member)?;
+            let roles = keys::parse_roles(roles)?;
+            let expires_ms = keys::expiry_ms(None, Some(*days))?;
+            let before = member_json(client, &key)?;
+            let after = json!({"org": u, "roles": roles, "expires_ms": expires_ms, "revoked": false});
+            let diff = prefixed(&format!("member.{key}"), &before, &after);
+            (Action::CertifyKey { org: u, key, roles, expires_ms }, diff)
+        }
+        ActionArgs::RevokeKey { member } => {
+            let key = keys::parse_member(member)?;
+            let before = member_json(client, &key)?;
+            if before.is_null() {
+                return Err(ClientError::Args(format!("key {key} is not a member: nothing to revoke")));
+            }
+            let mut after = before.clone();
+            after["revoked"] = json!(true);
+            (Action::RevokeKey { key }, prefixed(&format!("member.{key}"), &before, &after))
         }
         ActionArgs::SetNodeKeys { uscc, keys: list } => {
             let u = parse_uscc(uscc)?;
