@@ -896,6 +896,11 @@ fn trace_supervision_lab_test() {
 /// Creates, harvests and certifies `id` at the farm with `o` as origin, and ships it to
 /// the shop, which receives it.
 fn certified_at_shop(l: &mut TestLedger, id: &str, o: Origin) {
+    certified_at(l, id, o, "shop");
+}
+
+/// The same, shipped to `to`.
+fn certified_at(l: &mut TestLedger, id: &str, o: Origin, to: &str) {
     let farm = key("farm");
     let a = at(l);
     let create = CreateLot {
@@ -920,9 +925,9 @@ fn certified_at_shop(l: &mut TestLedger, id: &str, o: Origin) {
     };
     expect_ok(&l.call(&farm, &cert).unwrap());
     let a = at(l);
-    expect_ok(&l.call(&farm, &Ship { lot: id.into(), to: uscc("shop"), at: a }).unwrap());
+    expect_ok(&l.call(&farm, &Ship { lot: id.into(), to: uscc(to), at: a }).unwrap());
     let a = at(l);
-    expect_ok(&l.call(&key("shop"), &Receive { lot: id.into(), at: a }).unwrap());
+    expect_ok(&l.call(&key(to), &Receive { lot: id.into(), at: a }).unwrap());
 }
 
 fn pack_at_shop(l: &mut TestLedger, pack: &str, lots: &[&str]) {
@@ -971,4 +976,41 @@ fn trace_certificate_not_inherited_across_origins_and_origins_kept() {
         },
         "trace.certificate_before_shipment",
     );
+}
+
+#[test]
+fn trace_certificate_inherited_by_transformation_outputs() {
+    let mut l = with_lot();
+    certified_at(&mut l, "A", origin(), "plant");
+    let out = |lot: &str, product: &str, q: u64| TransformOutput {
+        lot: lot.into(),
+        product: product.into(),
+        quantity_milli: q,
+        unit: "kg".into(),
+    };
+    let a = at(&l);
+    expect_ok(
+        &l.call(
+            &key("plant"),
+            &RegisterProduct {
+                code: "ZHACAI".into(),
+                name: "榨菜".into(),
+                category: Category::Processed,
+                standard: "GB 2714".into(),
+            },
+        )
+        .unwrap(),
+    );
+    let t = Transform {
+        inputs: vec![TransformInput { lot: "A".into(), quantity_milli: 1_000 }],
+        outputs: vec![out("A1", "06901234567892", 400), out("Z1", "ZHACAI", 500)],
+        yield_permille: 1000,
+        at: a,
+    };
+    expect_ok(&l.call(&key("plant"), &t).unwrap());
+    let a1 = get_lot(&l, "A1");
+    let c = a1.certificate.expect("same product, one origin: inherited");
+    assert_eq!((c.quantity_milli, c.inherited_from), (400, vec!["A".to_string()]));
+    assert!(get_lot(&l, "Z1").certificate.is_none(), "another product needs its own certificate");
+    assert_eq!(get_lot(&l, "Z1").origins, vec![origin()]);
 }
