@@ -1,6 +1,7 @@
 //! The credit contract (register 3): dishonesty records, their publication window,
-//! credit commitments, credit repair, the serious-dishonesty and watch lists, objections
-//! and joint punishment.
+//! credit commitments, credit repair, the serious-dishonesty, watch and red lists,
+//! objections, joint punishment, grades, supervision by grade and government integrity
+//! records.
 //!
 //! Record life (see [`types::Phase`]): recorded (minor, never published) or published
 //! -> eligible (the minimum publication period reached) -> applied -> accepted or
@@ -20,10 +21,20 @@
 //! months by default), or leaves the list. [`joint_punishment_in_state`] answers the
 //! same question over committed state for the node.
 //!
+//! Grades and what they drive: [`grading`] computes a grade per subject from its
+//! records, list entries, broken commitments and (for government bodies)
+//! [`government`] breaches, by the versioned rule in [`CreditParams::grading`], stored
+//! at every change and recomputed at read time; [`supervision`] maps grades and the
+//! watch list to measures the traceability and data registers apply; [`red_list`] is
+//! the credit authority's list of the trustworthy; [`public_lists`] pages the serious,
+//! watch and red lists and the overdue repair decisions for the node's API.
+//!
 //! Modules: [`types`] (records and states), [`calendar`] (months and working days in
-//! China Standard Time), [`rules`] (one pure check per rule), [`payloads`] (method
-//! arguments), [`punishment`] (joint punishment), [`store`] (keys and the per-subject index), [`records`] (recording and
-//! objections), [`commitments`], [`repair`], [`lists`], [`views`] (pure read models).
+//! China Standard Time, with the holiday calendar), [`rules`] (one pure check per rule),
+//! [`payloads`] (method arguments), [`punishment`] (joint punishment), [`store`] (keys,
+//! the per-subject index and the list indexes), [`records`] (recording and objections),
+//! [`commitments`], [`repair`], [`lists`], [`views`] (pure read models), [`grading`],
+//! [`supervision`], [`red_list`], [`government`], [`public_lists`].
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use jialing_core::{Role, Uscc};

@@ -19,6 +19,9 @@
 //! failed with the reason and changes nothing else. Because [`begin_block`] runs before
 //! the executor reads `params`, every transaction reads the parameters in force at the
 //! start of its block; the history of parameter sets is kept at `gov/params/{version}`.
+//! A parameter change names the fields it changes ([`changes::ParamChange`]) and is
+//! applied to the parameters in force at its height, so proposals that change
+//! different fields never overwrite each other.
 
 pub mod actions;
 pub mod changes;
