@@ -122,3 +122,13 @@ fn block_limits_outside_the_protocol_bounds_are_named() {
     let e = err(&text);
     assert!(e.contains("params") && e.contains("block.max_txs"), "{e}");
 }
+
+#[test]
+fn credit_grading_and_calendar_are_checked_at_genesis() {
+    let e = err(&SAMPLE_TOML.replacen("thresholds = [\n    90,", "thresholds = [\n    10,", 1));
+    assert!(e.contains("params") && e.contains("thresholds"), "{e}");
+    let e = err(&SAMPLE_TOML.replacen("holidays = []", "holidays = [\"2027-02-30\"]", 1));
+    assert!(e.contains("credit.calendar") && e.contains("2027-02-30"), "{e}");
+    let e = err(&SAMPLE_TOML.replacen("grades = [\"D\"]", "grades = [\"E\"]", 1));
+    assert!(e.contains("credit.supervision"), "{e}");
+}

@@ -144,6 +144,7 @@ pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
     call(ledger, &shop, &Sell { lot: DEMO_LOT.into(), quantity_milli: 12_500, at: at(ledger, 0) }, timeout)?;
     tracing::info!(target: "jialing::demo", lot = DEMO_LOT, "traceability scenario on the ledger: GET /v1/lot/{DEMO_LOT}");
     credit(ledger, timeout)?;
+    crate::demo_credit::run(ledger, timeout)?;
     data(ledger, timeout)
 }
 

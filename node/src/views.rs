@@ -127,10 +127,11 @@ fn credit_full_read(api: &Api, subject: String, headers: &HeaderMap) -> Result<J
     let (key, org, roles, time, sig) = authorise(api, headers, "GET", &path, CREDIT_READERS)?;
     let t = now(&api.ledger);
     let views: Vec<_> = records(&api.ledger, &subject)?.iter().map(|r| credit::full_view(r, t)).collect();
+    let grade = crate::public_lists::grade_of(&api.ledger, &subject)?;
     let entry = json!({"logged_ms": crate::solo::now_ms(), "request_ms": time, "signer": key, "org": org, "roles": roles, "query": path, "signature": sig});
     log_query(&api.audit, &entry)?;
     Ok(Json(
-        json!({"subject": subject, "as_of_ms": t, "records": views, "audit": "this query was recorded in the node's audit log"}),
+        json!({"subject": subject, "as_of_ms": t, "records": views, "grade": grade, "audit": "this query was recorded in the node's audit log"}),
     ))
 }
 

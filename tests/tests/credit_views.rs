@@ -78,6 +78,7 @@ fn public_and_restricted_credit_views() {
     let (s, v) = signed_get(&n.url, &path, &auditor, &chain, clock, &path);
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["records"].as_array().unwrap().len(), 1);
+    assert_eq!(v["grade"]["grade"], "B", "the full view carries the grade (a person's grade is shown only here)");
     let logged = std::fs::read_to_string(&log).unwrap();
     let entry: serde_json::Value = serde_json::from_str(logged.lines().last().unwrap()).unwrap();
     assert_eq!(entry["signer"], auditor.public().to_hex());

@@ -13,6 +13,7 @@ use crate::sdk::Client;
 
 pub mod audit;
 pub mod epcis;
+pub mod gov;
 pub mod keys;
 pub mod qr;
 pub mod query;
@@ -73,6 +74,10 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Write a lot's traceability QR code (PNG and SVG) holding its GS1 Digital Link URL.
     Qr(qr::QrArgs),
+    /// Governance: propose (with a --dry-run diff), show, list, approve and withdraw
+    /// proposals.
+    #[command(subcommand)]
+    Gov(gov::GovCommand),
 }
 
 /// How to wait for a submitted transaction.
@@ -109,6 +114,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Verify(v) => verify::run_verify(v, out),
         Command::Audit(a) => audit::run(a, &client(), out),
         Command::Qr(q) => qr::run(q, &client(), out),
+        Command::Gov(g) => gov::run(g, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;

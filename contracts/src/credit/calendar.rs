@@ -4,18 +4,92 @@
 //!   default): `add_months(t, n)` is the same local time of day, `n` months later,
 //!   on the same day of the month, or on the month's last day if it is shorter
 //!   (31 January + 1 month = 28/29 February).
-//! - Working days are Monday to Friday in that time zone. Public holidays and the
-//!   make-up working days around them are NOT modelled (a deliberate simplification:
-//!   a deadline may therefore show as overdue during a holiday week; the deciding
-//!   authority's late flag is informative, it does not refuse anything). A deadline of
-//!   `n` working days after an acceptance ends at local midnight after the `n`-th
-//!   working day following the day of acceptance.
+//! - Working days are Monday to Friday in that time zone, minus the public holidays and
+//!   plus the make-up working days (调休) of the [`WorkCalendar`] parameter, which
+//!   governance updates each year. A deadline of `n` working days after an acceptance
+//!   ends at local midnight after the `n`-th working day following the day of
+//!   acceptance.
 //!
 //! Results saturate at 0 and `u64::MAX` instead of overflowing.
 
+use std::collections::BTreeSet;
+
+use borsh::{BorshDeserialize, BorshSerialize};
 use jialing_core::calendar::{civil_from_days, days_from_civil, days_in_month};
+use serde::{Deserialize, Serialize};
 
 use crate::params::DAY_MS;
+
+/// Most working days a decision deadline may count (a governance parameter bound).
+pub const MAX_DEADLINE_WORKING_DAYS: u32 = 250;
+
+/// The working-day calendar: public holidays that fall on weekdays and make-up working
+/// days (调休) that fall on weekends, as local dates `YYYY-MM-DD`. Governance adds the
+/// coming year's dates each year (the State Council publishes them in the autumn).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkCalendar {
+    /// Days off that would otherwise be working days (Monday to Friday).
+    pub holidays: Vec<String>,
+    /// Days worked that would otherwise be weekend days.
+    pub workdays: Vec<String>,
+}
+
+/// Parses a local date `YYYY-MM-DD` into its day number (days since 1970-01-01).
+pub fn parse_date(s: &str) -> Result<i128, String> {
+    let bad = || format!("{s:?} is not a date YYYY-MM-DD");
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<u32, String> {
+        let part = s.get(r).ok_or_else(bad)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        part.parse().map_err(|_| bad())
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i128::from(y), m) {
+        return Err(bad());
+    }
+    Ok(days_from_civil(i128::from(y), m, d))
+}
+
+/// A checked [`WorkCalendar`]: day numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Days {
+    holidays: BTreeSet<i128>,
+    workdays: BTreeSet<i128>,
+}
+
+impl WorkCalendar {
+    /// Checks every date and that no date is both a holiday and a make-up working day.
+    pub fn days(&self) -> Result<Days, String> {
+        let mut out = Days::default();
+        for d in &self.holidays {
+            out.holidays.insert(parse_date(d)?);
+        }
+        for d in &self.workdays {
+            let n = parse_date(d)?;
+            if out.holidays.contains(&n) {
+                return Err(format!("{d} is listed both as a holiday and as a make-up working day"));
+            }
+            out.workdays.insert(n);
+        }
+        Ok(out)
+    }
+}
+
+impl Days {
+    /// Whether local day number `day` is a working day.
+    pub fn is_working(&self, day: i128) -> bool {
+        if self.workdays.contains(&day) {
+            return true;
+        }
+        weekday(day) < 5 && !self.holidays.contains(&day)
+    }
+}
 
 const DAY: i128 = DAY_MS as i128;
 
@@ -47,22 +121,17 @@ fn weekday(day: i128) -> i128 {
     (day + 3).rem_euclid(7)
 }
 
-/// The end (local midnight) of the `working_days`-th working day (Monday to Friday)
-/// after the local day of `t_ms`. With 0 working days: the end of that day.
-pub fn working_days_deadline(t_ms: u64, working_days: u32, utc_offset_minutes: i32) -> u64 {
+/// The end (local midnight) of the `working_days`-th working day after the local day
+/// of `t_ms`, counting Monday to Friday except the calendar's holidays, plus its
+/// make-up working days. With 0 working days: the end of that day. At most
+/// [`MAX_DEADLINE_WORKING_DAYS`] are counted (governance keeps the parameter below it).
+pub fn working_days_deadline(t_ms: u64, working_days: u32, utc_offset_minutes: i32, days: &Days) -> u64 {
     let off = offset_ms(utc_offset_minutes);
     let mut day = (i128::from(t_ms) + off).div_euclid(DAY);
-    if working_days == 0 {
-        return clamp_ms((day + 1) * DAY - off);
-    }
-    // Counting from a Saturday or Sunday is counting from the Friday before it.
-    day -= (weekday(day) - 4).max(0);
-    // Seven calendar days always hold exactly five working days.
-    day += i128::from(working_days / 5) * 7;
-    let mut left = working_days % 5;
+    let mut left = working_days.min(MAX_DEADLINE_WORKING_DAYS);
     while left > 0 {
         day += 1;
-        if weekday(day) < 5 {
+        if days.is_working(day) {
             left -= 1;
         }
     }
@@ -99,14 +168,36 @@ mod tests {
 
     #[test]
     fn working_days_skip_weekends() {
+        let none = Days::default();
         // Thursday 1 Jan 2026, 08:00 CST: 3 working days = Fri, Mon, Tue; deadline is
         // Wednesday 7 Jan 00:00 CST = 6 Jan 16:00 UTC.
         let midnight_jan1_cst = JAN1 - 8 * 3_600_000;
-        assert_eq!(working_days_deadline(JAN1, 3, CST), midnight_jan1_cst + 6 * DAY_MS);
+        assert_eq!(working_days_deadline(JAN1, 3, CST, &none), midnight_jan1_cst + 6 * DAY_MS);
         // 7 working days: Fri 2, Mon 5 .. Fri 9, Mon 12 -> ends Tue 13 00:00 CST.
-        assert_eq!(working_days_deadline(JAN1, 7, CST), midnight_jan1_cst + 12 * DAY_MS);
+        assert_eq!(working_days_deadline(JAN1, 7, CST, &none), midnight_jan1_cst + 12 * DAY_MS);
         // From a Saturday (3 Jan): 5 working days = Mon 5 .. Fri 9 -> Sat 10 00:00.
-        assert_eq!(working_days_deadline(JAN1 + 2 * DAY_MS, 5, CST), midnight_jan1_cst + 9 * DAY_MS);
-        assert_eq!(working_days_deadline(JAN1, 0, CST), midnight_jan1_cst + DAY_MS);
+        assert_eq!(working_days_deadline(JAN1 + 2 * DAY_MS, 5, CST, &none), midnight_jan1_cst + 9 * DAY_MS);
+        assert_eq!(working_days_deadline(JAN1, 0, CST, &none), midnight_jan1_cst + DAY_MS);
+    }
+
+    #[test]
+    fn credit_deadline_counts_working_days() {
+        // 2026 Spring Festival (hypothetical dates for the test): Mon 16 Feb to Fri 20
+        // Feb off, Saturday 14 Feb worked. Accepted Thursday 12 Feb 2026 08:00 CST.
+        let cal = WorkCalendar {
+            holidays: ["2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20"].map(String::from).to_vec(),
+            workdays: vec!["2026-02-14".into()],
+        };
+        let days = cal.days().unwrap();
+        let feb12 = JAN1 + 42 * DAY_MS;
+        let midnight_feb12 = feb12 - 8 * 3_600_000;
+        // 3 working days: Fri 13, Sat 14 (make-up), Mon 23 -> ends Tue 24 00:00 CST.
+        assert_eq!(working_days_deadline(feb12, 3, CST, &days), midnight_feb12 + 12 * DAY_MS);
+        // Without the calendar: Fri 13, Mon 16, Tue 17 -> ends Wed 18 00:00.
+        assert_eq!(working_days_deadline(feb12, 3, CST, &Days::default()), midnight_feb12 + 6 * DAY_MS);
+        assert!(WorkCalendar { holidays: vec!["2026-02-30".into()], workdays: vec![] }.days().is_err());
+        assert!(WorkCalendar { holidays: vec!["2026-2-3".into()], workdays: vec![] }.days().is_err());
+        let both = WorkCalendar { holidays: vec!["2026-02-14".into()], workdays: vec!["2026-02-14".into()] };
+        assert!(both.days().is_err());
     }
 }

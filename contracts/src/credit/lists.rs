@@ -23,6 +23,14 @@ pub const LISTABLE: &[Phase] = &[
     Phase::Reinstated,
 ];
 
+/// The list's name in `credit/lists/`.
+pub fn list_name(list: ListKind) -> &'static str {
+    match list {
+        ListKind::SeriousDishonesty => "serious",
+        ListKind::Watch => "watch",
+    }
+}
+
 /// `credit.set_list`.
 pub fn run_set_list(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     let p: SetList = decode_payload(payload)?;
@@ -53,10 +61,15 @@ pub fn run_set_list(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError
         }
         None
     };
+    let name = list_name(p.list);
+    if entry.is_some() {
+        store::list_add(tx, name, &r.id)?;
+    } else {
+        store::list_remove(tx, name, &r.id)?;
+    }
     match p.list {
         ListKind::SeriousDishonesty => r.serious_list = entry,
         ListKind::Watch => r.watch_list = entry,
     }
-    finish(tx, &r);
-    Ok(())
+    finish(tx, &r)
 }

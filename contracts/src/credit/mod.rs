@@ -1,6 +1,7 @@
 //! The credit contract (register 3): dishonesty records, their publication window,
-//! credit commitments, credit repair, the serious-dishonesty and watch lists, objections
-//! and joint punishment.
+//! credit commitments, credit repair, the serious-dishonesty, watch and red lists,
+//! objections, joint punishment, grades, supervision by grade and government integrity
+//! records.
 //!
 //! Record life (see [`types::Phase`]): recorded (minor, never published) or published
 //! -> eligible (the minimum publication period reached) -> applied -> accepted or
@@ -20,10 +21,20 @@
 //! months by default), or leaves the list. [`joint_punishment_in_state`] answers the
 //! same question over committed state for the node.
 //!
+//! Grades and what they drive: [`grading`] computes a grade per subject from its
+//! records, list entries, broken commitments and (for government bodies)
+//! [`government`] breaches, by the versioned rule in [`CreditParams::grading`], stored
+//! at every change and recomputed at read time; [`supervision`] maps grades and the
+//! watch list to measures the traceability and data registers apply; [`red_list`] is
+//! the credit authority's list of the trustworthy; [`public_lists`] pages the serious,
+//! watch and red lists and the overdue repair decisions for the node's API.
+//!
 //! Modules: [`types`] (records and states), [`calendar`] (months and working days in
-//! China Standard Time), [`rules`] (one pure check per rule), [`payloads`] (method
-//! arguments), [`punishment`] (joint punishment), [`store`] (keys and the per-subject index), [`records`] (recording and
-//! objections), [`commitments`], [`repair`], [`lists`], [`views`] (pure read models).
+//! China Standard Time, with the holiday calendar), [`rules`] (one pure check per rule),
+//! [`payloads`] (method arguments), [`punishment`] (joint punishment), [`store`] (keys,
+//! the per-subject index and the list indexes), [`records`] (recording and objections),
+//! [`commitments`], [`repair`], [`lists`], [`views`] (pure read models), [`grading`],
+//! [`supervision`], [`red_list`], [`government`], [`public_lists`].
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use jialing_core::{Role, Uscc};
@@ -35,13 +46,18 @@ use crate::registry::{Method, from_json_of, json_of};
 
 pub mod calendar;
 pub mod commitments;
+pub mod government;
+pub mod grading;
 pub mod lists;
 pub mod payloads;
+pub mod public_lists;
 pub mod punishment;
 pub mod records;
+pub mod red_list;
 pub mod repair;
 pub mod rules;
 pub mod store;
+pub mod supervision;
 pub mod types;
 pub mod views;
 
@@ -83,6 +99,20 @@ pub struct CreditRules {
     pub decision_working_days: u32,
     /// The same for records made by a market regulator.
     pub market_decision_working_days: u32,
+    /// Where the publication periods are counted from (see [`WindowStart`]).
+    pub window_from: WindowStart,
+}
+
+/// Where a record's publication periods (minimum and maximum) start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowStart {
+    /// The date of the penalty decision (the 2023 repair measures count the periods
+    /// from the day the decision was made; docs/rules.md cites the rule).
+    #[default]
+    Decision,
+    /// The block time the record was put on the ledger.
+    Recording,
 }
 
 impl Default for CreditRules {
@@ -99,11 +129,13 @@ impl Default for CreditRules {
             special_domain_min_months: 12,
             decision_working_days: 3,
             market_decision_working_days: 7,
+            window_from: WindowStart::Decision,
         }
     }
 }
 
-/// Credit parameters: the rule versions, oldest first.
+/// Credit parameters: the rule versions (oldest first), the working-day calendar, the
+/// grading rule and the supervision measures by grade.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CreditParams {
@@ -111,11 +143,22 @@ pub struct CreditParams {
     /// the one with the latest `effective_ms` not after it; before every version's date
     /// the earliest applies (the ledger holds no older rules). See [`Self::in_force`].
     pub versions: Vec<CreditRules>,
+    /// Public holidays and make-up working days for decision deadlines.
+    pub calendar: calendar::WorkCalendar,
+    /// The grading rule (信用等级评价).
+    pub grading: grading::GradeRule,
+    /// Measures other registers apply by grade or watch list (信用分类监管).
+    pub supervision: Vec<supervision::SupervisionRule>,
 }
 
 impl Default for CreditParams {
     fn default() -> Self {
-        CreditParams { versions: vec![CreditRules::default()] }
+        CreditParams {
+            versions: vec![CreditRules::default()],
+            calendar: Default::default(),
+            grading: Default::default(),
+            supervision: supervision::default_rules(),
+        }
     }
 }
 
@@ -137,6 +180,37 @@ impl CreditParams {
         in_force
             .or(earliest)
             .ok_or_else(|| ContractError::rule("credit.rules_in_force", "the parameters hold no credit rule version"))
+    }
+
+    /// Checks the credit parameters (governance `governance.params_valid`): at least one
+    /// rule version, deadlines within [`calendar::MAX_DEADLINE_WORKING_DAYS`], a valid
+    /// calendar, grading rule and supervision grades.
+    pub fn check(&self) -> Result<(), String> {
+        if self.versions.is_empty() {
+            return Err("credit.versions holds no rule version".into());
+        }
+        for v in &self.versions {
+            let max = calendar::MAX_DEADLINE_WORKING_DAYS;
+            if v.decision_working_days > max || v.market_decision_working_days > max {
+                return Err(format!(
+                    "credit rules version {}: decision deadlines must be at most {max} working days",
+                    v.version
+                ));
+            }
+        }
+        self.calendar.days().map_err(|e| format!("credit.calendar: {e}"))?;
+        self.grading.check()?;
+        for s in &self.supervision {
+            for g in &s.grades {
+                if !self.grading.scale.contains(g) {
+                    return Err(format!(
+                        "credit.supervision: grade {g:?} is not on the scale {:?}",
+                        self.grading.scale
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -240,6 +314,33 @@ pub const METHODS: &[Method] = &[
         run: lists::run_set_list,
         to_json: json_of::<SetList>,
         from_json: from_json_of::<SetList>,
+    },
+    Method {
+        contract: "credit",
+        name: "set_red_list",
+        roles: &[Role::CreditAuthority],
+        summary: "enter an organisation of the best grade on the red list (守信激励), or remove it",
+        run: red_list::run_set_red_list,
+        to_json: json_of::<SetRedList>,
+        from_json: from_json_of::<SetRedList>,
+    },
+    Method {
+        contract: "credit",
+        name: "gov_commit",
+        roles: &[Role::CreditAuthority],
+        summary: "record a government body's commitment (政务承诺) with its due date",
+        run: government::run_gov_commit,
+        to_json: json_of::<GovCommit>,
+        from_json: from_json_of::<GovCommit>,
+    },
+    Method {
+        contract: "credit",
+        name: "gov_outcome",
+        roles: &[Role::CreditAuthority],
+        summary: "record whether a government commitment was kept or breached (a breach enters the body's grade)",
+        run: government::run_gov_outcome,
+        to_json: json_of::<GovOutcome>,
+        from_json: from_json_of::<GovOutcome>,
     },
     Method {
         contract: "credit",

@@ -161,3 +161,50 @@ pub struct LogQuery {
     pub purpose: String,
 }
 payload!(LogQuery, "log_query");
+
+/// `credit.set_red_list`: the credit authority enters an organisation on the red list
+/// (守信激励名单) or removes it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SetRedList {
+    /// The organisation.
+    pub subject: jialing_core::Uscc,
+    /// Enter (true) or exit (false).
+    pub enter: bool,
+    /// Reasons (required).
+    pub reasons: String,
+    /// SHA-256 of the decision document.
+    pub decision_document: Hash,
+}
+payload!(SetRedList, "set_red_list");
+
+/// `credit.gov_commit`: the credit authority records a commitment of a government body
+/// (政务承诺).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GovCommit {
+    /// New commitment id.
+    pub id: String,
+    /// The government body (a member organisation holding a regulator role).
+    pub body: jialing_core::Uscc,
+    /// The promise, as published.
+    pub promise: String,
+    /// SHA-256 of the document holding it (contract, plan, public notice).
+    pub document: Hash,
+    /// When it falls due (ms since the Unix epoch).
+    pub due_ms: u64,
+}
+payload!(GovCommit, "gov_commit");
+
+/// `credit.gov_outcome`: the credit authority records whether a government commitment
+/// was kept or breached.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GovOutcome {
+    /// The commitment.
+    pub id: String,
+    /// Kept (true) or breached (false).
+    pub kept: bool,
+    /// Reasons (required).
+    pub reasons: String,
+    /// SHA-256 of the evidence.
+    pub evidence: Hash,
+}
+payload!(GovOutcome, "gov_outcome");

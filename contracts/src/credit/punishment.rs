@@ -12,7 +12,7 @@ use super::views;
 use crate::error::ContractError;
 use crate::state::StateView;
 
-fn decode<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, ContractError> {
+pub(crate) fn decode<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, ContractError> {
     encoding::decode("credit state", bytes)
         .map_err(|e| ContractError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
 }

@@ -6,7 +6,7 @@ use super::payloads::{LogQuery, Object, RecordDishonesty, ResolveObjection};
 use super::rules::{is_credit_authority, rule_decided_by_recorder, rule_decision_not_future, rule_subject_only};
 use super::store::{self, check_id};
 use super::types::{Category, DishonestyRecord, Objection, Resolution, Status, Subject, Window};
-use super::{CreditRules, calendar};
+use super::{CreditRules, WindowStart, calendar, grading};
 use crate::error::ContractError;
 use crate::executor::Tx;
 use crate::receipt::TagKind;
@@ -23,7 +23,8 @@ pub fn check_hash(field: &'static str, h: &Hash) -> Result<(), ContractError> {
     Ok(())
 }
 
-/// The publication window of a new record under `rules`, starting at `from_ms`.
+/// The publication window of a new record under `rules`, starting at `from_ms` (the
+/// decision date or the recording time, as [`CreditRules::window_from`] says).
 /// The minimum is the category's minimum, raised to the special-domain minimum for
 /// food, drugs, special equipment, work safety and fire, and never beyond the maximum.
 /// Minor records have no minimum (repairable once the obligations are met).
@@ -74,7 +75,11 @@ pub fn run_record(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
         return Err(ContractError::AlreadyExists { what: "credit record", id: p.id });
     }
     let rules = tx.params().credit.in_force(now)?.clone();
-    let window = window_for(&rules, p.category, p.domain, now, tx.has_role(Role::MarketRegulator));
+    let from_ms = match rules.window_from {
+        WindowStart::Decision => p.decision_date_ms,
+        WindowStart::Recording => now,
+    };
+    let window = window_for(&rules, p.category, p.domain, from_ms, tx.has_role(Role::MarketRegulator));
     let subject_id = p.subject.id();
     let record = DishonestyRecord {
         id: p.id.clone(),
@@ -99,6 +104,7 @@ pub fn run_record(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     index.records.push(p.id.clone());
     store::save_index(tx, &subject_id, &index);
     store::save_record(tx, &record);
+    grading::refresh(tx, &subject_id)?;
     tx.tag(TagKind::CreditSubject, subject_id);
     tx.tag(TagKind::CreditRecord, p.id);
     Ok(())
@@ -119,8 +125,7 @@ pub fn run_object(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
         evidence: p.evidence,
         resolution: None,
     });
-    finish(tx, &r);
-    Ok(())
+    finish(tx, &r)
 }
 
 /// `credit.resolve_objection`: an upheld objection withdraws the record (kept on the
@@ -147,15 +152,17 @@ pub fn run_resolve_objection(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Cont
     if p.upheld {
         r.status = Status::Withdrawn;
     }
-    finish(tx, &r);
-    Ok(())
+    finish(tx, &r)
 }
 
-/// Saves a changed record and tags the transaction with it and its subject.
-pub fn finish(tx: &mut Tx<'_>, r: &DishonestyRecord) {
+/// Saves a changed record, recomputes its subject's grade and tags the transaction
+/// with the record and its subject.
+pub fn finish(tx: &mut Tx<'_>, r: &DishonestyRecord) -> Result<(), ContractError> {
     store::save_record(tx, r);
+    grading::refresh(tx, &r.subject.id())?;
     tx.tag(TagKind::CreditSubject, r.subject.id());
     tx.tag(TagKind::CreditRecord, r.id.clone());
+    Ok(())
 }
 
 /// `credit.log_query`: writes no state; the transaction and its index tags are the log.

@@ -16,6 +16,10 @@ use crate::error::ContractError;
 use crate::executor::Tx;
 use crate::registry::decode_payload;
 
+/// The list of accepted applications awaiting a decision (`credit/lists/pending_decisions`),
+/// from which the public list of overdue decisions is read.
+pub const PENDING_DECISIONS: &str = "pending_decisions";
+
 /// Phases from which the subject may apply (the minimum period permitting).
 pub const APPLICABLE: &[Phase] =
     &[Phase::Recorded, Phase::Published, Phase::Eligible, Phase::Incomplete, Phase::Denied, Phase::Reinstated];
@@ -60,8 +64,7 @@ pub fn run_apply(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
         decision: None,
     });
     r.status = Status::Applied;
-    finish(tx, &r);
-    Ok(())
+    finish(tx, &r)
 }
 
 /// `credit.accept`: starts the decision deadline (working days of the record's rules).
@@ -70,13 +73,15 @@ pub fn run_accept(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     let mut r = load_for_decision(tx, &p.record_id)?;
     let now = tx.time_ms();
     rule_phase_allows(&r, now, "accepting an application", &[Phase::Applied])?;
-    let deadline = calendar::working_days_deadline(now, r.window.decision_working_days, r.window.utc_offset_minutes);
+    let days = tx.params().credit.calendar.days().map_err(|e| ContractError::rule("credit.calendar_valid", e))?;
+    let deadline =
+        calendar::working_days_deadline(now, r.window.decision_working_days, r.window.utc_offset_minutes, &days);
     let a = application_mut(&mut r)?;
     a.accepted_ms = Some(now);
     a.deadline_ms = Some(deadline);
     r.status = Status::Accepted;
-    finish(tx, &r);
-    Ok(())
+    store::list_add(tx, PENDING_DECISIONS, &r.id)?;
+    finish(tx, &r)
 }
 
 /// `credit.mark_incomplete`.
@@ -87,8 +92,7 @@ pub fn run_mark_incomplete(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Contra
     rule_phase_allows(&r, tx.time_ms(), "returning an application", &[Phase::Applied])?;
     application_mut(&mut r)?.incomplete_reasons = Some(p.reasons);
     r.status = Status::Incomplete;
-    finish(tx, &r);
-    Ok(())
+    finish(tx, &r)
 }
 
 /// `credit.decide`: a decision after the deadline is still recorded (refusing it would
@@ -110,8 +114,8 @@ pub fn run_decide(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     } else {
         r.status = Status::Denied;
     }
-    finish(tx, &r);
-    Ok(())
+    store::list_remove(tx, PENDING_DECISIONS, &r.id)?;
+    finish(tx, &r)
 }
 
 /// `credit.reinstate`: publication (and joint punishment, if listed) resumes until the
@@ -140,6 +144,5 @@ pub fn run_reinstate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractErro
     r.reinstatement =
         Some(Reinstatement { by: tx.org().clone(), reinstated_ms: now, reasons: p.reasons, evidence: p.evidence });
     r.status = Status::Reinstated;
-    finish(tx, &r);
-    Ok(())
+    finish(tx, &r)
 }

@@ -3,6 +3,12 @@
 //! - `credit/record/{id}` -> [`DishonestyRecord`]
 //! - `credit/commitment/{id}` -> [`Commitment`]
 //! - `credit/subject/{subject id}` -> [`SubjectIndex`]
+//! - `credit/gov/{id}` -> [`super::government::GovCommitment`]
+//! - `credit/grade/{subject id}` -> [`super::grading::GradeRecord`]
+//! - `credit/red/{uscc}` -> [`super::red_list::RedEntry`]
+//! - `credit/lists/{serious|watch|red|pending_decisions}` -> `Vec<String>`: the ids on
+//!   each list (record ids; USCCs for the red list; accepted applications awaiting a
+//!   decision), so the public lists are point reads
 
 use super::types::{Commitment, DishonestyRecord, SubjectIndex};
 use crate::error::ContractError;
@@ -22,6 +28,36 @@ pub fn commitment_key(id: &str) -> Vec<u8> {
 /// Key of a subject's index.
 pub fn index_key(subject_id: &str) -> Vec<u8> {
     keys::with_id("credit/subject/", subject_id)
+}
+
+/// Key of a government commitment.
+pub fn gov_commitment_key(id: &str) -> Vec<u8> {
+    keys::with_id("credit/gov/", id)
+}
+
+/// Key of a list's ids (`serious`, `watch`, `red`, `pending_decisions`).
+pub fn list_key(name: &str) -> Vec<u8> {
+    keys::with_id("credit/lists/", name)
+}
+
+/// Adds `id` to the list `name` (once).
+pub fn list_add(tx: &mut Tx<'_>, name: &str, id: &str) -> Result<(), ContractError> {
+    let mut ids: Vec<String> = tx.get(&list_key(name))?.unwrap_or_default();
+    if !ids.iter().any(|x| x == id) {
+        ids.push(id.to_string());
+        tx.put(list_key(name), &ids);
+    }
+    Ok(())
+}
+
+/// Removes `id` from the list `name` (if there).
+pub fn list_remove(tx: &mut Tx<'_>, name: &str, id: &str) -> Result<(), ContractError> {
+    let mut ids: Vec<String> = tx.get(&list_key(name))?.unwrap_or_default();
+    if let Some(i) = ids.iter().position(|x| x == id) {
+        ids.remove(i);
+        tx.put(list_key(name), &ids);
+    }
+    Ok(())
 }
 
 /// Loads a record that must exist.

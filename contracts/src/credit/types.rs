@@ -310,4 +310,6 @@ pub struct SubjectIndex {
     pub records: Vec<String>,
     /// Commitment ids, in publication order.
     pub commitments: Vec<String>,
+    /// Government commitment ids (government bodies only), in recording order.
+    pub gov_commitments: Vec<String>,
 }

@@ -325,12 +325,31 @@ pub(crate) fn confirm(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractErr
             format!("product {} is important data: the data regulator must approve it first", d.id),
         ));
     }
+    supervision_second_review(tx, &d)?;
     let code = tx.tx_hash().to_hex();
     d.certificate_no = Some(format!("DR{}-{}", tx.height(), &code[..8]));
     d.data_code = Some(format!("DC{}", &code[..16]));
     d.status = ProductStatus::Registered;
     save_product(tx, &d);
     Ok(())
+}
+
+/// `data.supervision_second_review` (credit supervision by grade, see
+/// `crate::credit::supervision`): a provider under the second-review measure (a C or D
+/// grade, or the watch list, by default) registers a product only after the data
+/// regulator's approval.
+fn supervision_second_review(tx: &Tx<'_>, d: &DataProduct) -> Result<(), ContractError> {
+    use crate::credit::supervision::{Measure, applies};
+    match applies(tx, &d.provider, Measure::SecondReview)? {
+        Some(why) if !d.regulator_approved => Err(rule(
+            "data.supervision_second_review",
+            format!(
+                "{why}: product {} needs a second review (data.approve_important by the data regulator) before registration",
+                d.id
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn reject(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {

@@ -69,10 +69,11 @@ pub enum Action {
         /// The keys.
         node_keys: Vec<PublicKey>,
     },
-    /// Replaces the contract parameters (the version is set on application).
+    /// Changes named parameter fields (applied to the parameters in force at the
+    /// effective height; the version is bumped on application).
     SetParams {
-        /// The new parameters.
-        params: Params,
+        /// The changes, one per field.
+        changes: Vec<super::changes::ParamChange>,
     },
 }
 
@@ -172,6 +173,7 @@ pub fn rule_params_valid(p: &Params) -> Result<(), ContractError> {
     if g.max_proposal_lifetime_blocks == 0 {
         return bad("max_proposal_lifetime_blocks must be positive".into());
     }
+    p.credit.check().map_err(|e| ContractError::rule("governance.params_valid", e))?;
     let b = &p.block;
     if b.max_txs == 0 || b.max_txs as usize > jialing_core::block::MAX_BLOCK_TXS {
         return bad(format!("block.max_txs {} must be 1 to {}", b.max_txs, jialing_core::block::MAX_BLOCK_TXS));
@@ -303,10 +305,9 @@ pub fn apply(s: &mut dyn Store, action: &Action, height: u64) -> Result<(), Cont
             o.node_keys = node_keys.clone();
             put(s, keys::org(org), &o);
         }
-        Action::SetParams { params } => {
-            rule_params_valid(params)?;
+        Action::SetParams { changes } => {
             let current: Params = get(s, keys::PARAMS)?.unwrap_or_default();
-            let mut next = params.clone();
+            let mut next = super::changes::apply_changes(&current, changes)?;
             next.version = current.version.saturating_add(1);
             put(
                 s,

@@ -19,8 +19,12 @@
 //! failed with the reason and changes nothing else. Because [`begin_block`] runs before
 //! the executor reads `params`, every transaction reads the parameters in force at the
 //! start of its block; the history of parameter sets is kept at `gov/params/{version}`.
+//! A parameter change names the fields it changes ([`changes::ParamChange`]) and is
+//! applied to the parameters in force at its height, so proposals that change
+//! different fields never overwrite each other.
 
 pub mod actions;
+pub mod changes;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -30,6 +34,7 @@ use jialing_core::Uscc;
 use serde::{Deserialize, Serialize};
 
 pub use actions::{Action, REGULATOR_ROLES};
+pub use changes::{FieldDiff, ParamChange, apply_changes, json_diff};
 use store::{BlockStart, Scratch};
 
 use crate::error::ContractError;
@@ -43,6 +48,10 @@ use crate::state::StateView;
 
 /// `gov/orgs` → `Vec<Uscc>`: every organisation ever added, in order of addition.
 pub const ORGS_KEY: &[u8] = b"gov/orgs";
+
+/// `gov/proposals` → `Vec<String>`: every proposal id, in order of proposal (the
+/// node's `/v1/governance/proposals` pages it).
+pub const PROPOSALS_KEY: &[u8] = b"gov/proposals";
 
 /// `gov/proposal/{id}` → [`Proposal`].
 pub fn proposal_key(id: &str) -> Vec<u8> {
@@ -238,6 +247,12 @@ fn run_propose(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
             tx.check_list("org.node_keys", org.node_keys.len())?;
         }
         Action::SetNodeKeys { node_keys, .. } => tx.check_list("node_keys", node_keys.len())?,
+        Action::SetParams { changes } => {
+            for c in changes {
+                tx.check_text("changes.field", &c.field, true)?;
+                tx.check_text("changes.value", &c.value, true)?;
+            }
+        }
         _ => {}
     }
     // Validate the action against the current state; the scratch writes are dropped.
@@ -256,6 +271,9 @@ fn run_propose(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
         approvals: vec![tx.org().clone()],
         status: ProposalStatus::Pending,
     };
+    let mut ids: Vec<String> = tx.get(PROPOSALS_KEY)?.unwrap_or_default();
+    ids.push(id.clone());
+    tx.put(PROPOSALS_KEY.to_vec(), &ids);
     tx.put(due_key(p.effective_height), &due);
     tx.put(proposal_key(&id), &proposal);
     tag_proposal(tx, &proposal);

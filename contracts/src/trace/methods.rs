@@ -5,6 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use jialing_core::{Hash, Uscc};
 use serde::{Deserialize, Serialize};
 
+use crate::credit::supervision::Measure::LabTestBeforeCertificate as LabTest;
 use crate::error::ContractError;
 use crate::executor::Tx;
 use crate::params::DAY_MS;
@@ -357,6 +358,7 @@ pub(crate) fn issue_certificate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), C
             ),
         ));
     }
+    rules::supervision_lab_test(&lot, crate::credit::supervision::applies(tx, tx.org(), LabTest)?)?;
     lot.certificate = Some(Certificate {
         issuer: tx.org().clone(),
         contact: p.contact,
@@ -364,6 +366,7 @@ pub(crate) fn issue_certificate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), C
         basis: p.basis,
         quantity_milli: p.quantity_milli,
         issued_ms: p.at.time_ms,
+        inherited_from: vec![],
     });
     save(tx, lot, &p.at);
     Ok(())
@@ -675,6 +678,23 @@ fn new_lot(
     Ok(Lot::new(id, product, tx.org(), from.origin.clone(), quantity_milli, unit, LotStatus::Harvested))
 }
 
+/// Gives a new pack or transformation output `out` every distinct origin of `inputs`
+/// and, where rule `trace.certificate_inherited` allows (every input certified, same
+/// product as the output, one origin, one issuer), a certificate carried over from
+/// them for the output's quantity.
+fn inherit(out: &mut Lot, inputs: &[Lot]) {
+    let mut origins: Vec<Origin> = Vec::new();
+    for i in inputs {
+        for o in i.all_origins() {
+            if !origins.contains(&o) {
+                origins.push(o);
+            }
+        }
+    }
+    out.origins = origins;
+    out.certificate = rules::inherited_certificate(out, inputs);
+}
+
 pub(crate) fn transform(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     let p: Transform = decode_payload(payload)?;
     if p.inputs.is_empty() || p.outputs.is_empty() {
@@ -721,6 +741,7 @@ pub(crate) fn transform(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractE
         }
         let mut lot = new_lot(tx, &o.lot, &o.product, o.quantity_milli, &o.unit, &inputs[0])?;
         lot.parents = parents.clone();
+        inherit(&mut lot, &inputs);
         outs.push(lot);
     }
     for (mut lot, i) in inputs.into_iter().zip(&p.inputs) {
@@ -768,6 +789,7 @@ pub(crate) fn pack(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError>
     let unit = contents[0].unit.clone();
     let mut pack = new_lot(tx, &p.pack, &p.product, total, &unit, &contents[0])?;
     pack.contents = p.lots.clone();
+    inherit(&mut pack, &contents);
     for mut lot in contents {
         lot.packed_in = Some(p.pack.clone());
         save(tx, lot, &p.at);

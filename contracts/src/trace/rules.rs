@@ -4,7 +4,7 @@
 use jialing_core::Uscc;
 
 use crate::error::ContractError;
-use crate::trace::types::{Lot, LotStatus};
+use crate::trace::types::{Certificate, Lot, LotStatus};
 
 /// `trace.id_format`: ids are 1 to 64 characters of `A-Z a-z 0-9 . _ -` (they go into
 /// GS1 Digital Link URLs).
@@ -194,4 +194,39 @@ pub fn quantity_conserved(
         ));
     }
     Ok(())
+}
+
+/// `trace.supervision_lab_test`: when supervision by grade applies to the producer
+/// (`why` says why: a D grade or the watch list), a lot needs a conformant laboratory
+/// test before its certificate of compliance.
+pub fn supervision_lab_test(lot: &Lot, why: Option<String>) -> Result<(), ContractError> {
+    let Some(why) = why else {
+        return Ok(());
+    };
+    if lot.last_test.as_ref().is_some_and(|t| t.conformant) {
+        return Ok(());
+    }
+    Err(ContractError::rule(
+        "trace.supervision_lab_test",
+        format!("{why}: lot {} needs a conformant laboratory test before its certificate of compliance", lot.id),
+    ))
+}
+
+/// `trace.certificate_inherited`: a pack or transformation output carries its inputs'
+/// certificates of compliance only when every input is certified, every input is the
+/// same product as the output, all come from one origin and one issuer (mixing origins
+/// or products needs a new certificate from a producer). The inherited certificate
+/// covers the output's quantity and names the inputs it comes from.
+pub fn inherited_certificate(out: &Lot, inputs: &[Lot]) -> Option<Certificate> {
+    let first = inputs.first()?.certificate.as_ref()?;
+    let origins = out.all_origins();
+    let allowed = origins.len() == 1
+        && inputs
+            .iter()
+            .all(|i| i.product == out.product && i.certificate.as_ref().is_some_and(|c| c.issuer == first.issuer));
+    allowed.then(|| Certificate {
+        quantity_milli: out.quantity_milli,
+        inherited_from: inputs.iter().map(|i| i.id.clone()).collect(),
+        ..first.clone()
+    })
 }

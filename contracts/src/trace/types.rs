@@ -99,6 +99,10 @@ pub struct Certificate {
     pub quantity_milli: u64,
     /// Date issued (event time, ms).
     pub issued_ms: u64,
+    /// For a pack or transformation output: the input lots whose certificates it
+    /// carries (rule `trace.certificate_inherited`); empty for a certificate issued for
+    /// the lot itself.
+    pub inherited_from: Vec<String>,
 }
 
 /// The basis of a certificate of compliance.
@@ -139,8 +143,11 @@ pub struct Lot {
     pub custodian: Uscc,
     /// Destination while in transit.
     pub in_transit_to: Option<Uscc>,
-    /// Origin.
+    /// Origin (for a pack or transformation output: the first input's).
     pub origin: Origin,
+    /// For a pack or transformation output: every distinct origin of its inputs, in
+    /// input order (the first is `origin`); empty for a commissioned lot.
+    pub origins: Vec<Origin>,
     /// Quantity still held, milli-units.
     pub quantity_milli: u64,
     /// Unit (`kg`, `head`, ...).
@@ -174,6 +181,12 @@ pub struct Lot {
 }
 
 impl Lot {
+    /// Every origin of the lot: its inputs' for a pack or transformation output, its
+    /// own otherwise.
+    pub fn all_origins(&self) -> Vec<Origin> {
+        if self.origins.is_empty() { vec![self.origin.clone()] } else { self.origins.clone() }
+    }
+
     /// A new lot of `product` made and held by `org`, with nothing recorded yet.
     pub fn new(
         id: &str,
@@ -191,6 +204,7 @@ impl Lot {
             custodian: org.clone(),
             in_transit_to: None,
             origin,
+            origins: vec![],
             quantity_milli,
             unit: unit.into(),
             status,

@@ -212,8 +212,9 @@ fn credit_decision_deadline() {
 
     let a1 = get(&l, "A1");
     let m1 = get(&l, "M1");
-    let da = calendar::working_days_deadline(t_a, 3, CST);
-    let dm = calendar::working_days_deadline(t_m, 7, CST);
+    let none = calendar::Days::default();
+    let da = calendar::working_days_deadline(t_a, 3, CST, &none);
+    let dm = calendar::working_days_deadline(t_m, 7, CST, &none);
     assert_eq!(full_view(&a1, 0).decision_deadline_ms, Some(da));
     assert_eq!(full_view(&m1, 0).decision_deadline_ms, Some(dm), "market regulators: 7 working days");
     assert!(dm > da + 4 * DAY_MS);
@@ -401,7 +402,10 @@ fn credit_person_subject_acts_through_the_authority() {
 #[test]
 fn credit_rule_version_stored_with_record() {
     let old = CreditRules { version: 7, effective_ms: 0, general_min_months: 6, ..CreditRules::default() };
-    let params = Params { credit: CreditParams { versions: vec![old, CreditRules::default()] }, ..Params::default() };
+    let params = Params {
+        credit: CreditParams { versions: vec![old, CreditRules::default()], ..Default::default() },
+        ..Params::default()
+    };
     let mut l = TestLedger::with_params(params);
     record(&mut l, "agri", "OLD", Category::General, Domain::Other);
     l.advance(RULES_2026_EFFECTIVE_MS - l.time_ms);
@@ -431,11 +435,11 @@ fn credit_params_defaults_match_domain() {
 fn credit_rules_in_force_by_effective_date() {
     let v = |version, effective_ms| CreditRules { version, effective_ms, ..CreditRules::default() };
     // Out of list order on purpose.
-    let p = CreditParams { versions: vec![v(3, 300), v(1, 100), v(2, 200)] };
+    let p = CreditParams { versions: vec![v(3, 300), v(1, 100), v(2, 200)], ..Default::default() };
     assert_eq!(p.in_force(250).unwrap().version, 2);
     assert_eq!(p.in_force(300).unwrap().version, 3);
     assert_eq!(p.in_force(50).unwrap().version, 1, "before every date: the earliest");
-    let none = CreditParams { versions: vec![] };
+    let none = CreditParams { versions: vec![], ..Default::default() };
     assert_eq!(none.in_force(0).unwrap_err().code(), "credit.rules_in_force");
 }
 
@@ -465,7 +469,7 @@ fn credit_payloads_round_trip_json() {
     let bytes = (m.from_json)(json).unwrap();
     let back: RecordDishonesty = jialing_core::encoding::decode("payload", &bytes).unwrap();
     assert_eq!(back, p);
-    assert_eq!(registry::methods().filter(|m| m.contract == "credit").count(), 11);
+    assert_eq!(registry::methods().filter(|m| m.contract == "credit").count(), 14);
 }
 
 // ---- property test: random sequences never leave the state machine ----

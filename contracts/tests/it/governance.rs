@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use jialing_contracts::governance::{
-    Action, Approve, GovernanceParams, ParamsRecord, Proposal, ProposalStatus, Propose, Withdraw, params_key,
-    proposal_key,
+    Action, Approve, ParamChange, ParamsRecord, Proposal, ProposalStatus, Propose, Withdraw, params_key, proposal_key,
 };
 use jialing_contracts::membership::{Certify, Member, Organisation};
 use jialing_contracts::params::Params;
@@ -168,10 +167,12 @@ fn governance_keeps_a_validator() {
 fn governance_params_valid() {
     let mut l = TestLedger::new();
     let before = state(&l);
-    let params =
-        Params { governance: GovernanceParams { quorum_numerator: 0, ..Default::default() }, ..Default::default() };
-    let p = Propose { action: Action::SetParams { params }, effective_height: l.height + 5 };
+    let changes = vec![ParamChange { field: "governance.quorum_numerator".into(), value: "0".into() }];
+    let p = Propose { action: Action::SetParams { changes }, effective_height: l.height + 5 };
     expect_refused(&l.call(&key("agri"), &p).unwrap(), "governance.params_valid");
+    let changes = vec![ParamChange { field: "governance.quorum".into(), value: "1".into() }];
+    let p = Propose { action: Action::SetParams { changes }, effective_height: l.height + 5 };
+    expect_refused(&l.call(&key("agri"), &p).unwrap(), "governance.param_field_known");
     assert_eq!(state(&l), before);
 }
 
@@ -228,9 +229,8 @@ fn governance_rotate_admin() {
 #[test]
 fn governance_params_change_at_height() {
     let mut l = TestLedger::new();
-    let mut params = Params::default();
-    params.governance.max_proposal_lifetime_blocks = 3;
-    let (id, eff) = propose(&mut l, Action::SetParams { params }, 5);
+    let changes = vec![ParamChange { field: "governance.max_proposal_lifetime_blocks".into(), value: "3".into() }];
+    let (id, eff) = propose(&mut l, Action::SetParams { changes }, 5);
     approve(&mut l, "market", &id);
     approve(&mut l, "bigdata", &id);
     run_to(&mut l, eff - 2);
@@ -264,4 +264,27 @@ fn governance_action_revalidated_at_height() {
         matches!(proposal(&l, &second).status, ProposalStatus::Failed { ref reason } if reason.starts_with("already_exists"))
     );
     assert_eq!(l.get::<Organisation>(&keys::org(&org.uscc)), Some(org));
+}
+
+#[test]
+fn governance_set_params_changes_named_fields() {
+    let mut l = TestLedger::new();
+    let ch = |field: &str, value: &str| vec![ParamChange { field: field.into(), value: value.into() }];
+    // Two proposals, made against the same parameters, change different fields and
+    // take effect at different heights: the second keeps the first's change.
+    let (a, eff_a) = propose(&mut l, Action::SetParams { changes: ch("block.max_txs", "5000") }, 4);
+    let (b, eff_b) =
+        propose(&mut l, Action::SetParams { changes: ch("credit.calendar.holidays", r#"["2027-01-01"]"#) }, 6);
+    for id in [&a, &b] {
+        approve(&mut l, "market", id);
+        approve(&mut l, "credit", id);
+    }
+    run_to(&mut l, eff_a.max(eff_b));
+    assert_eq!(proposal(&l, &a).status, ProposalStatus::Applied);
+    assert_eq!(proposal(&l, &b).status, ProposalStatus::Applied);
+    let now: Params = l.get(keys::PARAMS).unwrap();
+    assert_eq!(now.version, 3);
+    assert_eq!(now.block.max_txs, 5000, "the first change survives the second");
+    assert_eq!(now.credit.calendar.holidays, vec!["2027-01-01".to_string()]);
+    assert_eq!(now.data, Params::default().data, "untouched fields stay");
 }

@@ -5,6 +5,7 @@
 
 mod block_validator;
 mod credit;
+mod credit_grades;
 mod data;
 mod executor;
 mod governance;

@@ -863,3 +863,154 @@ fn trace_epcis_round_trip() {
     let err = epcis::import(&serde_json::json!({"type": "ObjectEvent", "eventTimeZoneOffset": "+08:00"})).unwrap_err();
     assert!(err.contains("eventTime"), "{err}");
 }
+
+/// Records a serious and a general record against the farm (score 45: grade D, not on
+/// the serious-dishonesty list, so no joint punishment).
+fn grade_farm_d(l: &mut TestLedger) {
+    use jialing_contracts::credit::{Category as C, Domain, RecordDishonesty, Subject};
+    for (id, category) in [("S1", C::Serious), ("G1", C::General)] {
+        let p = RecordDishonesty {
+            id: id.into(),
+            subject: Subject::Org(uscc("farm")),
+            category,
+            domain: Domain::Food,
+            summary: "residue over the limit".into(),
+            decision_document: Hash([7; 32]),
+            decision_date_ms: l.time_ms,
+        };
+        expect_ok(&l.call(&key("market"), &p).unwrap());
+    }
+}
+
+#[test]
+fn trace_supervision_lab_test() {
+    let mut l = with_lot();
+    harvest(&mut l);
+    grade_farm_d(&mut l);
+    let msg = refused_unchanged(&mut l, &key("farm"), certify, "trace.supervision_lab_test");
+    assert!(msg.contains("graded D"), "{msg}");
+    expect_ok(&test(&mut l, true));
+    expect_ok(&certify(&mut l));
+}
+
+/// Creates, harvests and certifies `id` at the farm with `o` as origin, and ships it to
+/// the shop, which receives it.
+fn certified_at_shop(l: &mut TestLedger, id: &str, o: Origin) {
+    certified_at(l, id, o, "shop");
+}
+
+/// The same, shipped to `to`.
+fn certified_at(l: &mut TestLedger, id: &str, o: Origin, to: &str) {
+    let farm = key("farm");
+    let a = at(l);
+    let create = CreateLot {
+        lot: id.into(),
+        product: "06901234567892".into(),
+        origin: o,
+        quantity_milli: 1_000,
+        unit: "kg".into(),
+        at: a,
+    };
+    expect_ok(&l.call(&farm, &create).unwrap());
+    let a = at(l);
+    expect_ok(&l.call(&farm, &Harvest { lot: id.into(), quantity_milli: 1_000, at: a }).unwrap());
+    let a = at(l);
+    let cert = IssueCertificate {
+        lot: id.into(),
+        contact: "138".into(),
+        promise: "不使用禁用农药".into(),
+        basis: CertificateBasis::OwnControl,
+        quantity_milli: 1_000,
+        at: a,
+    };
+    expect_ok(&l.call(&farm, &cert).unwrap());
+    let a = at(l);
+    expect_ok(&l.call(&farm, &Ship { lot: id.into(), to: uscc(to), at: a }).unwrap());
+    let a = at(l);
+    expect_ok(&l.call(&key(to), &Receive { lot: id.into(), at: a }).unwrap());
+}
+
+fn pack_at_shop(l: &mut TestLedger, pack: &str, lots: &[&str]) {
+    let a = at(l);
+    let p = Pack {
+        pack: pack.into(),
+        product: "06901234567892".into(),
+        lots: lots.iter().map(|s| s.to_string()).collect(),
+        at: a,
+    };
+    expect_ok(&l.call(&key("shop"), &p).unwrap());
+}
+
+#[test]
+fn trace_certificate_inherited() {
+    let mut l = with_lot();
+    certified_at_shop(&mut l, "A", origin());
+    certified_at_shop(&mut l, "B", origin());
+    // A retailer packs two certified lots of the same product and origin: the pack
+    // carries their certificate, so the retailer can sell it.
+    pack_at_shop(&mut l, "PK", &["A", "B"]);
+    let pk = get_lot(&l, "PK");
+    let c = pk.certificate.clone().expect("inherited certificate");
+    assert_eq!((c.issuer, c.quantity_milli, c.inherited_from), (uscc("farm"), 2_000, vec!["A".into(), "B".into()]));
+    assert_eq!(pk.origins, vec![origin()]);
+    let a = at(&l);
+    expect_ok(&l.call(&key("shop"), &Sell { lot: "PK".into(), quantity_milli: 500, at: a }).unwrap());
+}
+
+#[test]
+fn trace_certificate_not_inherited_across_origins_and_origins_kept() {
+    let mut l = with_lot();
+    let other = Origin { village: "高家镇".into(), lat_micro: 29_900_000, ..origin() };
+    certified_at_shop(&mut l, "A", origin());
+    certified_at_shop(&mut l, "B", other.clone());
+    pack_at_shop(&mut l, "PK", &["A", "B"]);
+    let pk = get_lot(&l, "PK");
+    assert_eq!(pk.origins, vec![origin(), other], "every input's origin is kept");
+    assert!(pk.certificate.is_none(), "mixed origins need a new certificate");
+    refused_unchanged(
+        &mut l,
+        &key("shop"),
+        |l| {
+            let a = at(l);
+            l.call(&key("shop"), &Sell { lot: "PK".into(), quantity_milli: 1, at: a }).unwrap()
+        },
+        "trace.certificate_before_shipment",
+    );
+}
+
+#[test]
+fn trace_certificate_inherited_by_transformation_outputs() {
+    let mut l = with_lot();
+    certified_at(&mut l, "A", origin(), "plant");
+    let out = |lot: &str, product: &str, q: u64| TransformOutput {
+        lot: lot.into(),
+        product: product.into(),
+        quantity_milli: q,
+        unit: "kg".into(),
+    };
+    let a = at(&l);
+    expect_ok(
+        &l.call(
+            &key("plant"),
+            &RegisterProduct {
+                code: "ZHACAI".into(),
+                name: "榨菜".into(),
+                category: Category::Processed,
+                standard: "GB 2714".into(),
+            },
+        )
+        .unwrap(),
+    );
+    let t = Transform {
+        inputs: vec![TransformInput { lot: "A".into(), quantity_milli: 1_000 }],
+        outputs: vec![out("A1", "06901234567892", 400), out("Z1", "ZHACAI", 500)],
+        yield_permille: 1000,
+        at: a,
+    };
+    expect_ok(&l.call(&key("plant"), &t).unwrap());
+    let a1 = get_lot(&l, "A1");
+    let c = a1.certificate.expect("same product, one origin: inherited");
+    assert_eq!((c.quantity_milli, c.inherited_from), (400, vec!["A".to_string()]));
+    assert!(get_lot(&l, "Z1").certificate.is_none(), "another product needs its own certificate");
+    assert_eq!(get_lot(&l, "Z1").origins, vec![origin()]);
+}
