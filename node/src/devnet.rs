@@ -87,13 +87,15 @@ fn layout(dir: &Path, port: u16, p2p_port: u16, rate: Option<u32>) -> anyhow::Re
                 public: PublicApiConfig { listen: public_addr(port, i), ..Default::default() },
                 ..Default::default()
             },
-            block: Default::default(),
+            // A local demo: an empty block every second when idle, so that time-based
+            // rules (inspection periods, publication windows) move on while you watch.
+            block: crate::config::BlockConfig { empty_block_interval_ms: 1000, ..Default::default() },
             mempool: Default::default(),
             log: Default::default(),
             consensus: ConsensusConfig {
                 listen: p2p(i),
                 peers: peers.iter().filter(|p| p.address != p2p(i)).cloned().collect(),
-                // A local demo: short timeouts and an empty block every second when idle.
+                // A local demo: short timeouts.
                 timeout_propose_ms: 2000,
                 ..Default::default()
             },

@@ -229,6 +229,12 @@ impl Mempool {
         }
     }
 
+    /// The bytes of every pending transaction, in arrival order (for a peer that
+    /// connected after they arrived).
+    pub fn pending_bytes(&self) -> Vec<Arc<Vec<u8>>> {
+        self.arrival.values().filter_map(|h| self.by_hash.get(h)).map(|p| p.bytes.clone()).collect()
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &MempoolLimits {
         &self.limits

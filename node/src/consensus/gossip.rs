@@ -612,8 +612,19 @@ impl Net {
     fn on_event(&mut self, ev: SwarmEvent<BehaviourEvent>, allowed: &BTreeSet<PeerId>) {
         match ev {
             SwarmEvent::Behaviour(BehaviourEvent::Txs(e)) => self.on_txs(e),
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                self.peers.entry(peer_id).or_default().connected = true;
+            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
+                let out = self.peers.entry(peer_id).or_default();
+                out.connected = true;
+                if num_established.get() == 1 {
+                    // What this node holds from before the connection: the peer has
+                    // missed it (it answers `Taken` for what it already has).
+                    let pending = self.ledger.mempool.lock().unwrap_or_else(|p| p.into_inner()).pending_bytes();
+                    for b in pending {
+                        out.bytes += b.len();
+                        out.queue.push_back((b, 0));
+                    }
+                    self.send_all();
+                }
                 let n = self.swarm.connected_peers().count();
                 self.connected.store(n, Ordering::Relaxed);
                 self.ledger.metrics.gossip_peers.set(n as i64);

@@ -669,13 +669,15 @@ impl Host {
             return Ok(None);
         }
         let schedule = self.schedule();
-        let inserted = self.parts.insert(publisher.as_bytes(), part, &schedule);
-        if matches!(inserted, Ok(_)) {
-            // A scheduled proposer streams a block for the next heights: the network
-            // has work, so stop holding the next height back.
+        if self.deferred.is_some()
+            && super::parts::parse_stream_id(&part.stream_id.to_bytes()).is_some_and(|(h, _)| h >= schedule.height)
+        {
+            // A member node streams a block for the next heights (in whatever round it
+            // has reached): the network has work, so stop holding the next height back.
             self.woken = true;
             self.start_if_due();
         }
+        let inserted = self.parts.insert(publisher.as_bytes(), part, &schedule);
         let incoming = match inserted {
             Ok(Some(a)) => a,
             Ok(None) | Err(super::parts::PartError::Dropped) => return Ok(None),
