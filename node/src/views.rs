@@ -189,8 +189,8 @@ fn data_licences_read(api: &Api, uscc: String, headers: &HeaderMap) -> Result<Js
     for (_, _, hash) in api.ledger.store.history(&tag, 0, 100_000)? {
         let Some((_, stx)) = api.ledger.store.signed_tx(&hash)? else { continue };
         let id = match (stx.tx.contract.as_str(), stx.tx.method.as_str()) {
-            ("data", "contract") => {
-                encoding::decode::<jialing_contracts::data::methods::Contract>("contract", &stx.tx.payload)
+            ("data", "negotiate") => {
+                encoding::decode::<jialing_contracts::data::negotiation::Negotiate>("negotiate", &stx.tx.payload)
                     .map(|c| c.id)
                     .ok()
             }

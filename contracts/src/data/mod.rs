@@ -1,13 +1,32 @@
 //! The data-trading contract (register 2): data products registered with their
 //! content hash, reviewed and registered by the exchange (important data needs the data
-//! regulator's approval; negative-list categories are refused), listed, and traded:
-//! contract -> escrow -> delivery (digest must equal the registered version hash,
-//! within the licence term) -> acceptance within the inspection period (or dispute)
-//! -> settlement minus the exchange's fee -> licence active until it expires, is
-//! revoked or is terminated. Licences move only if transferable; use is recorded with
-//! its purpose and any derived dataset (lineage).
+//! regulator's approval; negative-list categories are refused), listed, objected to
+//! (disputed -> registered or cancelled by the exchange), frozen by the data regulator,
+//! and traded: negotiating -> compliance-checked -> contracted (both parties sign the
+//! same document hash) -> escrow -> delivery (digest must equal the registered version
+//! hash, within the licence term) -> acceptance with the buyer's digest within the
+//! inspection period (a mismatch is a dispute), deemed acceptance after it, or dispute
+//! -> arbitration (deliver again, partial or full refund, settle) -> settlement minus
+//! the exchange's fee -> licence active until it expires, is revoked or is terminated.
+//! Every fen paid in ends as settlement, fee or refund ([`types::Trade::escrow_balances`]).
+//! Licences move only if transferable; use is recorded with its purpose and any
+//! derived dataset (lineage).
 
+/// Implements [`crate::registry::CallPayload`] for a data-contract payload.
+macro_rules! payload {
+    ($t:ident, $m:literal) => {
+        impl crate::registry::CallPayload for $t {
+            const CONTRACT: &'static str = "data";
+            const METHOD: &'static str = $m;
+        }
+    };
+}
+
+pub mod digest;
+pub mod disputes;
+pub mod freeze;
 pub mod methods;
+pub mod negotiation;
 pub mod types;
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -15,7 +34,10 @@ use jialing_core::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{Method, from_json_of, json_of};
+use disputes::*;
+use freeze::*;
 use methods::*;
+use negotiation::*;
 
 /// Data-trading parameters.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -97,11 +119,55 @@ pub const METHODS: &[Method] = &[
     method!("list", &[Role::DataProvider], "list a registered product with its price", list, List),
     method!("suspend", &[Role::Exchange, Role::DataProvider], "suspend a listing", suspend, Suspend),
     method!(
-        "contract",
+        "reinstate",
         &[Role::Exchange],
-        "record the licence contract between provider and buyer (scope, term, price)",
-        contract,
-        Contract
+        "lift a suspension (the exchange's own suspension is lifted only this way)",
+        reinstate,
+        Reinstate
+    ),
+    method!(
+        "object",
+        &Role::ALL,
+        "object to a product's registration, with the evidence's hash (any member)",
+        object,
+        Object
+    ),
+    method!(
+        "decide_objection",
+        &[Role::Exchange],
+        "uphold (product cancelled) or dismiss (registered again) the objections to a product",
+        decide_objection,
+        DecideObjection
+    ),
+    method!("freeze", &[Role::DataRegulator], "freeze a product or a licence (data regulator)", freeze, Freeze),
+    method!("unfreeze", &[Role::DataRegulator], "lift a freeze (data regulator)", unfreeze, Unfreeze),
+    method!(
+        "negotiate",
+        &[Role::DataBuyer, Role::Exchange],
+        "open a trade on a listed product with proposed terms (the buyer, or the exchange after a match)",
+        negotiate,
+        Negotiate
+    ),
+    method!(
+        "revise",
+        &[Role::DataProvider, Role::DataBuyer],
+        "revise the terms while negotiating (either party)",
+        revise,
+        Revise
+    ),
+    method!(
+        "check_compliance",
+        &[Role::Exchange],
+        "record the exchange's compliance check of a negotiated deal",
+        check_compliance,
+        CheckCompliance
+    ),
+    method!(
+        "sign",
+        &[Role::DataProvider, Role::DataBuyer],
+        "sign the contract document by its hash; the second party's signature makes the contract",
+        sign,
+        Sign
     ),
     method!("escrow", &[Role::Exchange], "record the buyer's payment into escrow", escrow, Escrow),
     method!(
@@ -111,12 +177,25 @@ pub const METHODS: &[Method] = &[
         deliver,
         Deliver
     ),
-    method!("accept", &[Role::DataBuyer], "accept a delivery within the inspection period", accept, Accept),
+    method!(
+        "accept",
+        &[Role::DataBuyer],
+        "accept a delivery within the inspection period with the digest computed on it (a mismatch disputes)",
+        accept,
+        Accept
+    ),
     method!("dispute", &[Role::DataBuyer], "dispute a delivery within the inspection period", dispute, Dispute),
+    method!(
+        "arbitrate",
+        &[Role::Exchange],
+        "decide a dispute: deliver again, partial or full refund, or settle (award document hash)",
+        arbitrate,
+        Arbitrate
+    ),
     method!(
         "settle",
         &[Role::Exchange],
-        "settle an accepted trade (provider paid minus the fee): the licence becomes active",
+        "settle an accepted trade, or one whose inspection period passed without dispute (deemed acceptance)",
         settle,
         Settle
     ),

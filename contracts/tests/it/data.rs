@@ -1,6 +1,10 @@
 //! Data-trading rules, one test per rule (named after it), and the happy path.
 
+use jialing_contracts::data::disputes::*;
+use jialing_contracts::data::freeze::*;
 use jialing_contracts::data::methods::*;
+use jialing_contracts::data::negotiation::*;
+use jialing_contracts::data::product_key;
 use jialing_contracts::data::trade_key;
 use jialing_contracts::data::types::*;
 use jialing_contracts::testkit::{TestLedger, expect_ok, expect_refused, key, uscc};
@@ -58,25 +62,45 @@ fn terms(l: &TestLedger, transferable: bool) -> Terms {
         price_fen: 1_000_000,
         transferable,
         derived_resale: false,
-        delivery_mode: DeliveryMode::Api,
+        delivery_mode: DeliveryMode::Download,
+        inspection_period_ms: None,
     }
+}
+
+const DOC: Hash = Hash([0xd0; 32]);
+
+/// Trade `id` on P1 negotiated by the buyer, checked by the exchange and signed by
+/// both parties.
+fn contracted_trade(l: &mut TestLedger, id: &str, t: Terms) {
+    expect_ok(
+        &l.call(&key("buyer"), &Negotiate { id: id.into(), product: "P1".into(), buyer: uscc("buyer"), terms: t })
+            .unwrap(),
+    );
+    expect_ok(&l.call(&key("exchange"), &CheckCompliance { trade: id.into(), report: Hash([3; 32]) }).unwrap());
+    expect_ok(&l.call(&key("provider"), &Sign { trade: id.into(), document: DOC }).unwrap());
+    expect_ok(&l.call(&key("buyer"), &Sign { trade: id.into(), document: DOC }).unwrap());
 }
 
 /// Listed, contracted and escrowed trade T1.
 fn escrowed(l: &mut TestLedger, transferable: bool) {
     listed(l);
     let t = terms(l, transferable);
-    expect_ok(
-        &l.call(&key("exchange"), &Contract { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t })
-            .unwrap(),
-    );
+    contracted_trade(l, "T1", t);
     expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+}
+
+fn deliver(l: &mut TestLedger) -> Receipt {
+    l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V, job: None }).unwrap()
+}
+
+fn accept(l: &mut TestLedger, digest: Hash) -> Receipt {
+    l.call(&key("buyer"), &Accept { trade: "T1".into(), digest }).unwrap()
 }
 
 fn settled(l: &mut TestLedger, transferable: bool) {
     escrowed(l, transferable);
-    expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V }).unwrap());
-    expect_ok(&l.call(&key("buyer"), &Accept { trade: "T1".into() }).unwrap());
+    expect_ok(&deliver(l));
+    expect_ok(&accept(l, V));
     expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
 }
 
@@ -139,13 +163,10 @@ fn data_product_must_be_registered() {
     let t = terms(&l, false);
     refused_unchanged(
         &mut l,
-        &key("exchange"),
+        &key("buyer"),
         |l| {
-            l.call(
-                &key("exchange"),
-                &Contract { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t },
-            )
-            .unwrap()
+            l.call(&key("buyer"), &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t })
+                .unwrap()
         },
         "data.product_must_be_registered",
     );
@@ -158,7 +179,7 @@ fn data_delivery_digest_matches() {
     refused_unchanged(
         &mut l,
         &key("provider"),
-        |l| l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: Hash([0xcd; 32]) }).unwrap(),
+        |l| l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: Hash([0xcd; 32]), job: None }).unwrap(),
         "data.delivery_digest_matches",
     );
 }
@@ -168,40 +189,33 @@ fn data_delivery_within_term() {
     let mut l = TestLedger::new();
     escrowed(&mut l, false);
     l.advance(31 * DAY);
-    refused_unchanged(
-        &mut l,
-        &key("provider"),
-        |l| l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V }).unwrap(),
-        "data.delivery_within_term",
-    );
+    refused_unchanged(&mut l, &key("provider"), deliver, "data.delivery_within_term");
 }
 
 #[test]
 fn data_inspection_period() {
     let mut l = TestLedger::new();
     escrowed(&mut l, false);
-    expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V }).unwrap());
+    expect_ok(&deliver(&mut l));
     l.advance(8 * DAY);
-    refused_unchanged(
-        &mut l,
-        &key("buyer"),
-        |l| l.call(&key("buyer"), &Accept { trade: "T1".into() }).unwrap(),
-        "data.inspection_period",
-    );
+    refused_unchanged(&mut l, &key("buyer"), |l| accept(l, V), "data.inspection_period");
 }
 
 #[test]
 fn data_no_settlement_before_acceptance() {
     let mut l = TestLedger::new();
     escrowed(&mut l, false);
-    expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V }).unwrap());
+    expect_ok(&deliver(&mut l));
     refused_unchanged(
         &mut l,
         &key("exchange"),
         |l| l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap(),
         "data.no_settlement_before_acceptance",
     );
-    expect_ok(&l.call(&key("buyer"), &Dispute { trade: "T1".into(), grounds: "fields missing".into() }).unwrap());
+    expect_ok(
+        &l.call(&key("buyer"), &Dispute { trade: "T1".into(), grounds: "fields missing".into(), evidence: None })
+            .unwrap(),
+    );
     refused_unchanged(
         &mut l,
         &key("exchange"),
@@ -276,16 +290,28 @@ fn data_use_within_scope_and_term() {
 fn data_owner_and_party_only() {
     let mut l = TestLedger::new();
     listed(&mut l);
-    // Another provider cannot relist someone else's product; the exchange records deliveries for no one.
+    // A buyer opens negotiations only for itself; the provider does not open them.
     let t = terms(&l, false);
-    expect_ok(
-        &l.call(&key("exchange"), &Contract { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t })
-            .unwrap(),
+    refused_unchanged(
+        &mut l,
+        &key("buyer"),
+        |l| {
+            l.call(&key("buyer"), &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("shop"), terms: t })
+                .unwrap()
+        },
+        "data.party_only",
     );
+    let t = terms(&l, false);
+    let r = l
+        .call(&key("provider"), &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t })
+        .unwrap();
+    expect_refused(&r, "wrong_role");
+    let t = terms(&l, false);
+    contracted_trade(&mut l, "T1", t);
     expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
-    expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V }).unwrap());
+    expect_ok(&deliver(&mut l));
     // Only the buyer accepts.
-    let r = l.call(&key("exchange"), &Accept { trade: "T1".into() }).unwrap();
+    let r = l.call(&key("exchange"), &Accept { trade: "T1".into(), digest: V }).unwrap();
     expect_refused(&r, "wrong_role");
 }
 
@@ -377,6 +403,332 @@ fn data_withdrawn_products_are_final() {
     );
 }
 
+fn product(l: &TestLedger) -> DataProduct {
+    l.get(&product_key("P1")).unwrap()
+}
+
+fn arbitrate(l: &mut TestLedger, outcome: Outcome) -> Receipt {
+    l.call(&key("exchange"), &Arbitrate { trade: "T1".into(), outcome, document: Hash([0xaa; 32]) }).unwrap()
+}
+
+fn disputed(l: &mut TestLedger) {
+    escrowed(l, false);
+    expect_ok(&deliver(l));
+    expect_ok(
+        &l.call(&key("buyer"), &Dispute { trade: "T1".into(), grounds: "rows missing".into(), evidence: None })
+            .unwrap(),
+    );
+}
+
+#[test]
+fn data_deemed_acceptance() {
+    let mut l = TestLedger::new();
+    escrowed(&mut l, false);
+    expect_ok(&deliver(&mut l));
+    // Within the inspection period the exchange cannot settle for a silent buyer.
+    l.advance(6 * DAY);
+    refused_unchanged(
+        &mut l,
+        &key("exchange"),
+        |l| l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap(),
+        "data.no_settlement_before_acceptance",
+    );
+    l.advance(2 * DAY);
+    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    let t = trade(&l);
+    assert_eq!(
+        (t.status, t.acceptance, t.fee_fen, t.paid_fen),
+        (TradeStatus::Settled, Some(Acceptance::Deemed), 20_000, 980_000)
+    );
+    assert!(t.escrow_balances());
+    // An agreed, shorter inspection period ends sooner; a longer one than the exchange's is refused.
+    let mut l = TestLedger::new();
+    listed(&mut l);
+    let mut t = terms(&l, false);
+    t.inspection_period_ms = Some(8 * DAY);
+    let r = l
+        .call(
+            &key("buyer"),
+            &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t.clone() },
+        )
+        .unwrap();
+    expect_refused(&r, "invalid_argument");
+    t.inspection_period_ms = Some(DAY);
+    contracted_trade(&mut l, "T1", t);
+    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&deliver(&mut l));
+    l.advance(2 * DAY);
+    refused_unchanged(&mut l, &key("buyer"), |l| accept(l, V), "data.inspection_period");
+    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    assert_eq!(trade(&l).acceptance, Some(Acceptance::Deemed));
+}
+
+#[test]
+fn data_acceptance_digest_mismatch_disputes() {
+    let mut l = TestLedger::new();
+    escrowed(&mut l, false);
+    expect_ok(&deliver(&mut l));
+    expect_ok(&accept(&mut l, Hash([0x11; 32])));
+    let t = trade(&l);
+    assert_eq!(t.status, TradeStatus::Disputed);
+    assert_eq!(t.buyer_digest, Some(Hash([0x11; 32])));
+    assert!(t.dispute.as_ref().is_some_and(|d| d.automatic));
+    // A disputed trade is not settled by the exchange alone: it is arbitrated.
+    refused_unchanged(
+        &mut l,
+        &key("exchange"),
+        |l| l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap(),
+        "data.no_settlement_before_acceptance",
+    );
+}
+
+#[test]
+fn data_arbitration_redeliver_then_accept() {
+    let mut l = TestLedger::new();
+    disputed(&mut l);
+    // Disputes end by arbitration, not by delivering over them.
+    refused_unchanged(&mut l, &key("provider"), deliver, "data.status");
+    expect_ok(&arbitrate(&mut l, Outcome::Redeliver));
+    assert_eq!(trade(&l).status, TradeStatus::Escrowed);
+    expect_ok(&deliver(&mut l));
+    expect_ok(&accept(&mut l, V));
+    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    let t = trade(&l);
+    assert_eq!((t.status, t.acceptance, t.arbitrations.len()), (TradeStatus::Settled, Some(Acceptance::Buyer), 1));
+    assert_eq!(t.arbitrations[0].document, Hash([0xaa; 32]));
+}
+
+#[test]
+fn data_arbitration_partial_refund_settles_the_rest() {
+    let mut l = TestLedger::new();
+    disputed(&mut l);
+    expect_ok(&arbitrate(&mut l, Outcome::PartialRefund { refund_fen: 300_000 }));
+    let t = trade(&l);
+    assert_eq!(
+        (t.status, t.acceptance, t.refunded_fen, t.fee_fen, t.paid_fen),
+        (TradeStatus::Settled, Some(Acceptance::Arbitrated), 300_000, 14_000, 686_000)
+    );
+    assert!(t.escrow_balances());
+    // The licence is active at the reduced price.
+    expect_ok(
+        &l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
+            .unwrap(),
+    );
+}
+
+#[test]
+fn data_arbitration_full_refund_is_final() {
+    let mut l = TestLedger::new();
+    disputed(&mut l);
+    expect_ok(&arbitrate(&mut l, Outcome::FullRefund));
+    let t = trade(&l);
+    assert_eq!((t.status, t.refunded_fen, t.paid_fen, t.fee_fen), (TradeStatus::Refunded, 1_000_000, 0, 0));
+    assert!(t.escrow_balances());
+    refused_unchanged(&mut l, &key("exchange"), |l| arbitrate(l, Outcome::Settle), "data.final_states");
+    let mut l = TestLedger::new();
+    disputed(&mut l);
+    expect_ok(&arbitrate(&mut l, Outcome::Settle));
+    assert_eq!((trade(&l).status, trade(&l).paid_fen), (TradeStatus::Settled, 980_000));
+}
+
+#[test]
+fn data_refund_within_escrow() {
+    let mut l = TestLedger::new();
+    disputed(&mut l);
+    for refund_fen in [0, 1_000_000, 2_000_000] {
+        refused_unchanged(
+            &mut l,
+            &key("exchange"),
+            |l| arbitrate(l, Outcome::PartialRefund { refund_fen }),
+            "data.refund_within_escrow",
+        );
+    }
+    // Only a disputed trade is arbitrated.
+    let mut l = TestLedger::new();
+    escrowed(&mut l, false);
+    refused_unchanged(&mut l, &key("exchange"), |l| arbitrate(l, Outcome::FullRefund), "data.status");
+}
+
+#[test]
+fn data_termination_refunds_escrow() {
+    let mut l = TestLedger::new();
+    escrowed(&mut l, false);
+    expect_ok(&deliver(&mut l));
+    expect_ok(&l.call(&key("exchange"), &Terminate { trade: "T1".into(), reasons: "both agree".into() }).unwrap());
+    let t = trade(&l);
+    assert_eq!((t.status, t.refunded_fen, t.paid_fen), (TradeStatus::Terminated, 1_000_000, 0));
+    assert!(t.escrow_balances());
+}
+
+#[test]
+fn data_exchange_suspension() {
+    let mut l = TestLedger::new();
+    listed(&mut l);
+    expect_ok(&l.call(&key("exchange"), &Suspend { product: "P1".into() }).unwrap());
+    assert!(product(&l).suspended_by_exchange);
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| l.call(&key("provider"), &List { product: "P1".into(), price_fen: 1 }).unwrap(),
+        "data.exchange_suspension",
+    );
+    let r = l.call(&key("provider"), &Reinstate { product: "P1".into() }).unwrap();
+    expect_refused(&r, "wrong_role");
+    expect_ok(&l.call(&key("exchange"), &Reinstate { product: "P1".into() }).unwrap());
+    assert_eq!(product(&l).status, ProductStatus::Listed);
+    // The owner's own suspension is the owner's to lift.
+    expect_ok(&l.call(&key("provider"), &Suspend { product: "P1".into() }).unwrap());
+    expect_ok(&l.call(&key("provider"), &List { product: "P1".into(), price_fen: 2 }).unwrap());
+}
+
+#[test]
+fn data_objection_disputes_then_exchange_decides() {
+    let mut l = TestLedger::new();
+    listed(&mut l);
+    expect_ok(
+        &l.call(&key("farm"), &Object { product: "P1".into(), grounds: "our data".into(), evidence: Hash([4; 32]) })
+            .unwrap(),
+    );
+    assert_eq!(product(&l).status, ProductStatus::Disputed);
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| l.call(&key("provider"), &List { product: "P1".into(), price_fen: 1 }).unwrap(),
+        "data.product_must_be_registered",
+    );
+    let r = l
+        .call(&key("provider"), &DecideObjection { product: "P1".into(), upheld: false, document: Hash([5; 32]) })
+        .unwrap();
+    expect_refused(&r, "wrong_role");
+    expect_ok(
+        &l.call(&key("exchange"), &DecideObjection { product: "P1".into(), upheld: false, document: Hash([5; 32]) })
+            .unwrap(),
+    );
+    let d = product(&l);
+    assert_eq!((d.status, d.objections[0].upheld), (ProductStatus::Registered, Some(false)));
+    expect_ok(
+        &l.call(&key("buyer"), &Object { product: "P1".into(), grounds: "stolen".into(), evidence: Hash([6; 32]) })
+            .unwrap(),
+    );
+    expect_ok(
+        &l.call(&key("exchange"), &DecideObjection { product: "P1".into(), upheld: true, document: Hash([7; 32]) })
+            .unwrap(),
+    );
+    assert_eq!(product(&l).status, ProductStatus::Cancelled);
+    refused_unchanged(
+        &mut l,
+        &key("farm"),
+        |l| {
+            l.call(&key("farm"), &Object { product: "P1".into(), grounds: "x".into(), evidence: Hash([4; 32]) })
+                .unwrap()
+        },
+        "data.status",
+    );
+}
+
+#[test]
+fn data_frozen() {
+    let mut l = TestLedger::new();
+    settled(&mut l, true);
+    let freeze = |target| Freeze { target, reasons: "investigation".into(), document: Hash([8; 32]) };
+    let r = l.call(&key("exchange"), &freeze(FreezeTarget::Licence("T1".into()))).unwrap();
+    expect_refused(&r, "wrong_role");
+    expect_ok(&l.call(&key("bigdata"), &freeze(FreezeTarget::Licence("T1".into()))).unwrap());
+    refused_unchanged(
+        &mut l,
+        &key("buyer"),
+        |l| {
+            l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
+                .unwrap()
+        },
+        "data.frozen",
+    );
+    refused_unchanged(
+        &mut l,
+        &key("buyer"),
+        |l| l.call(&key("buyer"), &Transfer { trade: "T1".into(), to: uscc("buyer") }).unwrap(),
+        "data.frozen",
+    );
+    refused_unchanged(
+        &mut l,
+        &key("bigdata"),
+        |l| l.call(&key("bigdata"), &freeze(FreezeTarget::Licence("T1".into()))).unwrap(),
+        "data.status",
+    );
+    expect_ok(&l.call(&key("bigdata"), &Unfreeze { target: FreezeTarget::Licence("T1".into()) }).unwrap());
+    expect_ok(
+        &l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
+            .unwrap(),
+    );
+    // A frozen product: no listing, no new trade, no delivery.
+    let mut l = TestLedger::new();
+    escrowed(&mut l, false);
+    expect_ok(&l.call(&key("bigdata"), &freeze(FreezeTarget::Product("P1".into()))).unwrap());
+    refused_unchanged(&mut l, &key("provider"), deliver, "data.frozen");
+    let t = terms(&l, false);
+    refused_unchanged(
+        &mut l,
+        &key("buyer"),
+        |l| {
+            l.call(&key("buyer"), &Negotiate { id: "T2".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t })
+                .unwrap()
+        },
+        "data.frozen",
+    );
+    expect_ok(&l.call(&key("provider"), &Suspend { product: "P1".into() }).unwrap());
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| l.call(&key("provider"), &List { product: "P1".into(), price_fen: 1 }).unwrap(),
+        "data.frozen",
+    );
+    // A frozen licence is not delivered either.
+    let mut l = TestLedger::new();
+    escrowed(&mut l, false);
+    expect_ok(&l.call(&key("bigdata"), &freeze(FreezeTarget::Licence("T1".into()))).unwrap());
+    refused_unchanged(&mut l, &key("provider"), deliver, "data.frozen");
+}
+
+#[test]
+fn data_contract_document_matches() {
+    let mut l = TestLedger::new();
+    listed(&mut l);
+    let t = terms(&l, false);
+    expect_ok(
+        &l.call(&key("buyer"), &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms: t })
+            .unwrap(),
+    );
+    // No signature before the compliance check; no escrow before the contract.
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| l.call(&key("provider"), &Sign { trade: "T1".into(), document: DOC }).unwrap(),
+        "data.status",
+    );
+    let mut revised = terms(&l, false);
+    revised.price_fen = 900_000;
+    expect_ok(&l.call(&key("provider"), &Revise { trade: "T1".into(), terms: revised }).unwrap());
+    expect_ok(&l.call(&key("exchange"), &CheckCompliance { trade: "T1".into(), report: Hash([3; 32]) }).unwrap());
+    expect_ok(&l.call(&key("provider"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
+    assert_eq!(trade(&l).status, TradeStatus::ComplianceChecked);
+    refused_unchanged(
+        &mut l,
+        &key("exchange"),
+        |l| l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 900_000 }).unwrap(),
+        "data.status",
+    );
+    refused_unchanged(
+        &mut l,
+        &key("buyer"),
+        |l| l.call(&key("buyer"), &Sign { trade: "T1".into(), document: Hash([0xd1; 32]) }).unwrap(),
+        "data.contract_document_matches",
+    );
+    expect_ok(&l.call(&key("buyer"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
+    let t = trade(&l);
+    assert_eq!((t.status, t.contract_document, t.terms.price_fen), (TradeStatus::Contracted, Some(DOC), 900_000));
+    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 900_000 }).unwrap());
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -386,53 +738,115 @@ mod props {
         from == to
             || matches!(
                 (from, to),
-                (Contracted, Escrowed)
+                (Negotiating, ComplianceChecked)
+                    | (ComplianceChecked, Contracted)
+                    | (Contracted, Escrowed)
                     | (Escrowed, Delivered)
-                    | (Disputed, Delivered)
-                    | (Delivered, Accepted)
-                    | (Delivered, Disputed)
+                    | (Delivered, Accepted | Disputed | Settled)
                     | (Accepted, Settled)
+                    | (Disputed, Escrowed | Settled | Refunded)
                     | (Settled, Revoked)
-                    | (Contracted | Escrowed | Disputed | Settled, Terminated)
+                    | (
+                        Negotiating
+                            | ComplianceChecked
+                            | Contracted
+                            | Escrowed
+                            | Delivered
+                            | Accepted
+                            | Disputed
+                            | Settled,
+                        Terminated
+                    )
             )
     }
 
+    const FINAL: [TradeStatus; 3] = [TradeStatus::Revoked, TradeStatus::Terminated, TradeStatus::Refunded];
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(96))]
-        /// Random sequences of trade calls by random parties: trades move only along the
-        /// state machine, money is never created (fee + paid = price), and refused calls
-        /// change nothing but the signer's nonce.
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// Random sequences of calls over two trades by random parties, with disputes,
+        /// arbitration, freezes, objections and suspensions: trades move only along the
+        /// state machine, final states stay final, escrow is conserved on every trade
+        /// and over the ledger (money in = settled + fees + refunds + held), and
+        /// refused calls change nothing but the signer's nonce.
         #[test]
-        fn data_random_sequences_keep_invariants(ops in proptest::collection::vec((0u8..11, 0usize..3, 0u64..10), 1..30)) {
+        fn data_random_sequences_keep_invariants(ops in proptest::collection::vec((0u8..50, 0usize..8, 0usize..2, 0u64..5), 1..80)) {
             let mut l = TestLedger::new();
-            escrowed(&mut l, true);
-            let who = ["provider", "buyer", "exchange"];
-            for (op, w, dt) in ops {
-                l.advance(dt * DAY);
-                let k = key(who[w]);
+            listed(&mut l);
+            for id in ["T1", "T2"] {
+                let mut t = terms(&l, true);
+                t.end_ms = t.start_ms + 200 * DAY;
+                expect_ok(&l.call(&key("buyer"), &Negotiate { id: id.into(), product: "P1".into(), buyer: uscc("buyer"), terms: t }).unwrap());
+            }
+            let who = ["provider", "buyer", "exchange", "bigdata"];
+            let get = |l: &TestLedger, id: &str| -> Trade { l.get(&trade_key(id)).unwrap() };
+            for (op, w, ti, dt) in ops {
+                l.advance(dt * DAY / 2);
+                let id = ["T1", "T2"][ti];
+                let prev = get(&l, id);
+                // Ops 25.. take the trade's next step, so runs reach every state.
+                let op = if op > 24 {
+                    use TradeStatus::*;
+                    match prev.status {
+                        Negotiating => 0,
+                        ComplianceChecked => 1,
+                        Contracted => 2,
+                        Escrowed => 3,
+                        Delivered => [4, 4, 5, 10, 4][dt as usize],
+                        Accepted => 10,
+                        Disputed => [6, 7, 8, 9, 7][dt as usize],
+                        Settled => [14, 13, 11, 14, 12][dt as usize],
+                        _ => 15,
+                    }
+                } else {
+                    op
+                };
+                // Mostly the party the method is meant for, sometimes anyone.
+                let natural = match op {
+                    1 if prev.provider_signed => "buyer",
+                    1 => "provider",
+                    3 | 24 => "provider",
+                    4 | 5 | 13 | 14 | 15 => "buyer",
+                    16..=19 => "bigdata",
+                    22 => "farm",
+                    _ => "exchange",
+                };
+                let k = key(if w < 4 { who[w] } else { natural });
                 let before = l.snapshot();
-                let prev = trade(&l);
-                let t = "T1".to_string();
+                let t = id.to_string();
+                let doc = if dt == 4 && w < 2 { Hash([0xd1; 32]) } else { DOC };
                 let r = match op {
-                    0 => l.call(&k, &Deliver { trade: t, digest: if dt % 3 == 0 { Hash([1; 32]) } else { V } }),
-                    1 => l.call(&k, &Accept { trade: t }),
-                    2 => l.call(&k, &Dispute { trade: t, grounds: "g".into() }),
-                    3 => l.call(&k, &Settle { trade: t }),
-                    4 => l.call(&k, &Revoke { trade: t, reasons: "r".into() }),
-                    5 => l.call(&k, &Terminate { trade: t, reasons: "r".into() }),
-                    6 => l.call(&k, &Transfer { trade: t, to: uscc("buyer") }),
-                    7 => l.call(&k, &RecordUse { trade: t, purpose: "price forecasting".into(), derived: None }),
-                    8 => l.call(&k, &AttestDeletion { trade: t, certificate: Hash([2; 32]) }),
-                    9 => l.call(&k, &Escrow { trade: t, amount_fen: 1_000_000 }),
-                    _ => l.call(&k, &Suspend { product: "P1".into() }),
+                    0 => l.call(&k, &CheckCompliance { trade: t, report: Hash([3; 32]) }),
+                    1 => l.call(&k, &Sign { trade: t, document: doc }),
+                    2 => l.call(&k, &Escrow { trade: t, amount_fen: 1_000_000 }),
+                    3 => l.call(&k, &Deliver { trade: t, digest: if dt == 3 { Hash([1; 32]) } else { V }, job: None }),
+                    4 => l.call(&k, &Accept { trade: t, digest: if dt == 2 { Hash([1; 32]) } else { V } }),
+                    5 => l.call(&k, &Dispute { trade: t, grounds: "g".into(), evidence: None }),
+                    6 => l.call(&k, &Arbitrate { trade: t, outcome: Outcome::Redeliver, document: doc }),
+                    7 => l.call(&k, &Arbitrate { trade: t, outcome: Outcome::PartialRefund { refund_fen: dt * 300_000 }, document: doc }),
+                    8 => l.call(&k, &Arbitrate { trade: t, outcome: Outcome::FullRefund, document: doc }),
+                    9 => l.call(&k, &Arbitrate { trade: t, outcome: Outcome::Settle, document: doc }),
+                    10 => l.call(&k, &Settle { trade: t }),
+                    11 => l.call(&k, &Revoke { trade: t, reasons: "r".into() }),
+                    12 => l.call(&k, &Terminate { trade: t, reasons: "r".into() }),
+                    13 => l.call(&k, &Transfer { trade: t, to: uscc("buyer") }),
+                    14 => l.call(&k, &RecordUse { trade: t, purpose: "price forecasting".into(), derived: None }),
+                    15 => l.call(&k, &AttestDeletion { trade: t, certificate: Hash([2; 32]) }),
+                    16 => l.call(&k, &Freeze { target: FreezeTarget::Licence(t), reasons: "r".into(), document: doc }),
+                    17 => l.call(&k, &Unfreeze { target: FreezeTarget::Licence(t) }),
+                    18 => l.call(&k, &Freeze { target: FreezeTarget::Product("P1".into()), reasons: "r".into(), document: doc }),
+                    19 => l.call(&k, &Unfreeze { target: FreezeTarget::Product("P1".into()) }),
+                    20 => l.call(&k, &Suspend { product: "P1".into() }),
+                    21 => l.call(&k, &Reinstate { product: "P1".into() }),
+                    22 => l.call(&k, &Object { product: "P1".into(), grounds: "g".into(), evidence: doc }),
+                    24 => l.call(&k, &List { product: "P1".into(), price_fen: 1_000_000 }),
+                    _ => l.call(&k, &DecideObjection { product: "P1".into(), upheld: dt == 0, document: doc }),
                 }
                 .unwrap();
-                let now = trade(&l);
+                let now = get(&l, id);
                 if r.is_ok() {
                     prop_assert!(allowed(prev.status, now.status), "{:?} -> {:?}", prev.status, now.status);
-                    if now.status == TradeStatus::Settled {
-                        prop_assert_eq!(now.fee_fen + now.paid_fen, now.terms.price_fen);
-                    }
+                    prop_assert!(!FINAL.contains(&prev.status) || prev.status == now.status, "final {:?} moved", prev.status);
                 } else {
                     let mut after = l.snapshot();
                     let mut b = before.clone();
@@ -440,6 +854,18 @@ mod props {
                     b.remove(&keys::nonce(&k.public()));
                     prop_assert!(after == b, "refused op {} changed state", op);
                 }
+                // Escrow conservation, per trade and over the ledger.
+                let (mut money_in, mut out) = (0u128, 0u128);
+                for id in ["T1", "T2"] {
+                    let t = get(&l, id);
+                    prop_assert!(t.escrow_balances(), "trade {} does not balance: {:?}", id, t);
+                    if FINAL.contains(&t.status) || t.status == TradeStatus::Settled {
+                        prop_assert_eq!(t.held_fen(), 0);
+                    }
+                    money_in += u128::from(t.escrowed_fen);
+                    out += u128::from(t.paid_fen) + u128::from(t.fee_fen) + u128::from(t.refunded_fen) + u128::from(t.held_fen());
+                }
+                prop_assert_eq!(money_in, out);
             }
         }
     }
