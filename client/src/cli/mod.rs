@@ -12,6 +12,7 @@ use crate::output::{self, Output};
 use crate::sdk::Client;
 
 pub mod audit;
+pub mod data;
 pub mod epcis;
 pub mod keys;
 pub mod qr;
@@ -73,6 +74,10 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Write a lot's traceability QR code (PNG and SVG) holding its GS1 Digital Link URL.
     Qr(qr::QrArgs),
+    /// Dataset integrity: digest a file, verify it against a registered data product,
+    /// prove and check single chunks.
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 /// How to wait for a submitted transaction.
@@ -109,6 +114,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Verify(v) => verify::run_verify(v, out),
         Command::Audit(a) => audit::run(a, &client(), out),
         Command::Qr(q) => qr::run(q, &client(), out),
+        Command::Data(d) => data::run(d, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;

@@ -870,3 +870,61 @@ mod props {
         }
     }
 }
+
+#[test]
+fn data_delivery_matches_mode() {
+    let job = ComputeJob { job_id: "JOB-1".into(), job_hash: Hash([0x21; 32]), result_hash: Hash([0x22; 32]) };
+    // A download carries no job.
+    let mut l = TestLedger::new();
+    escrowed(&mut l, false);
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V, job: Some(job.clone()) }).unwrap(),
+        "data.delivery_matches_mode",
+    );
+    // Compute in place records the job; the buyer accepts with the result's hash.
+    let mut l = TestLedger::new();
+    listed(&mut l);
+    let mut t = terms(&l, false);
+    t.delivery_mode = DeliveryMode::ComputeInPlace;
+    contracted_trade(&mut l, "T1", t);
+    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    refused_unchanged(&mut l, &key("provider"), deliver, "data.delivery_matches_mode");
+    expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V, job: Some(job.clone()) }).unwrap());
+    assert_eq!(trade(&l).compute_job, Some(job));
+    expect_ok(&accept(&mut l, Hash([0x22; 32])));
+    assert_eq!((trade(&l).status, trade(&l).acceptance), (TradeStatus::Accepted, Some(Acceptance::Buyer)));
+}
+
+#[test]
+fn data_version_hash_is_the_chunk_merkle_root() {
+    // A provider registers the digest `jialing data digest` prints; a buyer's digest of
+    // the same bytes accepts, a digest of other bytes disputes.
+    use jialing_contracts::data::digest::digest;
+    let data = b"date,product,price\n2026-03-01,pomelo,860\n".repeat(1000);
+    let root = digest(&data).root;
+    let mut l = TestLedger::new();
+    let p = Register {
+        id: "P1".into(),
+        title: "prices".into(),
+        category: "agriculture".into(),
+        kind: DataKind::Dataset,
+        classification: Classification::Internal,
+        personal_info: false,
+        version_hash: root,
+        size_bytes: data.len() as u64,
+    };
+    expect_ok(&l.call(&key("provider"), &p).unwrap());
+    expect_ok(&l.call(&key("exchange"), &Review { product: "P1".into(), report: Hash([1; 32]) }).unwrap());
+    expect_ok(&l.call(&key("exchange"), &Confirm { product: "P1".into() }).unwrap());
+    expect_ok(&l.call(&key("provider"), &List { product: "P1".into(), price_fen: 1_000_000 }).unwrap());
+    let t = terms(&l, false);
+    contracted_trade(&mut l, "T1", t);
+    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: root, job: None }).unwrap());
+    let mut truncated = data.clone();
+    truncated.pop();
+    expect_ok(&accept(&mut l, digest(&truncated).root));
+    assert_eq!(trade(&l).status, TradeStatus::Disputed);
+}
