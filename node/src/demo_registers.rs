@@ -181,6 +181,7 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         personal_info: false,
         version_hash: version,
         size_bytes: DEMO_DATASET.len() as u64,
+        source_licence: None,
     };
     call(
         ledger,
@@ -254,6 +255,9 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         &RecordUse {
             trade: "LIC-2026-0001".into(),
             purpose: "price forecasting".into(),
+            scenario: "county agricultural dashboard".into(),
+            fields: vec!["date".into(), "price".into()],
+            mode: DeliveryMode::ComputeInPlace,
             derived: Some(h(b"derived forecast")),
         },
         timeout,

@@ -6,7 +6,8 @@
 //! `data.transfer_only_if_transferable`, `data.use_within_scope`,
 //! `data.use_within_term`, `data.party_only`, `data.joint_punishment`,
 //! `data.exchange_suspension`, `data.frozen`, `data.delivery_matches_mode`,
-//! `data.deletion_after_licence`. Deemed acceptance (silence past the inspection
+//! `data.deletion_after_licence`, `data.derived_from_own_licence`,
+//! `data.derived_resale`. Deemed acceptance (silence past the inspection
 //! period) lets `settle` proceed; an acceptance whose digest does not match disputes
 //! the trade.
 
@@ -40,6 +41,9 @@ pub struct Register {
     pub version_hash: Hash,
     /// Size in bytes.
     pub size_bytes: u64,
+    /// For a derived dataset: the signer's licence (trade id) it was derived from; its
+    /// version hash must be a derived dataset recorded under that licence.
+    pub source_licence: Option<String>,
 }
 payload!(Register, "register");
 
@@ -188,6 +192,12 @@ pub struct RecordUse {
     pub trade: String,
     /// Purpose of this use (must be the licence's).
     pub purpose: String,
+    /// Scenario of this use (must be the licence's).
+    pub scenario: String,
+    /// Fields used (each must be licensed).
+    pub fields: Vec<String>,
+    /// How the data was accessed (must be the licence's delivery mode).
+    pub mode: DeliveryMode,
     /// Hash of a derived dataset, if one was produced.
     pub derived: Option<Hash>,
 }
@@ -312,6 +322,29 @@ pub(crate) fn register(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractEr
     if tx.get_raw(&product_key(&p.id))?.is_some() {
         return Err(ContractError::AlreadyExists { what: "data product", id: p.id });
     }
+    if let Some(lic) = &p.source_licence {
+        let t = load_trade(tx, lic)?;
+        if tx.org() != &t.licensee {
+            return Err(rule(
+                "data.derived_from_own_licence",
+                format!("licence {lic} is held by {}: a derived dataset names a licence of its provider", t.licensee),
+            ));
+        }
+        if !t.derived.contains(&p.version_hash) {
+            return Err(rule(
+                "data.derived_from_own_licence",
+                format!(
+                    "{} is not a derived dataset recorded under licence {lic}: record the use that produced it first",
+                    p.version_hash
+                ),
+            ));
+        }
+        let mut source = load_product(tx, &t.product)?;
+        tx.check_list("derived products", source.derived_products.len() + 1)?;
+        source.derived_products.push(p.id.clone());
+        save_product(tx, &source);
+        tx.tag(TagKind::Licence, lic.clone());
+    }
     let product = DataProduct {
         id: p.id,
         provider: tx.org().clone(),
@@ -331,6 +364,8 @@ pub(crate) fn register(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractEr
         suspended_by_exchange: false,
         frozen: None,
         objections: vec![],
+        source_licence: p.source_licence,
+        derived_products: vec![],
     };
     save_product(tx, &product);
     Ok(())
@@ -400,6 +435,15 @@ pub(crate) fn list(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError>
         ));
     }
     not_frozen(&d.frozen, "product", &d.id, "listing")?;
+    if let Some(lic) = &d.source_licence {
+        let t = load_trade(tx, lic)?;
+        if !t.terms.derived_resale {
+            return Err(rule(
+                "data.derived_resale",
+                format!("product {} is derived from licence {lic}, which does not allow resale of derived data", d.id),
+            ));
+        }
+    }
     not_punished(tx, &d.provider)?;
     d.price_fen = Some(p.price_fen);
     d.status = ProductStatus::Listed;
@@ -632,14 +676,20 @@ pub(crate) fn record_use(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), Contract
             ),
         ));
     }
-    if p.purpose != t.terms.purpose {
-        return Err(rule(
-            "data.use_within_scope",
-            format!(
-                "purpose {:?} is not the licensed purpose {:?}: use outside the purpose is a breach",
-                p.purpose, t.terms.purpose
-            ),
-        ));
+    tx.check_list("fields", p.fields.len())?;
+    let outside = if p.purpose != t.terms.purpose {
+        Some(format!("purpose {:?} is not the licensed purpose {:?}", p.purpose, t.terms.purpose))
+    } else if p.scenario != t.terms.scenario {
+        Some(format!("scenario {:?} is not the licensed scenario {:?}", p.scenario, t.terms.scenario))
+    } else if let Some(f) = p.fields.iter().find(|f| !t.terms.fields.contains(f)) {
+        Some(format!("field {f:?} is not among the licensed fields {:?}", t.terms.fields))
+    } else if p.mode != t.terms.delivery_mode {
+        Some(format!("access by {:?} is not the licensed delivery mode {:?}", p.mode, t.terms.delivery_mode))
+    } else {
+        None
+    };
+    if let Some(why) = outside {
+        return Err(rule("data.use_within_scope", format!("{why}: use outside the licence is a breach")));
     }
     t.uses = t.uses.saturating_add(1);
     if let Some(h) = p.derived {

@@ -25,6 +25,7 @@ macro_rules! payload {
 pub mod digest;
 pub mod disputes;
 pub mod freeze;
+pub mod lineage;
 pub mod methods;
 pub mod negotiation;
 pub mod types;

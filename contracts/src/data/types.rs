@@ -131,6 +131,11 @@ pub struct DataProduct {
     pub frozen: Option<FreezeRecord>,
     /// Objections lodged against the registration, oldest first.
     pub objections: Vec<Objection>,
+    /// For a derived dataset: the licence (trade id) whose data it was derived from.
+    pub source_licence: Option<String>,
+    /// Products registered as derived from licences of this product (lineage
+    /// downstream), oldest first.
+    pub derived_products: Vec<String>,
 }
 
 /// How data is delivered.

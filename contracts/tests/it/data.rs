@@ -40,6 +40,7 @@ fn register(l: &mut TestLedger, id: &str, class: Classification, category: &str)
         personal_info: false,
         version_hash: V,
         size_bytes: 1 << 20,
+        source_licence: None,
     };
     l.call(&key("provider"), &p).unwrap()
 }
@@ -104,6 +105,18 @@ fn settled(l: &mut TestLedger, transferable: bool) {
     expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
 }
 
+/// A use within the licence of `terms` (scenario, fields, mode), with `purpose`.
+fn uses(trade: &str, purpose: &str, derived: Option<Hash>) -> RecordUse {
+    RecordUse {
+        trade: trade.into(),
+        purpose: purpose.into(),
+        scenario: "county dashboard".into(),
+        fields: vec!["price".into()],
+        mode: DeliveryMode::Download,
+        derived,
+    }
+}
+
 fn trade(l: &TestLedger) -> Trade {
     l.get(&trade_key("T1")).unwrap()
 }
@@ -114,13 +127,7 @@ fn data_happy_path_settles_minus_fee_and_records_lineage() {
     settled(&mut l, false);
     let t = trade(&l);
     assert_eq!((t.status, t.fee_fen, t.paid_fen), (TradeStatus::Settled, 20_000, 980_000));
-    expect_ok(
-        &l.call(
-            &key("buyer"),
-            &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: Some(Hash([7; 32])) },
-        )
-        .unwrap(),
-    );
+    expect_ok(&l.call(&key("buyer"), &uses("T1", "price forecasting", Some(Hash([7; 32])))).unwrap());
     assert_eq!(trade(&l).derived, vec![Hash([7; 32])]);
 }
 
@@ -268,20 +275,14 @@ fn data_use_within_scope_and_term() {
     refused_unchanged(
         &mut l,
         &key("buyer"),
-        |l| {
-            l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "credit scoring".into(), derived: None })
-                .unwrap()
-        },
+        |l| l.call(&key("buyer"), &uses("T1", "credit scoring", None)).unwrap(),
         "data.use_within_scope",
     );
     l.advance(31 * DAY);
     refused_unchanged(
         &mut l,
         &key("buyer"),
-        |l| {
-            l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
-                .unwrap()
-        },
+        |l| l.call(&key("buyer"), &uses("T1", "price forecasting", None)).unwrap(),
         "data.use_within_term",
     );
 }
@@ -371,10 +372,7 @@ fn data_terminated_is_final_and_deletion_after_licence() {
     refused_unchanged(
         &mut l,
         &key("buyer"),
-        |l| {
-            l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
-                .unwrap()
-        },
+        |l| l.call(&key("buyer"), &uses("T1", "price forecasting", None)).unwrap(),
         "data.use_within_term",
     );
     expect_ok(&l.call(&key("buyer"), &AttestDeletion { trade: "T1".into(), certificate: Hash([9; 32]) }).unwrap());
@@ -510,10 +508,7 @@ fn data_arbitration_partial_refund_settles_the_rest() {
     );
     assert!(t.escrow_balances());
     // The licence is active at the reduced price.
-    expect_ok(
-        &l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
-            .unwrap(),
-    );
+    expect_ok(&l.call(&key("buyer"), &uses("T1", "price forecasting", None)).unwrap());
 }
 
 #[test]
@@ -637,10 +632,7 @@ fn data_frozen() {
     refused_unchanged(
         &mut l,
         &key("buyer"),
-        |l| {
-            l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
-                .unwrap()
-        },
+        |l| l.call(&key("buyer"), &uses("T1", "price forecasting", None)).unwrap(),
         "data.frozen",
     );
     refused_unchanged(
@@ -656,10 +648,7 @@ fn data_frozen() {
         "data.status",
     );
     expect_ok(&l.call(&key("bigdata"), &Unfreeze { target: FreezeTarget::Licence("T1".into()) }).unwrap());
-    expect_ok(
-        &l.call(&key("buyer"), &RecordUse { trade: "T1".into(), purpose: "price forecasting".into(), derived: None })
-            .unwrap(),
-    );
+    expect_ok(&l.call(&key("buyer"), &uses("T1", "price forecasting", None)).unwrap());
     // A frozen product: no listing, no new trade, no delivery.
     let mut l = TestLedger::new();
     escrowed(&mut l, false);
@@ -830,7 +819,7 @@ mod props {
                     11 => l.call(&k, &Revoke { trade: t, reasons: "r".into() }),
                     12 => l.call(&k, &Terminate { trade: t, reasons: "r".into() }),
                     13 => l.call(&k, &Transfer { trade: t, to: uscc("buyer") }),
-                    14 => l.call(&k, &RecordUse { trade: t, purpose: "price forecasting".into(), derived: None }),
+                    14 => l.call(&k, &uses(&t, "price forecasting", None)),
                     15 => l.call(&k, &AttestDeletion { trade: t, certificate: Hash([2; 32]) }),
                     16 => l.call(&k, &Freeze { target: FreezeTarget::Licence(t), reasons: "r".into(), document: doc }),
                     17 => l.call(&k, &Unfreeze { target: FreezeTarget::Licence(t) }),
@@ -914,6 +903,7 @@ fn data_version_hash_is_the_chunk_merkle_root() {
         personal_info: false,
         version_hash: root,
         size_bytes: data.len() as u64,
+        source_licence: None,
     };
     expect_ok(&l.call(&key("provider"), &p).unwrap());
     expect_ok(&l.call(&key("exchange"), &Review { product: "P1".into(), report: Hash([1; 32]) }).unwrap());
@@ -927,4 +917,130 @@ fn data_version_hash_is_the_chunk_merkle_root() {
     truncated.pop();
     expect_ok(&accept(&mut l, digest(&truncated).root));
     assert_eq!(trade(&l).status, TradeStatus::Disputed);
+}
+
+#[test]
+fn data_use_within_scope_fields_scenario_mode() {
+    let mut l = TestLedger::new();
+    settled(&mut l, false);
+    let mut u = uses("T1", "price forecasting", None);
+    u.scenario = "credit scoring app".into();
+    let bad_scenario = u;
+    let mut u = uses("T1", "price forecasting", None);
+    u.fields.push("farmer_name".into());
+    let bad_field = u;
+    let mut u = uses("T1", "price forecasting", None);
+    u.mode = DeliveryMode::Api;
+    let bad_mode = u;
+    for (u, what) in [(bad_scenario, "scenario"), (bad_field, "farmer_name"), (bad_mode, "delivery mode")] {
+        let msg =
+            refused_unchanged(&mut l, &key("buyer"), |l| l.call(&key("buyer"), &u).unwrap(), "data.use_within_scope");
+        assert!(msg.contains(what), "{msg}");
+    }
+    // A subset of the licensed fields is within scope.
+    let mut u = uses("T1", "price forecasting", None);
+    u.fields.clear();
+    expect_ok(&l.call(&key("buyer"), &u).unwrap());
+}
+
+/// The reseller holds a settled licence T1 on P1 (`derived_resale` as given) and
+/// recorded a derived dataset `D`.
+const D: Hash = Hash([0xde; 32]);
+
+fn reseller_with_derived(l: &mut TestLedger, derived_resale: bool) {
+    listed(l);
+    let mut t = terms(l, false);
+    t.derived_resale = derived_resale;
+    expect_ok(
+        &l.call(
+            &key("reseller"),
+            &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("reseller"), terms: t },
+        )
+        .unwrap(),
+    );
+    expect_ok(&l.call(&key("exchange"), &CheckCompliance { trade: "T1".into(), report: Hash([3; 32]) }).unwrap());
+    expect_ok(&l.call(&key("provider"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
+    expect_ok(&l.call(&key("reseller"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
+    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&deliver(l));
+    expect_ok(&l.call(&key("reseller"), &Accept { trade: "T1".into(), digest: V }).unwrap());
+    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    expect_ok(&l.call(&key("reseller"), &uses("T1", "price forecasting", Some(D))).unwrap());
+}
+
+fn register_derived(l: &mut TestLedger, who: &str, id: &str, hash: Hash) -> Receipt {
+    let p = Register {
+        id: id.into(),
+        title: "derived price forecast".into(),
+        category: "agriculture".into(),
+        kind: DataKind::Report,
+        classification: Classification::Internal,
+        personal_info: false,
+        version_hash: hash,
+        size_bytes: 1024,
+        source_licence: Some("T1".into()),
+    };
+    l.call(&key(who), &p).unwrap()
+}
+
+fn confirm_and_list(l: &mut TestLedger, id: &str) -> Receipt {
+    expect_ok(&l.call(&key("exchange"), &Review { product: id.into(), report: Hash([1; 32]) }).unwrap());
+    expect_ok(&l.call(&key("exchange"), &Confirm { product: id.into() }).unwrap());
+    l.call(&key("reseller"), &List { product: id.into(), price_fen: 10 }).unwrap()
+}
+
+#[test]
+fn data_derived_from_own_licence() {
+    let mut l = TestLedger::new();
+    reseller_with_derived(&mut l, true);
+    // Not the licensee; not a recorded derived dataset.
+    refused_unchanged(
+        &mut l,
+        &key("provider"),
+        |l| register_derived(l, "provider", "P2", D),
+        "data.derived_from_own_licence",
+    );
+    refused_unchanged(
+        &mut l,
+        &key("reseller"),
+        |l| register_derived(l, "reseller", "P2", Hash([0xdf; 32])),
+        "data.derived_from_own_licence",
+    );
+    expect_ok(&register_derived(&mut l, "reseller", "P2", D));
+    let p2: DataProduct = l.get(&product_key("P2")).unwrap();
+    assert_eq!(p2.source_licence.as_deref(), Some("T1"));
+    assert_eq!(product(&l).derived_products, vec!["P2".to_string()]);
+}
+
+#[test]
+fn data_derived_resale() {
+    let mut l = TestLedger::new();
+    reseller_with_derived(&mut l, false);
+    expect_ok(&register_derived(&mut l, "reseller", "P2", D));
+    let r = confirm_and_list(&mut l, "P2");
+    expect_refused(&r, "data.derived_resale");
+    assert_eq!(l.get::<DataProduct>(&product_key("P2")).unwrap().status, ProductStatus::Registered);
+    let mut l = TestLedger::new();
+    reseller_with_derived(&mut l, true);
+    expect_ok(&register_derived(&mut l, "reseller", "P2", D));
+    expect_ok(&confirm_and_list(&mut l, "P2"));
+}
+
+#[test]
+fn data_lineage_both_ways() {
+    use jialing_contracts::data::lineage::lineage;
+    let mut l = TestLedger::new();
+    reseller_with_derived(&mut l, true);
+    expect_ok(&register_derived(&mut l, "reseller", "P2", D));
+    let down = lineage(&l.state, "P1").unwrap().unwrap();
+    assert!(down.upstream.is_empty());
+    assert_eq!(down.downstream.len(), 1);
+    assert_eq!((down.downstream[0].product.as_str(), down.downstream[0].depth), ("P2", 1));
+    assert_eq!(down.downstream[0].licence.as_deref(), Some("T1"));
+    let up = lineage(&l.state, "P2").unwrap().unwrap();
+    assert_eq!(up.upstream.len(), 1);
+    assert_eq!((up.upstream[0].product.as_str(), up.upstream[0].licence.as_str()), ("P1", "T1"));
+    assert!(up.upstream[0].derived_resale);
+    assert!(up.downstream.is_empty());
+    assert!(lineage(&l.state, "P9").unwrap().is_none());
 }
