@@ -20,6 +20,9 @@ pub const DEMO_LOT: &str = "FD-POMELO-2026-001";
 pub const DEMO_DATASET: &[u8] =
     b"date,product,price_fen_per_kg\n2026-03-01,red-heart pomelo,860\n2026-03-01,beef,7200\n";
 
+/// The demo's data asset voucher (pledged to the bank).
+pub const DEMO_VOUCHER: &str = "DAV-2026-0001";
+
 /// The demo product's GTIN-14.
 pub const DEMO_GTIN: &str = "06901234567892";
 
@@ -159,7 +162,8 @@ pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
 /// delivered by compute in place, accepted with the result's hash, settled minus the
 /// fee and used with a derived dataset recorded; one whose buyer stays silent past the
 /// agreed inspection period (deemed acceptance, then settlement); one disputed and
-/// settled by the exchange's arbitration with a partial refund.
+/// settled by the exchange's arbitration with a partial refund; and the dataset valued by
+/// a certified appraiser, its data asset voucher issued and pledged to the bank.
 fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
     use jialing_contracts::data::disputes::Arbitrate;
     use jialing_contracts::data::methods::{
@@ -182,6 +186,7 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         version_hash: version,
         size_bytes: DEMO_DATASET.len() as u64,
         source_licence: None,
+        holders: vec![],
     };
     call(
         ledger,
@@ -288,6 +293,41 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
             outcome: Outcome::PartialRefund { refund_fen: 1_500_000 },
             document: h(b"arbitration award 2026-0003"),
         },
+        timeout,
+    )?;
+    // 4. The product as an asset: the data regulator certifies the testing laboratory
+    //    for valuation, it values the dataset, the exchange issues a data asset voucher
+    //    to the provider, who pledges it to the rural commercial bank for a loan.
+    use jialing_contracts::data::assets::{Appraise, CertifyAppraiser, IssueVoucher, PledgeVoucher};
+    use jialing_contracts::data::types::ValuationMethod;
+    let year_on = now + 365 * 86_400_000;
+    call(
+        ledger,
+        &sample_key("bigdata", "op"),
+        &CertifyAppraiser {
+            org: sample_uscc("lab")?,
+            certificate: h(b"appraiser certificate"),
+            valid_until_ms: year_on,
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &sample_key("lab", "op"),
+        &Appraise {
+            product: "FD-PRICE-2026".into(),
+            method: ValuationMethod::Income,
+            value_fen: 80_000_000,
+            report: h(b"valuation report FD-PRICE-2026"),
+            valid_until_ms: year_on,
+        },
+        timeout,
+    )?;
+    call(ledger, &exchange, &IssueVoucher { id: DEMO_VOUCHER.into(), product: "FD-PRICE-2026".into() }, timeout)?;
+    call(
+        ledger,
+        &provider,
+        &PledgeVoucher { voucher: DEMO_VOUCHER.into(), lender: sample_uscc("bank")?, contract: h(b"pledge contract") },
         timeout,
     )?;
     crate::devnet::wait_clock_past(delivered_ms + 2_000, timeout)?;

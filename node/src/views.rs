@@ -21,7 +21,8 @@ pub const CREDIT_READERS: &[Role] = credit::QUERY_ROLES;
 /// How far a request's time may be from the node's clock (replay window).
 pub const REQUEST_WINDOW_MS: u64 = 5 * 60 * 1000;
 
-fn read<T: borsh::BorshDeserialize>(ledger: &Ledger, key: &[u8]) -> Result<Option<T>, ApiError> {
+/// Reads and decodes one state value.
+pub(crate) fn read<T: borsh::BorshDeserialize>(ledger: &Ledger, key: &[u8]) -> Result<Option<T>, ApiError> {
     let Some(b) = ledger.store.get(key).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))?
     else {
         return Ok(None);

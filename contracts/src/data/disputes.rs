@@ -75,13 +75,13 @@ pub(crate) fn arbitrate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractE
                 ));
             }
             t.refunded_fen = refund_fen;
-            settle_money(&mut t, tx.params().data.fee_bps, Acceptance::Arbitrated);
+            settle_money(tx, &mut t, Acceptance::Arbitrated)?;
         }
         Outcome::FullRefund => {
             t.refunded_fen = t.escrowed_fen;
             t.status = TradeStatus::Refunded;
         }
-        Outcome::Settle => settle_money(&mut t, tx.params().data.fee_bps, Acceptance::Arbitrated),
+        Outcome::Settle => settle_money(tx, &mut t, Acceptance::Arbitrated)?,
     }
     t.arbitrations.push(ArbitrationRecord {
         by: tx.org().clone(),

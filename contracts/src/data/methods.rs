@@ -7,7 +7,7 @@
 //! `data.use_within_term`, `data.party_only`, `data.joint_punishment`,
 //! `data.exchange_suspension`, `data.frozen`, `data.delivery_matches_mode`,
 //! `data.deletion_after_licence`, `data.derived_from_own_licence`,
-//! `data.derived_resale`. Deemed acceptance (silence past the inspection
+//! `data.derived_resale`, `data.holder_shares`. Deemed acceptance (silence past the inspection
 //! period) lets `settle` proceed; an acceptance whose digest does not match disputes
 //! the trade.
 
@@ -44,6 +44,9 @@ pub struct Register {
     /// For a derived dataset: the signer's licence (trade id) it was derived from; its
     /// version hash must be a derived dataset recorded under that licence.
     pub source_licence: Option<String>,
+    /// Rights holders with their shares of settlements (basis points summing to
+    /// 10 000, each above 0, no organisation twice); empty: the provider alone.
+    pub holders: Vec<RightsHolder>,
 }
 payload!(Register, "register");
 
@@ -254,14 +257,17 @@ pub(super) fn party_only(tx: &Tx<'_>, t: &Trade, what: &str) -> Result<(), Contr
 }
 
 /// Settles what is left in escrow after refunds: the exchange's fee, the rest to the
-/// provider. The licence becomes active.
-pub(super) fn settle_money(t: &mut Trade, fee_bps: u32, how: Acceptance) {
+/// product's rights holders by share. The licence becomes active.
+pub(super) fn settle_money(tx: &Tx<'_>, t: &mut Trade, how: Acceptance) -> Result<(), ContractError> {
+    let d = load_product(tx, &t.product)?;
     let base = t.escrowed_fen.saturating_sub(t.refunded_fen);
-    let fee = u128::from(base) * u128::from(fee_bps.min(10_000)) / 10_000;
+    let fee = u128::from(base) * u128::from(tx.params().data.fee_bps.min(10_000)) / 10_000;
     t.fee_fen = u64::try_from(fee).unwrap_or(base).min(base);
     t.paid_fen = base - t.fee_fen;
+    t.payouts = super::assets::split(t.paid_fen, &super::assets::holders_of(&d));
     t.acceptance = Some(how);
     t.status = TradeStatus::Settled;
+    Ok(())
 }
 
 pub(super) fn status(p: &DataProduct, allowed: &[ProductStatus], what: &str) -> Result<(), ContractError> {
@@ -322,6 +328,25 @@ pub(crate) fn register(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractEr
     if tx.get_raw(&product_key(&p.id))?.is_some() {
         return Err(ContractError::AlreadyExists { what: "data product", id: p.id });
     }
+    tx.check_list("holders", p.holders.len())?;
+    if !p.holders.is_empty() {
+        let sum: u64 = p.holders.iter().map(|h| u64::from(h.share_bps)).sum();
+        let dup = p.holders.iter().enumerate().any(|(i, a)| p.holders[..i].iter().any(|b| b.org == a.org));
+        if sum != 10_000 || dup || p.holders.iter().any(|h| h.share_bps == 0) {
+            return Err(rule(
+                "data.holder_shares",
+                format!(
+                    "rights holders' shares sum to {sum} bps; they must sum to 10000, each above 0, no holder twice"
+                ),
+            ));
+        }
+        for h in &p.holders {
+            let o: Option<crate::membership::Organisation> = tx.get(&crate::keys::org(&h.org))?;
+            if !o.is_some_and(|o| o.active) {
+                return Err(ContractError::NotFound { what: "active member organisation", id: h.org.to_string() });
+            }
+        }
+    }
     if let Some(lic) = &p.source_licence {
         let t = load_trade(tx, lic)?;
         if tx.org() != &t.licensee {
@@ -366,6 +391,9 @@ pub(crate) fn register(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractEr
         objections: vec![],
         source_licence: p.source_licence,
         derived_products: vec![],
+        holders: p.holders,
+        valuations: vec![],
+        voucher: None,
     };
     save_product(tx, &product);
     Ok(())
@@ -620,7 +648,7 @@ pub(crate) fn settle(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractErro
             ));
         }
     };
-    settle_money(&mut t, tx.params().data.fee_bps, how);
+    settle_money(tx, &mut t, how)?;
     save_trade(tx, &t);
     Ok(())
 }

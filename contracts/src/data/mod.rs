@@ -22,6 +22,7 @@ macro_rules! payload {
     };
 }
 
+pub mod assets;
 pub mod digest;
 pub mod disputes;
 pub mod freeze;
@@ -35,6 +36,7 @@ use jialing_core::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{Method, from_json_of, json_of};
+use assets::*;
 use disputes::*;
 use freeze::*;
 use methods::*;
@@ -67,6 +69,16 @@ pub fn product_key(id: &str) -> Vec<u8> {
     crate::keys::with_id("data/product/", id)
 }
 
+/// `data/voucher/{id}` → [`types::Voucher`].
+pub fn voucher_key(id: &str) -> Vec<u8> {
+    crate::keys::with_id("data/voucher/", id)
+}
+
+/// `data/appraiser/{uscc}` → [`types::Appraiser`].
+pub fn appraiser_key(org: &jialing_core::Uscc) -> Vec<u8> {
+    crate::keys::with_id("data/appraiser/", org.as_str())
+}
+
 /// `data/trade/{id}` → [`types::Trade`] (the trade and the licence it becomes).
 pub fn trade_key(id: &str) -> Vec<u8> {
     crate::keys::with_id("data/trade/", id)
@@ -85,6 +97,24 @@ macro_rules! method {
         }
     };
 }
+
+/// Every member role but the auditor's (auditors read everything and write nothing):
+/// who may object, appraise (if certified) and hold vouchers.
+pub const MEMBER_ROLES: &[Role] = &[
+    Role::Admin,
+    Role::ProduceRegulator,
+    Role::MarketRegulator,
+    Role::CreditAuthority,
+    Role::DataRegulator,
+    Role::Exchange,
+    Role::Producer,
+    Role::Processor,
+    Role::Inspector,
+    Role::Logistics,
+    Role::Retailer,
+    Role::DataProvider,
+    Role::DataBuyer,
+];
 
 /// The data-trading contract's methods.
 pub const METHODS: &[Method] = &[
@@ -128,7 +158,7 @@ pub const METHODS: &[Method] = &[
     ),
     method!(
         "object",
-        &Role::ALL,
+        MEMBER_ROLES,
         "object to a product's registration, with the evidence's hash (any member)",
         object,
         Object
@@ -223,6 +253,42 @@ pub const METHODS: &[Method] = &[
         attest_deletion,
         AttestDeletion
     ),
+    method!(
+        "certify_appraiser",
+        &[Role::DataRegulator],
+        "certify a member organisation for data valuation, until a date (data regulator)",
+        certify_appraiser,
+        CertifyAppraiser
+    ),
+    method!(
+        "appraise",
+        MEMBER_ROLES,
+        "record a valuation of a registered product (certified appraisers: method, value, report hash, validity)",
+        appraise,
+        Appraise
+    ),
+    method!(
+        "issue_voucher",
+        &[Role::Exchange],
+        "issue a data asset voucher to the rights holder of a registered product",
+        issue_voucher,
+        IssueVoucher
+    ),
+    method!(
+        "transfer_voucher",
+        MEMBER_ROLES,
+        "transfer a voucher the signer's organisation holds (not while pledged)",
+        transfer_voucher,
+        TransferVoucher
+    ),
+    method!(
+        "pledge_voucher",
+        MEMBER_ROLES,
+        "pledge a voucher the signer's organisation holds to a lender",
+        pledge_voucher,
+        PledgeVoucher
+    ),
+    method!("release_voucher", MEMBER_ROLES, "release a pledged voucher (the lender)", release_voucher, ReleaseVoucher),
     method!(
         "deregister",
         &[Role::DataProvider],

@@ -147,6 +147,7 @@ pub(crate) fn negotiate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractE
         fee_fen: 0,
         paid_fen: 0,
         refunded_fen: 0,
+        payouts: vec![],
         frozen: None,
         uses: 0,
         derived: vec![],

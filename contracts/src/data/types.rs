@@ -136,6 +136,116 @@ pub struct DataProduct {
     /// Products registered as derived from licences of this product (lineage
     /// downstream), oldest first.
     pub derived_products: Vec<String>,
+    /// Rights holders and their shares of settlements (basis points summing to 10 000);
+    /// empty means the provider alone.
+    pub holders: Vec<RightsHolder>,
+    /// Valuations by certified appraisers, oldest first.
+    pub valuations: Vec<Valuation>,
+    /// The data asset voucher issued for this product, if any.
+    pub voucher: Option<String>,
+}
+
+/// A rights holder of a product and its share of every settlement.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RightsHolder {
+    /// The organisation.
+    pub org: Uscc,
+    /// Share, basis points (all shares of a product sum to 10 000).
+    pub share_bps: u32,
+}
+
+/// One holder's part of a settlement.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Payout {
+    /// The rights holder.
+    pub org: Uscc,
+    /// Paid, fen.
+    pub fen: u64,
+}
+
+/// How a valuation was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValuationMethod {
+    /// Cost approach.
+    Cost,
+    /// Income approach.
+    Income,
+    /// Market approach.
+    Market,
+}
+
+/// A certified appraiser's valuation of a product.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Valuation {
+    /// The appraiser organisation.
+    pub appraiser: Uscc,
+    /// Method.
+    pub method: ValuationMethod,
+    /// Value, fen.
+    pub value_fen: u64,
+    /// Hash of the valuation report.
+    pub report: Hash,
+    /// When it was recorded (block time), ms.
+    pub at_ms: u64,
+    /// Valid until (block time), ms (exclusive).
+    pub valid_until_ms: u64,
+}
+
+/// An organisation certified for valuation (by the data regulator).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Appraiser {
+    /// The organisation.
+    pub org: Uscc,
+    /// Hash of the certification.
+    pub certificate: Hash,
+    /// Certified until (block time), ms (exclusive).
+    pub valid_until_ms: u64,
+}
+
+/// A voucher's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoucherStatus {
+    /// Held freely: may be transferred or pledged.
+    Active,
+    /// Pledged to a lender: cannot be transferred until the lender releases it.
+    Pledged,
+}
+
+/// One step in a voucher's life.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct VoucherEvent {
+    /// `issued`, `transferred`, `pledged` or `released`.
+    pub kind: String,
+    /// Who recorded it.
+    pub by: Uscc,
+    /// The new holder or the lender, where there is one.
+    pub to: Option<Uscc>,
+    /// Hash of the document (pledge contract, release), where there is one.
+    pub document: Option<Hash>,
+    /// When (block time), ms.
+    pub at_ms: u64,
+}
+
+/// A data asset voucher (数据资产凭证): issued by the exchange to the rights holder of a
+/// registered product; transferred, pledged and released on the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Voucher {
+    /// Voucher id.
+    pub id: String,
+    /// The product it stands for.
+    pub product: String,
+    /// Current holder.
+    pub holder: Uscc,
+    /// Status.
+    pub status: VoucherStatus,
+    /// The lender while pledged.
+    pub pledgee: Option<Uscc>,
+    /// The product's latest valid valuation at issue, fen.
+    pub value_fen: Option<u64>,
+    /// Its life, oldest first.
+    pub events: Vec<VoucherEvent>,
 }
 
 /// How data is delivered.
@@ -318,6 +428,8 @@ pub struct Trade {
     pub paid_fen: u64,
     /// Refunded to the buyer, fen.
     pub refunded_fen: u64,
+    /// Each rights holder's part of `paid_fen` (at settlement).
+    pub payouts: Vec<Payout>,
     /// The regulator's freeze in force, if any.
     pub frozen: Option<FreezeRecord>,
     /// Uses recorded.

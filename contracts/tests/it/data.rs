@@ -9,6 +9,7 @@ use jialing_contracts::data::trade_key;
 use jialing_contracts::data::types::*;
 use jialing_contracts::testkit::{TestLedger, expect_ok, expect_refused, key, uscc};
 use jialing_contracts::{Receipt, keys};
+use jialing_core::Uscc;
 use jialing_core::{Hash, Keypair};
 
 const DAY: u64 = 86_400_000;
@@ -41,6 +42,7 @@ fn register(l: &mut TestLedger, id: &str, class: Classification, category: &str)
         version_hash: V,
         size_bytes: 1 << 20,
         source_licence: None,
+        holders: vec![],
     };
     l.call(&key("provider"), &p).unwrap()
 }
@@ -848,6 +850,9 @@ mod props {
                 for id in ["T1", "T2"] {
                     let t = get(&l, id);
                     prop_assert!(t.escrow_balances(), "trade {} does not balance: {:?}", id, t);
+                    if t.paid_fen > 0 {
+                        prop_assert_eq!(t.payouts.iter().map(|p| p.fen).sum::<u64>(), t.paid_fen);
+                    }
                     if FINAL.contains(&t.status) || t.status == TradeStatus::Settled {
                         prop_assert_eq!(t.held_fen(), 0);
                     }
@@ -904,6 +909,7 @@ fn data_version_hash_is_the_chunk_merkle_root() {
         version_hash: root,
         size_bytes: data.len() as u64,
         source_licence: None,
+        holders: vec![],
     };
     expect_ok(&l.call(&key("provider"), &p).unwrap());
     expect_ok(&l.call(&key("exchange"), &Review { product: "P1".into(), report: Hash([1; 32]) }).unwrap());
@@ -979,6 +985,7 @@ fn register_derived(l: &mut TestLedger, who: &str, id: &str, hash: Hash) -> Rece
         version_hash: hash,
         size_bytes: 1024,
         source_licence: Some("T1".into()),
+        holders: vec![],
     };
     l.call(&key(who), &p).unwrap()
 }
@@ -1043,4 +1050,186 @@ fn data_lineage_both_ways() {
     assert!(up.upstream[0].derived_resale);
     assert!(up.downstream.is_empty());
     assert!(lineage(&l.state, "P9").unwrap().is_none());
+}
+
+mod assets {
+    use super::*;
+    use jialing_contracts::data::assets::*;
+    use jialing_contracts::data::types::{RightsHolder, ValuationMethod, Voucher, VoucherStatus};
+    use jialing_contracts::data::voucher_key;
+
+    fn certify(l: &mut TestLedger, who: &str, days: u64) -> Receipt {
+        let until = l.time_ms + days * DAY;
+        l.call(
+            &key("bigdata"),
+            &CertifyAppraiser { org: uscc(who), certificate: Hash([0xce; 32]), valid_until_ms: until },
+        )
+        .unwrap()
+    }
+
+    fn appraise(l: &mut TestLedger, who: &str) -> Receipt {
+        let until = l.time_ms + 90 * DAY;
+        l.call(
+            &key(who),
+            &Appraise {
+                product: "P1".into(),
+                method: ValuationMethod::Income,
+                value_fen: 8_000_000,
+                report: Hash([0xee; 32]),
+                valid_until_ms: until,
+            },
+        )
+        .unwrap()
+    }
+
+    fn voucher(l: &TestLedger) -> Voucher {
+        l.get(&voucher_key("V1")).unwrap()
+    }
+
+    #[test]
+    fn data_appraiser_certified() {
+        let mut l = TestLedger::new();
+        listed(&mut l);
+        refused_unchanged(&mut l, &key("lab"), |l| appraise(l, "lab"), "data.appraiser_certified");
+        let r = l
+            .call(
+                &key("exchange"),
+                &CertifyAppraiser { org: uscc("lab"), certificate: Hash([1; 32]), valid_until_ms: u64::MAX },
+            )
+            .unwrap();
+        expect_refused(&r, "wrong_role");
+        expect_ok(&certify(&mut l, "lab", 30));
+        expect_ok(&appraise(&mut l, "lab"));
+        let v = &product(&l).valuations[0];
+        assert_eq!((v.appraiser.clone(), v.value_fen, v.method), (uscc("lab"), 8_000_000, ValuationMethod::Income));
+        // The certification ends.
+        l.advance(31 * DAY);
+        refused_unchanged(&mut l, &key("lab"), |l| appraise(l, "lab"), "data.appraiser_certified");
+        // Auditors write nothing, certified or not.
+        expect_ok(&certify(&mut l, "audit", 30));
+        expect_refused(&appraise(&mut l, "audit"), "wrong_role");
+    }
+
+    #[test]
+    fn data_appraiser_independent() {
+        let mut l = TestLedger::new();
+        listed(&mut l);
+        expect_ok(&certify(&mut l, "provider", 30));
+        refused_unchanged(&mut l, &key("provider"), |l| appraise(l, "provider"), "data.appraiser_independent");
+    }
+
+    #[test]
+    fn data_voucher_issue_transfer_pledge_release() {
+        let mut l = TestLedger::new();
+        listed(&mut l);
+        expect_ok(&certify(&mut l, "lab", 30));
+        expect_ok(&appraise(&mut l, "lab"));
+        let r = l.call(&key("provider"), &IssueVoucher { id: "V1".into(), product: "P1".into() }).unwrap();
+        expect_refused(&r, "wrong_role");
+        expect_ok(&l.call(&key("exchange"), &IssueVoucher { id: "V1".into(), product: "P1".into() }).unwrap());
+        let v = voucher(&l);
+        assert_eq!(
+            (v.holder.clone(), v.status, v.value_fen),
+            (uscc("provider"), VoucherStatus::Active, Some(8_000_000))
+        );
+        assert_eq!(product(&l).voucher.as_deref(), Some("V1"));
+        // Only the holder moves it.
+        refused_unchanged(
+            &mut l,
+            &key("buyer"),
+            |l| l.call(&key("buyer"), &TransferVoucher { voucher: "V1".into(), to: uscc("buyer") }).unwrap(),
+            "data.owner_only",
+        );
+        expect_ok(&l.call(&key("provider"), &TransferVoucher { voucher: "V1".into(), to: uscc("reseller") }).unwrap());
+        expect_ok(
+            &l.call(
+                &key("reseller"),
+                &PledgeVoucher { voucher: "V1".into(), lender: uscc("shop"), contract: Hash([0x9a; 32]) },
+            )
+            .unwrap(),
+        );
+        assert_eq!((voucher(&l).status, voucher(&l).pledgee), (VoucherStatus::Pledged, Some(uscc("shop"))));
+        refused_unchanged(
+            &mut l,
+            &key("reseller"),
+            |l| l.call(&key("reseller"), &TransferVoucher { voucher: "V1".into(), to: uscc("provider") }).unwrap(),
+            "data.pledged_voucher_locked",
+        );
+        refused_unchanged(
+            &mut l,
+            &key("reseller"),
+            |l| l.call(&key("reseller"), &ReleaseVoucher { voucher: "V1".into(), document: Hash([0x9b; 32]) }).unwrap(),
+            "data.party_only",
+        );
+        expect_ok(&l.call(&key("shop"), &ReleaseVoucher { voucher: "V1".into(), document: Hash([0x9b; 32]) }).unwrap());
+        expect_ok(&l.call(&key("reseller"), &TransferVoucher { voucher: "V1".into(), to: uscc("provider") }).unwrap());
+        let kinds: Vec<String> = voucher(&l).events.iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(kinds, ["issued", "transferred", "pledged", "released", "transferred"]);
+    }
+
+    #[test]
+    fn data_one_voucher_per_product() {
+        let mut l = TestLedger::new();
+        listed(&mut l);
+        expect_ok(&l.call(&key("exchange"), &IssueVoucher { id: "V1".into(), product: "P1".into() }).unwrap());
+        refused_unchanged(
+            &mut l,
+            &key("exchange"),
+            |l| l.call(&key("exchange"), &IssueVoucher { id: "V2".into(), product: "P1".into() }).unwrap(),
+            "data.one_voucher_per_product",
+        );
+        // Not for an unregistered product.
+        expect_ok(&register(&mut l, "P3", Classification::Internal, "agriculture"));
+        refused_unchanged(
+            &mut l,
+            &key("exchange"),
+            |l| l.call(&key("exchange"), &IssueVoucher { id: "V3".into(), product: "P3".into() }).unwrap(),
+            "data.product_must_be_registered",
+        );
+    }
+
+    fn register_shared(l: &mut TestLedger, holders: Vec<RightsHolder>) -> Receipt {
+        let p = Register {
+            id: "P1".into(),
+            title: "co-owned prices".into(),
+            category: "agriculture".into(),
+            kind: DataKind::Dataset,
+            classification: Classification::Internal,
+            personal_info: false,
+            version_hash: V,
+            size_bytes: 10,
+            source_licence: None,
+            holders,
+        };
+        l.call(&key("provider"), &p).unwrap()
+    }
+
+    #[test]
+    fn data_holder_shares_split_settlement() {
+        let h = |n: &str, share_bps| RightsHolder { org: uscc(n), share_bps };
+        let mut l = TestLedger::new();
+        for bad in [
+            vec![h("provider", 7_000)],
+            vec![h("provider", 10_000), h("farm", 0)],
+            vec![h("farm", 5_000), h("farm", 5_000)],
+        ] {
+            refused_unchanged(&mut l, &key("provider"), |l| register_shared(l, bad), "data.holder_shares");
+        }
+        expect_ok(&register_shared(&mut l, vec![h("provider", 6_667), h("farm", 3_333)]));
+        expect_ok(&l.call(&key("exchange"), &Review { product: "P1".into(), report: Hash([1; 32]) }).unwrap());
+        expect_ok(&l.call(&key("exchange"), &Confirm { product: "P1".into() }).unwrap());
+        expect_ok(&l.call(&key("provider"), &List { product: "P1".into(), price_fen: 1_000_000 }).unwrap());
+        let mut t = terms(&l, false);
+        t.price_fen = 1_000_001;
+        contracted_trade(&mut l, "T1", t);
+        expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_001 }).unwrap());
+        expect_ok(&deliver(&mut l));
+        expect_ok(&accept(&mut l, V));
+        expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+        let t = trade(&l);
+        assert_eq!(t.paid_fen, 980_001);
+        let parts: Vec<(Uscc, u64)> = t.payouts.iter().map(|p| (p.org.clone(), p.fen)).collect();
+        assert_eq!(parts, vec![(uscc("provider"), 653_367), (uscc("farm"), 326_634)]);
+        assert_eq!(t.payouts.iter().map(|p| p.fen).sum::<u64>(), t.paid_fen);
+    }
 }
