@@ -163,7 +163,8 @@ pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
 /// fee and used with a derived dataset recorded; one whose buyer stays silent past the
 /// agreed inspection period (deemed acceptance, then settlement); one disputed and
 /// settled by the exchange's arbitration with a partial refund; and the dataset valued by
-/// a certified appraiser, its data asset voucher issued and pledged to the bank.
+/// a certified appraiser, its data asset voucher issued and pledged to the bank; and the
+/// bank's data demand answered by the provider and matched by the exchange.
 fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
     use jialing_contracts::data::disputes::Arbitrate;
     use jialing_contracts::data::methods::{
@@ -328,6 +329,41 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         ledger,
         &provider,
         &PledgeVoucher { voucher: DEMO_VOUCHER.into(), lender: sample_uscc("bank")?, contract: h(b"pledge contract") },
+        timeout,
+    )?;
+    // 5. Matching: the bank posts a demand, the provider answers with its dataset, the
+    //    exchange records the match, which opens a negotiation for the bank.
+    use jialing_contracts::data::market::{AnswerDemand, PostDemand, RecordMatch};
+    call(
+        ledger,
+        &sample_key("bank", "op"),
+        &PostDemand {
+            id: "DEM-2026-0001".into(),
+            category: "agriculture".into(),
+            purpose: "farm loan credit scoring".into(),
+            budget_min_fen: 1_000_000,
+            budget_max_fen: 6_000_000,
+            expires_ms: now + 30 * 86_400_000,
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &provider,
+        &AnswerDemand { demand: "DEM-2026-0001".into(), product: "FD-PRICE-2026".into() },
+        timeout,
+    )?;
+    let mut matched = terms(DeliveryMode::Api, None);
+    matched.purpose = "farm loan credit scoring".into();
+    call(
+        ledger,
+        &exchange,
+        &RecordMatch {
+            demand: "DEM-2026-0001".into(),
+            product: "FD-PRICE-2026".into(),
+            trade: "LIC-2026-0004".into(),
+            terms: matched,
+        },
         timeout,
     )?;
     crate::devnet::wait_clock_past(delivered_ms + 2_000, timeout)?;

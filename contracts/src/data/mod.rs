@@ -27,6 +27,7 @@ pub mod digest;
 pub mod disputes;
 pub mod freeze;
 pub mod lineage;
+pub mod market;
 pub mod methods;
 pub mod negotiation;
 pub mod types;
@@ -39,6 +40,7 @@ use crate::registry::{Method, from_json_of, json_of};
 use assets::*;
 use disputes::*;
 use freeze::*;
+use market::*;
 use methods::*;
 use negotiation::*;
 
@@ -66,12 +68,23 @@ impl Default for DataParams {
 
 /// `data/product/{id}` → [`types::DataProduct`].
 pub fn product_key(id: &str) -> Vec<u8> {
-    crate::keys::with_id("data/product/", id)
+    crate::keys::with_id(PRODUCT_PREFIX, id)
 }
 
 /// `data/voucher/{id}` → [`types::Voucher`].
 pub fn voucher_key(id: &str) -> Vec<u8> {
     crate::keys::with_id("data/voucher/", id)
+}
+
+/// The prefix of demand keys.
+pub const DEMAND_PREFIX: &str = "data/demand/";
+
+/// The prefix of product keys.
+pub const PRODUCT_PREFIX: &str = "data/product/";
+
+/// `data/demand/{id}` → [`market::Demand`].
+pub fn demand_key(id: &str) -> Vec<u8> {
+    crate::keys::with_id(DEMAND_PREFIX, id)
 }
 
 /// `data/appraiser/{uscc}` → [`types::Appraiser`].
@@ -252,6 +265,27 @@ pub const METHODS: &[Method] = &[
         "attest deletion of the data once the licence has ended",
         attest_deletion,
         AttestDeletion
+    ),
+    method!(
+        "post_demand",
+        &[Role::DataBuyer],
+        "post a data demand: category, purpose, budget range, expiry",
+        post_demand,
+        PostDemand
+    ),
+    method!(
+        "answer_demand",
+        &[Role::DataProvider],
+        "answer an open demand with a listed product of the signer's in its category and budget",
+        answer_demand,
+        AnswerDemand
+    ),
+    method!(
+        "record_match",
+        &[Role::Exchange],
+        "match a demand with an answer: opens the negotiation for the demand's buyer",
+        record_match,
+        RecordMatch
     ),
     method!(
         "certify_appraiser",

@@ -85,7 +85,7 @@ fn check_terms(tx: &Tx<'_>, terms: &Terms) -> Result<(), ContractError> {
     Ok(())
 }
 
-fn listed_product(tx: &Tx<'_>, id: &str, action: &str) -> Result<DataProduct, ContractError> {
+pub(super) fn listed_product(tx: &Tx<'_>, id: &str, action: &str) -> Result<DataProduct, ContractError> {
     let d = load_product(tx, id)?;
     not_frozen(&d.frozen, "product", &d.id, action)?;
     if d.status != ProductStatus::Listed {
@@ -99,14 +99,19 @@ fn listed_product(tx: &Tx<'_>, id: &str, action: &str) -> Result<DataProduct, Co
 
 pub(crate) fn negotiate(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     let p: Negotiate = decode_payload(payload)?;
-    crate::trace::rules::id_format("trade id", &p.id)?;
-    check_terms(tx, &p.terms)?;
     if !tx.has_role(Role::Exchange) && tx.org() != &p.buyer {
         return Err(rule(
             "data.party_only",
             format!("a buyer opens negotiations for itself; the signer is of {}, not {}", tx.org(), p.buyer),
         ));
     }
+    open_trade(tx, p)
+}
+
+/// Opens a trade in `Negotiating` (a buyer's own, or the exchange's after a match).
+pub(super) fn open_trade(tx: &mut Tx<'_>, p: Negotiate) -> Result<(), ContractError> {
+    crate::trace::rules::id_format("trade id", &p.id)?;
+    check_terms(tx, &p.terms)?;
     let d = listed_product(tx, &p.product, "new trade")?;
     if d.provider == p.buyer {
         return Err(ContractError::InvalidArgument {

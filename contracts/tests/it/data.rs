@@ -1233,3 +1233,110 @@ mod assets {
         assert_eq!(t.payouts.iter().map(|p| p.fen).sum::<u64>(), t.paid_fen);
     }
 }
+
+mod matching {
+    use super::*;
+    use jialing_contracts::data::demand_key;
+    use jialing_contracts::data::market::*;
+
+    fn post(l: &mut TestLedger, id: &str, min: u64, max: u64) -> Receipt {
+        let expires_ms = l.time_ms + 10 * DAY;
+        l.call(
+            &key("buyer"),
+            &PostDemand {
+                id: id.into(),
+                category: "agriculture".into(),
+                purpose: "price forecasting".into(),
+                budget_min_fen: min,
+                budget_max_fen: max,
+                expires_ms,
+            },
+        )
+        .unwrap()
+    }
+
+    fn answer(l: &mut TestLedger, who: &str, demand: &str) -> Receipt {
+        l.call(&key(who), &AnswerDemand { demand: demand.into(), product: "P1".into() }).unwrap()
+    }
+
+    fn record(l: &mut TestLedger, demand: &str, t: Terms) -> Receipt {
+        l.call(
+            &key("exchange"),
+            &RecordMatch { demand: demand.into(), product: "P1".into(), trade: "T1".into(), terms: t },
+        )
+        .unwrap()
+    }
+
+    fn demand(l: &TestLedger, id: &str) -> Demand {
+        l.get(&demand_key(id)).unwrap()
+    }
+
+    #[test]
+    fn data_demand_answer_and_match_open_a_negotiation() {
+        let mut l = TestLedger::new();
+        listed(&mut l);
+        assert!(listing(&product(&l), l.time_ms).is_some());
+        expect_ok(&post(&mut l, "D1", 500_000, 2_000_000));
+        expect_ok(&answer(&mut l, "provider", "D1"));
+        let t = terms(&l, false);
+        expect_ok(&record(&mut l, "D1", t));
+        let d = demand(&l, "D1");
+        assert_eq!((d.status, d.matched_trade.as_deref()), (DemandStatus::Matched, Some("T1")));
+        let tr = trade(&l);
+        assert_eq!((tr.status, tr.licensee.clone()), (TradeStatus::Negotiating, uscc("buyer")));
+        // A matched demand is no longer open.
+        assert!(!d.open_at(l.time_ms));
+        // A suspended product is not on sale.
+        expect_ok(&l.call(&key("provider"), &Suspend { product: "P1".into() }).unwrap());
+        assert!(listing(&product(&l), l.time_ms).is_none());
+    }
+
+    #[test]
+    fn data_demand_open() {
+        let mut l = TestLedger::new();
+        listed(&mut l);
+        expect_ok(&post(&mut l, "D1", 0, 2_000_000));
+        expect_ok(&answer(&mut l, "provider", "D1"));
+        let t = terms(&l, false);
+        expect_ok(&record(&mut l, "D1", t));
+        let t = terms(&l, false);
+        refused_unchanged(&mut l, &key("exchange"), |l| record(l, "D1", t), "data.demand_open");
+        expect_ok(&post(&mut l, "D2", 0, 2_000_000));
+        l.advance(11 * DAY);
+        refused_unchanged(&mut l, &key("provider"), |l| answer(l, "provider", "D2"), "data.demand_open");
+    }
+
+    #[test]
+    fn data_answer_matches_demand() {
+        let mut l = TestLedger::new();
+        listed(&mut l);
+        // Listed at 1 000 000 fen: outside a budget of at most 999 999.
+        expect_ok(&post(&mut l, "D1", 0, 999_999));
+        refused_unchanged(&mut l, &key("provider"), |l| answer(l, "provider", "D1"), "data.answer_matches_demand");
+        // Only the product's provider answers with it.
+        expect_ok(&post(&mut l, "D2", 0, 2_000_000));
+        refused_unchanged(&mut l, &key("reseller"), |l| answer(l, "reseller", "D2"), "data.owner_only");
+        // The exchange matches only an answer, with the demand's purpose and budget.
+        let t = terms(&l, false);
+        refused_unchanged(&mut l, &key("exchange"), |l| record(l, "D2", t), "data.answer_matches_demand");
+        expect_ok(&answer(&mut l, "provider", "D2"));
+        let mut t = terms(&l, false);
+        t.purpose = "marketing".into();
+        refused_unchanged(&mut l, &key("exchange"), |l| record(l, "D2", t), "data.answer_matches_demand");
+        let mut t = terms(&l, false);
+        t.price_fen = 3_000_000;
+        refused_unchanged(&mut l, &key("exchange"), |l| record(l, "D2", t), "data.answer_matches_demand");
+        // Another category.
+        let expires_ms = l.time_ms + DAY;
+        let p = PostDemand {
+            id: "D3".into(),
+            category: "health".into(),
+            purpose: "price forecasting".into(),
+            budget_min_fen: 0,
+            budget_max_fen: 2_000_000,
+            expires_ms,
+        };
+        expect_ok(&l.call(&key("buyer"), &p).unwrap());
+        refused_unchanged(&mut l, &key("provider"), |l| answer(l, "provider", "D3"), "data.answer_matches_demand");
+    }
+}
