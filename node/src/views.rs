@@ -195,6 +195,11 @@ fn data_licences_read(api: &Api, uscc: String, headers: &HeaderMap) -> Result<Js
                     .map(|c| c.id)
                     .ok()
             }
+            ("data", "record_match") => {
+                encoding::decode::<jialing_contracts::data::market::RecordMatch>("record_match", &stx.tx.payload)
+                    .map(|m| m.trade)
+                    .ok()
+            }
             ("data", "transfer") => {
                 encoding::decode::<jialing_contracts::data::methods::Transfer>("transfer", &stx.tx.payload)
                     .map(|t| t.trade)
