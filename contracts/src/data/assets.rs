@@ -177,7 +177,7 @@ pub(crate) fn appraise(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractEr
     let p: Appraise = decode_payload(payload)?;
     let org = tx.org().clone();
     let cert: Option<Appraiser> = tx.get(&appraiser_key(&org))?;
-    if !cert.is_some_and(|c| tx.time_ms() < c.valid_until_ms) {
+    if cert.is_none_or(|c| tx.time_ms() >= c.valid_until_ms) {
         return Err(rule(
             "data.appraiser_certified",
             format!("{org} holds no valid appraiser certification from the data regulator"),

@@ -288,7 +288,7 @@ impl Store {
 
     /// Committed state entries whose key starts with `prefix`, in key order, at most
     /// `limit` (for public listings such as the data market).
-    pub fn state_scan(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn state_scan(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError> {
         let mut out = Vec::new();
         for kv in self.state.prefix(prefix) {
             if out.len() >= limit {
@@ -308,6 +308,9 @@ impl Store {
         })
     }
 }
+
+/// A state entry: key and value bytes.
+pub type StateEntry = (Vec<u8>, Vec<u8>);
 
 impl StateView for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
