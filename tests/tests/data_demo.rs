@@ -6,31 +6,12 @@
 //! against the registered version of the demo dataset (a changed file fails with exit
 //! code 6).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jialing_tests::{binary, free_ports, get};
+use jialing_tests::{Devnet, get, jialing};
 use serde_json::Value;
 
 const DATASET: &str = "date,product,price_fen_per_kg\n2026-03-01,red-heart pomelo,860\n2026-03-01,beef,7200\n";
-
-struct Devnet(Child);
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn jialing(node: &str, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
-    let out = Command::new(binary("jialing")?).arg("--node").arg(node).args(args).output()?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
-}
 
 fn licence<'a>(all: &'a Value, id: &str) -> Option<&'a Value> {
     all["licences"].as_array()?.iter().map(|l| &l["licence"]).find(|l| l["id"] == id)
@@ -39,17 +20,8 @@ fn licence<'a>(all: &'a Value, id: &str) -> Option<&'a Value> {
 #[test]
 fn data_exchange_whole_process_on_a_devnet() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let api = free_ports(85);
-    let p2p = free_ports(10);
-    let child = Command::new(binary("jialing-node")?)
-        .args(["devnet", "--dir"])
-        .arg(dir.path().join("devnet"))
-        .args(["--port", &api.to_string(), "--p2p-port", &p2p.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let _devnet = Devnet(child);
-    let full = format!("http://127.0.0.1:{}", api + 4);
+    let devnet = Devnet::start(dir.path())?;
+    let full = devnet.full.clone();
     let audit_key = dir.path().join("devnet/keys/audit/operator.json");
     let audit_key = audit_key.to_str().unwrap_or_default();
     let buyer = "91500000MA5U20002J";

@@ -111,23 +111,10 @@ macro_rules! method {
     };
 }
 
-/// Every member role but the auditor's (auditors read everything and write nothing):
-/// who may object, appraise (if certified) and hold vouchers.
-pub const MEMBER_ROLES: &[Role] = &[
-    Role::Admin,
-    Role::ProduceRegulator,
-    Role::MarketRegulator,
-    Role::CreditAuthority,
-    Role::DataRegulator,
-    Role::Exchange,
-    Role::Producer,
-    Role::Processor,
-    Role::Inspector,
-    Role::Logistics,
-    Role::Retailer,
-    Role::DataProvider,
-    Role::DataBuyer,
-];
+/// Who may act for its own organisation (object, appraise if certified, hold and
+/// pledge vouchers): every role but admin and the read-only auditor, as for credit
+/// subjects.
+pub const MEMBER_ROLES: &[Role] = crate::credit::SUBJECT_ROLES;
 
 /// The data-trading contract's methods.
 pub const METHODS: &[Method] = &[

@@ -89,7 +89,15 @@ fn escrowed(l: &mut TestLedger, transferable: bool) {
     listed(l);
     let t = terms(l, transferable);
     contracted_trade(l, "T1", t);
-    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&escrow(l, 1_000_000));
+}
+
+fn settle(l: &mut TestLedger) -> Receipt {
+    l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap()
+}
+
+fn escrow(l: &mut TestLedger, amount_fen: u64) -> Receipt {
+    l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen }).unwrap()
 }
 
 fn deliver(l: &mut TestLedger) -> Receipt {
@@ -104,7 +112,7 @@ fn settled(l: &mut TestLedger, transferable: bool) {
     escrowed(l, transferable);
     expect_ok(&deliver(l));
     expect_ok(&accept(l, V));
-    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    expect_ok(&settle(l));
 }
 
 /// A use within the licence of `terms` (scenario, fields, mode), with `purpose`.
@@ -215,22 +223,12 @@ fn data_no_settlement_before_acceptance() {
     let mut l = TestLedger::new();
     escrowed(&mut l, false);
     expect_ok(&deliver(&mut l));
-    refused_unchanged(
-        &mut l,
-        &key("exchange"),
-        |l| l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap(),
-        "data.no_settlement_before_acceptance",
-    );
+    refused_unchanged(&mut l, &key("exchange"), settle, "data.no_settlement_before_acceptance");
     expect_ok(
         &l.call(&key("buyer"), &Dispute { trade: "T1".into(), grounds: "fields missing".into(), evidence: None })
             .unwrap(),
     );
-    refused_unchanged(
-        &mut l,
-        &key("exchange"),
-        |l| l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap(),
-        "data.no_settlement_before_acceptance",
-    );
+    refused_unchanged(&mut l, &key("exchange"), settle, "data.no_settlement_before_acceptance");
 }
 
 #[test]
@@ -311,7 +309,7 @@ fn data_owner_and_party_only() {
     expect_refused(&r, "wrong_role");
     let t = terms(&l, false);
     contracted_trade(&mut l, "T1", t);
-    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&escrow(&mut l, 1_000_000));
     expect_ok(&deliver(&mut l));
     // Only the buyer accepts.
     let r = l.call(&key("exchange"), &Accept { trade: "T1".into(), digest: V }).unwrap();
@@ -427,14 +425,9 @@ fn data_deemed_acceptance() {
     expect_ok(&deliver(&mut l));
     // Within the inspection period the exchange cannot settle for a silent buyer.
     l.advance(6 * DAY);
-    refused_unchanged(
-        &mut l,
-        &key("exchange"),
-        |l| l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap(),
-        "data.no_settlement_before_acceptance",
-    );
+    refused_unchanged(&mut l, &key("exchange"), settle, "data.no_settlement_before_acceptance");
     l.advance(2 * DAY);
-    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    expect_ok(&settle(&mut l));
     let t = trade(&l);
     assert_eq!(
         (t.status, t.acceptance, t.fee_fen, t.paid_fen),
@@ -455,11 +448,11 @@ fn data_deemed_acceptance() {
     expect_refused(&r, "invalid_argument");
     t.inspection_period_ms = Some(DAY);
     contracted_trade(&mut l, "T1", t);
-    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&escrow(&mut l, 1_000_000));
     expect_ok(&deliver(&mut l));
     l.advance(2 * DAY);
     refused_unchanged(&mut l, &key("buyer"), |l| accept(l, V), "data.inspection_period");
-    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    expect_ok(&settle(&mut l));
     assert_eq!(trade(&l).acceptance, Some(Acceptance::Deemed));
 }
 
@@ -474,12 +467,7 @@ fn data_acceptance_digest_mismatch_disputes() {
     assert_eq!(t.buyer_digest, Some(Hash([0x11; 32])));
     assert!(t.dispute.as_ref().is_some_and(|d| d.automatic));
     // A disputed trade is not settled by the exchange alone: it is arbitrated.
-    refused_unchanged(
-        &mut l,
-        &key("exchange"),
-        |l| l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap(),
-        "data.no_settlement_before_acceptance",
-    );
+    refused_unchanged(&mut l, &key("exchange"), settle, "data.no_settlement_before_acceptance");
 }
 
 #[test]
@@ -492,7 +480,7 @@ fn data_arbitration_redeliver_then_accept() {
     assert_eq!(trade(&l).status, TradeStatus::Escrowed);
     expect_ok(&deliver(&mut l));
     expect_ok(&accept(&mut l, V));
-    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    expect_ok(&settle(&mut l));
     let t = trade(&l);
     assert_eq!((t.status, t.acceptance, t.arbitrations.len()), (TradeStatus::Settled, Some(Acceptance::Buyer), 1));
     assert_eq!(t.arbitrations[0].document, Hash([0xaa; 32]));
@@ -702,12 +690,7 @@ fn data_contract_document_matches() {
     expect_ok(&l.call(&key("exchange"), &CheckCompliance { trade: "T1".into(), report: Hash([3; 32]) }).unwrap());
     expect_ok(&l.call(&key("provider"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
     assert_eq!(trade(&l).status, TradeStatus::ComplianceChecked);
-    refused_unchanged(
-        &mut l,
-        &key("exchange"),
-        |l| l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 900_000 }).unwrap(),
-        "data.status",
-    );
+    refused_unchanged(&mut l, &key("exchange"), |l| escrow(l, 900_000), "data.status");
     refused_unchanged(
         &mut l,
         &key("buyer"),
@@ -717,7 +700,7 @@ fn data_contract_document_matches() {
     expect_ok(&l.call(&key("buyer"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
     let t = trade(&l);
     assert_eq!((t.status, t.contract_document, t.terms.price_fen), (TradeStatus::Contracted, Some(DOC), 900_000));
-    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 900_000 }).unwrap());
+    expect_ok(&escrow(&mut l, 900_000));
 }
 
 mod props {
@@ -883,7 +866,7 @@ fn data_delivery_matches_mode() {
     let mut t = terms(&l, false);
     t.delivery_mode = DeliveryMode::ComputeInPlace;
     contracted_trade(&mut l, "T1", t);
-    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&escrow(&mut l, 1_000_000));
     refused_unchanged(&mut l, &key("provider"), deliver, "data.delivery_matches_mode");
     expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: V, job: Some(job.clone()) }).unwrap());
     assert_eq!(trade(&l).compute_job, Some(job));
@@ -917,7 +900,7 @@ fn data_version_hash_is_the_chunk_merkle_root() {
     expect_ok(&l.call(&key("provider"), &List { product: "P1".into(), price_fen: 1_000_000 }).unwrap());
     let t = terms(&l, false);
     contracted_trade(&mut l, "T1", t);
-    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&escrow(&mut l, 1_000_000));
     expect_ok(&l.call(&key("provider"), &Deliver { trade: "T1".into(), digest: root, job: None }).unwrap());
     let mut truncated = data.clone();
     truncated.pop();
@@ -967,10 +950,10 @@ fn reseller_with_derived(l: &mut TestLedger, derived_resale: bool) {
     expect_ok(&l.call(&key("exchange"), &CheckCompliance { trade: "T1".into(), report: Hash([3; 32]) }).unwrap());
     expect_ok(&l.call(&key("provider"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
     expect_ok(&l.call(&key("reseller"), &Sign { trade: "T1".into(), document: DOC }).unwrap());
-    expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_000 }).unwrap());
+    expect_ok(&escrow(l, 1_000_000));
     expect_ok(&deliver(l));
     expect_ok(&l.call(&key("reseller"), &Accept { trade: "T1".into(), digest: V }).unwrap());
-    expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+    expect_ok(&settle(l));
     expect_ok(&l.call(&key("reseller"), &uses("T1", "price forecasting", Some(D))).unwrap());
 }
 
@@ -1222,10 +1205,10 @@ mod assets {
         let mut t = terms(&l, false);
         t.price_fen = 1_000_001;
         contracted_trade(&mut l, "T1", t);
-        expect_ok(&l.call(&key("exchange"), &Escrow { trade: "T1".into(), amount_fen: 1_000_001 }).unwrap());
+        expect_ok(&escrow(&mut l, 1_000_001));
         expect_ok(&deliver(&mut l));
         expect_ok(&accept(&mut l, V));
-        expect_ok(&l.call(&key("exchange"), &Settle { trade: "T1".into() }).unwrap());
+        expect_ok(&settle(&mut l));
         let t = trade(&l);
         assert_eq!(t.paid_fen, 980_001);
         let parts: Vec<(Uscc, u64)> = t.payouts.iter().map(|p| (p.org.clone(), p.fen)).collect();
