@@ -255,6 +255,7 @@ fn held(tx: &Tx<'_>, id: &str, what: &str) -> Result<Voucher, ContractError> {
         ));
     }
     let d = load_product(tx, &v.product)?;
+    registered(&d, what)?;
     not_frozen(&d.frozen, "product", &d.id, what)?;
     Ok(v)
 }

@@ -1148,6 +1148,25 @@ mod assets {
         expect_ok(&l.call(&key("reseller"), &TransferVoucher { voucher: "V1".into(), to: uscc("provider") }).unwrap());
         let kinds: Vec<String> = voucher(&l).events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(kinds, ["issued", "transferred", "pledged", "released", "transferred"]);
+        // A frozen product's voucher does not move; nor does one whose product left the register.
+        let freeze =
+            Freeze { target: FreezeTarget::Product("P1".into()), reasons: "probe".into(), document: Hash([8; 32]) };
+        expect_ok(&l.call(&key("bigdata"), &freeze).unwrap());
+        refused_unchanged(
+            &mut l,
+            &key("provider"),
+            |l| l.call(&key("provider"), &TransferVoucher { voucher: "V1".into(), to: uscc("reseller") }).unwrap(),
+            "data.frozen",
+        );
+        expect_ok(&l.call(&key("bigdata"), &Unfreeze { target: FreezeTarget::Product("P1".into()) }).unwrap());
+        let w = Withdraw { product: "P1".into(), reasons: "false materials".into() };
+        expect_ok(&l.call(&key("exchange"), &RevokeProduct(w)).unwrap());
+        refused_unchanged(
+            &mut l,
+            &key("provider"),
+            |l| l.call(&key("provider"), &TransferVoucher { voucher: "V1".into(), to: uscc("reseller") }).unwrap(),
+            "data.product_must_be_registered",
+        );
     }
 
     #[test]
