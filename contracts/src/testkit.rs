@@ -39,6 +39,7 @@ pub const ORGS: &[(&str, &[Role])] = &[
     ("provider", &[Role::DataProvider]),
     ("buyer", &[Role::DataBuyer]),
     ("audit", &[Role::Auditor]),
+    ("reseller", &[Role::DataProvider, Role::DataBuyer]),
 ];
 
 /// Genesis time of the test ledger: 2026-01-01T00:00:00Z.

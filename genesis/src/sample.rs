@@ -154,6 +154,14 @@ pub const SAMPLE_ORGS: &[SampleOrg] = &[
         validator: false,
         contact: "023-70000006",
     },
+    SampleOrg {
+        short: "bank",
+        uscc17: "91500230MA5U30001",
+        name: "丰都县农村商业银行 (Fengdu Rural Commercial Bank: buys data for credit scoring, lends against data asset vouchers)",
+        roles: &[Role::DataBuyer],
+        validator: false,
+        contact: "023-70000008",
+    },
 ];
 
 /// A sample key: `which` is `admin`, `op` (operator), `validator` or `node`.

@@ -177,6 +177,7 @@ fn public_routes() -> Router<Api> {
         .route("/v1/proof/consistency", get(crate::proofs::consistency))
         .route("/01/{item}/10/{lot}", get(crate::consumer::page))
         .merge(crate::public_lists::routes())
+        .merge(crate::data_views::routes())
         .fallback(not_found_route)
 }
 

@@ -15,6 +15,14 @@ use crate::demo::call;
 
 /// The demo lot's id.
 pub const DEMO_LOT: &str = "FD-POMELO-2026-001";
+/// The demo dataset's bytes (its digest is the registered version hash; `jialing data
+/// digest` on a file holding them prints the same root).
+pub const DEMO_DATASET: &[u8] =
+    b"date,product,price_fen_per_kg\n2026-03-01,red-heart pomelo,860\n2026-03-01,beef,7200\n";
+
+/// The demo's data asset voucher (pledged to the bank).
+pub const DEMO_VOUCHER: &str = "DAV-2026-0001";
+
 /// The demo product's GTIN-14.
 pub const DEMO_GTIN: &str = "06901234567892";
 
@@ -150,17 +158,26 @@ pub fn run(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
 
 /// The data-trading scenario: a price index registered, reviewed, registered and
 /// listed; an important dataset that needs the data regulator first; a negative-list
-/// submission refused; then a licence contracted, escrowed, delivered (digest matches),
-/// accepted, settled minus the fee, and used with a derived dataset recorded.
+/// submission refused; then licences negotiated by the buyer, compliance-checked by the
+/// exchange, signed by both parties (same contract document hash) and escrowed: one
+/// delivered by compute in place, accepted with the result's hash, settled minus the
+/// fee and used with a derived dataset recorded; one whose buyer stays silent past the
+/// agreed inspection period (deemed acceptance, then settlement); one disputed and
+/// settled by the exchange's arbitration with a partial refund; and the dataset valued by
+/// a certified appraiser, its data asset voucher issued and pledged to the bank; and the
+/// bank's data demand answered by the provider and matched by the exchange.
 fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
+    use jialing_contracts::data::disputes::Arbitrate;
     use jialing_contracts::data::methods::{
-        Accept, ApproveImportant, Confirm, Contract, Deliver, Escrow, List, RecordUse, Register, Review, Settle,
+        Accept, ApproveImportant, Confirm, Deliver, Dispute, Escrow, List, RecordUse, Register, Review, Settle,
     };
-    use jialing_contracts::data::types::{Classification, DataKind, DeliveryMode, Terms};
+    use jialing_contracts::data::negotiation::{CheckCompliance, Negotiate, Sign};
+    use jialing_contracts::data::types::{Classification, ComputeJob, DataKind, DeliveryMode, Outcome, Terms};
     let provider = sample_key("dataco", "op");
     let exchange = sample_key("exchange", "op");
     let buyer = sample_key("buyer", "op");
-    let version = Hash(jialing_core::sha256(b"demo dataset: Fengdu produce prices 2026 v1").0);
+    let h = |s: &[u8]| Hash(jialing_core::sha256(s).0);
+    let version = jialing_contracts::data::digest::digest(DEMO_DATASET).root;
     let reg = |id: &str, title: &str, category: &str, classification| Register {
         id: id.into(),
         title: title.into(),
@@ -169,7 +186,9 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         classification,
         personal_info: false,
         version_hash: version,
-        size_bytes: 48 << 20,
+        size_bytes: DEMO_DATASET.len() as u64,
+        source_licence: None,
+        holders: vec![],
     };
     call(
         ledger,
@@ -182,12 +201,7 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         ),
         timeout,
     )?;
-    call(
-        ledger,
-        &exchange,
-        &Review { product: "FD-PRICE-2026".into(), report: Hash(jialing_core::sha256(b"compliance report").0) },
-        timeout,
-    )?;
+    call(ledger, &exchange, &Review { product: "FD-PRICE-2026".into(), report: h(b"compliance report") }, timeout)?;
     call(ledger, &exchange, &Confirm { product: "FD-PRICE-2026".into() }, timeout)?;
     call(ledger, &provider, &List { product: "FD-PRICE-2026".into(), price_fen: 5_000_000 }, timeout)?;
     // Important data: registration waits for the data regulator.
@@ -200,7 +214,7 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
     call(
         ledger,
         &exchange,
-        &Review { product: "FD-FARMLAND-2026".into(), report: Hash(jialing_core::sha256(b"compliance report 2").0) },
+        &Review { product: "FD-FARMLAND-2026".into(), report: h(b"compliance report 2") },
         timeout,
     )?;
     call(ledger, &exchange, &Confirm { product: "FD-FARMLAND-2026".into() }, timeout)?;
@@ -208,9 +222,9 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
     call(ledger, &exchange, &Confirm { product: "FD-FARMLAND-2026".into() }, timeout)?;
     // Negative list: refused outright.
     call(ledger, &provider, &reg("FD-CORE", "core data", "national_core_data", Classification::Important), timeout)?;
-    // A licence, end to end.
+    // Licences: negotiated by the buyer, checked by the exchange, signed by both, escrowed.
     let now = ledger.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
-    let terms = Terms {
+    let terms = |mode, inspection_period_ms| Terms {
         purpose: "price forecasting".into(),
         scenario: "county agricultural dashboard".into(),
         fields: vec!["date".into(), "product".into(), "price".into()],
@@ -219,17 +233,28 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         price_fen: 5_000_000,
         transferable: false,
         derived_resale: false,
-        delivery_mode: DeliveryMode::ComputeInPlace,
+        delivery_mode: mode,
+        inspection_period_ms,
     };
-    call(
-        ledger,
-        &exchange,
-        &Contract { id: "LIC-2026-0001".into(), product: "FD-PRICE-2026".into(), buyer: sample_uscc("buyer")?, terms },
-        timeout,
-    )?;
-    call(ledger, &exchange, &Escrow { trade: "LIC-2026-0001".into(), amount_fen: 5_000_000 }, timeout)?;
-    call(ledger, &provider, &Deliver { trade: "LIC-2026-0001".into(), digest: version }, timeout)?;
-    call(ledger, &buyer, &Accept { trade: "LIC-2026-0001".into() }, timeout)?;
+    let buyer_org = sample_uscc("buyer")?;
+    let open = |id: &str, terms: Terms| -> anyhow::Result<()> {
+        let trade = id.to_string();
+        let product = "FD-PRICE-2026".to_string();
+        call(ledger, &buyer, &Negotiate { id: trade.clone(), product, buyer: buyer_org.clone(), terms }, timeout)?;
+        call(ledger, &exchange, &CheckCompliance { trade: trade.clone(), report: h(b"deal compliance") }, timeout)?;
+        let document = h(format!("contract document {id}").as_bytes());
+        call(ledger, &provider, &Sign { trade: trade.clone(), document }, timeout)?;
+        call(ledger, &buyer, &Sign { trade: trade.clone(), document }, timeout)?;
+        call(ledger, &exchange, &Escrow { trade, amount_fen: 5_000_000 }, timeout)?;
+        Ok(())
+    };
+    // 1. Compute in place ("usable but not visible"): the job and its result's hash.
+    open("LIC-2026-0001", terms(DeliveryMode::ComputeInPlace, None))?;
+    let job =
+        ComputeJob { job_id: "JOB-0001".into(), job_hash: h(b"forecast job"), result_hash: h(b"forecast result") };
+    let result = job.result_hash;
+    call(ledger, &provider, &Deliver { trade: "LIC-2026-0001".into(), digest: version, job: Some(job) }, timeout)?;
+    call(ledger, &buyer, &Accept { trade: "LIC-2026-0001".into(), digest: result }, timeout)?;
     call(ledger, &exchange, &Settle { trade: "LIC-2026-0001".into() }, timeout)?;
     call(
         ledger,
@@ -237,10 +262,113 @@ fn data(ledger: &Arc<Ledger>, timeout: Duration) -> anyhow::Result<()> {
         &RecordUse {
             trade: "LIC-2026-0001".into(),
             purpose: "price forecasting".into(),
-            derived: Some(Hash(jialing_core::sha256(b"derived forecast").0)),
+            scenario: "county agricultural dashboard".into(),
+            fields: vec!["date".into(), "price".into()],
+            mode: DeliveryMode::ComputeInPlace,
+            derived: Some(h(b"derived forecast")),
         },
         timeout,
     )?;
+    // 2. A silent buyer: a download with a 2-second agreed inspection period, never
+    //    accepted nor disputed; once it has passed, the exchange settles (deemed acceptance).
+    open("LIC-2026-0002", terms(DeliveryMode::Download, Some(2_000)))?;
+    call(ledger, &provider, &Deliver { trade: "LIC-2026-0002".into(), digest: version, job: None }, timeout)?;
+    let delivered_ms = ledger.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
+    // 3. A dispute settled by arbitration with a partial refund.
+    open("LIC-2026-0003", terms(DeliveryMode::Download, None))?;
+    call(ledger, &provider, &Deliver { trade: "LIC-2026-0003".into(), digest: version, job: None }, timeout)?;
+    call(
+        ledger,
+        &buyer,
+        &Dispute {
+            trade: "LIC-2026-0003".into(),
+            grounds: "the 2026-03 price rows are missing".into(),
+            evidence: Some(h(b"row count report")),
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &exchange,
+        &Arbitrate {
+            trade: "LIC-2026-0003".into(),
+            outcome: Outcome::PartialRefund { refund_fen: 1_500_000 },
+            document: h(b"arbitration award 2026-0003"),
+        },
+        timeout,
+    )?;
+    // 4. The product as an asset: the data regulator certifies the testing laboratory
+    //    for valuation, it values the dataset, the exchange issues a data asset voucher
+    //    to the provider, who pledges it to the rural commercial bank for a loan.
+    use jialing_contracts::data::assets::{Appraise, CertifyAppraiser, IssueVoucher, PledgeVoucher};
+    use jialing_contracts::data::types::ValuationMethod;
+    let year_on = now + 365 * 86_400_000;
+    call(
+        ledger,
+        &sample_key("bigdata", "op"),
+        &CertifyAppraiser {
+            org: sample_uscc("lab")?,
+            certificate: h(b"appraiser certificate"),
+            valid_until_ms: year_on,
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &sample_key("lab", "op"),
+        &Appraise {
+            product: "FD-PRICE-2026".into(),
+            method: ValuationMethod::Income,
+            value_fen: 80_000_000,
+            report: h(b"valuation report FD-PRICE-2026"),
+            valid_until_ms: year_on,
+        },
+        timeout,
+    )?;
+    call(ledger, &exchange, &IssueVoucher { id: DEMO_VOUCHER.into(), product: "FD-PRICE-2026".into() }, timeout)?;
+    call(
+        ledger,
+        &provider,
+        &PledgeVoucher { voucher: DEMO_VOUCHER.into(), lender: sample_uscc("bank")?, contract: h(b"pledge contract") },
+        timeout,
+    )?;
+    // 5. Matching: the bank posts a demand, the provider answers with its dataset, the
+    //    exchange records the match, which opens a negotiation for the bank.
+    use jialing_contracts::data::market::{AnswerDemand, PostDemand, RecordMatch};
+    call(
+        ledger,
+        &sample_key("bank", "op"),
+        &PostDemand {
+            id: "DEM-2026-0001".into(),
+            category: "agriculture".into(),
+            purpose: "farm loan credit scoring".into(),
+            budget_min_fen: 1_000_000,
+            budget_max_fen: 6_000_000,
+            expires_ms: now + 30 * 86_400_000,
+        },
+        timeout,
+    )?;
+    call(
+        ledger,
+        &provider,
+        &AnswerDemand { demand: "DEM-2026-0001".into(), product: "FD-PRICE-2026".into() },
+        timeout,
+    )?;
+    let mut matched = terms(DeliveryMode::Api, None);
+    matched.purpose = "farm loan credit scoring".into();
+    call(
+        ledger,
+        &exchange,
+        &RecordMatch {
+            demand: "DEM-2026-0001".into(),
+            product: "FD-PRICE-2026".into(),
+            trade: "LIC-2026-0004".into(),
+            terms: matched,
+        },
+        timeout,
+    )?;
+    crate::devnet::wait_clock_past(delivered_ms + 2_000, timeout)?;
+    call(ledger, &exchange, &Settle { trade: "LIC-2026-0002".into() }, timeout)?;
     tracing::info!(target: "jialing::demo", "data-trading scenario on the ledger: GET /v1/data/product/FD-PRICE-2026");
     Ok(())
 }

@@ -187,6 +187,19 @@ pub async fn run(
     result
 }
 
+/// Waits (bounded) until this node's clock is a second past `after_ms`, so the next
+/// block, stamped with a proposer's clock, is dated after it.
+pub fn wait_clock_past(after_ms: u64, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if crate::solo::now_ms() > after_ms.saturating_add(1_000) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    anyhow::bail!("the clock did not pass {after_ms} ms within {timeout:?}")
+}
+
 /// Waits until `ledger` commits `hash` (bounded).
 pub fn wait_committed(ledger: &Arc<Ledger>, hash: &jialing_core::TxHash, timeout: Duration) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + timeout;

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod consensus;
 pub mod consumer;
+pub mod data_views;
 pub mod demo;
 pub mod demo_credit;
 pub mod demo_registers;

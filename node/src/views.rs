@@ -21,7 +21,8 @@ pub const CREDIT_READERS: &[Role] = credit::QUERY_ROLES;
 /// How far a request's time may be from the node's clock (replay window).
 pub const REQUEST_WINDOW_MS: u64 = 5 * 60 * 1000;
 
-fn read<T: borsh::BorshDeserialize>(ledger: &Ledger, key: &[u8]) -> Result<Option<T>, ApiError> {
+/// Reads and decodes one state value.
+pub(crate) fn read<T: borsh::BorshDeserialize>(ledger: &Ledger, key: &[u8]) -> Result<Option<T>, ApiError> {
     let Some(b) = ledger.store.get(key).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))?
     else {
         return Ok(None);
@@ -190,9 +191,14 @@ fn data_licences_read(api: &Api, uscc: String, headers: &HeaderMap) -> Result<Js
     for (_, _, hash) in api.ledger.store.history(&tag, 0, 100_000)? {
         let Some((_, stx)) = api.ledger.store.signed_tx(&hash)? else { continue };
         let id = match (stx.tx.contract.as_str(), stx.tx.method.as_str()) {
-            ("data", "contract") => {
-                encoding::decode::<jialing_contracts::data::methods::Contract>("contract", &stx.tx.payload)
+            ("data", "negotiate") => {
+                encoding::decode::<jialing_contracts::data::negotiation::Negotiate>("negotiate", &stx.tx.payload)
                     .map(|c| c.id)
+                    .ok()
+            }
+            ("data", "record_match") => {
+                encoding::decode::<jialing_contracts::data::market::RecordMatch>("record_match", &stx.tx.payload)
+                    .map(|m| m.trade)
                     .ok()
             }
             ("data", "transfer") => {

@@ -359,6 +359,48 @@ pub fn free_ports(n: u16) -> u16 {
     0
 }
 
+/// Runs the `jialing` CLI against `node`: (exit code, stdout, stderr).
+pub fn jialing(node: &str, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+    let out = Command::new(binary("jialing")?).arg("--node").arg(node).args(args).output()?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// `jialing-node devnet` (five processes and the demo scenario) in `dir/devnet`,
+/// killed on drop.
+pub struct Devnet {
+    child: Child,
+    /// The full node's member API URL.
+    pub full: String,
+}
+
+impl Devnet {
+    /// Starts the devnet; its APIs take a free block of ports (public listeners too).
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        // APIs on api..api+4, public listeners on api+80..api+84: the whole block is free.
+        let api = free_ports(85);
+        let p2p = free_ports(10);
+        let child = Command::new(binary("jialing-node")?)
+            .args(["devnet", "--dir"])
+            .arg(dir.join("devnet"))
+            .args(["--port", &api.to_string(), "--p2p-port", &p2p.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Devnet { child, full: format!("http://127.0.0.1:{}", api + 4) })
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A multi-node testnet generated with `jialing-node testnet` (Malachite consensus over
 /// libp2p between real processes on loopback).
 pub struct Network {

@@ -10,37 +10,19 @@
 //! installs them. Missing tools fail the test with that instruction.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jialing_core::{Block, CommitCertificate, encoding};
-use jialing_tests::{binary, free_ports, get};
+use jialing_tests::{Devnet, get, jialing};
 
 const LOT: &str = "FD-POMELO-2026-001";
 const GTIN: &str = "06901234567892";
-
-struct Devnet(Child);
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn tool(name: &str) -> anyhow::Result<()> {
     let ok = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output()?.status.success();
     anyhow::ensure!(ok, "{name} is not installed: run scripts/test (it installs chromium and zbar-tools)");
     Ok(())
-}
-
-fn jialing(node: &str, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
-    let out = Command::new(binary("jialing")?).arg("--node").arg(node).args(args).output()?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
 }
 
 fn http_status(url: &str) -> anyhow::Result<u16> {
@@ -75,18 +57,8 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     tool("chromium")?;
     tool("zbarimg")?;
     let dir = tempfile::tempdir()?;
-    // APIs on api..api+4, public listeners on api+80..api+84: the whole block is free.
-    let api = free_ports(85);
-    let p2p = free_ports(10);
-    let child = Command::new(binary("jialing-node")?)
-        .args(["devnet", "--dir"])
-        .arg(dir.path().join("devnet"))
-        .args(["--port", &api.to_string(), "--p2p-port", &p2p.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let _devnet = Devnet(child);
-    let full = format!("http://127.0.0.1:{}", api + 4);
+    let devnet = Devnet::start(dir.path())?;
+    let full = devnet.full.clone();
     let genesis = dir.path().join("devnet/genesis.toml");
 
     // Wait until the demo's lot is on the full node with its certificate.

@@ -12,6 +12,7 @@ use crate::output::{self, Output};
 use crate::sdk::Client;
 
 pub mod audit;
+pub mod data;
 pub mod epcis;
 pub mod gov;
 pub mod keys;
@@ -78,6 +79,10 @@ pub enum Command {
     /// proposals.
     #[command(subcommand)]
     Gov(gov::GovCommand),
+    /// Dataset integrity: digest a file, verify it against a registered data product,
+    /// prove and check single chunks.
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 /// How to wait for a submitted transaction.
@@ -115,6 +120,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Audit(a) => audit::run(a, &client(), out),
         Command::Qr(q) => qr::run(q, &client(), out),
         Command::Gov(g) => gov::run(g, &client(), out),
+        Command::Data(d) => data::run(d, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;

@@ -1,13 +1,35 @@
 //! The data-trading contract (register 2): data products registered with their
 //! content hash, reviewed and registered by the exchange (important data needs the data
-//! regulator's approval; negative-list categories are refused), listed, and traded:
-//! contract -> escrow -> delivery (digest must equal the registered version hash,
-//! within the licence term) -> acceptance within the inspection period (or dispute)
-//! -> settlement minus the exchange's fee -> licence active until it expires, is
-//! revoked or is terminated. Licences move only if transferable; use is recorded with
-//! its purpose and any derived dataset (lineage).
+//! regulator's approval; negative-list categories are refused), listed, objected to
+//! (disputed -> registered or cancelled by the exchange), frozen by the data regulator,
+//! and traded: negotiating -> compliance-checked -> contracted (both parties sign the
+//! same document hash) -> escrow -> delivery (digest must equal the registered version
+//! hash, within the licence term) -> acceptance with the buyer's digest within the
+//! inspection period (a mismatch is a dispute), deemed acceptance after it, or dispute
+//! -> arbitration (deliver again, partial or full refund, settle) -> settlement minus
+//! the exchange's fee -> licence active until it expires, is revoked or is terminated.
+//! Every fen paid in ends as settlement, fee or refund ([`types::Trade::escrow_balances`]).
+//! Licences move only if transferable; use is recorded with its purpose and any
+//! derived dataset (lineage).
 
+/// Implements [`crate::registry::CallPayload`] for a data-contract payload.
+macro_rules! payload {
+    ($t:ident, $m:literal) => {
+        impl crate::registry::CallPayload for $t {
+            const CONTRACT: &'static str = "data";
+            const METHOD: &'static str = $m;
+        }
+    };
+}
+
+pub mod assets;
+pub mod digest;
+pub mod disputes;
+pub mod freeze;
+pub mod lineage;
+pub mod market;
 pub mod methods;
+pub mod negotiation;
 pub mod types;
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -15,7 +37,12 @@ use jialing_core::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{Method, from_json_of, json_of};
+use assets::*;
+use disputes::*;
+use freeze::*;
+use market::*;
 use methods::*;
+use negotiation::*;
 
 /// Data-trading parameters.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -41,7 +68,28 @@ impl Default for DataParams {
 
 /// `data/product/{id}` → [`types::DataProduct`].
 pub fn product_key(id: &str) -> Vec<u8> {
-    crate::keys::with_id("data/product/", id)
+    crate::keys::with_id(PRODUCT_PREFIX, id)
+}
+
+/// `data/voucher/{id}` → [`types::Voucher`].
+pub fn voucher_key(id: &str) -> Vec<u8> {
+    crate::keys::with_id("data/voucher/", id)
+}
+
+/// The prefix of demand keys.
+pub const DEMAND_PREFIX: &str = "data/demand/";
+
+/// The prefix of product keys.
+pub const PRODUCT_PREFIX: &str = "data/product/";
+
+/// `data/demand/{id}` → [`market::Demand`].
+pub fn demand_key(id: &str) -> Vec<u8> {
+    crate::keys::with_id(DEMAND_PREFIX, id)
+}
+
+/// `data/appraiser/{uscc}` → [`types::Appraiser`].
+pub fn appraiser_key(org: &jialing_core::Uscc) -> Vec<u8> {
+    crate::keys::with_id("data/appraiser/", org.as_str())
 }
 
 /// `data/trade/{id}` → [`types::Trade`] (the trade and the licence it becomes).
@@ -62,6 +110,11 @@ macro_rules! method {
         }
     };
 }
+
+/// Who may act for its own organisation (object, appraise if certified, hold and
+/// pledge vouchers): every role but admin and the read-only auditor, as for credit
+/// subjects.
+pub const MEMBER_ROLES: &[Role] = crate::credit::SUBJECT_ROLES;
 
 /// The data-trading contract's methods.
 pub const METHODS: &[Method] = &[
@@ -97,11 +150,55 @@ pub const METHODS: &[Method] = &[
     method!("list", &[Role::DataProvider], "list a registered product with its price", list, List),
     method!("suspend", &[Role::Exchange, Role::DataProvider], "suspend a listing", suspend, Suspend),
     method!(
-        "contract",
+        "reinstate",
         &[Role::Exchange],
-        "record the licence contract between provider and buyer (scope, term, price)",
-        contract,
-        Contract
+        "lift a suspension (the exchange's own suspension is lifted only this way)",
+        reinstate,
+        Reinstate
+    ),
+    method!(
+        "object",
+        MEMBER_ROLES,
+        "object to a product's registration, with the evidence's hash (any member)",
+        object,
+        Object
+    ),
+    method!(
+        "decide_objection",
+        &[Role::Exchange],
+        "uphold (product cancelled) or dismiss (registered again) the objections to a product",
+        decide_objection,
+        DecideObjection
+    ),
+    method!("freeze", &[Role::DataRegulator], "freeze a product or a licence (data regulator)", freeze, Freeze),
+    method!("unfreeze", &[Role::DataRegulator], "lift a freeze (data regulator)", unfreeze, Unfreeze),
+    method!(
+        "negotiate",
+        &[Role::DataBuyer, Role::Exchange],
+        "open a trade on a listed product with proposed terms (the buyer, or the exchange after a match)",
+        negotiate,
+        Negotiate
+    ),
+    method!(
+        "revise",
+        &[Role::DataProvider, Role::DataBuyer],
+        "revise the terms while negotiating (either party)",
+        revise,
+        Revise
+    ),
+    method!(
+        "check_compliance",
+        &[Role::Exchange],
+        "record the exchange's compliance check of a negotiated deal",
+        check_compliance,
+        CheckCompliance
+    ),
+    method!(
+        "sign",
+        &[Role::DataProvider, Role::DataBuyer],
+        "sign the contract document by its hash; the second party's signature makes the contract",
+        sign,
+        Sign
     ),
     method!("escrow", &[Role::Exchange], "record the buyer's payment into escrow", escrow, Escrow),
     method!(
@@ -111,12 +208,25 @@ pub const METHODS: &[Method] = &[
         deliver,
         Deliver
     ),
-    method!("accept", &[Role::DataBuyer], "accept a delivery within the inspection period", accept, Accept),
+    method!(
+        "accept",
+        &[Role::DataBuyer],
+        "accept a delivery within the inspection period with the digest computed on it (a mismatch disputes)",
+        accept,
+        Accept
+    ),
     method!("dispute", &[Role::DataBuyer], "dispute a delivery within the inspection period", dispute, Dispute),
+    method!(
+        "arbitrate",
+        &[Role::Exchange],
+        "decide a dispute: deliver again, partial or full refund, or settle (award document hash)",
+        arbitrate,
+        Arbitrate
+    ),
     method!(
         "settle",
         &[Role::Exchange],
-        "settle an accepted trade (provider paid minus the fee): the licence becomes active",
+        "settle an accepted trade, or one whose inspection period passed without dispute (deemed acceptance)",
         settle,
         Settle
     ),
@@ -143,6 +253,63 @@ pub const METHODS: &[Method] = &[
         attest_deletion,
         AttestDeletion
     ),
+    method!(
+        "post_demand",
+        &[Role::DataBuyer],
+        "post a data demand: category, purpose, budget range, expiry",
+        post_demand,
+        PostDemand
+    ),
+    method!(
+        "answer_demand",
+        &[Role::DataProvider],
+        "answer an open demand with a listed product of the signer's in its category and budget",
+        answer_demand,
+        AnswerDemand
+    ),
+    method!(
+        "record_match",
+        &[Role::Exchange],
+        "match a demand with an answer: opens the negotiation for the demand's buyer",
+        record_match,
+        RecordMatch
+    ),
+    method!(
+        "certify_appraiser",
+        &[Role::DataRegulator],
+        "certify a member organisation for data valuation, until a date (data regulator)",
+        certify_appraiser,
+        CertifyAppraiser
+    ),
+    method!(
+        "appraise",
+        MEMBER_ROLES,
+        "record a valuation of a registered product (certified appraisers: method, value, report hash, validity)",
+        appraise,
+        Appraise
+    ),
+    method!(
+        "issue_voucher",
+        &[Role::Exchange],
+        "issue a data asset voucher to the rights holder of a registered product",
+        issue_voucher,
+        IssueVoucher
+    ),
+    method!(
+        "transfer_voucher",
+        MEMBER_ROLES,
+        "transfer a voucher the signer's organisation holds (not while pledged)",
+        transfer_voucher,
+        TransferVoucher
+    ),
+    method!(
+        "pledge_voucher",
+        MEMBER_ROLES,
+        "pledge a voucher the signer's organisation holds to a lender",
+        pledge_voucher,
+        PledgeVoucher
+    ),
+    method!("release_voucher", MEMBER_ROLES, "release a pledged voucher (the lender)", release_voucher, ReleaseVoucher),
     method!(
         "deregister",
         &[Role::DataProvider],

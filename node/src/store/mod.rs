@@ -286,6 +286,20 @@ impl Store {
         Ok(self.state.get(jialing_contracts::keys::member(key))?.is_some())
     }
 
+    /// Committed state entries whose key starts with `prefix`, in key order, at most
+    /// `limit` (for public listings such as the data market).
+    pub fn state_scan(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.state.prefix(prefix) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = kv.into_inner()?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Every state entry (used once at startup to rebuild the state tree).
     pub fn state_entries(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
         self.state.iter().map(|kv| {
@@ -294,6 +308,9 @@ impl Store {
         })
     }
 }
+
+/// A state entry: key and value bytes.
+pub type StateEntry = (Vec<u8>, Vec<u8>);
 
 impl StateView for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {

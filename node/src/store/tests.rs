@@ -54,3 +54,18 @@ fn commit_reopen_history_and_order() {
     assert!(s.history(&IndexTag { kind: TagKind::Lot, id: "L".into() }, 0, 10).unwrap().is_empty());
     assert_eq!(s.receipts(1).unwrap().len(), 1);
 }
+
+#[test]
+fn state_scan_reads_one_prefix_in_key_order_up_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let mut w = BTreeMap::new();
+    for k in ["data/demand/B", "data/demand/A", "data/product/A", "data/demandX"] {
+        w.insert(k.as_bytes().to_vec(), Some(k.as_bytes().to_vec()));
+    }
+    s.commit(&CommitBatch { header: &header(0), certificate: None, txs: &[], receipts: &[], writes: &w }).unwrap();
+    let keys =
+        |limit| -> Vec<Vec<u8>> { s.state_scan(b"data/demand/", limit).unwrap().into_iter().map(|(k, _)| k).collect() };
+    assert_eq!(keys(10), vec![b"data/demand/A".to_vec(), b"data/demand/B".to_vec()]);
+    assert_eq!(keys(1), vec![b"data/demand/A".to_vec()]);
+}
