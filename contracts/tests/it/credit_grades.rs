@@ -198,6 +198,8 @@ fn register_product(l: &mut TestLedger, id: &str) {
         personal_info: false,
         version_hash: Hash([0xab; 32]),
         size_bytes: 1 << 20,
+        source_licence: None,
+        holders: vec![],
     };
     expect_ok(&l.call(&key("provider"), &p).unwrap());
     expect_ok(&l.call(&key("exchange"), &Review { product: id.into(), report: Hash([1; 32]) }).unwrap());

@@ -138,7 +138,8 @@ impl Store {
             batch.insert(&self.txs, hash.0, encoding::encode(&rec));
             batch.insert(&self.receipts, layout::position_key(h, i as u32), encoding::encode(receipt));
             for tag in &receipt.tags {
-                batch.insert(&self.index, index_key(tag, h, i as u32), hash.0);
+                // The key holds the position; the hash is read from the block's list.
+                batch.insert(&self.index, index_key(tag, h, i as u32), []);
             }
         }
         for (k, v) in b.writes {
@@ -268,6 +269,7 @@ impl Store {
         let mut end = prefix.clone();
         end.extend_from_slice(&[0xff; 12]);
         let mut out = Vec::new();
+        let mut block: Option<(u64, Vec<TxHash>)> = None;
         for kv in self.index.range(start..=end) {
             if out.len() >= limit {
                 break;
@@ -275,8 +277,20 @@ impl Store {
             let (k, v) = kv.into_inner()?;
             let (height, index) =
                 layout::decode_position(&k[prefix.len()..]).ok_or_else(|| corrupt("index key", "bad position"))?;
-            let hash: [u8; 32] = v.as_ref().try_into().map_err(|_| corrupt("index value", "not 32 bytes"))?;
-            out.push((height, index, Hash(hash)));
+            let hash = match v.len() {
+                // Stores written before the index dropped its values kept the hash.
+                32 => Hash(v.as_ref().try_into().map_err(|_| corrupt("index value", "not 32 bytes"))?),
+                0 => {
+                    if block.as_ref().is_none_or(|(h, _)| *h != height) {
+                        let hashes = self.block_tx_hashes(height)?.ok_or_else(|| corrupt("index", "no block list"))?;
+                        block = Some((height, hashes));
+                    }
+                    let hashes = block.as_ref().map(|(_, l)| l.as_slice()).unwrap_or_default();
+                    *hashes.get(index as usize).ok_or_else(|| corrupt("index", "position past the block"))?
+                }
+                _ => return Err(corrupt("index value", "neither empty nor 32 bytes")),
+            };
+            out.push((height, index, hash));
         }
         Ok(out)
     }
