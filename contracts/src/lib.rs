@@ -13,6 +13,7 @@
 //! - [`registry`]: the table of contract methods, each with the roles allowed to call it.
 //! - [`membership`], [`trace`], [`data`], [`credit`], [`governance`]: the contracts.
 //! - [`receipt`]: what each transaction produced, including why it was refused.
+//! - [`visibility`]: the read policy (who may read each payload and state value).
 
 pub mod block_validator;
 pub mod credit;
@@ -29,6 +30,7 @@ pub mod registry;
 pub mod state;
 pub mod testkit;
 pub mod trace;
+pub mod visibility;
 
 pub use error::{AdmissionError, ContractError};
 pub use executor::{BlockContext, BlockExecutor, BlockOutcome, Tx};

@@ -12,6 +12,7 @@ use jialing_core::{Hash, PublicKey, SignedTransaction, TxHash, encoding};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::{self, Caller, ReadRequest};
 use crate::app::{Ledger, SubmitError};
 use crate::store::StoreError;
 
@@ -338,13 +339,17 @@ fn receipt_json(r: &jialing_contracts::Receipt) -> Value {
     json!({"tx_hash": r.tx_hash, "status": status, "code": code, "message": message, "tags": r.tags})
 }
 
-async fn tx_status(State(api): State<Api>, Path(hash): Path<String>) -> ApiResult {
+async fn tx_status(State(api): State<Api>, Path(hash): Path<String>, req: ReadRequest) -> ApiResult {
     let hash = parse_hash(&hash)?;
-    blocking(api.reads.clone(), move || tx_status_read(&api, hash)).await
+    blocking(api.reads.clone(), move || req.answer(&api, |c| tx_status_read(&api, hash, c))).await
 }
 
-fn tx_status_read(api: &Api, hash: Hash) -> ApiResult {
+fn tx_status_read(api: &Api, hash: Hash, caller: &Caller) -> ApiResult {
     if let Some(p) = api.ledger.mempool.lock().ok().and_then(|p| p.get(&hash).cloned()) {
+        if !caller.sees(&access::tx_visibility(&api.ledger, &p.tx)) {
+            let public = access::redacted_entry(None, None, None, &p.tx, None);
+            return Ok(Json(json!({"hash": hash, "status": "pending", "tx": public})));
+        }
         return Ok(Json(json!({"hash": hash, "status": "pending", "tx": tx_json(&p.tx)})));
     }
     let Some((rec, stx)) = api.ledger.store.signed_tx(&hash)? else {
@@ -352,6 +357,14 @@ fn tx_status_read(api: &Api, hash: Hash) -> ApiResult {
     };
     let receipt = api.ledger.store.receipt(rec.height, rec.index)?;
     let time = api.ledger.store.header(rec.height)?.map(|h| h.time_ms);
+    if !caller.sees(&access::tx_visibility(&api.ledger, &stx)) {
+        let public =
+            access::redacted_entry(Some(rec.height), Some(rec.index), time, &stx, receipt.map(|r| r.status).as_ref());
+        return Ok(Json(json!({
+            "hash": hash, "status": "committed", "height": rec.height, "index": rec.index, "time_ms": time,
+            "receipt": {"tx_hash": hash, "status": public["status"], "code": public["code"]}, "tx": public,
+        })));
+    }
     Ok(Json(json!({
         "hash": hash, "status": "committed", "height": rec.height, "index": rec.index, "time_ms": time,
         "receipt": receipt.as_ref().map(receipt_json), "tx": tx_json(&stx),
@@ -401,7 +414,15 @@ struct HistoryQuery {
 }
 
 /// The history of an object: every committed transaction tagged with it.
-pub fn history(ledger: &Ledger, tag: &IndexTag, from_height: u64, limit: usize) -> Result<Vec<Value>, StoreError> {
+/// Transactions `caller` may not read appear as their public part only
+/// ([`crate::access::redacted_entry`]).
+pub fn history(
+    ledger: &Ledger,
+    tag: &IndexTag,
+    from_height: u64,
+    limit: usize,
+    caller: &Caller,
+) -> Result<Vec<Value>, StoreError> {
     let mut out = Vec::new();
     let mut time_cache: Option<(u64, u64)> = None;
     for (height, index, hash) in ledger.store.history(tag, from_height, limit)? {
@@ -415,6 +436,11 @@ pub fn history(ledger: &Ledger, tag: &IndexTag, from_height: u64, limit: usize) 
                 t
             }
         };
+        if !caller.sees(&access::tx_visibility(ledger, &stx)) {
+            let status = receipt.map(|r| r.status);
+            out.push(access::redacted_entry(Some(height), Some(index), Some(time_ms), &stx, status.as_ref()));
+            continue;
+        }
         let (status, code, message) = match receipt.map(|r| r.status) {
             Some(TxStatus::Ok) => ("ok", None, None),
             Some(TxStatus::Refused { code, message }) => ("refused", Some(code), Some(message)),
@@ -446,17 +472,22 @@ pub fn state_json<T: borsh::BorshDeserialize + serde::Serialize>(
     Ok(Some(serde_json::to_value(&v).unwrap_or(Value::Null)))
 }
 
-async fn org(State(api): State<Api>, Path(uscc): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
-    blocking(api.reads.clone(), move || org_read(&api, &uscc, &q)).await
+async fn org(
+    State(api): State<Api>,
+    Path(uscc): Path<String>,
+    Query(q): Query<HistoryQuery>,
+    req: ReadRequest,
+) -> ApiResult {
+    blocking(api.reads.clone(), move || req.answer(&api, |c| org_read(&api, &uscc, &q, c))).await
 }
 
-fn org_read(api: &Api, uscc: &str, q: &HistoryQuery) -> ApiResult {
+fn org_read(api: &Api, uscc: &str, q: &HistoryQuery, caller: &Caller) -> ApiResult {
     let code = jialing_core::Uscc::parse(uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let org =
         state_json::<jialing_contracts::membership::Organisation>(&api.ledger, &jialing_contracts::keys::org(&code))?
             .ok_or_else(|| ApiError::not_found(format!("organisation {code} is not a member")))?;
     let tag = IndexTag { kind: TagKind::Org, id: code.to_string() };
-    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
     Ok(Json(json!({"org": org, "history": hist})))
 }
 
@@ -464,16 +495,17 @@ async fn history_route(
     State(api): State<Api>,
     Path((kind, id)): Path<(String, String)>,
     Query(q): Query<HistoryQuery>,
+    req: ReadRequest,
 ) -> ApiResult {
-    blocking(api.reads.clone(), move || history_read(&api, kind, id, &q)).await
+    blocking(api.reads.clone(), move || req.answer(&api, |c| history_read(&api, kind, id, &q, c))).await
 }
 
-fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery) -> ApiResult {
+fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery, caller: &Caller) -> ApiResult {
     let kind: TagKind = serde_json::from_value(json!(kind)).map_err(|_| {
         ApiError::bad_request(format!("unknown kind {kind:?}: use org, key, product, lot, data_product, licence, credit_subject, credit_record or proposal"))
     })?;
     let tag = IndexTag { kind, id };
-    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
     Ok(Json(json!({"history": hist})))
 }
 
@@ -484,16 +516,21 @@ async fn methods() -> Json<Value> {
     Json(json!(all))
 }
 
-async fn lot(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
-    blocking(api.reads.clone(), move || lot_read(&api, id, &q)).await
+async fn lot(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+    req: ReadRequest,
+) -> ApiResult {
+    blocking(api.reads.clone(), move || req.answer(&api, |c| lot_read(&api, id, &q, c))).await
 }
 
-fn lot_read(api: &Api, id: String, q: &HistoryQuery) -> ApiResult {
+fn lot_read(api: &Api, id: String, q: &HistoryQuery, caller: &Caller) -> ApiResult {
     jialing_contracts::trace::rules::id_format("lot id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let lot = state_json::<jialing_contracts::trace::types::Lot>(&api.ledger, &jialing_contracts::trace::lot_key(&id))?
         .ok_or_else(|| ApiError::not_found(format!("lot {id} is not on the ledger")))?;
     let tag = IndexTag { kind: TagKind::Lot, id };
-    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
     Ok(Json(json!({"lot": lot, "history": hist})))
 }
 
@@ -541,7 +578,8 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
         None => None,
     };
     let tag = IndexTag { kind: TagKind::Lot, id: id.clone() };
-    let hist = history(&api.ledger, &tag, 0, 10_000)?;
+    // The export is public: what an unsigned caller may read.
+    let hist = history(&api.ledger, &tag, 0, 10_000, &Caller::Public)?;
     let mut orgs = Vec::new();
     for h in &hist {
         let org = match h["signer"].as_str().and_then(|k| PublicKey::from_hex(k).ok()) {

@@ -211,7 +211,8 @@ fn load(ledger: &Ledger, item: &str, lot_id: &str) -> Result<PageData, CodeError
         return Err(CodeError::Unknown(format!("lot {lot_id} is not a lot of product {item}")));
     }
     let tag = IndexTag { kind: TagKind::Lot, id: lot_id.to_string() };
-    let history = crate::api::history(ledger, &tag, 0, 500).map_err(|e| CodeError::Unknown(e.to_string()))?;
+    let history = crate::api::history(ledger, &tag, 0, 500, &crate::access::Caller::Public)
+        .map_err(|e| CodeError::Unknown(e.to_string()))?;
     Ok(PageData { lot, product, history })
 }
 
