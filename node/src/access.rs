@@ -88,16 +88,23 @@ impl ReadRequest {
         }
         let unauthorised = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, "unsigned_request", m);
         let h = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (Some(key), Some(time), Some(sig)) =
-            (h(query::HEADER_KEY), h(query::HEADER_TIME), h(query::HEADER_SIGNATURE))
+        let (Some(key), Some(time), Some(nonce), Some(sig)) =
+            (h(query::HEADER_KEY), h(query::HEADER_TIME), h(query::HEADER_NONCE), h(query::HEADER_SIGNATURE))
         else {
             return Err(unauthorised(format!(
-                "a signed request needs the headers {}, {} and {}",
+                "a signed request needs the headers {}, {}, {} and {}",
                 query::HEADER_KEY,
                 query::HEADER_TIME,
+                query::HEADER_NONCE,
                 query::HEADER_SIGNATURE
             )));
         };
+        if !query::nonce_ok(&nonce) {
+            return Err(unauthorised(format!(
+                "bad {}: use 16 to 64 lowercase hex digits, fresh for every request",
+                query::HEADER_NONCE
+            )));
+        }
         let key = PublicKey::from_hex(&key).map_err(|e| unauthorised(format!("bad {}: {e}", query::HEADER_KEY)))?;
         let time: u64 =
             time.parse().map_err(|_| unauthorised(format!("bad {}: not a number of ms", query::HEADER_TIME)))?;
@@ -109,23 +116,68 @@ impl ReadRequest {
                 "request time {time} is more than 5 minutes from the node's clock {clock}: sign a fresh request"
             )));
         }
-        let digest = query::request_digest(&self.method, &self.target, time);
+        let audience = &api.info.query_audience;
+        let digest = query::request_digest(&self.method, &self.target, time, audience, &nonce);
         key.verify(&api.ledger.chain_id, Purpose::QueryRequest, &digest, &sig).map_err(|_| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "bad_signature",
-                "the request signature does not verify for this path, time and key",
+                format!(
+                    "the request signature does not verify for this path, time, nonce and key on this node (query_audience {audience} in /status; a request signed for another node is refused)"
+                ),
             )
         })?;
         let store = &api.ledger.store;
         let member = check_signer(&|k: &[u8]| store.get(k), &key, tip_time(&api.ledger).max(1))
             .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "not_member", e.to_string()))?;
+        let sig_hash = jialing_core::sha256(&sig.0);
+        api.replay.admit(sig_hash, time.saturating_add(REQUEST_WINDOW_MS), clock)?;
         let reader = Reader { org: member.org, roles: member.roles };
         let entry = json!({
             "logged_ms": crate::solo::now_ms(), "request_ms": time, "signer": key, "org": reader.org,
-            "roles": reader.roles, "query": self.target, "signature": sig,
+            "roles": reader.roles, "query": self.target, "signature_sha256": sig_hash,
         });
         Ok((Caller::Member { key, reader }, Some(entry)))
+    }
+}
+
+/// Most signatures the replay cache holds (a full cache refuses signed queries until
+/// entries expire: 100,000 in a five-minute window is over 300 signed queries a
+/// second).
+pub const REPLAY_CACHE_MAX: usize = 100_000;
+
+/// The hashes of the query signatures seen within the request window, each kept until
+/// its request time leaves the window: a signed query is answered once.
+#[derive(Default)]
+pub struct ReplayCache {
+    seen: std::sync::Mutex<std::collections::BTreeMap<jialing_core::Hash, u64>>,
+}
+
+impl ReplayCache {
+    /// Records `sig_hash` (valid until `expires_ms`) at node time `now_ms`; refuses a
+    /// signature seen before, and any new one while the cache is full of live entries.
+    pub fn admit(&self, sig_hash: jialing_core::Hash, expires_ms: u64, now_ms: u64) -> Result<(), ApiError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains_key(&sig_hash) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "replayed_request",
+                "this signed request was already answered; sign a fresh one (new nonce and time)",
+            ));
+        }
+        if seen.len() >= REPLAY_CACHE_MAX {
+            seen.retain(|_, exp| *exp > now_ms);
+        }
+        if seen.len() >= REPLAY_CACHE_MAX {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "too many signed queries in the request window; retry shortly",
+            )
+            .retry_after(5));
+        }
+        seen.insert(sig_hash, expires_ms);
+        Ok(())
     }
 }
 

@@ -27,6 +27,9 @@ pub struct NodeInfo {
     pub max_batch: usize,
     /// Address of the public listener, if it serves.
     pub public_api: Option<std::net::SocketAddr>,
+    /// The identity signed queries must name (`jialing_core::query`): the node key,
+    /// else the first validator key, else the chain id and member listener address.
+    pub query_audience: String,
 }
 
 /// The API's shared state.
@@ -36,6 +39,8 @@ pub struct Api {
     pub(crate) info: Arc<NodeInfo>,
     pub(crate) audit: Arc<crate::audit_log::AuditLog>,
     pub(crate) pages: Arc<crate::consumer::PageCache>,
+    /// Signatures of signed queries seen within the request window.
+    pub(crate) replay: Arc<access::ReplayCache>,
     /// Bounds the listener's store reads and submissions in flight on the blocking
     /// pool, including those whose request already timed out.
     pub(crate) reads: Arc<tokio::sync::Semaphore>,
@@ -154,6 +159,7 @@ pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::A
         info: Arc::new(info),
         audit,
         pages: Arc::new(crate::consumer::PageCache::default()),
+        replay: Arc::new(access::ReplayCache::default()),
         reads: Arc::new(tokio::sync::Semaphore::new(max_blocking)),
     }
 }
@@ -222,6 +228,7 @@ async fn status(State(api): State<Api>) -> ApiResult {
         "mempool_bytes": bytes,
         "node_key": api.info.node_key,
         "public_api": api.info.public_api.map(|a| format!("http://{a}")),
+        "query_audience": api.info.query_audience,
         "validator_key": api.info.validator_keys.first(),
     })))
 }

@@ -120,7 +120,13 @@ pub async fn run_hooked(
         public = %public_addr.map_or("off".to_string(), |a| format!("http://{a}")),
         "API listening (member API; public listener for the consumer page, public views and proofs)"
     );
+    let query_audience = match (&node_key, validator_keys.first()) {
+        (Some(k), _) => k.public().to_hex(),
+        (None, Some(k)) => k.public().to_hex(),
+        (None, None) => format!("{}@{}", ledger.chain_id, cfg.api.listen),
+    };
     let info = NodeInfo {
+        query_audience,
         node_key: node_key.as_ref().map(|k| k.public()),
         validator_keys: validator_keys.iter().map(|k| k.public()).collect(),
         max_batch: cfg.api.max_batch,

@@ -19,7 +19,7 @@ use jialing_contracts::testkit::{GENESIS_MS, initial_state, key, uscc, validator
 use jialing_contracts::trace::methods::{CreateLot, EventTime, RegisterProduct};
 use jialing_contracts::trace::types::{Category as Produce, Origin};
 use jialing_contracts::{CallPayload, StateView};
-use jialing_core::{CommitCertificate, Hash, Keypair, Purpose, Transaction, TxHash, query};
+use jialing_core::{CommitCertificate, Hash, Keypair, Transaction, TxHash, query};
 use jialing_node::app::App;
 use jialing_node::mempool::Mempool;
 use jialing_node::store::Store;
@@ -219,15 +219,27 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
     out
 }
 
+const AUDIENCE: &str = "node-under-test";
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// A fresh nonce per signed request.
+fn nonce() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("{:032x}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 async fn get(router: &axum::Router, path: &str, signer: Option<&Keypair>) -> (u16, String) {
+    let headers = signer.map(|k| query::signed_headers(k, CHAIN, "GET", path, now_ms(), AUDIENCE, &nonce()));
+    send(router, path, headers.as_ref().map(|h| h.as_slice()).unwrap_or_default()).await
+}
+
+async fn send(router: &axum::Router, path: &str, headers: &[(&str, String)]) -> (u16, String) {
     let mut req = Request::get(path);
-    if let Some(k) = signer {
-        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-        let sig = k.sign(CHAIN, Purpose::QueryRequest, &query::request_digest("GET", path, time));
-        req = req
-            .header(query::HEADER_KEY, k.public().to_hex())
-            .header(query::HEADER_TIME, time.to_string())
-            .header(query::HEADER_SIGNATURE, sig.to_hex());
+    for (name, value) in headers {
+        req = req.header(*name, value);
     }
     let resp = router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
     let status = resp.status().as_u16();
@@ -241,7 +253,13 @@ fn routes_in_source() -> BTreeSet<String> {
 }
 
 fn router(net: &Net, dir: &std::path::Path) -> axum::Router {
-    let info = jialing_node::api::NodeInfo { node_key: None, validator_keys: vec![], max_batch: 100, public_api: None };
+    let info = jialing_node::api::NodeInfo {
+        node_key: None,
+        validator_keys: vec![],
+        max_batch: 100,
+        public_api: None,
+        query_audience: AUDIENCE.into(),
+    };
     let audit = Arc::new(jialing_node::audit_log::AuditLog::open(&dir.join("queries.jsonl")).unwrap());
     jialing_node::api::router(jialing_node::api::state(net.app.ledger().clone(), info, audit, 4))
 }
@@ -327,4 +345,35 @@ async fn parties_read_their_own_items_and_outsiders_do_not() {
     assert!(s == 400 || s == 403, "{s}");
     let (s, body) = get(&r, "/v1/lot/L1", Some(&Keypair::from_label("stranger"))).await;
     assert_eq!(s, 403, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_or_misaddressed_signed_query_is_refused() {
+    let net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let path = "/v1/proof/state?key=credit/record/R-MINOR";
+    let auditor = key("audit");
+    let headers = query::signed_headers(&auditor, CHAIN, "GET", path, now_ms(), AUDIENCE, &nonce());
+    let (s, body) = send(&r, path, &headers).await;
+    assert_eq!(s, 200, "{body}");
+    // The same request again: refused, and not logged a second time.
+    let (s, body) = send(&r, path, &headers).await;
+    assert_eq!(s, 401, "{body}");
+    assert!(body.contains("replayed_request"), "{body}");
+    // Signed for another node: refused.
+    let other = query::signed_headers(&auditor, CHAIN, "GET", path, now_ms(), "another-node", &nonce());
+    let (s, body) = send(&r, path, &other).await;
+    assert_eq!(s, 401, "{body}");
+    assert!(body.contains("bad_signature") && body.contains(AUDIENCE), "{body}");
+    // Without a nonce, or with a malformed one: refused.
+    let (s, _) = send(&r, path, &headers[..2]).await;
+    assert_eq!(s, 401);
+    let bad = query::signed_headers(&auditor, CHAIN, "GET", path, now_ms(), AUDIENCE, "xyz");
+    assert_eq!(send(&r, path, &bad).await.0, 401);
+    // The log holds the one answered query, with the signature's hash, not the signature.
+    let log = std::fs::read_to_string(dir.path().join("queries.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    let sig = &headers[3].1;
+    assert!(!log.contains(sig.as_str()) && log.contains("signature_sha256"), "{log}");
 }

@@ -208,11 +208,18 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (code, out, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
     assert!(code == 0 && out.contains("extends block 1"), "{out}{err}");
 
-    // Audit: replay from the node, then from an export, then tampered exports.
+    // Audit: replay from the node, then from an export, then tampered exports. Raw
+    // blocks are for members: unsigned, the replay is refused; signed, it runs.
     let history = dir.path().join("validators.json");
     let hs = history.to_str().unwrap_or_default();
-    let (code, out, err) =
-        jialing(&full, &["audit", "replay", "--genesis", g, "--quiet", "--validator-history-out", hs])?;
+    let (code, _, err) = jialing(&full, &["audit", "replay", "--genesis", g, "--quiet"])?;
+    assert!(code != 0 && err.contains("unsigned_request"), "{err}");
+    let auditor_key = dir.path().join("devnet/keys/audit/operator.json");
+    let qk = auditor_key.to_str().unwrap_or_default();
+    let (code, out, err) = jialing(
+        &full,
+        &["--query-key", qk, "audit", "replay", "--genesis", g, "--quiet", "--validator-history-out", hs],
+    )?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("replayed_blocks=") && out.contains("OK:"), "{out}");
     // The devnet never changed its validators: an empty, valid history.
@@ -225,7 +232,8 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (ks, rs) = (key.to_str().unwrap_or_default(), rep.to_str().unwrap_or_default());
     let (code, _, err) = jialing(&full, &["keys", "new", "--out", ks])?;
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = jialing(&full, &["audit", "report", "--genesis", g, "--key", ks, "--out", rs])?;
+    let (code, out, err) =
+        jialing(&full, &["--query-key", qk, "audit", "report", "--genesis", g, "--key", ks, "--out", rs])?;
     assert!(code == 0 && out.contains("no findings"), "{out}{err}");
     let (code, out, err) = jialing(&full, &["verify", rs, "--genesis", g])?;
     assert!(code == 0 && out.contains("VERIFIED: audit report") && out.contains("of 4 validators"), "{out}{err}");
@@ -235,7 +243,8 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     assert!(code == 6 && err.contains("changed after signing"), "{err}");
 
     let export = dir.path().join("chain.hex");
-    let (code, _, err) = jialing(&full, &["audit", "export", "--out", export.to_str().unwrap_or_default()])?;
+    let (code, _, err) =
+        jialing(&full, &["--query-key", qk, "audit", "export", "--out", export.to_str().unwrap_or_default()])?;
     assert_eq!(code, 0, "{err}");
     let lines: Vec<String> = std::fs::read_to_string(&export)?.lines().map(str::to_string).collect();
     let h = lot["history"][3]["height"].as_u64().unwrap_or(1) as usize;
