@@ -19,6 +19,7 @@ pub mod membership;
 pub mod merkle;
 pub mod proof;
 pub mod query;
+pub mod query_log;
 pub mod state_tree;
 pub mod tx;
 

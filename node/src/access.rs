@@ -183,7 +183,7 @@ impl ReplayCache {
 
 fn log_query(api: &Api, entry: &Value) -> Result<(), ApiError> {
     let log = &api.audit;
-    log.record(entry).map_err(|e| {
+    log.record(entry).map(|_| ()).map_err(|e| {
         tracing::error!(target: "jialing::audit", error = %e, path = %log.path().display(), "audit log write failed; refusing the signed query");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "audit_log", "the query could not be recorded in the audit log, so it is refused")
     })?;
