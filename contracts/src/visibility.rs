@@ -5,7 +5,7 @@
 //! mechanism, `node/src/access.rs`). An item is either [`Visibility::Public`] or
 //! restricted to named roles and to the parties named by its content:
 //!
-//! - traceability, membership and governance: public (the consumer page and the
+//! - traceability, membership, governance and query-log anchors: public (the consumer page and the
 //!   regulators' oversight rest on them);
 //! - data products (catalogue, review, listing): public; trades and licences (the
 //!   `contract` .. `attest_deletion` methods, `data/trade/*`): the exchange, the data
@@ -141,6 +141,7 @@ pub const TX_READS: &[(&str, &str, TxRule)] = &[
     ("credit", "object", TxRule::Credit),
     ("credit", "resolve_objection", TxRule::Credit),
     ("credit", "log_query", TxRule::Credit),
+    ("audit", "anchor_queries", TxRule::Public),
 ];
 
 /// The read rule of a state key prefix.
@@ -166,6 +167,7 @@ pub const STATE_READS: &[(&str, StateRule)] = &[
     ("trace/", StateRule::Public),
     ("gov/", StateRule::Public),
     ("data/product/", StateRule::Public),
+    ("audit/", StateRule::Public),
     ("data/trade/", StateRule::Licence),
     ("credit/", StateRule::Credit),
 ];

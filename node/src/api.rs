@@ -203,6 +203,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/data/licences/{uscc}/full", get(crate::views::data_licences))
         .route("/v1/history/{kind}/{id}", get(history_route))
         .route("/v1/blocks/raw", get(crate::proofs::blocks_raw))
+        .route("/v1/audit/queries", get(query_log))
         .with_state(api)
 }
 
@@ -514,6 +515,44 @@ fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery, caller: &
     let tag = IndexTag { kind, id };
     let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
     Ok(Json(json!({"history": hist})))
+}
+
+/// Most bytes of query log one answer carries.
+const MAX_QUERY_LOG_BYTES: usize = 32 * 1024 * 1024;
+
+/// `GET /v1/audit/queries`: the node's query log as written (auditors; signed).
+async fn query_log(State(api): State<Api>, req: ReadRequest) -> ApiResult {
+    blocking(api.reads.clone(), move || {
+        req.answer(&api, |caller| {
+            caller.require_role(&[jialing_core::Role::Auditor], "the query log")?;
+            let head = api.audit.head();
+            let bytes = api.audit.read_all().map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "audit_log", format!("reading the query log: {e}"))
+            })?;
+            if bytes.len() > MAX_QUERY_LOG_BYTES {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!(
+                        "the query log is {} bytes; copy {} from the node and run jialing audit queries --file",
+                        bytes.len(),
+                        api.audit.path().display()
+                    ),
+                ));
+            }
+            let lines = String::from_utf8(bytes).map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "audit_log",
+                    format!("the query log is not UTF-8: {e}"),
+                )
+            })?;
+            Ok(Json(json!({
+                "log": api.info.query_audience, "count": head.count, "head": head.hash, "lines": lines,
+            })))
+        })
+    })
+    .await
 }
 
 async fn methods() -> Json<Value> {

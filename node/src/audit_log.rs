@@ -132,6 +132,78 @@ impl AuditLog {
     }
 }
 
+/// Anchors the log's head on the ledger every `every`: when the log holds more entries
+/// than the ledger's anchor of `audience` and no anchor of ours is pending, submits
+/// `audit.anchor_queries` signed with `key` (a member key of the node's organisation).
+/// Runs until the task is dropped; failures are logged and retried at the next tick.
+pub async fn anchor_loop(
+    ledger: std::sync::Arc<crate::app::Ledger>,
+    log: std::sync::Arc<AuditLog>,
+    key: jialing_core::Keypair,
+    audience: String,
+    every: std::time::Duration,
+) {
+    let key = std::sync::Arc::new(key);
+    let mut pending: Option<jialing_core::TxHash> = None;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (ledger, log, key, audience) = (ledger.clone(), log.clone(), key.clone(), audience.clone());
+        let last = pending;
+        let r = tokio::task::spawn_blocking(move || anchor_once(&ledger, &log, &key, &audience, last)).await;
+        match r {
+            Ok(Ok(p)) => pending = p,
+            Ok(Err(e)) => {
+                tracing::warn!(target: "jialing::audit", error = %e, "anchoring the query log failed; retrying at the next tick");
+            }
+            Err(e) => tracing::warn!(target: "jialing::audit", error = %e, "query log anchor task failed"),
+        }
+    }
+}
+
+/// One anchoring step ([`anchor_loop`]); returns the hash of the anchor now pending,
+/// if any.
+pub fn anchor_once(
+    ledger: &crate::app::Ledger,
+    log: &AuditLog,
+    key: &jialing_core::Keypair,
+    audience: &str,
+    pending: Option<jialing_core::TxHash>,
+) -> Result<Option<jialing_core::TxHash>, String> {
+    use jialing_contracts::anchor::{AnchorQueries, QueryAnchor, anchor_key};
+    use jialing_contracts::{CallPayload, StateView};
+    if let Some(h) = pending {
+        if ledger.mempool.lock().map(|p| p.get(&h).is_some()).unwrap_or(false) {
+            return Ok(Some(h));
+        }
+    }
+    let head = log.head();
+    let anchored = match ledger.store.get(&anchor_key(audience))? {
+        Some(b) => jialing_core::encoding::decode::<QueryAnchor>("anchor", &b).map_err(|e| e.to_string())?.count,
+        None => 0,
+    };
+    if head.count <= anchored {
+        return Ok(None);
+    }
+    let (contract, method, payload) =
+        AnchorQueries { log: audience.to_string(), count: head.count, head: head.hash }.to_call();
+    let signer = key.public();
+    let committed = ledger.committed_next_nonce(&signer)?;
+    let nonce = ledger.mempool.lock().map(|p| p.pending_next_nonce(&signer, committed)).unwrap_or(committed);
+    let stx = jialing_core::Transaction { chain_id: ledger.chain_id.clone(), signer, nonce, contract, method, payload }
+        .sign(key);
+    let (hash, bytes) = (stx.hash(), stx.to_bytes());
+    match ledger.submit(vec![(stx, hash, bytes)]).pop() {
+        Some(Ok(h)) => {
+            tracing::info!(target: "jialing::audit", count = head.count, head = %head.hash, tx = %h, "query log anchor submitted");
+            Ok(Some(h))
+        }
+        Some(Err(e)) => Err(format!("{} ({})", e, e.code())),
+        None => Err("no submission result".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

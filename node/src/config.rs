@@ -77,6 +77,28 @@ pub struct NodeConfig {
     /// Consensus and peer-to-peer settings (multi-node networks).
     #[serde(default)]
     pub consensus: ConsensusConfig,
+    /// The query log's anchoring on the ledger (`[query_log]`).
+    #[serde(default)]
+    pub query_log: QueryLogConfig,
+}
+
+/// Anchoring the query log's head on the ledger: every `anchor_every_secs`, if the log
+/// grew, the node submits `audit.anchor_queries` (entry count and last line hash)
+/// signed with `anchor_key`, a member key of the node's organisation. Without a key
+/// the log is still a hash chain, but removing its last entries cannot be proven.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryLogConfig {
+    /// Member key file that signs the anchors (relative to the config file).
+    pub anchor_key: Option<PathBuf>,
+    /// How often to anchor, seconds (at least 1).
+    pub anchor_every_secs: u64,
+}
+
+impl Default for QueryLogConfig {
+    fn default() -> Self {
+        QueryLogConfig { anchor_key: None, anchor_every_secs: 600 }
+    }
 }
 
 /// A peer this node connects to. It is used only while its node key belongs to a
@@ -322,6 +344,7 @@ impl NodeConfig {
         cfg.data_dir = resolve(&cfg.data_dir);
         cfg.validator_keys = cfg.validator_keys.iter().map(resolve).collect();
         cfg.node_key = cfg.node_key.as_ref().map(resolve);
+        cfg.query_log.anchor_key = cfg.query_log.anchor_key.as_ref().map(resolve);
         cfg.validate()?;
         Ok(cfg)
     }

@@ -49,6 +49,16 @@ impl Net {
         Net { app, time: GENESIS_MS + 1000, nonces: Default::default(), hashes: vec![], _dir: dir }
     }
 
+    /// Commits what the mempool holds in one block.
+    fn commit(&mut self) {
+        let vals: Vec<Keypair> = ["agri", "market", "credit", "bigdata"].iter().map(|n| validator(n)).collect();
+        let prop = self.app.propose(vals[0].public(), self.time, 1000, 1 << 22).unwrap();
+        let refs: Vec<&Keypair> = vals.iter().take(3).collect();
+        let cert = CommitCertificate::sign(CHAIN, prop.header.height, 0, prop.hash(), &refs);
+        self.app.commit(prop, &cert).unwrap();
+        self.time = self.app.tip().header.time_ms + 1000;
+    }
+
     /// Submits one call by `who` and commits it in its own block; asserts it succeeded.
     fn call<P: CallPayload>(&mut self, who: &str, p: &P) {
         let signer = key(who);
@@ -167,6 +177,7 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
         ("/v1/methods", "/v1/methods".into()),
         ("/v1/block/{height}", "/v1/block/latest".into()),
         ("/v1/blocks/raw", "/v1/blocks/raw?from=0".into()),
+        ("/v1/audit/queries", "/v1/audit/queries".into()),
         ("/v1/lot/{id}", "/v1/lot/L1".into()),
         ("/v1/lot/{id}/epcis", "/v1/lot/L1/epcis".into()),
         ("/v1/product/{code}", format!("/v1/product/{GTIN}")),
@@ -376,4 +387,40 @@ async fn a_replayed_or_misaddressed_signed_query_is_refused() {
     assert_eq!(log.lines().count(), 1, "{log}");
     let sig = &headers[3].1;
     assert!(!log.contains(sig.as_str()) && log.contains("signature_sha256"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_query_log_head_is_anchored_on_the_ledger() {
+    use jialing_contracts::anchor::{QueryAnchor, anchor_key};
+    let mut net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    for path in ["/v1/lot/L1", "/v1/proof/state?key=data/trade/T1", "/v1/credit/91500230MA00010053/full"] {
+        get(&r, path, Some(&key("audit"))).await;
+    }
+    let log = jialing_node::audit_log::AuditLog::open(&dir.path().join("queries.jsonl")).unwrap();
+    assert_eq!(log.head().count, 3);
+    let ledger = net.app.ledger().clone();
+    let pending = jialing_node::audit_log::anchor_once(&ledger, &log, &key("audit"), AUDIENCE, None).unwrap();
+    assert!(pending.is_some());
+    // While it is pending, no second anchor.
+    assert_eq!(jialing_node::audit_log::anchor_once(&ledger, &log, &key("audit"), AUDIENCE, pending).unwrap(), pending);
+    net.commit();
+    let a: QueryAnchor =
+        jialing_core::encoding::decode("anchor", &ledger.store.get(&anchor_key(AUDIENCE)).unwrap().unwrap()).unwrap();
+    assert_eq!((a.count, a.head, a.org), (3, log.head().hash, uscc("audit")));
+    // Anchored and unchanged: nothing to do.
+    assert_eq!(jialing_node::audit_log::anchor_once(&ledger, &log, &key("audit"), AUDIENCE, pending).unwrap(), None);
+    // The anchor is public: an unsigned caller reads and proves it.
+    let (s, _) = get(&r, &format!("/v1/proof/state?key=audit/anchor/{AUDIENCE}"), None).await;
+    assert_eq!(s, 200);
+    // The auditor downloads the log; others may not.
+    let (s, body) = get(&r, "/v1/audit/queries", Some(&key("audit"))).await;
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let verified = jialing_core::query_log::verify(v["lines"].as_str().unwrap().as_bytes()).unwrap();
+    assert!(verified.head.count >= 3);
+    assert_eq!(verified.heads[2].hash, a.head);
+    assert_eq!(get(&r, "/v1/audit/queries", Some(&key("market"))).await.0, 403);
+    assert_eq!(get(&r, "/v1/audit/queries", None).await.0, 401);
 }

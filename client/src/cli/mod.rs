@@ -15,6 +15,7 @@ pub mod audit;
 pub mod epcis;
 pub mod keys;
 pub mod qr;
+pub mod queries;
 pub mod query;
 pub mod tx;
 pub mod verify;
