@@ -86,6 +86,13 @@ impl ReadRequest {
         if !self.is_signed() {
             return Ok((Caller::Public, None));
         }
+        if api.public_listener {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "member_listener_only",
+                "this is the node's public listener: it serves public items only; send signed reads to the member API",
+            ));
+        }
         let unauthorised = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, "unsigned_request", m);
         let h = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (Some(key), Some(time), Some(nonce), Some(sig)) =

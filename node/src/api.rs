@@ -44,6 +44,8 @@ pub struct Api {
     /// Bounds the listener's store reads and submissions in flight on the blocking
     /// pool, including those whose request already timed out.
     pub(crate) reads: Arc<tokio::sync::Semaphore>,
+    /// Whether this is the public listener's state (signed reads refused there).
+    pub(crate) public_listener: bool,
 }
 
 impl Api {
@@ -161,6 +163,7 @@ pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::A
         pages: Arc::new(crate::consumer::PageCache::default()),
         replay: Arc::new(access::ReplayCache::default()),
         reads: Arc::new(tokio::sync::Semaphore::new(max_blocking)),
+        public_listener: false,
     }
 }
 
@@ -186,9 +189,10 @@ fn public_routes() -> Router<Api> {
         .fallback(not_found_route)
 }
 
-/// The public listener's router.
+/// The public listener's router: unsigned reads only (a signed request is refused
+/// with `member_listener_only`), so restricted content never leaves through it.
 pub fn public_router(api: Api) -> Router {
-    public_routes().with_state(api)
+    public_routes().with_state(Api { public_listener: true, ..api })
 }
 
 /// The member API's router: every route.

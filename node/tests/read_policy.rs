@@ -424,3 +424,29 @@ async fn the_query_log_head_is_anchored_on_the_ledger() {
     assert_eq!(get(&r, "/v1/audit/queries", Some(&key("market"))).await.0, 403);
     assert_eq!(get(&r, "/v1/audit/queries", None).await.0, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_listener_serves_public_items_only_and_refuses_signed_reads() {
+    let net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let info = jialing_node::api::NodeInfo {
+        node_key: None,
+        validator_keys: vec![],
+        max_batch: 100,
+        public_api: None,
+        query_audience: AUDIENCE.into(),
+    };
+    let audit = Arc::new(jialing_node::audit_log::AuditLog::open(&dir.path().join("queries.jsonl")).unwrap());
+    let api = jialing_node::api::state(net.app.ledger().clone(), info, audit, 4);
+    let public = jialing_node::api::public_router(api.with_reads(4));
+    let tx = format!("/v1/tx/{}", net.hashes[0]);
+    let (s, body) = get(&public, &tx, None).await;
+    assert!(s == 200 && !body.contains(MINOR) && body.contains("\"restricted\":true"), "{body}");
+    let (s, body) = get(&public, &tx, Some(&key("audit"))).await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("member_listener_only"), "{body}");
+    assert_eq!(get(&public, &format!("/01/{GTIN}/10/L1"), None).await.0, 200);
+    for member_only in ["/v1/blocks/raw?from=0", "/v1/history/lot/L1", "/v1/audit/queries", "/metrics"] {
+        assert_eq!(get(&public, member_only, None).await.0, 404, "{member_only}");
+    }
+}
