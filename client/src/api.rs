@@ -141,9 +141,20 @@ pub struct TxInfo {
     /// The receipt (committed only).
     #[serde(default)]
     pub receipt: Option<ApiReceipt>,
-    /// The transaction itself.
-    #[serde(default)]
+    /// The transaction itself (`None` when only its public part may be shown: the
+    /// caller may not read it).
+    #[serde(default, deserialize_with = "readable_tx")]
     pub tx: Option<TxView>,
+}
+
+/// A transaction view, or `None` for the public part of a restricted transaction.
+fn readable_tx<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TxView>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) if v["restricted"] == Value::Bool(true) => Ok(None),
+        Some(v) => serde_json::from_value(v).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 impl TxInfo {
@@ -342,7 +353,8 @@ pub struct HistoryEntry {
     /// Method.
     pub method: String,
     /// Signer.
-    pub signer: PublicKey,
+    #[serde(default)]
+    pub signer: Option<PublicKey>,
     /// Ok or refused.
     pub status: Outcome,
     /// Refusal code.
@@ -354,6 +366,10 @@ pub struct HistoryEntry {
     /// Decoded arguments.
     #[serde(default)]
     pub args: Value,
+    /// Only the public part is shown: the caller may not read this transaction (sign
+    /// reads with `--query-key` to see what the key may).
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 /// `GET /v1/methods` item.

@@ -154,7 +154,7 @@ pub fn history_human(h: &[HistoryEntry]) -> String {
             e.index,
             e.contract,
             e.method,
-            e.signer.short(),
+            e.signer.map(|k| k.short()).unwrap_or_else(|| "(restricted)".into()),
             e.tx_hash
         );
     }

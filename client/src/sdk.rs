@@ -32,6 +32,9 @@ pub struct Client {
     agent: ureq::Agent,
     /// The key every GET is signed with ([`Client::with_query_key`]).
     query_key: Option<std::sync::Arc<jialing_core::Keypair>>,
+    /// The key that reads a restricted transaction in full once it is committed
+    /// ([`Client::with_receipt_key`]).
+    receipt_key: Option<std::sync::Arc<jialing_core::Keypair>>,
     /// The node's chain id and query audience, read once from `/status`.
     identity: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
 }
@@ -65,8 +68,17 @@ impl Client {
             base: url.trim_end_matches('/').to_string(),
             agent: config.into(),
             query_key: None,
+            receipt_key: None,
             identity: Default::default(),
         }
+    }
+
+    /// The same client reading a committed restricted transaction in full with `key`
+    /// (one signed read in [`Client::wait_committed`], e.g. the signer's own key, so
+    /// it sees why its transaction was refused); other reads stay unsigned.
+    pub fn with_receipt_key(mut self, key: jialing_core::Keypair) -> Self {
+        self.receipt_key = Some(std::sync::Arc::new(key));
+        self
     }
 
     /// The same client signing every GET with `key` as a query request
@@ -193,13 +205,20 @@ impl Client {
         self.get(&format!("/v1/tx/{hash}"))
     }
 
-    /// Polls `GET /v1/tx/{hash}` until the transaction is committed or `timeout` passes
-    /// ([`ClientError::Timeout`]). A refused transaction is committed too: check
-    /// its receipt.
+    /// Polls `GET /v1/tx/{hash}` (unsigned) until the transaction is committed or
+    /// `timeout` passes ([`ClientError::Timeout`]). A refused transaction is committed
+    /// too: check its receipt. If only its public part was shown (a restricted
+    /// transaction) and this client has a query key, reads it once more, signed.
     pub fn wait_committed(&self, hash: &Hash, timeout: Duration) -> Result<TxInfo, ClientError> {
         let start = Instant::now();
+        let path = format!("/v1/tx/{hash}");
         loop {
-            let last = match self.tx(hash) {
+            let last = match self.get_unsigned::<TxInfo>(&path) {
+                Ok(info) if info.status == TxState::Committed && info.tx.is_none() => {
+                    // Restricted: its signer (or the query key) may read it in full.
+                    let key = self.query_key.as_ref().or(self.receipt_key.as_ref());
+                    return Ok(key.and_then(|k| self.signed_get(&path, &k.clone()).ok()).unwrap_or(info));
+                }
                 Ok(info) if info.status == TxState::Committed => return Ok(info),
                 Ok(_) => "pending in the mempool",
                 Err(ClientError::Api { code, .. }) if code == "not_found" => "unknown to the node",
