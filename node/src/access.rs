@@ -5,7 +5,7 @@
 //! request that does not check out is refused, never downgraded to public. Each item a
 //! route would serve has a visibility from the read policy declared beside the
 //! contracts (`jialing_contracts::visibility`): a caller who may not read a restricted
-//! transaction gets its public part only ([`redacted_entry`]: hash, height, contract,
+//! transaction gets its public part only ([`public_part`]: hash, height, contract,
 //! method and outcome, never arguments, signer or refusal message); a restricted state
 //! value or proof is refused ([`Caller::require`]). Every signed request that is
 //! answered is written to the query log first.
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Api, ApiError};
 use crate::app::Ledger;
+use jialing_api_types::{HistoryEntry, Outcome};
 
 /// How far a request's time may be from the node's clock.
 pub const REQUEST_WINDOW_MS: u64 = 5 * 60 * 1000;
@@ -270,23 +271,42 @@ pub fn tx_visibility(ledger: &Ledger, stx: &SignedTransaction) -> Visibility {
     visibility::of_tx(&stx.tx.contract, &stx.tx.method, &stx.tx.signer, &stx.tx.payload, &|k: &[u8]| store.get(k))
 }
 
-/// The public part of a transaction the caller may not read: hash, height, position,
-/// time, contract, method and outcome (status and refusal code), marked restricted.
-pub fn redacted_entry(
-    height: Option<u64>,
-    index: Option<u32>,
-    time_ms: Option<u64>,
+/// The public part of a committed transaction the caller may not read: hash, height,
+/// position, time, contract, method and outcome (status and refusal code).
+pub fn public_part(
+    height: u64,
+    index: u32,
+    time_ms: u64,
     stx: &SignedTransaction,
     status: Option<&TxStatus>,
-) -> Value {
-    let (status, code) = match status {
-        Some(TxStatus::Ok) => ("ok", None),
-        Some(TxStatus::Refused { code, .. }) => ("refused", Some(code.clone())),
-        None => ("pending", None),
-    };
-    json!({
-        "height": height, "index": index, "time_ms": time_ms, "tx_hash": stx.hash(),
-        "contract": stx.tx.contract, "method": stx.tx.method, "status": status, "code": code,
-        "restricted": true,
-    })
+) -> HistoryEntry {
+    let (status, code) = outcome(status);
+    HistoryEntry {
+        height,
+        index,
+        time_ms,
+        tx_hash: stx.hash(),
+        contract: stx.tx.contract.clone(),
+        method: stx.tx.method.clone(),
+        signer: None,
+        status,
+        code,
+        message: None,
+        args: Value::Null,
+        restricted: true,
+    }
+}
+
+/// The outcome and refusal code of a receipt's status.
+pub fn outcome(status: Option<&TxStatus>) -> (Outcome, Option<String>) {
+    match status {
+        Some(TxStatus::Ok) => (Outcome::Ok, None),
+        Some(TxStatus::Refused { code, .. }) => (Outcome::Refused, Some(code.clone())),
+        None => (Outcome::Unknown, None),
+    }
+}
+
+/// The public part of a pending transaction the caller may not read.
+pub fn pending_public_part(stx: &SignedTransaction) -> Value {
+    json!({"tx_hash": stx.hash(), "contract": stx.tx.contract, "method": stx.tx.method, "restricted": true})
 }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::access::{self, Caller, ReadRequest};
 use crate::app::{Ledger, SubmitError};
 use crate::store::StoreError;
+use jialing_api_types::{ErrorBody, ErrorDetail, History, HistoryEntry, QueryLog};
 
 /// Facts about this node for `/status`.
 #[derive(Clone, Debug)]
@@ -108,7 +109,7 @@ impl From<SubmitError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let body = Json(ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } });
         match self.retry_after {
             Some(secs) => (self.status, [(axum::http::header::RETRY_AFTER, secs.to_string())], body).into_response(),
             None => (self.status, body).into_response(),
@@ -359,7 +360,7 @@ async fn tx_status(State(api): State<Api>, Path(hash): Path<String>, req: ReadRe
 fn tx_status_read(api: &Api, hash: Hash, caller: &Caller) -> ApiResult {
     if let Some(p) = api.ledger.mempool.lock().ok().and_then(|p| p.get(&hash).cloned()) {
         if !caller.sees(&access::tx_visibility(&api.ledger, &p.tx)) {
-            let public = access::redacted_entry(None, None, None, &p.tx, None);
+            let public = access::pending_public_part(&p.tx);
             return Ok(Json(json!({"hash": hash, "status": "pending", "tx": public})));
         }
         return Ok(Json(json!({"hash": hash, "status": "pending", "tx": tx_json(&p.tx)})));
@@ -371,10 +372,10 @@ fn tx_status_read(api: &Api, hash: Hash, caller: &Caller) -> ApiResult {
     let time = api.ledger.store.header(rec.height)?.map(|h| h.time_ms);
     if !caller.sees(&access::tx_visibility(&api.ledger, &stx)) {
         let public =
-            access::redacted_entry(Some(rec.height), Some(rec.index), time, &stx, receipt.map(|r| r.status).as_ref());
+            access::public_part(rec.height, rec.index, time.unwrap_or(0), &stx, receipt.map(|r| r.status).as_ref());
         return Ok(Json(json!({
             "hash": hash, "status": "committed", "height": rec.height, "index": rec.index, "time_ms": time,
-            "receipt": {"tx_hash": hash, "status": public["status"], "code": public["code"]}, "tx": public,
+            "receipt": {"tx_hash": hash, "status": public.status, "code": public.code}, "tx": public,
         })));
     }
     Ok(Json(json!({
@@ -425,16 +426,16 @@ struct HistoryQuery {
     limit: Option<usize>,
 }
 
-/// The history of an object: every committed transaction tagged with it.
+/// The history of an object: every committed transaction tagged with it, oldest first.
 /// Transactions `caller` may not read appear as their public part only
-/// ([`crate::access::redacted_entry`]).
+/// ([`crate::access::public_part`]).
 pub fn history(
     ledger: &Ledger,
     tag: &IndexTag,
     from_height: u64,
     limit: usize,
     caller: &Caller,
-) -> Result<Vec<Value>, StoreError> {
+) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut out = Vec::new();
     let mut time_cache: Option<(u64, u64)> = None;
     for (height, index, hash) in ledger.store.history(tag, from_height, limit)? {
@@ -448,22 +449,33 @@ pub fn history(
                 t
             }
         };
+        let status = receipt.map(|r| r.status);
         if !caller.sees(&access::tx_visibility(ledger, &stx)) {
-            let status = receipt.map(|r| r.status);
-            out.push(access::redacted_entry(Some(height), Some(index), Some(time_ms), &stx, status.as_ref()));
+            out.push(access::public_part(height, index, time_ms, &stx, status.as_ref()));
             continue;
         }
-        let (status, code, message) = match receipt.map(|r| r.status) {
-            Some(TxStatus::Ok) => ("ok", None, None),
-            Some(TxStatus::Refused { code, message }) => ("refused", Some(code), Some(message)),
-            None => ("unknown", None, None),
+        let (outcome, code) = access::outcome(status.as_ref());
+        let message = match status {
+            Some(TxStatus::Refused { message, .. }) => Some(message),
+            _ => None,
         };
-        let args = registry::find(&stx.tx.contract, &stx.tx.method).and_then(|m| (m.to_json)(&stx.tx.payload).ok());
-        out.push(json!({
-            "height": height, "index": index, "time_ms": time_ms, "tx_hash": hash,
-            "contract": stx.tx.contract, "method": stx.tx.method, "signer": stx.tx.signer,
-            "status": status, "code": code, "message": message, "args": args,
-        }));
+        let args = registry::find(&stx.tx.contract, &stx.tx.method)
+            .and_then(|m| (m.to_json)(&stx.tx.payload).ok())
+            .unwrap_or(Value::Null);
+        out.push(HistoryEntry {
+            height,
+            index,
+            time_ms,
+            tx_hash: hash,
+            contract: stx.tx.contract.clone(),
+            method: stx.tx.method.clone(),
+            signer: Some(stx.tx.signer),
+            status: outcome,
+            code,
+            message,
+            args,
+            restricted: false,
+        });
     }
     Ok(out)
 }
@@ -518,7 +530,7 @@ fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery, caller: &
     })?;
     let tag = IndexTag { kind, id };
     let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
-    Ok(Json(json!({"history": hist})))
+    Ok(Json(serde_json::to_value(History { history: hist }).unwrap_or(Value::Null)))
 }
 
 /// Most bytes of query log one answer carries.
@@ -551,9 +563,8 @@ async fn query_log(State(api): State<Api>, req: ReadRequest) -> ApiResult {
                     format!("the query log is not UTF-8: {e}"),
                 )
             })?;
-            Ok(Json(json!({
-                "log": api.info.query_audience, "count": head.count, "head": head.hash, "lines": lines,
-            })))
+            let log = QueryLog { log: api.info.query_audience.clone(), count: head.count, head: head.hash, lines };
+            Ok(Json(serde_json::to_value(log).unwrap_or(Value::Null)))
         })
     })
     .await
@@ -632,7 +643,7 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
     let hist = history(&api.ledger, &tag, 0, 10_000, &Caller::Public)?;
     let mut orgs = Vec::new();
     for h in &hist {
-        let org = match h["signer"].as_str().and_then(|k| PublicKey::from_hex(k).ok()) {
+        let org = match h.signer {
             Some(k) => match read(&jialing_contracts::keys::member(&k))? {
                 Some(b) => decode::<jialing_contracts::membership::Member>(b)?.org.to_string(),
                 None => String::new(),
@@ -644,15 +655,8 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
     let records: Vec<epcis::EventRecord<'_>> = hist
         .iter()
         .zip(&orgs)
-        .filter(|(h, _)| h["status"] == "ok" && h["contract"] == "trace")
-        .filter_map(|(h, org)| {
-            Some(epcis::EventRecord {
-                tx_hash: Hash::from_hex(h["tx_hash"].as_str()?).ok()?,
-                method: h["method"].as_str()?,
-                args: &h["args"],
-                org,
-            })
-        })
+        .filter(|(h, _)| h.status == jialing_api_types::Outcome::Ok && h.contract == "trace")
+        .map(|(h, org)| epcis::EventRecord { tx_hash: h.tx_hash, method: &h.method, args: &h.args, org })
         .collect();
     let base = q.base.unwrap_or_else(|| "https://id.jialing.example".into());
     Ok(Json(epcis::export_lot(&base, &lot, product.as_ref(), &records)))

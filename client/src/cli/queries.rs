@@ -53,8 +53,9 @@ pub fn run(a: &QueriesArgs, client: &Client, out: Output) -> Result<(), ClientEr
     let text = match &a.file {
         Some(f) => std::fs::read(f).map_err(|e| ClientError::Io { path: f.clone(), source: e })?,
         None => {
-            let v: Value = client.get_json("/v1/audit/queries")?;
-            v["lines"].as_str().unwrap_or_default().as_bytes().to_vec()
+            let v: jialing_api_types::QueryLog = serde_json::from_value(client.get_json("/v1/audit/queries")?)
+                .map_err(|e| ClientError::Decode { what: "query log".into(), reason: e.to_string() })?;
+            v.lines.into_bytes()
         }
     };
     let log = match &a.log {
