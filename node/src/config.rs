@@ -89,7 +89,8 @@ pub struct NodeConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueryLogConfig {
-    /// Member key file that signs the anchors (relative to the config file).
+    /// Member key file that signs the anchors (relative to the config file): best a
+    /// key used for nothing else, since each anchor takes its next nonce.
     pub anchor_key: Option<PathBuf>,
     /// How often to anchor, seconds (at least 1).
     pub anchor_every_secs: u64,

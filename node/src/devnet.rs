@@ -97,9 +97,10 @@ fn layout(dir: &Path, port: u16, p2p_port: u16, rate: Option<u32>) -> anyhow::Re
                 timeout_propose_ms: 2000,
                 ..Default::default()
             },
-            // Each node's organisation anchors its query log every ten seconds.
+            // Each node's organisation anchors its query log every ten seconds, with
+            // its admin key: the demo never signs with it, so no nonce race.
             query_log: QueryLogConfig {
-                anchor_key: Some(dir.join("keys").join(short).join("operator.json")),
+                anchor_key: Some(dir.join("keys").join(short).join("admin.json")),
                 anchor_every_secs: 10,
             },
         };

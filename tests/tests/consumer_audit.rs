@@ -242,6 +242,46 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (code, _, err) = jialing(&full, &["verify", rs, "--genesis", g])?;
     assert!(code == 6 && err.contains("changed after signing"), "{err}");
 
+    // The full node's query log: the auditor's signed reads above are in it, and the
+    // node anchors its head on the ledger within ten seconds (devnet setting).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (out, err) = loop {
+        let (code, out, err) = jialing(&full, &["--query-key", qk, "audit", "queries", "--genesis", g])?;
+        assert_eq!(code, 0, "{out}{err}");
+        if out.contains("anchored on the ledger at") || Instant::now() > deadline {
+            break (out, err);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(out.contains("anchored on the ledger at") && out.contains("/v1/blocks/raw"), "{out}{err}");
+    // A copy of the log: intact, it verifies; edited, reordered or cut, it fails with
+    // the line where it breaks.
+    let st = get(&format!("{full}/status"))?;
+    let log_id = st["query_audience"].as_str().unwrap_or_default().to_string();
+    let log_file = dir.path().join("devnet/node-4/data/audit/queries.jsonl");
+    let copy = dir.path().join("queries.jsonl");
+    std::fs::copy(&log_file, &copy)?;
+    let cs = copy.to_str().unwrap_or_default();
+    let (code, out, err) = jialing(&full, &["audit", "queries", "--file", cs, "--log", &log_id, "--genesis", g])?;
+    assert!(code == 0 && out.contains("chain intact"), "{out}{err}");
+    let log_lines: Vec<String> = std::fs::read_to_string(&copy)?.lines().map(|l| format!("{l}\n")).collect();
+    assert!(log_lines.len() >= 3, "{} entries", log_lines.len());
+    let check = |name: &str, text: String, line: usize| -> anyhow::Result<()> {
+        std::fs::write(&copy, text)?;
+        let (code, out, err) = jialing(&full, &["audit", "queries", "--file", cs, "--log", &log_id])?;
+        assert_eq!(code, 6, "{name}: must fail\n{out}{err}");
+        assert!(err.contains(&format!("line {line}")), "{name}: {err}");
+        Ok(())
+    };
+    let mut edited = log_lines.clone();
+    edited[0] = edited[0].replacen("/v1/", "/v2/", 1);
+    check("edited", edited.concat(), 2)?;
+    let mut reordered = log_lines.clone();
+    reordered.swap(0, 1);
+    check("reordered", reordered.concat(), 1)?;
+    // Cut to nothing: the ledger's anchor still counts the removed entries.
+    check("cut", String::new(), 1)?;
+
     let export = dir.path().join("chain.hex");
     let (code, _, err) =
         jialing(&full, &["--query-key", qk, "audit", "export", "--out", export.to_str().unwrap_or_default()])?;
