@@ -95,10 +95,10 @@ impl Client {
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        if let Some(k) = &self.query_key {
-            if path != "/status" {
-                return self.signed_get(path, &k.clone());
-            }
+        if let Some(k) = &self.query_key
+            && path != "/status"
+        {
+            return self.signed_get(path, &k.clone());
         }
         let url = format!("{}{path}", self.base);
         tracing::debug!(target: "client::http", %url, "GET");

@@ -259,10 +259,10 @@ pub fn of_tx(contract: &str, method: &str, signer: &PublicKey, payload: &[u8], r
     let roles = match rule {
         TxRule::Public => return Visibility::Public,
         TxRule::Credit => {
-            if method == "record" {
-                if let Some(credit::Subject::Org(u)) = decoded::<credit::RecordDishonesty>(payload).map(|p| p.subject) {
-                    parties.push(u);
-                }
+            if method == "record"
+                && let Some(credit::Subject::Org(u)) = decoded::<credit::RecordDishonesty>(payload).map(|p| p.subject)
+            {
+                parties.push(u);
             }
             if let Some(id) = credit_record_id(method, payload) {
                 record_parties(read, &id, &mut parties);

@@ -173,10 +173,10 @@ pub fn anchor_once(
 ) -> Result<Option<jialing_core::TxHash>, String> {
     use jialing_contracts::anchor::{AnchorQueries, QueryAnchor, anchor_key};
     use jialing_contracts::{CallPayload, StateView};
-    if let Some(h) = pending {
-        if ledger.mempool.lock().map(|p| p.get(&h).is_some()).unwrap_or(false) {
-            return Ok(Some(h));
-        }
+    if let Some(h) = pending
+        && ledger.mempool.lock().map(|p| p.get(&h).is_some()).unwrap_or(false)
+    {
+        return Ok(Some(h));
     }
     let head = log.head();
     let anchored = match ledger.store.get(&anchor_key(audience))? {
