@@ -263,7 +263,8 @@ fn routes_in_source() -> BTreeSet<String> {
     src.split(".route(\"").skip(1).filter_map(|s| s.split('"').next()).map(str::to_string).collect()
 }
 
-fn router(net: &Net, dir: &std::path::Path) -> axum::Router {
+/// The API state over the seeded ledger, its query log in `dir`.
+fn api_state(net: &Net, dir: &std::path::Path) -> jialing_node::api::Api {
     let info = jialing_node::api::NodeInfo {
         node_key: None,
         validator_keys: vec![],
@@ -272,7 +273,12 @@ fn router(net: &Net, dir: &std::path::Path) -> axum::Router {
         query_audience: AUDIENCE.into(),
     };
     let audit = Arc::new(jialing_node::audit_log::AuditLog::open(&dir.join("queries.jsonl")).unwrap());
-    jialing_node::api::router(jialing_node::api::state(net.app.ledger().clone(), info, audit, 4))
+    jialing_node::api::state(net.app.ledger().clone(), info, audit, 4)
+}
+
+/// The member router.
+fn router(net: &Net, dir: &std::path::Path) -> axum::Router {
+    jialing_node::api::router(api_state(net, dir))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,15 +435,7 @@ async fn the_query_log_head_is_anchored_on_the_ledger() {
 async fn the_public_listener_serves_public_items_only_and_refuses_signed_reads() {
     let net = seed();
     let dir = tempfile::tempdir().unwrap();
-    let info = jialing_node::api::NodeInfo {
-        node_key: None,
-        validator_keys: vec![],
-        max_batch: 100,
-        public_api: None,
-        query_audience: AUDIENCE.into(),
-    };
-    let audit = Arc::new(jialing_node::audit_log::AuditLog::open(&dir.path().join("queries.jsonl")).unwrap());
-    let api = jialing_node::api::state(net.app.ledger().clone(), info, audit, 4);
+    let api = api_state(&net, dir.path());
     let public = jialing_node::api::public_router(api.with_reads(4));
     let tx = format!("/v1/tx/{}", net.hashes[0]);
     let (s, body) = get(&public, &tx, None).await;
