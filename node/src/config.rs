@@ -9,6 +9,9 @@
 //! listen = "127.0.0.1:8700"       # member API
 //! [api.public]
 //! listen = "127.0.0.1:8780"       # consumer page, public views, proofs
+//! [query_log]
+//! anchor_key = "keys/anchor.json" # a member key of the node's organisation
+//! anchor_every_secs = 600         # anchor the query log's head on the ledger
 //! [block]
 //! max_txs = 5000
 //! ```
@@ -353,6 +356,9 @@ impl NodeConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
+        if self.query_log.anchor_every_secs == 0 {
+            return bad("query_log.anchor_every_secs", "must be at least 1");
+        }
         if self.block.max_txs == 0 || self.block.max_txs > 100_000 {
             return bad("block.max_txs", "must be 1 to 100000");
         }
