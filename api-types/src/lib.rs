@@ -7,16 +7,17 @@
 use jialing_core::{Hash, PublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// The body of every error answer: `{"error": {"code", "message"}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// A stable error code and a message saying what was wrong and what to do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, snake_case code (docs/api.md lists them).
     pub code: String,
@@ -25,7 +26,7 @@ pub struct ErrorDetail {
 }
 
 /// What became of a transaction in a block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Executed.
@@ -39,7 +40,7 @@ pub enum Outcome {
 /// One transaction in an object's history (`/v1/history/*`, `/v1/org/*`, `/v1/lot/*`),
 /// or the public part of one the caller may not read (`restricted`: no signer,
 /// arguments or refusal message).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {
     /// Block height.
     pub height: u64,
@@ -48,6 +49,7 @@ pub struct HistoryEntry {
     /// Block time, ms.
     pub time_ms: u64,
     /// Transaction hash.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub tx_hash: Hash,
     /// Contract.
     pub contract: String,
@@ -55,6 +57,7 @@ pub struct HistoryEntry {
     pub method: String,
     /// Signer (absent in the public part of a restricted transaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{64}$")]
     pub signer: Option<PublicKey>,
     /// Outcome.
     pub status: Outcome,
@@ -66,6 +69,7 @@ pub struct HistoryEntry {
     pub message: Option<String>,
     /// Decoded arguments (absent in the public part).
     #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[schema(value_type = Object)]
     pub args: Value,
     /// Only the public part is shown: the caller may not read this transaction.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -73,20 +77,21 @@ pub struct HistoryEntry {
 }
 
 /// `GET /v1/history/{kind}/{id}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct History {
     /// Oldest first.
     pub history: Vec<HistoryEntry>,
 }
 
 /// `GET /v1/audit/queries`: a node's query log as written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct QueryLog {
     /// The log's identity (the node's query audience), as anchored on the ledger.
     pub log: String,
     /// Entries when the answer was read.
     pub count: u64,
     /// SHA-256 of the last line.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub head: Hash,
     /// The JSON lines, exactly as written (each with `seq` and `prev`).
     pub lines: String,

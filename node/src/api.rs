@@ -175,6 +175,7 @@ fn public_routes() -> Router<Api> {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/status", get(status))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/tx/{hash}", get(tx_status))
         .route("/v1/block/{height}", get(block))
         .route("/v1/lot/{id}", get(lot))

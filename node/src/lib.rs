@@ -25,6 +25,7 @@ pub mod export;
 pub mod genesis_glue;
 pub mod mempool;
 pub mod metrics;
+pub mod openapi;
 pub mod proofs;
 pub mod runner;
 pub mod serve;

@@ -173,6 +173,7 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = vec![
         ("/health", "/health".into()),
         ("/status", "/status".into()),
+        ("/openapi.json", "/openapi.json".into()),
         ("/metrics", "/metrics".into()),
         ("/v1/methods", "/v1/methods".into()),
         ("/v1/block/{height}", "/v1/block/latest".into()),
