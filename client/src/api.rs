@@ -12,21 +12,9 @@ use serde_json::Value;
 
 use crate::error::ClientError;
 
-/// The error body of every failed request: `{"error": {"code", "message"}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiErrorBody {
-    /// The error.
-    pub error: ApiError,
-}
-
-/// A stable error code with its explanation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiError {
-    /// Stable code (`bad_nonce`, `not_found`, ...).
-    pub code: String,
-    /// What was wrong and what to do.
-    pub message: String,
-}
+/// The error body of every failed request (`{"error": {"code", "message"}}`) and its
+/// detail, as the node declares them.
+pub use jialing_api_types::{ErrorBody as ApiErrorBody, ErrorDetail as ApiError};
 
 /// `GET /status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -141,9 +129,20 @@ pub struct TxInfo {
     /// The receipt (committed only).
     #[serde(default)]
     pub receipt: Option<ApiReceipt>,
-    /// The transaction itself.
-    #[serde(default)]
+    /// The transaction itself (`None` when only its public part may be shown: the
+    /// caller may not read it).
+    #[serde(default, deserialize_with = "readable_tx")]
     pub tx: Option<TxView>,
+}
+
+/// A transaction view, or `None` for the public part of a restricted transaction.
+fn readable_tx<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TxView>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) if v["restricted"] == Value::Bool(true) => Ok(None),
+        Some(v) => serde_json::from_value(v).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 impl TxInfo {
@@ -162,15 +161,7 @@ impl TxInfo {
     }
 }
 
-/// Outcome of an included transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Executed.
-    Ok,
-    /// Refused by a rule; changed nothing but the signer's nonce.
-    Refused,
-}
+pub use jialing_api_types::{HistoryEntry, Outcome};
 
 /// A receipt as the API shows it: `{tx_hash, status, code, message, tags}`.
 ///
@@ -324,36 +315,6 @@ pub struct OrgInfo {
     /// Transactions that touched it, oldest first.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
-}
-
-/// One transaction in an object's history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    /// Block height.
-    pub height: u64,
-    /// Position in the block.
-    pub index: u32,
-    /// Block time.
-    pub time_ms: u64,
-    /// The transaction.
-    pub tx_hash: Hash,
-    /// Contract.
-    pub contract: String,
-    /// Method.
-    pub method: String,
-    /// Signer.
-    pub signer: PublicKey,
-    /// Ok or refused.
-    pub status: Outcome,
-    /// Refusal code.
-    #[serde(default)]
-    pub code: Option<String>,
-    /// Refusal message.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// Decoded arguments.
-    #[serde(default)]
-    pub args: Value,
 }
 
 /// `GET /v1/methods` item.

@@ -64,6 +64,7 @@ pub fn outcome_line(r: &ApiReceipt) -> String {
         Outcome::Refused => {
             refusal_text(r.code.as_deref().unwrap_or("?"), r.message.as_deref().unwrap_or("(no message)"))
         }
+        Outcome::Unknown => "no receipt".into(),
     }
 }
 
@@ -146,6 +147,7 @@ pub fn history_human(h: &[HistoryEntry]) -> String {
         let result = match e.status {
             Outcome::Ok => "ok".to_string(),
             Outcome::Refused => format!("REFUSED {}", e.code.as_deref().unwrap_or("?")),
+            Outcome::Unknown => "no receipt".to_string(),
         };
         s += &format!(
             "  {} #{}.{} {}.{} by {} {result}  tx {}\n",
@@ -154,7 +156,7 @@ pub fn history_human(h: &[HistoryEntry]) -> String {
             e.index,
             e.contract,
             e.method,
-            e.signer.short(),
+            e.signer.map(|k| k.short()).unwrap_or_else(|| "(restricted)".into()),
             e.tx_hash
         );
     }

@@ -26,10 +26,34 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A blocking client for one node.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// The key every GET is signed with ([`Client::with_query_key`]).
+    query_key: Option<std::sync::Arc<jialing_core::Keypair>>,
+    /// The key that reads a restricted transaction in full once it is committed
+    /// ([`Client::with_receipt_key`]).
+    receipt_key: Option<std::sync::Arc<jialing_core::Keypair>>,
+    /// The node's chain id and query audience, read once from `/status`.
+    identity: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("query_key", &self.query_key.as_ref().map(|k| k.public()))
+            .finish()
+    }
+}
+
+/// A fresh query nonce: 128 random bits as hex.
+fn fresh_nonce() -> String {
+    use rand_core::RngCore;
+    let mut b = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
 }
 
 impl Client {
@@ -40,7 +64,29 @@ impl Client {
             .timeout_global(Some(REQUEST_TIMEOUT))
             .user_agent(concat!("jialing-client/", env!("CARGO_PKG_VERSION")))
             .build();
-        Client { base: url.trim_end_matches('/').to_string(), agent: config.into() }
+        Client {
+            base: url.trim_end_matches('/').to_string(),
+            agent: config.into(),
+            query_key: None,
+            receipt_key: None,
+            identity: Default::default(),
+        }
+    }
+
+    /// The same client reading a committed restricted transaction in full with `key`
+    /// (one signed read in [`Client::wait_committed`], e.g. the signer's own key, so
+    /// it sees why its transaction was refused); other reads stay unsigned.
+    pub fn with_receipt_key(mut self, key: jialing_core::Keypair) -> Self {
+        self.receipt_key = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// The same client signing every GET with `key` as a query request
+    /// (`jialing_core::query`): restricted items the key may read are served in full,
+    /// raw blocks are served to members, and the node logs each such query.
+    pub fn with_query_key(mut self, key: jialing_core::Keypair) -> Self {
+        self.query_key = Some(std::sync::Arc::new(key));
+        self
     }
 
     /// The node URL.
@@ -49,6 +95,11 @@ impl Client {
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        if let Some(k) = &self.query_key
+            && path != "/status"
+        {
+            return self.signed_get(path, &k.clone());
+        }
         let url = format!("{}{path}", self.base);
         tracing::debug!(target: "client::http", %url, "GET");
         let resp = self.agent.get(&url).call().map_err(|e| unreachable(&url, e))?;
@@ -84,47 +135,58 @@ impl Client {
         self.get(&format!("/v1/credit/{subject}"))
     }
 
-    /// `GET /v1/credit/{subject}/full`, signed with `key` for `chain_id` (authorities and
-    /// auditors only; the node records the query in its audit log).
-    pub fn credit_full(
-        &self,
-        subject: &str,
-        key: &jialing_core::Keypair,
-        chain_id: &str,
-    ) -> Result<serde_json::Value, ClientError> {
+    /// `GET /v1/credit/{subject}/full`, signed with `key` (authorities and auditors
+    /// only; the node records the query in its query log).
+    pub fn credit_full(&self, subject: &str, key: &jialing_core::Keypair) -> Result<serde_json::Value, ClientError> {
         let path = format!("/v1/credit/{subject}/full");
-        self.signed_get(&path, key, chain_id)
+        self.signed_get(&path, key)
     }
 
-    /// A GET signed as a query request (see `jialing_core::query`).
-    pub fn signed_get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        key: &jialing_core::Keypair,
-        chain_id: &str,
-    ) -> Result<T, ClientError> {
-        use jialing_core::query;
+    /// The node's chain id and query audience (from `/status`, read once).
+    fn identity(&self) -> Result<(String, String), ClientError> {
+        if let Some(id) = self.identity.get() {
+            return Ok(id.clone());
+        }
+        let st: serde_json::Value = self.get_unsigned("/status")?;
+        let field = |name: &str| {
+            st[name].as_str().map(str::to_string).ok_or_else(|| ClientError::Decode {
+                what: "status".into(),
+                reason: format!("the node's /status has no {name}; is it a Jialing node of this version?"),
+            })
+        };
+        let id = (field("chain_id")?, field("query_audience")?);
+        Ok(self.identity.get_or_init(|| id).clone())
+    }
+
+    fn get_unsigned<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self.agent.get(&url).call().map_err(|e| unreachable(&url, e))?;
+        self.finish(&url, resp)
+    }
+
+    /// A GET signed as a query request for this node (see `jialing_core::query`): bound
+    /// to the node's chain and query audience, with a fresh nonce.
+    pub fn signed_get<T: DeserializeOwned>(&self, path: &str, key: &jialing_core::Keypair) -> Result<T, ClientError> {
+        let (chain_id, audience) = self.identity()?;
         let time_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let sig = key.sign(chain_id, jialing_core::Purpose::QueryRequest, &query::request_digest("GET", path, time_ms));
+        let headers =
+            jialing_core::query::signed_headers(key, &chain_id, "GET", path, time_ms, &audience, &fresh_nonce());
         let url = format!("{}{path}", self.base);
         tracing::debug!(target: "client::http", %url, "signed GET");
-        let resp = self
-            .agent
-            .get(&url)
-            .header(query::HEADER_KEY, key.public().to_hex())
-            .header(query::HEADER_TIME, time_ms.to_string())
-            .header(query::HEADER_SIGNATURE, sig.to_hex())
-            .call()
-            .map_err(|e| unreachable(&url, e))?;
+        let mut req = self.agent.get(&url);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        let resp = req.call().map_err(|e| unreachable(&url, e))?;
         self.finish(&url, resp)
     }
 
     /// `GET /status`.
     pub fn status(&self) -> Result<Status, ClientError> {
-        self.get("/status")
+        self.get_unsigned("/status")
     }
 
     /// `POST /v1/tx`: submits one transaction to the mempool; returns its hash.
@@ -143,13 +205,20 @@ impl Client {
         self.get(&format!("/v1/tx/{hash}"))
     }
 
-    /// Polls `GET /v1/tx/{hash}` until the transaction is committed or `timeout` passes
-    /// ([`ClientError::Timeout`]). A refused transaction is committed too: check
-    /// its receipt.
+    /// Polls `GET /v1/tx/{hash}` (unsigned) until the transaction is committed or
+    /// `timeout` passes ([`ClientError::Timeout`]). A refused transaction is committed
+    /// too: check its receipt. If only its public part was shown (a restricted
+    /// transaction) and this client has a query key, reads it once more, signed.
     pub fn wait_committed(&self, hash: &Hash, timeout: Duration) -> Result<TxInfo, ClientError> {
         let start = Instant::now();
+        let path = format!("/v1/tx/{hash}");
         loop {
-            let last = match self.tx(hash) {
+            let last = match self.get_unsigned::<TxInfo>(&path) {
+                Ok(info) if info.status == TxState::Committed && info.tx.is_none() => {
+                    // Restricted: its signer (or the query key) may read it in full.
+                    let key = self.query_key.as_ref().or(self.receipt_key.as_ref());
+                    return Ok(key.and_then(|k| self.signed_get(&path, &k.clone()).ok()).unwrap_or(info));
+                }
                 Ok(info) if info.status == TxState::Committed => return Ok(info),
                 Ok(_) => "pending in the mempool",
                 Err(ClientError::Api { code, .. }) if code == "not_found" => "unknown to the node",

@@ -11,9 +11,12 @@
 //! - [`executor`]: [`executor::BlockExecutor`] admits and executes transactions one by
 //!   one and finishes a block into writes, receipts and roots.
 //! - [`registry`]: the table of contract methods, each with the roles allowed to call it.
-//! - [`membership`], [`trace`], [`data`], [`credit`], [`governance`]: the contracts.
+//! - [`membership`], [`trace`], [`data`], [`credit`], [`governance`], [`anchor`]: the
+//!   contracts.
 //! - [`receipt`]: what each transaction produced, including why it was refused.
+//! - [`visibility`]: the read policy (who may read each payload and state value).
 
+pub mod anchor;
 pub mod block_validator;
 pub mod credit;
 pub mod data;
@@ -29,6 +32,7 @@ pub mod registry;
 pub mod state;
 pub mod testkit;
 pub mod trace;
+pub mod visibility;
 
 pub use error::{AdmissionError, ContractError};
 pub use executor::{BlockContext, BlockExecutor, BlockOutcome, Tx};

@@ -70,6 +70,7 @@ pub fn methods() -> impl Iterator<Item = &'static Method> {
         .chain(crate::data::METHODS)
         .chain(crate::credit::METHODS)
         .chain(crate::governance::METHODS)
+        .chain(crate::anchor::METHODS)
 }
 
 /// Finds a method by contract and name.

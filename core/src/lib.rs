@@ -19,6 +19,8 @@ pub mod membership;
 pub mod merkle;
 pub mod proof;
 pub mod query;
+pub mod query_log;
+pub mod resident_id;
 pub mod state_tree;
 pub mod tx;
 

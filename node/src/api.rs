@@ -12,8 +12,10 @@ use jialing_core::{Hash, PublicKey, SignedTransaction, TxHash, encoding};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::{self, Caller, ReadRequest};
 use crate::app::{Ledger, SubmitError};
 use crate::store::StoreError;
+use jialing_api_types::{ErrorBody, ErrorDetail, History, HistoryEntry, QueryLog};
 
 /// Facts about this node for `/status`.
 #[derive(Clone, Debug)]
@@ -26,6 +28,9 @@ pub struct NodeInfo {
     pub max_batch: usize,
     /// Address of the public listener, if it serves.
     pub public_api: Option<std::net::SocketAddr>,
+    /// The identity signed queries must name (`jialing_core::query`): the node key,
+    /// else the first validator key, else the chain id and member listener address.
+    pub query_audience: String,
 }
 
 /// The API's shared state.
@@ -35,9 +40,13 @@ pub struct Api {
     pub(crate) info: Arc<NodeInfo>,
     pub(crate) audit: Arc<crate::audit_log::AuditLog>,
     pub(crate) pages: Arc<crate::consumer::PageCache>,
+    /// Signatures of signed queries seen within the request window.
+    pub(crate) replay: Arc<access::ReplayCache>,
     /// Bounds the listener's store reads and submissions in flight on the blocking
     /// pool, including those whose request already timed out.
     pub(crate) reads: Arc<tokio::sync::Semaphore>,
+    /// Whether this is the public listener's state (signed reads refused there).
+    pub(crate) public_listener: bool,
 }
 
 impl Api {
@@ -100,7 +109,7 @@ impl From<SubmitError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let body = Json(ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } });
         match self.retry_after {
             Some(secs) => (self.status, [(axum::http::header::RETRY_AFTER, secs.to_string())], body).into_response(),
             None => (self.status, body).into_response(),
@@ -153,7 +162,9 @@ pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::A
         info: Arc::new(info),
         audit,
         pages: Arc::new(crate::consumer::PageCache::default()),
+        replay: Arc::new(access::ReplayCache::default()),
         reads: Arc::new(tokio::sync::Semaphore::new(max_blocking)),
+        public_listener: false,
     }
 }
 
@@ -164,6 +175,7 @@ fn public_routes() -> Router<Api> {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/status", get(status))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/tx/{hash}", get(tx_status))
         .route("/v1/block/{height}", get(block))
         .route("/v1/lot/{id}", get(lot))
@@ -181,9 +193,10 @@ fn public_routes() -> Router<Api> {
         .fallback(not_found_route)
 }
 
-/// The public listener's router.
+/// The public listener's router: unsigned reads only (a signed request is refused
+/// with `member_listener_only`), so restricted content never leaves through it.
 pub fn public_router(api: Api) -> Router {
-    public_routes().with_state(api)
+    public_routes().with_state(Api { public_listener: true, ..api })
 }
 
 /// The member API's router: every route.
@@ -198,6 +211,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/data/licences/{uscc}/full", get(crate::views::data_licences))
         .route("/v1/history/{kind}/{id}", get(history_route))
         .route("/v1/blocks/raw", get(crate::proofs::blocks_raw))
+        .route("/v1/audit/queries", get(query_log))
         .with_state(api)
 }
 
@@ -223,6 +237,7 @@ async fn status(State(api): State<Api>) -> ApiResult {
         "mempool_bytes": bytes,
         "node_key": api.info.node_key,
         "public_api": api.info.public_api.map(|a| format!("http://{a}")),
+        "query_audience": api.info.query_audience,
         "validator_key": api.info.validator_keys.first(),
     })))
 }
@@ -340,13 +355,17 @@ fn receipt_json(r: &jialing_contracts::Receipt) -> Value {
     json!({"tx_hash": r.tx_hash, "status": status, "code": code, "message": message, "tags": r.tags})
 }
 
-async fn tx_status(State(api): State<Api>, Path(hash): Path<String>) -> ApiResult {
+async fn tx_status(State(api): State<Api>, Path(hash): Path<String>, req: ReadRequest) -> ApiResult {
     let hash = parse_hash(&hash)?;
-    blocking(api.reads.clone(), move || tx_status_read(&api, hash)).await
+    blocking(api.reads.clone(), move || req.answer(&api, |c| tx_status_read(&api, hash, c))).await
 }
 
-fn tx_status_read(api: &Api, hash: Hash) -> ApiResult {
+fn tx_status_read(api: &Api, hash: Hash, caller: &Caller) -> ApiResult {
     if let Some(p) = api.ledger.mempool.lock().ok().and_then(|p| p.get(&hash).cloned()) {
+        if !caller.sees(&access::tx_visibility(&api.ledger, &p.tx)) {
+            let public = access::pending_public_part(&p.tx);
+            return Ok(Json(json!({"hash": hash, "status": "pending", "tx": public})));
+        }
         return Ok(Json(json!({"hash": hash, "status": "pending", "tx": tx_json(&p.tx)})));
     }
     let Some((rec, stx)) = api.ledger.store.signed_tx(&hash)? else {
@@ -354,6 +373,14 @@ fn tx_status_read(api: &Api, hash: Hash) -> ApiResult {
     };
     let receipt = api.ledger.store.receipt(rec.height, rec.index)?;
     let time = api.ledger.store.header(rec.height)?.map(|h| h.time_ms);
+    if !caller.sees(&access::tx_visibility(&api.ledger, &stx)) {
+        let public =
+            access::public_part(rec.height, rec.index, time.unwrap_or(0), &stx, receipt.map(|r| r.status).as_ref());
+        return Ok(Json(json!({
+            "hash": hash, "status": "committed", "height": rec.height, "index": rec.index, "time_ms": time,
+            "receipt": {"tx_hash": hash, "status": public.status, "code": public.code}, "tx": public,
+        })));
+    }
     Ok(Json(json!({
         "hash": hash, "status": "committed", "height": rec.height, "index": rec.index, "time_ms": time,
         "receipt": receipt.as_ref().map(receipt_json), "tx": tx_json(&stx),
@@ -402,8 +429,16 @@ struct HistoryQuery {
     limit: Option<usize>,
 }
 
-/// The history of an object: every committed transaction tagged with it.
-pub fn history(ledger: &Ledger, tag: &IndexTag, from_height: u64, limit: usize) -> Result<Vec<Value>, StoreError> {
+/// The history of an object: every committed transaction tagged with it, oldest first.
+/// Transactions `caller` may not read appear as their public part only
+/// ([`crate::access::public_part`]).
+pub fn history(
+    ledger: &Ledger,
+    tag: &IndexTag,
+    from_height: u64,
+    limit: usize,
+    caller: &Caller,
+) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut out = Vec::new();
     let mut time_cache: Option<(u64, u64)> = None;
     for (height, index, hash) in ledger.store.history(tag, from_height, limit)? {
@@ -417,17 +452,33 @@ pub fn history(ledger: &Ledger, tag: &IndexTag, from_height: u64, limit: usize) 
                 t
             }
         };
-        let (status, code, message) = match receipt.map(|r| r.status) {
-            Some(TxStatus::Ok) => ("ok", None, None),
-            Some(TxStatus::Refused { code, message }) => ("refused", Some(code), Some(message)),
-            None => ("unknown", None, None),
+        let status = receipt.map(|r| r.status);
+        if !caller.sees(&access::tx_visibility(ledger, &stx)) {
+            out.push(access::public_part(height, index, time_ms, &stx, status.as_ref()));
+            continue;
+        }
+        let (outcome, code) = access::outcome(status.as_ref());
+        let message = match status {
+            Some(TxStatus::Refused { message, .. }) => Some(message),
+            _ => None,
         };
-        let args = registry::find(&stx.tx.contract, &stx.tx.method).and_then(|m| (m.to_json)(&stx.tx.payload).ok());
-        out.push(json!({
-            "height": height, "index": index, "time_ms": time_ms, "tx_hash": hash,
-            "contract": stx.tx.contract, "method": stx.tx.method, "signer": stx.tx.signer,
-            "status": status, "code": code, "message": message, "args": args,
-        }));
+        let args = registry::find(&stx.tx.contract, &stx.tx.method)
+            .and_then(|m| (m.to_json)(&stx.tx.payload).ok())
+            .unwrap_or(Value::Null);
+        out.push(HistoryEntry {
+            height,
+            index,
+            time_ms,
+            tx_hash: hash,
+            contract: stx.tx.contract.clone(),
+            method: stx.tx.method.clone(),
+            signer: Some(stx.tx.signer),
+            status: outcome,
+            code,
+            message,
+            args,
+            restricted: false,
+        });
     }
     Ok(out)
 }
@@ -448,17 +499,22 @@ pub fn state_json<T: borsh::BorshDeserialize + serde::Serialize>(
     Ok(Some(serde_json::to_value(&v).unwrap_or(Value::Null)))
 }
 
-async fn org(State(api): State<Api>, Path(uscc): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
-    blocking(api.reads.clone(), move || org_read(&api, &uscc, &q)).await
+async fn org(
+    State(api): State<Api>,
+    Path(uscc): Path<String>,
+    Query(q): Query<HistoryQuery>,
+    req: ReadRequest,
+) -> ApiResult {
+    blocking(api.reads.clone(), move || req.answer(&api, |c| org_read(&api, &uscc, &q, c))).await
 }
 
-fn org_read(api: &Api, uscc: &str, q: &HistoryQuery) -> ApiResult {
+fn org_read(api: &Api, uscc: &str, q: &HistoryQuery, caller: &Caller) -> ApiResult {
     let code = jialing_core::Uscc::parse(uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let org =
         state_json::<jialing_contracts::membership::Organisation>(&api.ledger, &jialing_contracts::keys::org(&code))?
             .ok_or_else(|| ApiError::not_found(format!("organisation {code} is not a member")))?;
     let tag = IndexTag { kind: TagKind::Org, id: code.to_string() };
-    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
     Ok(Json(json!({"org": org, "history": hist})))
 }
 
@@ -466,17 +522,55 @@ async fn history_route(
     State(api): State<Api>,
     Path((kind, id)): Path<(String, String)>,
     Query(q): Query<HistoryQuery>,
+    req: ReadRequest,
 ) -> ApiResult {
-    blocking(api.reads.clone(), move || history_read(&api, kind, id, &q)).await
+    blocking(api.reads.clone(), move || req.answer(&api, |c| history_read(&api, kind, id, &q, c))).await
 }
 
-fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery) -> ApiResult {
+fn history_read(api: &Api, kind: String, id: String, q: &HistoryQuery, caller: &Caller) -> ApiResult {
     let kind: TagKind = serde_json::from_value(json!(kind)).map_err(|_| {
         ApiError::bad_request(format!("unknown kind {kind:?}: use org, key, product, lot, data_product, licence, credit_subject, credit_record or proposal"))
     })?;
     let tag = IndexTag { kind, id };
-    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
-    Ok(Json(json!({"history": hist})))
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
+    Ok(Json(serde_json::to_value(History { history: hist }).unwrap_or(Value::Null)))
+}
+
+/// Most bytes of query log one answer carries.
+const MAX_QUERY_LOG_BYTES: usize = 32 * 1024 * 1024;
+
+/// `GET /v1/audit/queries`: the node's query log as written (auditors; signed).
+async fn query_log(State(api): State<Api>, req: ReadRequest) -> ApiResult {
+    blocking(api.reads.clone(), move || {
+        req.answer(&api, |caller| {
+            caller.require_role(&[jialing_core::Role::Auditor], "the query log")?;
+            let head = api.audit.head();
+            let bytes = api.audit.read_all().map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "audit_log", format!("reading the query log: {e}"))
+            })?;
+            if bytes.len() > MAX_QUERY_LOG_BYTES {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!(
+                        "the query log is {} bytes; copy {} from the node and run jialing audit queries --file",
+                        bytes.len(),
+                        api.audit.path().display()
+                    ),
+                ));
+            }
+            let lines = String::from_utf8(bytes).map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "audit_log",
+                    format!("the query log is not UTF-8: {e}"),
+                )
+            })?;
+            let log = QueryLog { log: api.info.query_audience.clone(), count: head.count, head: head.hash, lines };
+            Ok(Json(serde_json::to_value(log).unwrap_or(Value::Null)))
+        })
+    })
+    .await
 }
 
 async fn methods() -> Json<Value> {
@@ -486,16 +580,21 @@ async fn methods() -> Json<Value> {
     Json(json!(all))
 }
 
-async fn lot(State(api): State<Api>, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult {
-    blocking(api.reads.clone(), move || lot_read(&api, id, &q)).await
+async fn lot(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+    req: ReadRequest,
+) -> ApiResult {
+    blocking(api.reads.clone(), move || req.answer(&api, |c| lot_read(&api, id, &q, c))).await
 }
 
-fn lot_read(api: &Api, id: String, q: &HistoryQuery) -> ApiResult {
+fn lot_read(api: &Api, id: String, q: &HistoryQuery, caller: &Caller) -> ApiResult {
     jialing_contracts::trace::rules::id_format("lot id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let lot = state_json::<jialing_contracts::trace::types::Lot>(&api.ledger, &jialing_contracts::trace::lot_key(&id))?
         .ok_or_else(|| ApiError::not_found(format!("lot {id} is not on the ledger")))?;
     let tag = IndexTag { kind: TagKind::Lot, id };
-    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    let hist = history(&api.ledger, &tag, q.from_height.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000), caller)?;
     Ok(Json(json!({"lot": lot, "history": hist})))
 }
 
@@ -543,10 +642,11 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
         None => None,
     };
     let tag = IndexTag { kind: TagKind::Lot, id: id.clone() };
-    let hist = history(&api.ledger, &tag, 0, 10_000)?;
+    // The export is public: what an unsigned caller may read.
+    let hist = history(&api.ledger, &tag, 0, 10_000, &Caller::Public)?;
     let mut orgs = Vec::new();
     for h in &hist {
-        let org = match h["signer"].as_str().and_then(|k| PublicKey::from_hex(k).ok()) {
+        let org = match h.signer {
             Some(k) => match read(&jialing_contracts::keys::member(&k))? {
                 Some(b) => decode::<jialing_contracts::membership::Member>(b)?.org.to_string(),
                 None => String::new(),
@@ -558,15 +658,8 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
     let records: Vec<epcis::EventRecord<'_>> = hist
         .iter()
         .zip(&orgs)
-        .filter(|(h, _)| h["status"] == "ok" && h["contract"] == "trace")
-        .filter_map(|(h, org)| {
-            Some(epcis::EventRecord {
-                tx_hash: Hash::from_hex(h["tx_hash"].as_str()?).ok()?,
-                method: h["method"].as_str()?,
-                args: &h["args"],
-                org,
-            })
-        })
+        .filter(|(h, _)| h.status == jialing_api_types::Outcome::Ok && h.contract == "trace")
+        .map(|(h, org)| epcis::EventRecord { tx_hash: h.tx_hash, method: &h.method, args: &h.args, org })
         .collect();
     let base = q.base.unwrap_or_else(|| "https://id.jialing.example".into());
     Ok(Json(epcis::export_lot(&base, &lot, product.as_ref(), &records)))

@@ -219,6 +219,7 @@ fn init_node(genesis: &Path, out: &Path, api: std::net::SocketAddr) -> anyhow::R
         mempool: Default::default(),
         log: Default::default(),
         consensus: Default::default(),
+        query_log: Default::default(),
     };
     std::fs::write(out.join("config.toml"), cfg.to_toml())?;
     println!("created {}", out.display());

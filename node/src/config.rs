@@ -9,6 +9,9 @@
 //! listen = "127.0.0.1:8700"       # member API
 //! [api.public]
 //! listen = "127.0.0.1:8780"       # consumer page, public views, proofs
+//! [query_log]
+//! anchor_key = "keys/anchor.json" # a member key of the node's organisation
+//! anchor_every_secs = 600         # anchor the query log's head on the ledger
 //! [block]
 //! max_txs = 5000
 //! ```
@@ -77,6 +80,29 @@ pub struct NodeConfig {
     /// Consensus and peer-to-peer settings (multi-node networks).
     #[serde(default)]
     pub consensus: ConsensusConfig,
+    /// The query log's anchoring on the ledger (`[query_log]`).
+    #[serde(default)]
+    pub query_log: QueryLogConfig,
+}
+
+/// Anchoring the query log's head on the ledger: every `anchor_every_secs`, if the log
+/// grew, the node submits `audit.anchor_queries` (entry count and last line hash)
+/// signed with `anchor_key`, a member key of the node's organisation. Without a key
+/// the log is still a hash chain, but removing its last entries cannot be proven.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryLogConfig {
+    /// Member key file that signs the anchors (relative to the config file): best a
+    /// key used for nothing else, since each anchor takes its next nonce.
+    pub anchor_key: Option<PathBuf>,
+    /// How often to anchor, seconds (at least 1).
+    pub anchor_every_secs: u64,
+}
+
+impl Default for QueryLogConfig {
+    fn default() -> Self {
+        QueryLogConfig { anchor_key: None, anchor_every_secs: 600 }
+    }
 }
 
 /// A peer this node connects to. It is used only while its node key belongs to a
@@ -330,6 +356,7 @@ impl NodeConfig {
         cfg.data_dir = resolve(&cfg.data_dir);
         cfg.validator_keys = cfg.validator_keys.iter().map(resolve).collect();
         cfg.node_key = cfg.node_key.as_ref().map(resolve);
+        cfg.query_log.anchor_key = cfg.query_log.anchor_key.as_ref().map(resolve);
         cfg.validate()?;
         Ok(cfg)
     }
@@ -337,6 +364,9 @@ impl NodeConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
+        if self.query_log.anchor_every_secs == 0 {
+            return bad("query_log.anchor_every_secs", "must be at least 1");
+        }
         if self.block.max_txs == 0 || self.block.max_txs > 100_000 {
             return bad("block.max_txs", "must be 1 to 100000");
         }

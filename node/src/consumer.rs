@@ -25,10 +25,10 @@ use jialing_contracts::trace::{lot_key, product_key};
 use jialing_contracts::{IndexTag, StateView, TagKind, keys};
 use jialing_core::{PublicKey, Uscc, encoding};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::api::Api;
 use crate::app::Ledger;
+use jialing_api_types::{HistoryEntry, Outcome};
 
 /// Rendered pages, keyed by lot and language, valid while the lot's state is unchanged
 /// (at most a minute, so organisation names and contacts stay fresh).
@@ -198,7 +198,7 @@ fn status_label(lang: Lang, s: LotStatus) -> &'static str {
 struct PageData {
     lot: Lot,
     product: Option<Product>,
-    history: Vec<Value>,
+    history: Vec<HistoryEntry>,
 }
 
 fn load(ledger: &Ledger, item: &str, lot_id: &str) -> Result<PageData, CodeError> {
@@ -211,19 +211,20 @@ fn load(ledger: &Ledger, item: &str, lot_id: &str) -> Result<PageData, CodeError
         return Err(CodeError::Unknown(format!("lot {lot_id} is not a lot of product {item}")));
     }
     let tag = IndexTag { kind: TagKind::Lot, id: lot_id.to_string() };
-    let history = crate::api::history(ledger, &tag, 0, 500).map_err(|e| CodeError::Unknown(e.to_string()))?;
+    let history = crate::api::history(ledger, &tag, 0, 500, &crate::access::Caller::Public)
+        .map_err(|e| CodeError::Unknown(e.to_string()))?;
     Ok(PageData { lot, product, history })
 }
 
-fn event_time(e: &Value) -> u64 {
-    e["args"]["at"]["time_ms"].as_u64().unwrap_or_else(|| e["time_ms"].as_u64().unwrap_or(0))
+fn event_time(e: &HistoryEntry) -> u64 {
+    e.args["at"]["time_ms"].as_u64().unwrap_or(e.time_ms)
 }
 
 /// Renders the page.
 fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String {
     let mut orgs = Orgs { ledger, cache: BTreeMap::new() };
     let lot = &d.lot;
-    let ok: Vec<&Value> = d.history.iter().filter(|e| e["status"] == "ok").collect();
+    let ok: Vec<&HistoryEntry> = d.history.iter().filter(|e| e.status == Outcome::Ok).collect();
     let name = d.product.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| lot.product.clone());
     let producer = orgs.get(&lot.producer);
     let mut h = String::with_capacity(16 * 1024);
@@ -278,7 +279,7 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
         t(lang, "联系方式", "Contact"),
         esc(&producer.as_ref().map(|p| p.contact.clone()).unwrap_or_default())
     );
-    if let Some(hv) = ok.iter().rev().find(|e| e["method"] == "harvest") {
+    if let Some(hv) = ok.iter().rev().find(|e| e.method == "harvest") {
         let _ = write!(h, "<p id=\"harvest\">{}: {}</p>", t(lang, "采收日期", "Harvest date"), date(event_time(hv)));
     }
     h.push_str("</section>");
@@ -304,14 +305,10 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
     // Tests.
     let _ = write!(h, "<section><h2>{}</h2><ul id=\"tests\">", t(lang, "检测结果", "Test results"));
     let mut any_test = false;
-    for e in ok.iter().filter(|e| e["method"] == "record_test") {
+    for e in ok.iter().filter(|e| e.method == "record_test") {
         any_test = true;
-        let lab = e["signer"]
-            .as_str()
-            .and_then(|s| PublicKey::from_hex(s).ok())
-            .map(|k| orgs.of_signer(&k))
-            .unwrap_or_default();
-        let items: Vec<String> = e["args"]["items"]
+        let lab = e.signer.map(|k| orgs.of_signer(&k)).unwrap_or_default();
+        let items: Vec<String> = e.args["items"]
             .as_array()
             .cloned()
             .unwrap_or_default()
@@ -337,16 +334,12 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
     // Custody timeline.
     let _ = write!(h, "<section><h2>{}</h2><ol id=\"timeline\">", t(lang, "流转记录", "Custody timeline"));
     for e in &ok {
-        let who = e["signer"]
-            .as_str()
-            .and_then(|s| PublicKey::from_hex(s).ok())
-            .map(|k| orgs.of_signer(&k))
-            .unwrap_or_default();
+        let who = e.signer.map(|k| orgs.of_signer(&k)).unwrap_or_default();
         let _ = write!(
             h,
             "<li><time>{}</time> <b>{}</b> · {}</li>",
             datetime(event_time(e)),
-            event_label(lang, e["method"].as_str().unwrap_or("")),
+            event_label(lang, &e.method),
             esc(&who)
         );
     }
@@ -366,7 +359,7 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
     // Verified: the latest event's block.
     let _ = write!(h, "<section id=\"verified\"><h2>{}</h2>", t(lang, "链上存证", "On the ledger"));
     if let Some(last) = ok.last() {
-        let height = last["height"].as_u64().unwrap_or(0);
+        let height = last.height;
         let cert = ledger.store.certificate(height).ok().flatten();
         let header = ledger.store.header(height).ok().flatten();
         let n = ledger.tip.read().map(|t| t.validators.validators.len()).unwrap_or(0);
@@ -382,7 +375,7 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
             } else {
                 format!("signed by {k} of {n} validators")
             }),
-            esc(last["tx_hash"].as_str().unwrap_or("")),
+            esc(&last.tx_hash.to_hex()),
             if lang == Lang::Zh { "zh" } else { "en" },
             t(
                 lang,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::app::Ledger;
-use crate::config::{ApiConfig, ConsensusConfig, NodeConfig, PeerConfig, PublicApiConfig};
+use crate::config::{ApiConfig, ConsensusConfig, NodeConfig, PeerConfig, PublicApiConfig, QueryLogConfig};
 
 /// The devnet's nodes: organisation short name and whether it validates.
 const NODES: [(&str, bool); 5] =
@@ -98,6 +98,12 @@ fn layout(dir: &Path, port: u16, p2p_port: u16, rate: Option<u32>) -> anyhow::Re
                 // A local demo: short timeouts.
                 timeout_propose_ms: 2000,
                 ..Default::default()
+            },
+            // Each node's organisation anchors its query log every ten seconds, with
+            // its admin key: the demo never signs with it, so no nonce race.
+            query_log: QueryLogConfig {
+                anchor_key: Some(dir.join("keys").join(short).join("admin.json")),
+                anchor_every_secs: 10,
             },
         };
         if let Some(r) = rate {

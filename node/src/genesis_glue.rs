@@ -81,6 +81,7 @@ pub fn testnet(
                 },
                 ..Default::default()
             },
+            query_log: Default::default(),
         };
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("config.toml");

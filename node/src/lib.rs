@@ -3,13 +3,14 @@
 //! The Jialing node: durable storage ([`store`]), the mempool ([`mempool`]), the ledger
 //! application that proposes, validates and commits blocks ([`app`]), block production
 //! (Malachite BFT consensus in [`consensus`], or [`solo`] for a one-validator
-//! network), the HTTP API ([`api`]), metrics ([`metrics`]) and configuration
+//! network), the HTTP API ([`api`], every read going through [`access`]), metrics ([`metrics`]) and configuration
 //! ([`config`]). [`runner`] wires them together for `jialing-node run`; [`export`]
 //! writes a stopped node's chain to a file for offline audit.
 //!
 //! The pure parts (types, execution) live in `jialing-core` and `jialing-contracts`;
 //! everything here is IO around them.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod audit_log;
@@ -26,6 +27,7 @@ pub mod export;
 pub mod genesis_glue;
 pub mod mempool;
 pub mod metrics;
+pub mod openapi;
 pub mod proofs;
 pub mod public_lists;
 pub mod runner;

@@ -13,6 +13,7 @@ use jialing_core::{Hash, merkle};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::{self, ReadRequest};
 use crate::api::{Api, ApiError, blocking};
 use crate::app::Ledger;
 
@@ -79,12 +80,18 @@ fn with_validators(ledger: &Ledger, proof: &Proof) -> Value {
     json!({ "chain_id": ledger.chain_id, "proof": proof, "untrusted_validators": set })
 }
 
-/// `GET /v1/proof/tx/{hash}`.
-pub async fn tx(State(api): State<Api>, Path(hash): Path<String>) -> ProofResult {
+/// `GET /v1/proof/tx/{hash}`: served only to a caller who may read the transaction
+/// (the proof carries its signature and receipt).
+pub async fn tx(State(api): State<Api>, Path(hash): Path<String>, req: ReadRequest) -> ProofResult {
     let hash = parse_hash(&hash)?;
     blocking(api.reads.clone(), move || {
-        let proof = Proof::Tx(tx_proof(&api.ledger, &hash)?);
-        Ok(Json(with_validators(&api.ledger, &proof)))
+        req.answer(&api, |caller| {
+            if let Some((_, stx)) = api.ledger.store.signed_tx(&hash)? {
+                caller.require(&access::tx_visibility(&api.ledger, &stx), &format!("transaction {hash}"))?;
+            }
+            let proof = Proof::Tx(tx_proof(&api.ledger, &hash)?);
+            Ok(Json(with_validators(&api.ledger, &proof)))
+        })
     })
     .await
 }
@@ -107,14 +114,20 @@ pub fn state_proof(ledger: &Arc<Ledger>, key: &[u8]) -> Result<StateValueProof, 
     Ok(StateValueProof { key: key.to_vec(), value, proof, block: certified(ledger, tip.header.height)? })
 }
 
-/// `GET /v1/proof/state?key=...`: the key's value (or absence) under the tip's state root.
-pub async fn state(State(api): State<Api>, Query(q): Query<StateQuery>) -> ProofResult {
+/// `GET /v1/proof/state?key=...`: the key's value (or absence) under the tip's state
+/// root, served only to a caller who may read the key (the read policy's visibility
+/// of the key and its value).
+pub async fn state(State(api): State<Api>, Query(q): Query<StateQuery>, req: ReadRequest) -> ProofResult {
     if q.key.is_empty() || q.key.len() > 512 {
         return Err(ApiError::bad_request("key must be 1 to 512 bytes, e.g. lot/<id>"));
     }
     blocking(api.reads.clone(), move || {
-        let proof = Proof::State(state_proof(&api.ledger, q.key.as_bytes())?);
-        Ok(Json(with_validators(&api.ledger, &proof)))
+        req.answer(&api, |caller| {
+            let proof = state_proof(&api.ledger, q.key.as_bytes())?;
+            let v = jialing_contracts::visibility::of_state(&proof.key, proof.value.as_deref());
+            caller.require(&v, &format!("state key {}", q.key))?;
+            Ok(Json(with_validators(&api.ledger, &Proof::State(proof))))
+        })
     })
     .await
 }
@@ -166,8 +179,10 @@ const MAX_RAW_BYTES: usize = 16 * 1024 * 1024;
 
 /// `GET /v1/blocks/raw?from=H&limit=N`: blocks `H..` as hex of the canonical encoding of
 /// `(Block, Option<CommitCertificate>)`, for auditors replaying the chain (at most 100
-/// blocks or 16 MiB per answer; ask again from the next height).
-pub async fn blocks_raw(State(api): State<Api>, Query(q): Query<RawQuery>) -> ProofResult {
+/// blocks or 16 MiB per answer; ask again from the next height). Blocks carry every
+/// payload, restricted ones included, so they are served to members only (a request
+/// signed by a current member key): members' nodes receive every block anyway.
+pub async fn blocks_raw(State(api): State<Api>, Query(q): Query<RawQuery>, req: ReadRequest) -> ProofResult {
     let tip = api.ledger.tip.read().map(|t| t.header.height).unwrap_or(0);
     if q.from > tip {
         return Err(ApiError::not_found(format!("no block at height {}; the chain is at {tip}", q.from)));
@@ -175,19 +190,23 @@ pub async fn blocks_raw(State(api): State<Api>, Query(q): Query<RawQuery>) -> Pr
     let limit = q.limit.unwrap_or(MAX_RAW_BLOCKS).clamp(1, MAX_RAW_BLOCKS);
     let ledger = api.ledger.clone();
     let blocks = blocking(api.reads.clone(), move || {
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        for h in q.from..=tip.min(q.from.saturating_add(limit - 1)) {
-            let block = ledger.store.block(h)?.ok_or_else(|| ApiError::not_found(format!("no block at height {h}")))?;
-            let cert = ledger.store.certificate(h)?;
-            let enc = jialing_core::encoding::encode(&(block, cert));
-            bytes += enc.len();
-            out.push(hex::encode(enc));
-            if bytes >= MAX_RAW_BYTES {
-                break;
+        req.answer(&api, |caller| {
+            caller.require_member("raw blocks")?;
+            let mut out = Vec::new();
+            let mut bytes = 0usize;
+            for h in q.from..=tip.min(q.from.saturating_add(limit - 1)) {
+                let block =
+                    ledger.store.block(h)?.ok_or_else(|| ApiError::not_found(format!("no block at height {h}")))?;
+                let cert = ledger.store.certificate(h)?;
+                let enc = jialing_core::encoding::encode(&(block, cert));
+                bytes += enc.len();
+                out.push(hex::encode(enc));
+                if bytes >= MAX_RAW_BYTES {
+                    break;
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     })
     .await?;
     Ok(Json(json!({ "from": q.from, "tip": tip, "blocks": blocks })))

@@ -120,7 +120,13 @@ pub async fn run_hooked(
         public = %public_addr.map_or("off".to_string(), |a| format!("http://{a}")),
         "API listening (member API; public listener for the consumer page, public views and proofs)"
     );
+    let query_audience = match (&node_key, validator_keys.first()) {
+        (Some(k), _) => k.public().to_hex(),
+        (None, Some(k)) => k.public().to_hex(),
+        (None, None) => format!("{}@{}", ledger.chain_id, cfg.api.listen),
+    };
     let info = NodeInfo {
+        query_audience,
         node_key: node_key.as_ref().map(|k| k.public()),
         validator_keys: validator_keys.iter().map(|k| k.public()).collect(),
         max_batch: cfg.api.max_batch,
@@ -128,7 +134,21 @@ pub async fn run_hooked(
     };
     let audit = crate::audit_log::AuditLog::open(&cfg.data_dir.join("audit").join("queries.jsonl"))
         .with_context(|| format!("opening the audit log under {}", cfg.data_dir.display()))?;
-    let api = crate::api::state(ledger.clone(), info, Arc::new(audit), cfg.api.limits.max_blocking);
+    let audit = Arc::new(audit);
+    let anchor_task = match &cfg.query_log.anchor_key {
+        Some(path) => {
+            let key = jialing_genesis::keyfile::read(path)
+                .with_context(|| format!("reading [query_log] anchor_key {}", path.display()))?;
+            let every = std::time::Duration::from_secs(cfg.query_log.anchor_every_secs.max(1));
+            let audience = info.query_audience.clone();
+            Some(tokio::spawn(crate::audit_log::anchor_loop(ledger.clone(), audit.clone(), key, audience, every)))
+        }
+        None => {
+            tracing::warn!(target: "jialing::audit", "no [query_log] anchor_key: the query log is not anchored on the ledger");
+            None
+        }
+    };
+    let api = crate::api::state(ledger.clone(), info, audit, cfg.api.limits.max_blocking);
     if let Some(l) = public {
         let public_api = api.with_reads(cfg.api.public.limits.max_blocking);
         tokio::spawn(serve::serve(l, public_router(public_api), cfg.api.public.limits.clone(), "public"));
@@ -147,6 +167,9 @@ pub async fn run_hooked(
         }
     };
     stop.store(true, Ordering::Relaxed);
+    if let Some(t) = anchor_task {
+        t.abort();
+    }
     ledger.mempool_signal.notify_all();
     if let Some((engine, gossip)) = engine {
         gossip.abort();

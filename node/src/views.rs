@@ -1,25 +1,20 @@
 //! Register views over HTTP: public views anyone may read, and restricted views that
 //! need a signed request from an authorised role and are written to the audit log.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use jialing_contracts::StateView;
 use jialing_contracts::credit::{self, DishonestyRecord, SubjectIndex};
-use jialing_contracts::executor::check_signer;
-use jialing_core::{PublicKey, Purpose, Role, Signature, encoding, query};
+use jialing_core::{Role, encoding};
 use serde_json::{Value, json};
 
+use crate::access::{Caller, ReadRequest};
 use crate::api::{Api, ApiError, blocking};
 use crate::app::Ledger;
 
 /// Roles that may read every credit record of a subject (the credit contract's).
 pub const CREDIT_READERS: &[Role] = credit::QUERY_ROLES;
-
-/// How far a request's time may be from the node's clock (replay window).
-pub const REQUEST_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 /// Reads and decodes one state value.
 pub(crate) fn read<T: borsh::BorshDeserialize>(ledger: &Ledger, key: &[u8]) -> Result<Option<T>, ApiError> {
@@ -63,86 +58,24 @@ fn credit_public_read(api: &Api, subject: String) -> Result<Json<Value>, ApiErro
     Ok(Json(json!({"subject": subject, "as_of_ms": t, "publications": views, "joint_punishment": punished})))
 }
 
-/// Checks a signed request; returns the signer, its organisation and roles.
-fn authorise(
-    api: &Api,
-    headers: &HeaderMap,
-    method: &str,
-    path: &str,
-    allowed: &[Role],
-) -> Result<(PublicKey, String, Vec<Role>, u64, Signature), ApiError> {
-    let unauthorised = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, "unsigned_request", m);
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let (Some(key), Some(time), Some(sig)) = (h(query::HEADER_KEY), h(query::HEADER_TIME), h(query::HEADER_SIGNATURE))
-    else {
-        return Err(unauthorised(format!(
-            "this view is restricted: sign the request (headers {}, {}, {}; `jialing query credit --full --key FILE` does it)",
-            query::HEADER_KEY,
-            query::HEADER_TIME,
-            query::HEADER_SIGNATURE
-        )));
-    };
-    let key = PublicKey::from_hex(&key).map_err(|e| unauthorised(format!("bad {}: {e}", query::HEADER_KEY)))?;
-    let time: u64 =
-        time.parse().map_err(|_| unauthorised(format!("bad {}: not a number of ms", query::HEADER_TIME)))?;
-    let sig = Signature::from_hex(&sig).map_err(|e| unauthorised(format!("bad {}: {e}", query::HEADER_SIGNATURE)))?;
-    let clock = crate::solo::now_ms();
-    if time.abs_diff(clock) > REQUEST_WINDOW_MS {
-        return Err(unauthorised(format!(
-            "request time {time} is more than 5 minutes from the node's clock {clock}: sign a fresh request"
-        )));
-    }
-    let digest = query::request_digest(method, path, time);
-    key.verify(&api.ledger.chain_id, Purpose::QueryRequest, &digest, &sig).map_err(|_| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            "the request signature does not verify for this path, time and key",
-        )
-    })?;
-    let store = &api.ledger.store;
-    let member = check_signer(&|k: &[u8]| store.get(k), &key, now(&api.ledger).max(1))
-        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "not_member", e.to_string()))?;
-    if !member.roles.iter().any(|r| allowed.contains(r)) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_role",
-            format!("this view needs one of the roles [{}]", jialing_contracts::error::role_list(allowed)),
-        ));
-    }
-    Ok((key, member.org.to_string(), member.roles, time, sig))
-}
-
 /// `GET /v1/credit/{subject}/full`: every record of the subject, repaired and expired
 /// ones included (authorities and auditors; signed; audit-logged).
 pub async fn credit_full(
     State(api): State<Api>,
     Path(subject): Path<String>,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Json<Value>, ApiError> {
-    blocking(api.reads.clone(), move || credit_full_read(&api, subject, &headers)).await
+    blocking(api.reads.clone(), move || req.answer(&api, |c| credit_full_read(&api, subject, c))).await
 }
 
-fn credit_full_read(api: &Api, subject: String, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
-    let path = format!("/v1/credit/{subject}/full");
-    let (key, org, roles, time, sig) = authorise(api, headers, "GET", &path, CREDIT_READERS)?;
+fn credit_full_read(api: &Api, subject: String, caller: &Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_role(CREDIT_READERS, "the full credit view")?;
     let t = now(&api.ledger);
     let views: Vec<_> = records(&api.ledger, &subject)?.iter().map(|r| credit::full_view(r, t)).collect();
     let grade = crate::public_lists::grade_of(&api.ledger, &subject)?;
-    let entry = json!({"logged_ms": crate::solo::now_ms(), "request_ms": time, "signer": key, "org": org, "roles": roles, "query": path, "signature": sig});
-    log_query(&api.audit, &entry)?;
     Ok(Json(
         json!({"subject": subject, "as_of_ms": t, "records": views, "grade": grade, "audit": "this query was recorded in the node's audit log"}),
     ))
-}
-
-fn log_query(log: &Arc<crate::audit_log::AuditLog>, entry: &Value) -> Result<(), ApiError> {
-    log.record(entry).map_err(|e| {
-        tracing::error!(target: "jialing::audit", error = %e, path = %log.path().display(), "audit log write failed; refusing the restricted query");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "audit_log", "the query could not be recorded in the audit log, so it is refused")
-    })?;
-    tracing::info!(target: "jialing::audit", signer = %entry["signer"], org = %entry["org"], query = %entry["query"], "restricted query");
-    Ok(())
 }
 
 /// `GET /v1/data/product/{id}`: a data product and its registration (public).
@@ -158,7 +91,7 @@ fn data_product_read(api: &Api, id: &str) -> Result<Json<Value>, ApiError> {
 }
 
 /// Roles that may list any company's licences (the company's own members may list theirs).
-pub const LICENCE_READERS: &[Role] = &[Role::Exchange, Role::DataRegulator, Role::Auditor];
+pub const LICENCE_READERS: &[Role] = jialing_contracts::visibility::LICENCE_READERS;
 
 /// `GET /v1/data/licences/{uscc}/full`: every trade and licence a company is party to
 /// (restricted: the exchange, the data regulator, auditors or the company itself;
@@ -166,17 +99,15 @@ pub const LICENCE_READERS: &[Role] = &[Role::Exchange, Role::DataRegulator, Role
 pub async fn data_licences(
     State(api): State<Api>,
     Path(uscc): Path<String>,
-    headers: HeaderMap,
+    req: ReadRequest,
 ) -> Result<Json<Value>, ApiError> {
-    blocking(api.reads.clone(), move || data_licences_read(&api, uscc, &headers)).await
+    blocking(api.reads.clone(), move || req.answer(&api, |c| data_licences_read(&api, uscc, c))).await
 }
 
-fn data_licences_read(api: &Api, uscc: String, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
+fn data_licences_read(api: &Api, uscc: String, caller: &Caller) -> Result<Json<Value>, ApiError> {
     let code = jialing_core::Uscc::parse(&uscc).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let path = format!("/v1/data/licences/{uscc}/full");
-    let all_roles: Vec<Role> = Role::ALL.to_vec();
-    let (key, org, roles, time, sig) = authorise(api, headers, "GET", &path, &all_roles)?;
-    if org != code.as_str() && !roles.iter().any(|r| LICENCE_READERS.contains(r)) {
+    let reader = caller.require_member("a company's licences")?;
+    if reader.org != code && !reader.roles.iter().any(|r| LICENCE_READERS.contains(r)) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "wrong_role",
@@ -219,7 +150,5 @@ fn data_licences_read(api: &Api, uscc: String, headers: &HeaderMap) -> Result<Js
             trades.push(json!({"licence": t, "active": active}));
         }
     }
-    let entry = json!({"logged_ms": crate::solo::now_ms(), "request_ms": time, "signer": key, "org": org, "roles": roles, "query": path, "signature": sig});
-    log_query(&api.audit, &entry)?;
     Ok(Json(json!({"company": uscc, "licences": trades, "audit": "this query was recorded in the node's audit log"})))
 }

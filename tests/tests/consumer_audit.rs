@@ -180,11 +180,18 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (code, out, err) = jialing(&full, &["verify", pf.to_str().unwrap_or_default(), "--genesis", g])?;
     assert!(code == 0 && out.contains("extends block 1"), "{out}{err}");
 
-    // Audit: replay from the node, then from an export, then tampered exports.
+    // Audit: replay from the node, then from an export, then tampered exports. Raw
+    // blocks are for members: unsigned, the replay is refused; signed, it runs.
     let history = dir.path().join("validators.json");
     let hs = history.to_str().unwrap_or_default();
-    let (code, out, err) =
-        jialing(&full, &["audit", "replay", "--genesis", g, "--quiet", "--validator-history-out", hs])?;
+    let (code, _, err) = jialing(&full, &["audit", "replay", "--genesis", g, "--quiet"])?;
+    assert!(code != 0 && err.contains("unsigned_request"), "{err}");
+    let auditor_key = dir.path().join("devnet/keys/audit/operator.json");
+    let qk = auditor_key.to_str().unwrap_or_default();
+    let (code, out, err) = jialing(
+        &full,
+        &["--query-key", qk, "audit", "replay", "--genesis", g, "--quiet", "--validator-history-out", hs],
+    )?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("replayed_blocks=") && out.contains("OK:"), "{out}");
     // The devnet never changed its validators: an empty, valid history.
@@ -197,7 +204,8 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (ks, rs) = (key.to_str().unwrap_or_default(), rep.to_str().unwrap_or_default());
     let (code, _, err) = jialing(&full, &["keys", "new", "--out", ks])?;
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = jialing(&full, &["audit", "report", "--genesis", g, "--key", ks, "--out", rs])?;
+    let (code, out, err) =
+        jialing(&full, &["--query-key", qk, "audit", "report", "--genesis", g, "--key", ks, "--out", rs])?;
     assert!(code == 0 && out.contains("no findings"), "{out}{err}");
     let (code, out, err) = jialing(&full, &["verify", rs, "--genesis", g])?;
     assert!(code == 0 && out.contains("VERIFIED: audit report") && out.contains("of 4 validators"), "{out}{err}");
@@ -206,8 +214,49 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     let (code, _, err) = jialing(&full, &["verify", rs, "--genesis", g])?;
     assert!(code == 6 && err.contains("changed after signing"), "{err}");
 
+    // The full node's query log: the auditor's signed reads above are in it, and the
+    // node anchors its head on the ledger within ten seconds (devnet setting).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (out, err) = loop {
+        let (code, out, err) = jialing(&full, &["--query-key", qk, "audit", "queries", "--genesis", g])?;
+        assert_eq!(code, 0, "{out}{err}");
+        if out.contains("anchored on the ledger at") || Instant::now() > deadline {
+            break (out, err);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(out.contains("anchored on the ledger at") && out.contains("/v1/blocks/raw"), "{out}{err}");
+    // A copy of the log: intact, it verifies; edited, reordered or cut, it fails with
+    // the line where it breaks.
+    let st = get(&format!("{full}/status"))?;
+    let log_id = st["query_audience"].as_str().unwrap_or_default().to_string();
+    let log_file = dir.path().join("devnet/node-4/data/audit/queries.jsonl");
+    let copy = dir.path().join("queries.jsonl");
+    std::fs::copy(&log_file, &copy)?;
+    let cs = copy.to_str().unwrap_or_default();
+    let (code, out, err) = jialing(&full, &["audit", "queries", "--file", cs, "--log", &log_id, "--genesis", g])?;
+    assert!(code == 0 && out.contains("chain intact"), "{out}{err}");
+    let log_lines: Vec<String> = std::fs::read_to_string(&copy)?.lines().map(|l| format!("{l}\n")).collect();
+    assert!(log_lines.len() >= 3, "{} entries", log_lines.len());
+    let check = |name: &str, text: String, line: usize| -> anyhow::Result<()> {
+        std::fs::write(&copy, text)?;
+        let (code, out, err) = jialing(&full, &["audit", "queries", "--file", cs, "--log", &log_id])?;
+        assert_eq!(code, 6, "{name}: must fail\n{out}{err}");
+        assert!(err.contains(&format!("line {line}")), "{name}: {err}");
+        Ok(())
+    };
+    let mut edited = log_lines.clone();
+    edited[0] = edited[0].replacen("/v1/", "/v2/", 1);
+    check("edited", edited.concat(), 2)?;
+    let mut reordered = log_lines.clone();
+    reordered.swap(0, 1);
+    check("reordered", reordered.concat(), 1)?;
+    // Cut to nothing: the ledger's anchor still counts the removed entries.
+    check("cut", String::new(), 1)?;
+
     let export = dir.path().join("chain.hex");
-    let (code, _, err) = jialing(&full, &["audit", "export", "--out", export.to_str().unwrap_or_default()])?;
+    let (code, _, err) =
+        jialing(&full, &["--query-key", qk, "audit", "export", "--out", export.to_str().unwrap_or_default()])?;
     assert_eq!(code, 0, "{err}");
     let lines: Vec<String> = std::fs::read_to_string(&export)?.lines().map(str::to_string).collect();
     let h = lot["history"][3]["height"].as_u64().unwrap_or(1) as usize;

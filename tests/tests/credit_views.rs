@@ -4,7 +4,7 @@
 
 use jialing_contracts::CallPayload;
 use jialing_contracts::credit::{Category, Domain, RecordDishonesty, Subject};
-use jialing_core::{Hash, Keypair, Purpose, Transaction, query};
+use jialing_core::{Hash, Keypair, Transaction, query};
 use jialing_tests::OneNode;
 use serde_json::json;
 
@@ -16,15 +16,16 @@ fn signed_get(
     time_ms: u64,
     sign_path: &str,
 ) -> (u16, serde_json::Value) {
-    let sig = key.sign(chain, Purpose::QueryRequest, &query::request_digest("GET", sign_path, time_ms));
+    static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let nonce = format!("{:032x}", NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut r = agent
-        .get(&format!("{url}{path}"))
-        .header(query::HEADER_KEY, key.public().to_hex())
-        .header(query::HEADER_TIME, time_ms.to_string())
-        .header(query::HEADER_SIGNATURE, sig.to_hex())
-        .call()
-        .unwrap();
+    let status: serde_json::Value = agent.get(&format!("{url}/status")).call().unwrap().body_mut().read_json().unwrap();
+    let audience = status["query_audience"].as_str().unwrap();
+    let mut req = agent.get(&format!("{url}{path}"));
+    for (name, value) in query::signed_headers(key, chain, "GET", sign_path, time_ms, audience, &nonce) {
+        req = req.header(name, value);
+    }
+    let mut r = req.call().unwrap();
     (r.status().as_u16(), r.body_mut().read_json().unwrap())
 }
 

@@ -3,7 +3,8 @@
 //!   and root, re-executes every transaction with the same contracts and compares
 //!   state and receipt roots, reporting the first divergence;
 //! - `history` lists every transaction that touched a subject, as CSV or JSON;
-//! - `report` replays and writes a summary signed with the auditor's key.
+//! - `report` replays and writes a summary signed with the auditor's key;
+//! - `queries` verifies a node's query log ([`crate::cli::queries`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +38,10 @@ pub enum AuditCommand {
     /// Download every block with its certificate into a file (one hex line per
     /// block from genesis), for archiving and offline replay (`replay --blocks`).
     Export(ExportArgs),
+    /// Verify a node's query log (hash chain, and head against the ledger's anchor)
+    /// and print who queried what: from the node (`--query-key` of an auditor) or a
+    /// copy of the file (`--file`).
+    Queries(crate::cli::queries::QueriesArgs),
 }
 
 /// `jialing audit export`.
@@ -420,6 +425,7 @@ pub fn run(cmd: &AuditCommand, client: &Client, out: Output) -> Result<(), Clien
             }
         }
         AuditCommand::History(a) => history(client, a),
+        AuditCommand::Queries(a) => crate::cli::queries::run(a, client, out),
         AuditCommand::Report(a) => {
             let s = replay(client, &a.genesis, None, out.json)?;
             let key = jialing_genesis::keyfile::read(&a.key)?;

@@ -17,6 +17,7 @@ pub mod epcis;
 pub mod gov;
 pub mod keys;
 pub mod qr;
+pub mod queries;
 pub mod query;
 pub mod tx;
 pub mod verify;
@@ -39,6 +40,11 @@ pub struct Cli {
     /// {"error": {code, message}}).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Sign every read with this member key file (a query request bound to the node,
+    /// with a fresh nonce): restricted items the key may read are served in full, raw
+    /// blocks (audit replay and export) need it, and the node logs each such query.
+    #[arg(long, global = true, env = "JIALING_QUERY_KEY", value_name = "FILE")]
+    pub query_key: Option<std::path::PathBuf>,
     /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -109,7 +115,11 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
-    let client = || Client::new(&cli.node);
+    let query_key = cli.query_key.as_deref().map(crate::keys::load).transpose()?;
+    let client = || match &query_key {
+        Some(k) => Client::new(&cli.node).with_query_key(k.clone()),
+        None => Client::new(&cli.node),
+    };
     match &cli.command {
         Command::Keys(k) => keys::run(k, &client(), out),
         Command::Tx(t) => tx::run(t, cli, out),

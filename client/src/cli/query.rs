@@ -101,8 +101,7 @@ pub fn run(cmd: &QueryCommand, client: &Client, out: Output) -> Result<(), Clien
             let v = match (full, key) {
                 (true, Some(path)) => {
                     let k = crate::keys::load(path)?;
-                    let chain = client.status()?.chain_id;
-                    client.credit_full(subject, &k, &chain)?
+                    client.credit_full(subject, &k)?
                 }
                 _ => client.credit(subject)?,
             };
@@ -110,8 +109,7 @@ pub fn run(cmd: &QueryCommand, client: &Client, out: Output) -> Result<(), Clien
         }
         QueryCommand::Licences { uscc, key } => {
             let k = crate::keys::load(key)?;
-            let chain = client.status()?.chain_id;
-            let v: serde_json::Value = client.signed_get(&format!("/v1/data/licences/{uscc}/full"), &k, &chain)?;
+            let v: serde_json::Value = client.signed_get(&format!("/v1/data/licences/{uscc}/full"), &k)?;
             out.emit(&v, || format!("licences of {uscc}\n{}", output::pretty(&v)))
         }
         QueryCommand::Nonce { key } => {

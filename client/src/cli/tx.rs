@@ -94,7 +94,13 @@ pub fn run(args: &TxArgs, cli: &Cli, out: Output) -> Result<(), ClientError> {
             let call = Call::from_matches(&m)?;
             let out = Output { json: out.json || call.json };
             let node = call.node.clone().unwrap_or_else(|| cli.node.clone());
-            call.execute(&Client::new(&node), out)
+            // Signed reads with the caller's key: a restricted transaction's receipt
+            // (why it was refused) is shown to its signer.
+            let client = match keys::load(&call.key) {
+                Ok(k) => Client::new(&node).with_receipt_key(k),
+                Err(_) => Client::new(&node),
+            };
+            call.execute(&client, out)
         }
     }
 }

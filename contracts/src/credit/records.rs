@@ -66,6 +66,7 @@ pub fn run_record(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> 
     check_id("id", &p.id)?;
     tx.check_text("summary", &p.summary, true)?;
     check_hash("decision_document", &p.decision_document)?;
+    super::rules::rule_no_raw_resident_id(&p.subject, &p.summary)?;
     if let Subject::Person(h) = &p.subject {
         check_hash("subject", h)?;
     }

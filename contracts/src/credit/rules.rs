@@ -17,6 +17,23 @@ pub fn rule_decision_not_future(decision_date_ms: u64, now_ms: u64) -> Result<()
     Ok(())
 }
 
+/// `credit.no_raw_resident_id`: a record names a natural person only by the salted
+/// hash, so neither its subject nor its summary may be a raw resident ID number
+/// (GB 11643: 17 digits, a birth date and a MOD 11-2 check character).
+pub fn rule_no_raw_resident_id(subject: &Subject, summary: &str) -> Result<(), ContractError> {
+    let raw_subject = match subject {
+        Subject::Org(u) => jialing_core::resident_id::is_resident_id(u.as_str()),
+        Subject::Person(_) => false,
+    };
+    if raw_subject || jialing_core::resident_id::find_in_text(summary).next().is_some() {
+        return Err(ContractError::rule(
+            "credit.no_raw_resident_id",
+            "a resident ID number is personal data: name a person by the salted hash (Subject::Person) and keep ID numbers out of the summary",
+        ));
+    }
+    Ok(())
+}
+
 /// `credit.subject_only`: only the subject acts on its own record or commitments: a
 /// member of the subject organisation; for a person, the recording authority or the
 /// credit authority files on the person's behalf.

@@ -666,3 +666,25 @@ proptest! {
         run_ops(ops);
     }
 }
+
+/// A 17-digit prefix (born 1980-01-01 in region 500230) whose USCC completion is
+/// also a valid resident ID number: a raw ID that passes as an organisation code.
+fn resident_id_as_uscc() -> jialing_core::Uscc {
+    (0..1000)
+        .filter_map(|seq| jialing_core::Uscc::complete(&format!("50023019800101{seq:03}")).ok())
+        .find(|u| jialing_core::resident_id::is_resident_id(u.as_str()))
+        .expect("one in about eleven prefixes completes to a valid ID")
+}
+
+#[test]
+fn credit_no_raw_resident_id() {
+    let mut l = TestLedger::new();
+    let raw = record_payload("R1", Subject::Org(resident_id_as_uscc()), Category::General, Domain::Food, GENESIS_MS);
+    refused(&mut l, "market", &raw, "credit.no_raw_resident_id");
+    let mut in_summary = record_payload("R2", org("farm"), Category::General, Domain::Food, GENESIS_MS);
+    in_summary.summary = "manager 11010519491231002X sold produce over the limit".into();
+    refused(&mut l, "market", &in_summary, "credit.no_raw_resident_id");
+    // A person named by the salted hash is fine.
+    let hashed = record_payload("R3", Subject::Person(h("salted person")), Category::General, Domain::Food, GENESIS_MS);
+    expect_ok(&l.call(&key("market"), &hashed).unwrap());
+}

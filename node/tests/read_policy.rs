@@ -1,0 +1,469 @@
+//! The read policy on every route: a ledger holding a minor credit record, a repaired
+//! record and a licence, each with unique marker strings, is crawled route by route
+//! unsigned (no marker anywhere), then signed by an auditor (every marker served),
+//! then by the parties and by outsiders.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use jialing_contracts::credit::{
+    AcceptApplication, ApplyRepair, Category, Commit, DecideRepair, Domain, RecordDishonesty, Subject, store,
+};
+use jialing_contracts::data::methods::{Confirm, List, Register, Review};
+use jialing_contracts::data::negotiation::Negotiate;
+use jialing_contracts::data::types::{Classification, DataKind, DeliveryMode, Terms};
+use jialing_contracts::params::{DAY_MS, Params};
+use jialing_contracts::testkit::{GENESIS_MS, initial_state, key, uscc, validator};
+use jialing_contracts::trace::methods::{CreateLot, EventTime, RegisterProduct};
+use jialing_contracts::trace::types::{Category as Produce, Origin};
+use jialing_contracts::{CallPayload, StateView};
+use jialing_core::{CommitCertificate, Hash, Keypair, Transaction, TxHash, query};
+use jialing_node::app::App;
+use jialing_node::mempool::Mempool;
+use jialing_node::store::Store;
+use tower::ServiceExt;
+
+const CHAIN: &str = "jialing-test";
+const MINOR: &str = "MARKER-MINOR-SUMMARY-4f1c";
+const REPAIRED: &str = "MARKER-REPAIRED-SUMMARY-8a2d";
+const REPAIR_REASONS: &str = "MARKER-REPAIR-REASONS-51be";
+const LICENCE: &str = "MARKER-LICENCE-PURPOSE-c0d9";
+const MARKERS: &[&str] = &[MINOR, REPAIRED, REPAIR_REASONS, LICENCE];
+const GTIN: &str = "06901234567892";
+
+struct Net {
+    app: App,
+    time: u64,
+    nonces: std::collections::BTreeMap<String, u64>,
+    hashes: Vec<TxHash>,
+    _dir: tempfile::TempDir,
+}
+
+impl Net {
+    fn new() -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let init = initial_state(Params::default());
+        let app = App::open(Store::open(dir.path()).unwrap(), &init, Mempool::new(1 << 24, 10_000)).unwrap().1;
+        Net { app, time: GENESIS_MS + 1000, nonces: Default::default(), hashes: vec![], _dir: dir }
+    }
+
+    /// Commits what the mempool holds in one block.
+    fn commit(&mut self) {
+        let vals: Vec<Keypair> = ["agri", "market", "credit", "bigdata"].iter().map(|n| validator(n)).collect();
+        let prop = self.app.propose(vals[0].public(), self.time, 1000, 1 << 22).unwrap();
+        let refs: Vec<&Keypair> = vals.iter().take(3).collect();
+        let cert = CommitCertificate::sign(CHAIN, prop.header.height, 0, prop.hash(), &refs);
+        self.app.commit(prop, &cert).unwrap();
+        self.time = self.app.tip().header.time_ms + 1000;
+    }
+
+    /// Submits one call by `who` and commits it in its own block; asserts it succeeded.
+    fn call<P: CallPayload>(&mut self, who: &str, p: &P) {
+        let signer = key(who);
+        let n = self.nonces.entry(who.to_string()).or_insert(0);
+        let (contract, method, payload) = p.to_call();
+        let stx = Transaction { chain_id: CHAIN.into(), signer: signer.public(), nonce: *n, contract, method, payload }
+            .sign(&signer);
+        *n += 1;
+        let (h, b) = (stx.hash(), stx.to_bytes());
+        assert!(self.app.ledger().submit(vec![(stx, h, b)]).pop().unwrap().is_ok());
+        let vals: Vec<Keypair> = ["agri", "market", "credit", "bigdata"].iter().map(|n| validator(n)).collect();
+        let prop = self.app.propose(vals[0].public(), self.time, 1000, 1 << 22).unwrap();
+        let refs: Vec<&Keypair> = vals.iter().take(3).collect();
+        let cert = CommitCertificate::sign(CHAIN, prop.header.height, 0, prop.hash(), &refs);
+        self.app.commit(prop, &cert).unwrap();
+        let rec = self.app.ledger().store.receipt(self.app.tip().header.height, 0).unwrap().unwrap();
+        assert_eq!(rec.status, jialing_contracts::TxStatus::Ok, "{who} {}", std::any::type_name::<P>());
+        self.hashes.push(h);
+        self.time = self.app.tip().header.time_ms + 1000;
+    }
+}
+
+fn seed() -> Net {
+    let mut net = Net::new();
+    let farm = Subject::Org(uscc("farm"));
+    let record = |id: &str, category, summary: &str| RecordDishonesty {
+        id: id.into(),
+        subject: farm.clone(),
+        category,
+        domain: Domain::Food,
+        summary: summary.into(),
+        decision_document: Hash([7; 32]),
+        decision_date_ms: GENESIS_MS - DAY_MS,
+    };
+    net.call("market", &record("R-MINOR", Category::Minor, MINOR));
+    net.call("market", &record("R-REP", Category::Serious, REPAIRED));
+    net.call(
+        "farm",
+        &Commit { id: "C1".into(), promise: "we keep the law".into(), document: Hash([1; 32]), person: None },
+    );
+    let r: jialing_contracts::credit::DishonestyRecord = jialing_core::encoding::decode(
+        "record",
+        &net.app.ledger().store.get(&store::record_key("R-REP")).unwrap().unwrap(),
+    )
+    .unwrap();
+    net.time = net.time.max(r.window.min_until_ms);
+    net.call(
+        "farm",
+        &ApplyRepair { record_id: "R-REP".into(), materials: vec![Hash([2; 32])], commitment_id: "C1".into() },
+    );
+    net.call("market", &AcceptApplication { record_id: "R-REP".into() });
+    net.call("market", &DecideRepair { record_id: "R-REP".into(), approve: true, reasons: REPAIR_REASONS.into() });
+
+    net.call(
+        "provider",
+        &Register {
+            id: "P1".into(),
+            title: "county price index".into(),
+            category: "agriculture".into(),
+            kind: DataKind::Index,
+            classification: Classification::Internal,
+            personal_info: false,
+            version_hash: Hash([0xab; 32]),
+            size_bytes: 1 << 20,
+            source_licence: None,
+            holders: vec![],
+        },
+    );
+    net.call("exchange", &Review { product: "P1".into(), report: Hash([1; 32]) });
+    net.call("exchange", &Confirm { product: "P1".into() });
+    net.call("provider", &List { product: "P1".into(), price_fen: 1_000_000 });
+    let terms = Terms {
+        purpose: LICENCE.into(),
+        scenario: "county dashboard".into(),
+        fields: vec!["price".into()],
+        start_ms: net.time,
+        end_ms: net.time + 30 * DAY_MS,
+        price_fen: 1_000_000,
+        transferable: false,
+        derived_resale: false,
+        delivery_mode: DeliveryMode::Api,
+        inspection_period_ms: None,
+    };
+    net.call("buyer", &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms });
+
+    net.call(
+        "farm",
+        &RegisterProduct {
+            code: GTIN.into(),
+            name: "pomelo".into(),
+            category: Produce::Fruit,
+            standard: "NY/T 2315".into(),
+        },
+    );
+    let origin = Origin {
+        county: "county".into(),
+        township: "town".into(),
+        village: "village".into(),
+        lat_micro: 29_880_000,
+        lon_micro: 107_730_000,
+    };
+    let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
+    net.call(
+        "farm",
+        &CreateLot { lot: "L1".into(), product: GTIN.into(), origin, quantity_milli: 1000, unit: "kg".into(), at },
+    );
+    net
+}
+
+/// Every GET route of the member router, as a pattern, with the concrete paths the
+/// crawl asks for.
+fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
+    let tip = net.app.tip().header.height;
+    let orgs = ["farm", "market", "provider", "buyer", "exchange", "audit"];
+    let mut out: Vec<(&'static str, String)> = vec![
+        ("/health", "/health".into()),
+        ("/status", "/status".into()),
+        ("/openapi.json", "/openapi.json".into()),
+        ("/metrics", "/metrics".into()),
+        ("/v1/methods", "/v1/methods".into()),
+        ("/v1/block/{height}", "/v1/block/latest".into()),
+        ("/v1/blocks/raw", "/v1/blocks/raw?from=0".into()),
+        ("/v1/audit/queries", "/v1/audit/queries".into()),
+        ("/v1/lot/{id}", "/v1/lot/L1".into()),
+        ("/v1/lot/{id}/epcis", "/v1/lot/L1/epcis".into()),
+        ("/v1/product/{code}", format!("/v1/product/{GTIN}")),
+        ("/01/{item}/10/{lot}", format!("/01/{GTIN}/10/L1")),
+        ("/01/{item}/10/{lot}", format!("/01/{GTIN}/10/L1?lang=en")),
+        ("/v1/data/product/{id}", "/v1/data/product/P1".into()),
+        ("/v1/proof/consistency", format!("/v1/proof/consistency?from=1&to={tip}")),
+        ("/v1/data/lineage/{id}", "/v1/data/lineage/P1".into()),
+        ("/v1/data/voucher/{id}", "/v1/data/voucher/V1".into()),
+        ("/v1/data/market", "/v1/data/market".into()),
+        ("/v1/governance/proposals", "/v1/governance/proposals".into()),
+        ("/v1/governance/proposals/{id}", "/v1/governance/proposals/1".into()),
+        ("/v1/governance/params", "/v1/governance/params".into()),
+    ];
+    for list in ["serious", "watch", "red", "overdue"] {
+        out.push(("/v1/credit/lists/{list}", format!("/v1/credit/lists/{list}")));
+    }
+    for h in 0..=tip {
+        out.push(("/v1/block/{height}", format!("/v1/block/{h}")));
+    }
+    for h in &net.hashes {
+        out.push(("/v1/tx/{hash}", format!("/v1/tx/{h}")));
+        out.push(("/v1/proof/tx/{hash}", format!("/v1/proof/tx/{h}")));
+    }
+    for o in orgs {
+        let u = uscc(o);
+        out.push(("/v1/org/{uscc}", format!("/v1/org/{u}")));
+        out.push(("/v1/credit/{subject}", format!("/v1/credit/{u}")));
+        out.push(("/v1/credit/{subject}/full", format!("/v1/credit/{u}/full")));
+        out.push(("/v1/data/licences/{uscc}/full", format!("/v1/data/licences/{u}/full")));
+        out.push(("/v1/history/{kind}/{id}", format!("/v1/history/org/{u}")));
+        out.push(("/v1/history/{kind}/{id}", format!("/v1/history/credit_subject/{u}")));
+        out.push(("/v1/history/{kind}/{id}", format!("/v1/history/key/{}", key(o).public())));
+        out.push(("/v1/nonce/{key}", format!("/v1/nonce/{}", key(o).public())));
+        out.push(("/v1/credit/{subject}/grade", format!("/v1/credit/{u}/grade")));
+        out.push(("/v1/credit/{subject}/government", format!("/v1/credit/{u}/government")));
+        out.push(("/v1/governance/member/{key}", format!("/v1/governance/member/{}", key(o).public())));
+    }
+    for (kind, id) in [
+        ("credit_record", "R-MINOR"),
+        ("credit_record", "R-REP"),
+        ("licence", "T1"),
+        ("data_product", "P1"),
+        ("lot", "L1"),
+        ("product", GTIN),
+    ] {
+        out.push(("/v1/history/{kind}/{id}", format!("/v1/history/{kind}/{id}")));
+    }
+    let farm = uscc("farm");
+    for k in [
+        "credit/record/R-MINOR".to_string(),
+        "credit/record/R-REP".into(),
+        "credit/commitment/C1".into(),
+        format!("credit/subject/{farm}"),
+        "data/trade/T1".into(),
+        "data/product/P1".into(),
+        "trace/lot/L1".into(),
+        format!("org/{farm}"),
+    ] {
+        out.push(("/v1/proof/state", format!("/v1/proof/state?key={k}")));
+    }
+    out
+}
+
+const AUDIENCE: &str = "node-under-test";
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// A fresh nonce per signed request.
+fn nonce() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("{:032x}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+async fn get(router: &axum::Router, path: &str, signer: Option<&Keypair>) -> (u16, String) {
+    let headers = signer.map(|k| query::signed_headers(k, CHAIN, "GET", path, now_ms(), AUDIENCE, &nonce()));
+    send(router, path, headers.as_ref().map(|h| h.as_slice()).unwrap_or_default()).await
+}
+
+async fn send(router: &axum::Router, path: &str, headers: &[(&str, String)]) -> (u16, String) {
+    let mut req = Request::get(path);
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    let resp = router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn routes_in_source() -> BTreeSet<String> {
+    let src =
+        [include_str!("../src/api.rs"), include_str!("../src/public_lists.rs"), include_str!("../src/data_views.rs")]
+            .concat();
+    src.split(".route(\"").skip(1).filter_map(|s| s.split('"').next()).map(str::to_string).collect()
+}
+
+/// The API state over the seeded ledger, its query log in `dir`.
+fn api_state(net: &Net, dir: &std::path::Path) -> jialing_node::api::Api {
+    let info = jialing_node::api::NodeInfo {
+        node_key: None,
+        validator_keys: vec![],
+        max_batch: 100,
+        public_api: None,
+        query_audience: AUDIENCE.into(),
+    };
+    let audit = Arc::new(jialing_node::audit_log::AuditLog::open(&dir.join("queries.jsonl")).unwrap());
+    jialing_node::api::state(net.app.ledger().clone(), info, audit, 4)
+}
+
+/// The member router.
+fn router(net: &Net, dir: &std::path::Path) -> axum::Router {
+    jialing_node::api::router(api_state(net, dir))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_callers_never_receive_restricted_content_on_any_route() {
+    let net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let paths = crawl_paths(&net);
+    let crawled: BTreeSet<String> = paths.iter().map(|(p, _)| p.to_string()).collect();
+    for route in routes_in_source() {
+        if route.starts_with("/v1/tx") && !route.contains('{') {
+            continue; // submission (POST)
+        }
+        assert!(crawled.contains(&route), "the crawl misses the route {route}: add it to crawl_paths");
+    }
+
+    let mut statuses = std::collections::BTreeMap::new();
+    for (_, path) in &paths {
+        let (status, body) = get(&r, path, None).await;
+        for m in MARKERS {
+            assert!(!body.contains(m), "unsigned GET {path} ({status}) leaks {m}: {body}");
+        }
+        statuses.insert(path.clone(), status);
+    }
+    // The restricted items are refused, not missing; the public ones are served.
+    assert_eq!(statuses["/v1/proof/state?key=credit/record/R-MINOR"], 401);
+    assert_eq!(statuses["/v1/proof/state?key=data/trade/T1"], 401);
+    assert_eq!(statuses["/v1/blocks/raw?from=0"], 401);
+    assert_eq!(statuses["/v1/proof/state?key=trace/lot/L1"], 200);
+    assert_eq!(statuses[&format!("/01/{GTIN}/10/L1")], 200);
+    // A restricted transaction shows its public part.
+    let (s, body) = get(&r, &format!("/v1/tx/{}", net.hashes[0]), None).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(v["tx"]["restricted"], true, "{v}");
+    assert_eq!((v["tx"]["contract"].as_str(), v["tx"]["method"].as_str()), (Some("credit"), Some("record")));
+    assert_eq!(v["receipt"]["status"], "ok");
+    assert!(v["tx"].get("args").is_none() && v["tx"].get("signer").is_none(), "{v}");
+
+    // An auditor, signed, gets every marker somewhere.
+    let auditor = key("audit");
+    let mut seen = String::new();
+    for (_, path) in &paths {
+        let (_, body) = get(&r, path, Some(&auditor)).await;
+        seen.push_str(&body);
+    }
+    for m in MARKERS {
+        assert!(seen.contains(m), "a signed auditor never saw {m}");
+    }
+    // Signed queries answered are in the query log.
+    let log = std::fs::read_to_string(dir.path().join("queries.jsonl")).unwrap();
+    assert!(log.contains("/v1/proof/state?key=credit/record/R-MINOR") && log.contains("/v1/blocks/raw?from=0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parties_read_their_own_items_and_outsiders_do_not() {
+    let net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let minor_tx = format!("/v1/proof/tx/{}", net.hashes[0]);
+    let trade = "/v1/proof/state?key=data/trade/T1";
+    // The subject reads its minor record; another producer does not.
+    let (s, body) = get(&r, &minor_tx, Some(&key("farm"))).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(get(&r, &minor_tx, Some(&key("farm2"))).await.0, 403);
+    let (_, body) = get(&r, &format!("/v1/tx/{}", net.hashes[0]), Some(&key("farm"))).await;
+    assert!(body.contains(MINOR), "{body}");
+    let (_, body) = get(&r, &format!("/v1/tx/{}", net.hashes[0]), Some(&key("farm2"))).await;
+    assert!(!body.contains(MINOR), "{body}");
+    // The licence's parties and the exchange read the trade; a producer does not.
+    for who in ["buyer", "provider", "exchange", "bigdata"] {
+        let (s, body) = get(&r, trade, Some(&key(who))).await;
+        assert_eq!(s, 200, "{who}: {body}");
+    }
+    assert_eq!(get(&r, trade, Some(&key("farm"))).await.0, 403);
+    // The exchange is no credit reader and no party of the record.
+    let (s, _) = get(&r, "/v1/proof/state?key=credit/record/R-REP", Some(&key("exchange"))).await;
+    assert_eq!(s, 403);
+    // A bad signature is refused, never served as public.
+    let (s, _) = get(&r, "/v1/tx/00", Some(&Keypair::from_label("stranger"))).await;
+    assert!(s == 400 || s == 403, "{s}");
+    let (s, body) = get(&r, "/v1/lot/L1", Some(&Keypair::from_label("stranger"))).await;
+    assert_eq!(s, 403, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_or_misaddressed_signed_query_is_refused() {
+    let net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let path = "/v1/proof/state?key=credit/record/R-MINOR";
+    let auditor = key("audit");
+    let headers = query::signed_headers(&auditor, CHAIN, "GET", path, now_ms(), AUDIENCE, &nonce());
+    let (s, body) = send(&r, path, &headers).await;
+    assert_eq!(s, 200, "{body}");
+    // The same request again: refused, and not logged a second time.
+    let (s, body) = send(&r, path, &headers).await;
+    assert_eq!(s, 401, "{body}");
+    assert!(body.contains("replayed_request"), "{body}");
+    // Signed for another node: refused.
+    let other = query::signed_headers(&auditor, CHAIN, "GET", path, now_ms(), "another-node", &nonce());
+    let (s, body) = send(&r, path, &other).await;
+    assert_eq!(s, 401, "{body}");
+    assert!(body.contains("bad_signature") && body.contains(AUDIENCE), "{body}");
+    // Without a nonce, or with a malformed one: refused.
+    let (s, _) = send(&r, path, &headers[..2]).await;
+    assert_eq!(s, 401);
+    let bad = query::signed_headers(&auditor, CHAIN, "GET", path, now_ms(), AUDIENCE, "xyz");
+    assert_eq!(send(&r, path, &bad).await.0, 401);
+    // The log holds the one answered query, with the signature's hash, not the signature.
+    let log = std::fs::read_to_string(dir.path().join("queries.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    let sig = &headers[3].1;
+    assert!(!log.contains(sig.as_str()) && log.contains("signature_sha256"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_query_log_head_is_anchored_on_the_ledger() {
+    use jialing_contracts::anchor::{QueryAnchor, anchor_key};
+    let mut net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    for path in ["/v1/lot/L1", "/v1/proof/state?key=data/trade/T1", "/v1/credit/91500230MA00010053/full"] {
+        get(&r, path, Some(&key("audit"))).await;
+    }
+    let log = jialing_node::audit_log::AuditLog::open(&dir.path().join("queries.jsonl")).unwrap();
+    assert_eq!(log.head().count, 3);
+    let ledger = net.app.ledger().clone();
+    let pending = jialing_node::audit_log::anchor_once(&ledger, &log, &key("audit"), AUDIENCE, None).unwrap();
+    assert!(pending.is_some());
+    // While it is pending, no second anchor.
+    assert_eq!(jialing_node::audit_log::anchor_once(&ledger, &log, &key("audit"), AUDIENCE, pending).unwrap(), pending);
+    net.commit();
+    let a: QueryAnchor =
+        jialing_core::encoding::decode("anchor", &ledger.store.get(&anchor_key(AUDIENCE)).unwrap().unwrap()).unwrap();
+    assert_eq!((a.count, a.head, a.org), (3, log.head().hash, uscc("audit")));
+    // Anchored and unchanged: nothing to do.
+    assert_eq!(jialing_node::audit_log::anchor_once(&ledger, &log, &key("audit"), AUDIENCE, pending).unwrap(), None);
+    // The anchor is public: an unsigned caller reads and proves it.
+    let (s, _) = get(&r, &format!("/v1/proof/state?key=audit/anchor/{AUDIENCE}"), None).await;
+    assert_eq!(s, 200);
+    // The auditor downloads the log; others may not.
+    let (s, body) = get(&r, "/v1/audit/queries", Some(&key("audit"))).await;
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let verified = jialing_core::query_log::verify(v["lines"].as_str().unwrap().as_bytes()).unwrap();
+    assert!(verified.head.count >= 3);
+    assert_eq!(verified.heads[2].hash, a.head);
+    assert_eq!(get(&r, "/v1/audit/queries", Some(&key("market"))).await.0, 403);
+    assert_eq!(get(&r, "/v1/audit/queries", None).await.0, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_listener_serves_public_items_only_and_refuses_signed_reads() {
+    let net = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let api = api_state(&net, dir.path());
+    let public = jialing_node::api::public_router(api.with_reads(4));
+    let tx = format!("/v1/tx/{}", net.hashes[0]);
+    let (s, body) = get(&public, &tx, None).await;
+    assert!(s == 200 && !body.contains(MINOR) && body.contains("\"restricted\":true"), "{body}");
+    let (s, body) = get(&public, &tx, Some(&key("audit"))).await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("member_listener_only"), "{body}");
+    assert_eq!(get(&public, &format!("/01/{GTIN}/10/L1"), None).await.0, 200);
+    for member_only in ["/v1/blocks/raw?from=0", "/v1/history/lot/L1", "/v1/audit/queries", "/metrics"] {
+        assert_eq!(get(&public, member_only, None).await.0, 404, "{member_only}");
+    }
+}
