@@ -358,7 +358,7 @@ impl Ledger {
                     let bytes = Arc::new(bytes);
                     pool.insert(hash, Arc::new(stx), bytes.clone(), at).map_err(SubmitError::Mempool)?;
                     if let Some(g) = gossip {
-                        g.send(bytes);
+                        g.send(hash, bytes);
                     }
                     Ok(hash)
                 });

@@ -1,8 +1,10 @@
 //! Compact proposals: a proposed block travels as its header and, for each
 //! transaction, its hash and its `tx_root` leaf (the entry hash, which covers the
-//! signature). Validators rebuild the block from their mempools, where transaction
-//! dissemination ([`super::gossip`]) has put nearly every transaction already, and
-//! fetch only the ones they lack from the proposer.
+//! signature), or its body when the proposer knows a peer may lack it (its own push
+//! of it is not acknowledged by every peer yet). Validators rebuild the block from
+//! their mempools, where transaction dissemination ([`super::gossip`]) has put nearly
+//! every transaction already, and fetch only the ones they still lack from the
+//! proposer.
 //!
 //! Why the entry hash and not the transaction hash alone: a signer can make two valid
 //! signatures over one body. A validator holding the other signature would rebuild a
@@ -19,24 +21,39 @@ use jialing_core::{Block, BlockHeader, Hash, SignedTransaction, TxHash};
 pub enum ProposalBody {
     /// The whole block.
     Full(Block),
-    /// The header and, per transaction in block order, its hash and entry hash.
+    /// The header and, per transaction in block order, a reference or the body.
     Compact {
         /// The block header.
         header: BlockHeader,
-        /// (transaction hash, entry hash) per transaction.
-        entries: Vec<(TxHash, Hash)>,
+        /// One per transaction.
+        entries: Vec<Entry>,
     },
 }
 
+/// One transaction of a compact proposal.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Entry {
+    /// Its hash and entry hash: the validator takes it from its pool.
+    Ref(TxHash, Hash),
+    /// Its body: peers may not hold it yet.
+    Inline(SignedTransaction),
+}
+
 impl ProposalBody {
-    /// The compact form of `block`.
+    /// The compact form of `block`: references only.
     pub fn compact(block: &Block) -> Self {
+        Self::compact_with(block, |_| false)
+    }
+
+    /// The compact form of `block`, with the bodies of the transactions `inline` names
+    /// (those peers may lack).
+    pub fn compact_with(block: &Block, mut inline: impl FnMut(&TxHash) -> bool) -> Self {
         let entries = block
             .txs
             .iter()
             .map(|t| {
                 let h = t.hash();
-                (h, t.entry_hash(&h))
+                if inline(&h) { Entry::Inline(t.clone()) } else { Entry::Ref(h, t.entry_hash(&h)) }
             })
             .collect();
         ProposalBody::Compact { header: block.header.clone(), entries }
@@ -61,7 +78,8 @@ pub fn full_bytes(block: &Block) -> Vec<u8> {
 /// A compact proposal being rebuilt: the transactions found so far, by position.
 pub struct Rebuild {
     header: BlockHeader,
-    entries: Vec<(TxHash, Hash)>,
+    /// The references, by position (`None` for inline bodies).
+    refs: Vec<Option<(TxHash, Hash)>>,
     txs: Vec<Option<SignedTransaction>>,
 }
 
@@ -91,11 +109,24 @@ impl Rebuild {
     /// mempool): a transaction is taken only if its entry hash matches.
     pub fn new(
         header: BlockHeader,
-        entries: Vec<(TxHash, Hash)>,
+        entries: Vec<Entry>,
         mut find: impl FnMut(&TxHash) -> Option<SignedTransaction>,
     ) -> Self {
-        let txs = entries.iter().map(|(h, e)| find(h).filter(|t| t.entry_hash(h) == *e)).collect();
-        Rebuild { header, entries, txs }
+        let mut refs = Vec::with_capacity(entries.len());
+        let mut txs = Vec::with_capacity(entries.len());
+        for e in entries {
+            match e {
+                Entry::Ref(h, entry) => {
+                    txs.push(find(&h).filter(|t| t.entry_hash(&h) == entry));
+                    refs.push(Some((h, entry)));
+                }
+                Entry::Inline(t) => {
+                    txs.push(Some(t));
+                    refs.push(None);
+                }
+            }
+        }
+        Rebuild { header, refs, txs }
     }
 
     /// Positions still missing, ascending.
@@ -110,8 +141,8 @@ impl Rebuild {
             return Err(RebuildError::Count { asked: indexes.len(), got: fetched.len() });
         }
         for (&i, bytes) in indexes.iter().zip(fetched) {
-            let Some((h, e)) = self.entries.get(i as usize) else {
-                return Err(RebuildError::Mismatch { index: i, reason: "no such position".into() });
+            let Some(Some((h, e))) = self.refs.get(i as usize) else {
+                return Err(RebuildError::Mismatch { index: i, reason: "no such reference".into() });
             };
             let (stx, got) = SignedTransaction::decode(&bytes)
                 .map_err(|err| RebuildError::Mismatch { index: i, reason: err.to_string() })?;
@@ -179,12 +210,30 @@ mod tests {
         let ProposalBody::Compact { header, entries } = ProposalBody::compact(&b) else { panic!() };
         // The compact form is far smaller than the block.
         assert!(encoding::encode(&entries).len() * 3 < encoding::encode(&b.txs).len());
+        assert!(entries.iter().all(|e| matches!(e, Entry::Ref(..))));
         let pool: std::collections::BTreeMap<TxHash, SignedTransaction> =
             txs.iter().take(7).map(|t| (t.hash(), t.clone())).collect();
         let mut r = Rebuild::new(header, entries, |h| pool.get(h).cloned());
         assert_eq!(r.missing(), vec![7, 8, 9]);
         let fetched = txs[7..].iter().map(|t| t.to_bytes()).collect();
         r.fill(&[7, 8, 9], fetched).unwrap();
+        assert_eq!(r.finish().unwrap(), b);
+    }
+
+    /// Bodies the proposer marks as possibly missing travel inline and need no fetch.
+    #[test]
+    fn inline_bodies_need_no_fetch() {
+        let k = Keypair::from_label("a");
+        let txs: Vec<_> = (0..6).map(|n| tx(&k, n)).collect();
+        let b = block(txs.clone());
+        let inline: Vec<TxHash> = txs[4..].iter().map(|t| t.hash()).collect();
+        let ProposalBody::Compact { header, entries } = ProposalBody::compact_with(&b, |h| inline.contains(h)) else {
+            panic!()
+        };
+        let pool: std::collections::BTreeMap<TxHash, SignedTransaction> =
+            txs.iter().take(4).map(|t| (t.hash(), t.clone())).collect();
+        let r = Rebuild::new(header, entries, |h| pool.get(h).cloned());
+        assert!(r.missing().is_empty());
         assert_eq!(r.finish().unwrap(), b);
     }
 

@@ -34,16 +34,16 @@
 //! ledger: [`PeerUpdate`]s from the membership guard admit new node keys and cut off
 //! removed ones at once.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
 use borsh::{BorshDeserialize, BorshSerialize};
-use jialing_core::{Hash, PublicKey, SignedTransaction, encoding};
+use jialing_core::{Hash, PublicKey, SignedTransaction, TxHash, encoding};
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -216,7 +216,9 @@ pub struct FetchCmd {
 /// The API side of dissemination: where accepted transactions go, and how full the
 /// outbound queues are.
 pub struct TxOut {
-    send: mpsc::UnboundedSender<Arc<Vec<u8>>>,
+    send: mpsc::UnboundedSender<(TxHash, Arc<Vec<u8>>)>,
+    /// See [`Unacked`].
+    unacked: Unacked,
     /// Bytes sent to the swarm task and not yet queued for peers.
     in_channel: Arc<AtomicUsize>,
     /// Largest outbound queue (bytes) among connected peers.
@@ -262,11 +264,15 @@ impl TxOut {
     /// host's fetches arrive on the returned receivers; nothing leaves the queue, so
     /// the backlog is what was handed over.
     #[cfg(test)]
-    pub fn detached(limit: usize) -> (Self, mpsc::UnboundedReceiver<Arc<Vec<u8>>>, mpsc::UnboundedReceiver<FetchCmd>) {
+    #[allow(clippy::type_complexity)]
+    pub fn detached(
+        limit: usize,
+    ) -> (Self, mpsc::UnboundedReceiver<(TxHash, Arc<Vec<u8>>)>, mpsc::UnboundedReceiver<FetchCmd>) {
         let (send, rx) = mpsc::unbounded_channel();
         let (fetch, fetch_rx) = mpsc::unbounded_channel();
         let out = TxOut {
             send,
+            unacked: Arc::new(Mutex::new(HashMap::new())),
             in_channel: Arc::new(AtomicUsize::new(0)),
             backlog: Arc::new(AtomicUsize::new(0)),
             limit,
@@ -284,9 +290,23 @@ impl TxOut {
     }
 
     /// Hands an accepted transaction to the swarm task.
-    pub fn send(&self, bytes: Arc<Vec<u8>>) {
+    pub fn send(&self, hash: TxHash, bytes: Arc<Vec<u8>>) {
         self.in_channel.fetch_add(bytes.len(), Ordering::Relaxed);
-        let _ = self.send.send(bytes);
+        // Owed to every peer until the swarm task has queued it (and then per peer).
+        self.unacked.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, u16::MAX);
+        let _ = self.send.send((hash, bytes));
+    }
+
+    /// Whether some connected peer may not hold `hash` yet (this node's push of it is
+    /// not answered by every peer).
+    pub fn unacked(&self, hash: &TxHash) -> bool {
+        self.unacked.lock().unwrap_or_else(|p| p.into_inner()).contains_key(hash)
+    }
+
+    /// A snapshot test for many hashes under one lock.
+    pub fn unacked_of(&self, hashes: &[TxHash]) -> Vec<bool> {
+        let m = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
+        hashes.iter().map(|h| m.contains_key(h)).collect()
     }
 }
 
@@ -311,10 +331,36 @@ pub fn tcp_addr(a: SocketAddr) -> Multiaddr {
     Multiaddr::empty().with(ip).with(Protocol::Tcp(a.port()))
 }
 
+/// One transaction owed to one peer.
+struct Item {
+    bytes: Arc<Vec<u8>>,
+    /// Set for a transaction this node's API accepted: counted in [`Unacked`] until
+    /// this peer answered for it.
+    tracked: Option<TxHash>,
+    attempts: u16,
+}
+
+/// Transactions this node's API accepted that some connected peer has not answered
+/// for yet, with how many peers still owe an answer: a proposal carries their bodies
+/// (see [`super::compact`]).
+pub type Unacked = Arc<Mutex<HashMap<TxHash, u16>>>;
+
+fn release(unacked: &Unacked, items: impl IntoIterator<Item = Option<TxHash>>) {
+    let mut m = unacked.lock().unwrap_or_else(|p| p.into_inner());
+    for h in items.into_iter().flatten() {
+        if let Some(n) = m.get_mut(&h) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&h);
+            }
+        }
+    }
+}
+
 /// What one peer is owed.
 #[derive(Default)]
 struct PeerOut {
-    queue: VecDeque<(Arc<Vec<u8>>, u16)>,
+    queue: VecDeque<Item>,
     bytes: usize,
     inflight: usize,
     connected: bool,
@@ -322,17 +368,16 @@ struct PeerOut {
 }
 
 impl PeerOut {
-    fn clear(&mut self) -> usize {
-        let n = self.queue.len();
-        self.queue.clear();
+    /// Empties the queue; returns the tracked hashes it held.
+    fn clear(&mut self) -> Vec<Option<TxHash>> {
         self.bytes = 0;
-        n
+        self.queue.drain(..).map(|i| i.tracked).collect()
     }
 }
 
 enum Pending {
     Tip,
-    Push(PeerId, Vec<(Arc<Vec<u8>>, u16)>),
+    Push(PeerId, Vec<Item>),
     Fetch(oneshot::Sender<Result<Vec<Vec<u8>>, String>>),
 }
 
@@ -346,6 +391,8 @@ struct Net {
     inbound: usize,
     /// Where pushes go to be checked.
     checker: mpsc::UnboundedSender<Push>,
+    /// See [`Unacked`].
+    unacked: Unacked,
     /// Connected peers, for [`TxOut::cut_off`].
     connected: Arc<AtomicUsize>,
     /// For [`TxOut::peers_tip`].
@@ -392,7 +439,8 @@ pub fn start(
         .build();
     swarm.listen_on(tcp_addr(listen)).with_context(|| format!("listening for transactions on {listen}"))?;
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<Arc<Vec<u8>>>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(TxHash, Arc<Vec<u8>>)>();
+    let unacked: Unacked = Arc::new(Mutex::new(HashMap::new()));
     let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel::<FetchCmd>();
     let in_channel = Arc::new(AtomicUsize::new(0));
     let backlog = Arc::new(AtomicUsize::new(0));
@@ -400,6 +448,7 @@ pub fn start(
     let peers_tip = Arc::new(AtomicU64::new(0));
     let out = TxOut {
         send: tx,
+        unacked: unacked.clone(),
         in_channel: in_channel.clone(),
         backlog: backlog.clone(),
         limit: queue_bytes,
@@ -431,6 +480,7 @@ pub fn start(
         backlog,
         inbound: 0,
         checker: checker_tx,
+        unacked,
         connected,
         peers_tip,
         limit: queue_bytes,
@@ -487,11 +537,19 @@ pub fn start(
 
 impl Net {
     /// Queues an accepted transaction for every connected peer.
-    fn enqueue(&mut self, bytes: Arc<Vec<u8>>) {
+    fn enqueue(&mut self, (hash, bytes): (TxHash, Arc<Vec<u8>>)) {
         self.in_channel.fetch_sub(bytes.len(), Ordering::Relaxed);
+        let mut owed = 0u16;
         for out in self.peers.values_mut().filter(|o| o.connected) {
             out.bytes += bytes.len();
-            out.queue.push_back((bytes.clone(), 0));
+            out.queue.push_back(Item { bytes: bytes.clone(), tracked: Some(hash), attempts: 0 });
+            owed += 1;
+        }
+        let mut m = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
+        if owed > 0 {
+            m.insert(hash, owed);
+        } else {
+            m.remove(&hash);
         }
     }
 
@@ -527,18 +585,19 @@ impl Net {
         while out.connected && out.inflight < WINDOW && !out.queue.is_empty() {
             let mut batch = Vec::new();
             let mut bytes = 0;
-            while let Some((b, _)) = out.queue.front() {
-                if !batch.is_empty() && (batch.len() >= MAX_BATCH_TXS || bytes + b.len() > self.batch_bytes) {
+            while let Some(item) = out.queue.front() {
+                let len = item.bytes.len();
+                if !batch.is_empty() && (batch.len() >= MAX_BATCH_TXS || bytes + len > self.batch_bytes) {
                     break;
                 }
-                bytes += b.len();
+                bytes += len;
                 if let Some(item) = out.queue.pop_front() {
                     batch.push(item);
                 }
             }
             out.bytes = out.bytes.saturating_sub(bytes);
             out.inflight += 1;
-            let txs: Vec<Vec<u8>> = batch.iter().map(|(b, _)| (**b).clone()).collect();
+            let txs: Vec<Vec<u8>> = batch.iter().map(|i| (*i.bytes).clone()).collect();
             self.ledger.metrics.gossip_txs_out.inc_by(txs.len() as u64);
             self.ledger.metrics.gossip_bytes_out.inc_by(bytes as u64);
             let id = self.swarm.behaviour_mut().txs.send_request(&p, TxRequest::Push(txs));
@@ -565,23 +624,35 @@ impl Net {
     }
 
     /// A push was answered: transactions to retry go back to the head of the queue.
-    fn pushed(&mut self, p: PeerId, batch: Vec<(Arc<Vec<u8>>, u16)>, verdicts: Vec<Verdict>) {
-        let Some(out) = self.peers.get_mut(&p) else { return };
+    fn pushed(&mut self, p: PeerId, batch: Vec<Item>, verdicts: Vec<Verdict>) {
+        let Some(out) = self.peers.get_mut(&p) else {
+            release(&self.unacked, batch.into_iter().map(|i| i.tracked));
+            return;
+        };
         out.inflight = out.inflight.saturating_sub(1);
         if verdicts.len() != batch.len() {
             tracing::warn!(target: "jialing::gossip", peer = %p, sent = batch.len(), verdicts = verdicts.len(), "peer answered a push with the wrong number of verdicts; treating it as unreachable");
+            release(&self.unacked, batch.into_iter().map(|i| i.tracked));
             self.unreachable(p, "wrong number of verdicts");
             return;
         }
-        let mut retry: Vec<(Arc<Vec<u8>>, u16)> = Vec::new();
+        let mut retry: Vec<Item> = Vec::new();
+        let mut answered = Vec::new();
         let mut dropped = 0u64;
-        for ((b, attempts), v) in batch.into_iter().zip(verdicts) {
+        for (mut item, v) in batch.into_iter().zip(verdicts) {
             match v {
-                Verdict::Taken | Verdict::Refused => {}
-                Verdict::Retry if attempts + 1 >= MAX_ATTEMPTS => dropped += 1,
-                Verdict::Retry => retry.push((b, attempts + 1)),
+                Verdict::Taken | Verdict::Refused => answered.push(item.tracked),
+                Verdict::Retry if item.attempts + 1 >= MAX_ATTEMPTS => {
+                    dropped += 1;
+                    answered.push(item.tracked);
+                }
+                Verdict::Retry => {
+                    item.attempts += 1;
+                    retry.push(item);
+                }
             }
         }
+        release(&self.unacked, answered);
         if dropped > 0 {
             self.ledger.metrics.gossip_txs_dropped.inc_by(dropped);
             tracing::warn!(target: "jialing::gossip", peer = %p, txs = dropped, "peer kept refusing transactions as full; gave up on them for this peer");
@@ -589,7 +660,7 @@ impl Net {
         if !retry.is_empty() {
             self.ledger.metrics.gossip_txs_retried.inc_by(retry.len() as u64);
             for item in retry.into_iter().rev() {
-                out.bytes += item.0.len();
+                out.bytes += item.bytes.len();
                 out.queue.push_front(item);
             }
             out.pause_until = Some(Instant::now() + RETRY_PAUSE);
@@ -600,7 +671,9 @@ impl Net {
     /// A peer that cannot be reached gets no queue: see the module documentation.
     fn unreachable(&mut self, p: PeerId, why: &str) {
         if let Some(out) = self.peers.get_mut(&p) {
-            let n = out.clear();
+            let cleared = out.clear();
+            let n = cleared.len();
+            release(&self.unacked, cleared);
             if n > 0 {
                 self.ledger.metrics.gossip_txs_dropped.inc_by(n as u64);
                 tracing::warn!(target: "jialing::gossip", peer = %p, txs = n, reason = why, "peer unreachable: its queued transactions are dropped (it fetches what it misses from proposals)");
@@ -619,9 +692,9 @@ impl Net {
                     // What this node holds from before the connection: the peer has
                     // missed it (it answers `Taken` for what it already has).
                     let pending = self.ledger.mempool.lock().unwrap_or_else(|p| p.into_inner()).pending_bytes();
-                    for b in pending {
-                        out.bytes += b.len();
-                        out.queue.push_back((b, 0));
+                    for bytes in pending {
+                        out.bytes += bytes.len();
+                        out.queue.push_back(Item { bytes, tracked: None, attempts: 0 });
                     }
                     self.send_all();
                 }
@@ -676,7 +749,8 @@ impl Net {
                     }
                     (Some(Pending::Tip), _) => {}
                     (Some(Pending::Push(p, batch)), TxResponse::Pushed(v)) => self.pushed(p, batch, v),
-                    (Some(Pending::Push(p, _)), _) => {
+                    (Some(Pending::Push(p, batch)), _) => {
+                        release(&self.unacked, batch.into_iter().map(|i| i.tracked));
                         if let Some(out) = self.peers.get_mut(&p) {
                             out.inflight = out.inflight.saturating_sub(1);
                         }
@@ -694,7 +768,8 @@ impl Net {
             }
             Event::OutboundFailure { peer, request_id, error, .. } => match self.pending.remove(&request_id) {
                 Some(Pending::Tip) => {}
-                Some(Pending::Push(p, _)) => {
+                Some(Pending::Push(p, batch)) => {
+                    release(&self.unacked, batch.into_iter().map(|i| i.tracked));
                     if let Some(out) = self.peers.get_mut(&p) {
                         out.inflight = out.inflight.saturating_sub(1);
                     }

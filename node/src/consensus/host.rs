@@ -557,7 +557,21 @@ impl Host {
         network: &mpsc::Sender<NetworkMsg<Ctx>>,
     ) -> Result<(), HostError> {
         let hash = block.header.hash();
-        let bytes = encoding::encode(&ProposalBody::compact(&block));
+        // Bodies of this node's own transactions that some peer has not acknowledged
+        // yet travel inline: a validator would otherwise fetch them on the critical path.
+        let body = match self.ledger.gossip_out.get() {
+            Some(g) => {
+                let hashes: Vec<_> = block.txs.iter().map(|t| t.hash()).collect();
+                let inline = g.unacked_of(&hashes);
+                let mut i = 0;
+                ProposalBody::compact_with(&block, |_| {
+                    i += 1;
+                    inline.get(i - 1).copied().unwrap_or(false)
+                })
+            }
+            None => ProposalBody::compact(&block),
+        };
+        let bytes = encoding::encode(&body);
         let r = round.as_u32().unwrap_or(0);
         let stream = make_stream(&self.ledger.chain_id, &key, height, r, -1, &bytes);
         self.ledger.metrics.proposal_bytes_out.inc_by(bytes.len() as u64);

@@ -535,6 +535,28 @@ async fn compact_proposal_is_rebuilt_and_only_missing_txs_are_fetched() {
     assert_eq!(server.await.unwrap(), 10, "only the 10 missing transactions were fetched");
 }
 
+/// The proposer's own transactions that a peer has not acknowledged yet travel inline:
+/// a validator that lacks them rebuilds the block without a fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacknowledged_own_transactions_travel_inline() {
+    let me = scheduled(1, 0);
+    let mut p = node(Some(me));
+    let (out, _pushed, _fetches) = gossip::TxOut::detached(1 << 20);
+    assert!(p.host.ledger().gossip_out.set(out).is_ok());
+    // Accepted through this node's API: handed to the push, not yet answered.
+    fill_pool(&p, 0, 8);
+    p.get_value(1, 0).await.unwrap().unwrap();
+    let parts = p.drain_published();
+    let mut v = node(Some(other_than(me)));
+    let (out, _pushed, fetches) = gossip::TxOut::detached(1 << 20);
+    assert!(v.host.ledger().gossip_out.set(out).is_ok());
+    let server = serve_fetches(p.host.ledger().clone(), fetches, |t| t);
+    let value = v.stream(me, parts).await.unwrap();
+    assert_eq!(value.validity, Validity::Valid);
+    drop(v);
+    assert_eq!(server.await.unwrap(), 0, "nothing fetched");
+}
+
 /// Attack: the proposer (or whoever answers the fetch) delivers other transactions
 /// than its compact proposal names. The validator gives no verdict and keeps nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -643,8 +665,9 @@ async fn saturated_node_answers_overloaded_and_drops_nothing_it_accepted() {
     assert_eq!(accepted.len(), 10);
     assert_eq!(overloaded.len(), 20);
     let mut handed = Vec::new();
-    while let Ok(b) = pushed.try_recv() {
-        handed.push(SignedTransaction::decode(&b).unwrap().1);
+    while let Ok((h, b)) = pushed.try_recv() {
+        assert_eq!(SignedTransaction::decode(&b).unwrap().1, h);
+        handed.push(h);
     }
     assert_eq!(handed, accepted, "every accepted transaction went to the peers, in order");
     let pool = ledger.mempool.lock().unwrap();
