@@ -11,6 +11,7 @@
 
 pub mod block;
 pub mod calendar;
+pub mod chain_identity;
 pub mod crypto;
 pub mod encoding;
 pub mod error;

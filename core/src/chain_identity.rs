@@ -1,0 +1,205 @@
+//! A chain's identity that a verifier does not take from the node it asks.
+//!
+//! The chain is named by a short *fingerprint*: the first [`FINGERPRINT_BYTES`] bytes of
+//! the genesis block's hash, in hex. The traceability code carries it, so a phone that
+//! scans a lot knows which chain it should see before it asks any node. A
+//! [`ValidatorHistory`] then proves, from the fingerprint alone, the validator set in
+//! force at every height: the genesis header (whose hash starts with the fingerprint)
+//! names the genesis set, and each later change is the certified block that wrote the
+//! new set, signed by the set in force before it, with a state proof of the
+//! `validators` key under that block's state root. A node that serves a set of its own
+//! has no certificate from the real set and fails.
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::{BlockHeader, ValidatorSet};
+use crate::error::CoreError;
+use crate::hash::Hash;
+use crate::proof::CertifiedHeader;
+use crate::state_tree::StateProof;
+
+/// Bytes of the genesis hash in a fingerprint (96 bits: finding another genesis
+/// header with the same prefix takes about 2^96 hashes).
+pub const FINGERPRINT_BYTES: usize = 12;
+
+/// The state key holding the validator set in force for the next block.
+pub const VALIDATORS_KEY: &[u8] = b"validators";
+
+/// The fingerprint of a chain: the first [`FINGERPRINT_BYTES`] bytes of its genesis
+/// block hash, lowercase hex.
+pub fn fingerprint(genesis_hash: &Hash) -> String {
+    hex::encode(&genesis_hash.0[..FINGERPRINT_BYTES])
+}
+
+/// One change of the validator set: the block that wrote the new set, certified by the
+/// set in force before it, and the state proof of the new set under its state root.
+/// The new set signs the blocks from `block.header.height + 1` on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorChange {
+    /// The block whose execution wrote the new set.
+    pub block: CertifiedHeader,
+    /// The new set.
+    pub validators: ValidatorSet,
+    /// Proof of `validators` = the new set's encoding under the block's state root.
+    pub proof: StateProof,
+}
+
+/// The validator sets of a chain from genesis on, provable from its fingerprint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorHistory {
+    /// The genesis header (height 0, not certified: its hash is the identity).
+    pub genesis: BlockHeader,
+    /// The set the genesis header names.
+    pub genesis_validators: ValidatorSet,
+    /// The changes since genesis, in height order.
+    pub changes: Vec<ValidatorChange>,
+}
+
+/// The validator sets a [`ValidatorHistory`] proved, each with the first height it
+/// signs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedSets {
+    /// The chain id the genesis header names.
+    pub chain_id: String,
+    /// `(first height, set)`, in height order; the first starts at height 1.
+    pub sets: Vec<(u64, ValidatorSet)>,
+}
+
+impl TrustedSets {
+    /// The set that signs the block at `height` (as far as the history reaches).
+    pub fn at(&self, height: u64) -> &ValidatorSet {
+        let i = self.sets.partition_point(|(from, _)| *from <= height);
+        // `sets` is never empty and its first entry starts at height 1.
+        &self.sets[i.saturating_sub(1)].1
+    }
+}
+
+impl ValidatorHistory {
+    /// Checks the history against `fingerprint` (hex, as the traceability code carries
+    /// it) and returns the proven sets.
+    pub fn verify(&self, fingerprint_hex: &str) -> Result<TrustedSets, CoreError> {
+        let bad = |m: String| Err(CoreError::InvalidProof(m));
+        let g = &self.genesis;
+        if g.height != 0 {
+            return bad(format!("the genesis header is at height {}, not 0", g.height));
+        }
+        let fp = fingerprint(&g.hash());
+        if fingerprint_hex.len() != 2 * FINGERPRINT_BYTES || !fp.eq_ignore_ascii_case(fingerprint_hex) {
+            return bad(format!(
+                "the genesis header hashes to fingerprint {fp}, not the chain's {fingerprint_hex}: another chain"
+            ));
+        }
+        self.genesis_validators.check()?;
+        if self.genesis_validators.hash() != g.validator_set_hash {
+            return bad("the genesis validator set is not the one the genesis header names".into());
+        }
+        let chain_id = g.chain_id.clone();
+        let mut sets = vec![(1u64, self.genesis_validators.clone())];
+        for c in &self.changes {
+            let h = c.block.header.height;
+            let (from, current) = sets.last().map(|(f, s)| (*f, s)).unwrap_or((1, &self.genesis_validators));
+            if h < from {
+                return bad(format!("validator change at height {h} is not after the previous one"));
+            }
+            c.block
+                .verify(&chain_id, current)
+                .map_err(|e| CoreError::InvalidProof(format!("validator change at height {h}: {e}")))?;
+            c.validators.check()?;
+            c.proof
+                .verify(&c.block.header.state_root, VALIDATORS_KEY, Some(&crate::encoding::encode(&c.validators)))
+                .map_err(|e| CoreError::InvalidProof(format!("validator set written at height {h}: {e}")))?;
+            sets.push((h + 1, c.validators.clone()));
+        }
+        Ok(TrustedSets { chain_id, sets })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::block::{CommitCertificate, Validator};
+    use crate::crypto::Keypair;
+    use crate::state_tree::StateTree;
+    use std::collections::BTreeMap;
+
+    fn set(keys: &[&Keypair]) -> ValidatorSet {
+        ValidatorSet::new(keys.iter().map(|k| Validator { public_key: k.public(), power: 1 }).collect()).unwrap()
+    }
+
+    fn header(h: u64, state_root: Hash, vs: &ValidatorSet, parent: Hash) -> BlockHeader {
+        BlockHeader {
+            chain_id: "c".into(),
+            height: h,
+            time_ms: 1000 + h,
+            parent_hash: parent,
+            proposer: crate::PublicKey([0; 32]),
+            tx_root: crate::merkle::empty_root(),
+            tx_count: 0,
+            state_root,
+            receipts_root: crate::merkle::empty_root(),
+            validator_set_hash: vs.hash(),
+        }
+    }
+
+    /// A genesis with set A and one change at height 3 to set B (certified by A).
+    fn history(signers: &[&Keypair]) -> (ValidatorHistory, Vec<Keypair>) {
+        let ks: Vec<Keypair> = (0..6).map(|i| Keypair::from_label(&format!("ch/{i}"))).collect();
+        let a = set(&[&ks[0], &ks[1], &ks[2]]);
+        let b = set(&[&ks[3], &ks[4], &ks[5]]);
+        let mut w = BTreeMap::new();
+        w.insert(VALIDATORS_KEY.to_vec(), Some(crate::encoding::encode(&a)));
+        let t0 = StateTree::new().apply(&w);
+        let genesis = header(0, t0.root(), &a, Hash::ZERO);
+        w.insert(VALIDATORS_KEY.to_vec(), Some(crate::encoding::encode(&b)));
+        w.insert(b"other".to_vec(), Some(b"x".to_vec()));
+        let t3 = t0.apply(&w);
+        let h3 = header(3, t3.root(), &a, Hash([7; 32]));
+        let certificate = CommitCertificate::sign("c", 3, 0, h3.hash(), signers);
+        let change = ValidatorChange {
+            block: CertifiedHeader { header: h3, certificate },
+            validators: b,
+            proof: t3.prove(VALIDATORS_KEY),
+        };
+        (ValidatorHistory { genesis_validators: a, genesis, changes: vec![change] }, ks)
+    }
+
+    #[test]
+    fn history_from_fingerprint_proves_each_set() {
+        let ks: Vec<Keypair> = (0..6).map(|i| Keypair::from_label(&format!("ch/{i}"))).collect();
+        let (h, _) = history(&[&ks[0], &ks[1], &ks[2]]);
+        let fp = fingerprint(&h.genesis.hash());
+        assert_eq!(fp.len(), 24);
+        let sets = h.verify(&fp).unwrap();
+        assert_eq!(sets.at(1), &h.genesis_validators);
+        assert_eq!(sets.at(3), &h.genesis_validators);
+        assert_eq!(sets.at(4), &h.changes[0].validators);
+        assert_eq!(sets.at(999), &h.changes[0].validators);
+        assert!(h.verify(&fp.to_uppercase()).is_ok());
+    }
+
+    #[test]
+    fn another_genesis_or_a_forged_set_fails() {
+        let ks: Vec<Keypair> = (0..6).map(|i| Keypair::from_label(&format!("ch/{i}"))).collect();
+        let (h, _) = history(&[&ks[0], &ks[1], &ks[2]]);
+        let fp = fingerprint(&h.genesis.hash());
+        // Wrong fingerprint (another chain), or a shortened one.
+        assert!(h.verify(&"00".repeat(FINGERPRINT_BYTES)).is_err());
+        assert!(h.verify(&fp[..16]).is_err());
+        // A node that swaps the genesis set for its own.
+        let mut forged = h.clone();
+        let mallory = Keypair::from_label("mallory");
+        forged.genesis_validators = set(&[&mallory]);
+        assert!(forged.verify(&fp).is_err());
+        // ... and also rewrites the genesis header: another fingerprint.
+        forged.genesis.validator_set_hash = forged.genesis_validators.hash();
+        assert!(forged.verify(&fp).is_err());
+        // A change certified by keys outside the set in force.
+        let (h2, _) = history(&[&ks[3], &ks[4], &ks[5]]);
+        assert!(h2.verify(&fingerprint(&h2.genesis.hash())).is_err());
+        // A change whose proven set is not the one claimed.
+        let mut h3 = h.clone();
+        h3.changes[0].validators = set(&[&mallory]);
+        assert!(h3.verify(&fp).is_err());
+    }
+}
