@@ -3,7 +3,7 @@
 //! The chain is named by a short *fingerprint*: the first [`FINGERPRINT_BYTES`] bytes of
 //! the genesis block's hash, in hex. The traceability code carries it, so a phone that
 //! scans a lot knows which chain it should see before it asks any node. A
-//! [`ValidatorHistory`] then proves, from the fingerprint alone, the validator set in
+//! [`PinnedHistory`] then proves, from the fingerprint alone, the validator set in
 //! force at every height: the genesis header (whose hash starts with the fingerprint)
 //! names the genesis set, and each later change is the certified block that wrote the
 //! new set, signed by the set in force before it, with a state proof of the
@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::block::{BlockHeader, ValidatorSet};
 use crate::error::CoreError;
 use crate::hash::Hash;
-use crate::proof::CertifiedHeader;
-use crate::state_tree::StateProof;
+use crate::proof::{TrustedSets, ValidatorChange};
 
 /// Bytes of the genesis hash in a fingerprint (96 bits: finding another genesis
 /// header with the same prefix takes about 2^96 hashes).
@@ -31,22 +30,11 @@ pub fn fingerprint(genesis_hash: &Hash) -> String {
     hex::encode(&genesis_hash.0[..FINGERPRINT_BYTES])
 }
 
-/// One change of the validator set: the block that wrote the new set, certified by the
-/// set in force before it, and the state proof of the new set under its state root.
-/// The new set signs the blocks from `block.header.height + 1` on.
+/// The validator sets of a chain from genesis on, provable from its fingerprint: the
+/// genesis header and set, then every certified change ([`ValidatorChange`], as `jialing
+/// audit replay` writes them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidatorChange {
-    /// The block whose execution wrote the new set.
-    pub block: CertifiedHeader,
-    /// The new set.
-    pub validators: ValidatorSet,
-    /// Proof of `validators` = the new set's encoding under the block's state root.
-    pub proof: StateProof,
-}
-
-/// The validator sets of a chain from genesis on, provable from its fingerprint.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidatorHistory {
+pub struct PinnedHistory {
     /// The genesis header (height 0, not certified: its hash is the identity).
     pub genesis: BlockHeader,
     /// The set the genesis header names.
@@ -55,29 +43,10 @@ pub struct ValidatorHistory {
     pub changes: Vec<ValidatorChange>,
 }
 
-/// The validator sets a [`ValidatorHistory`] proved, each with the first height it
-/// signs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrustedSets {
-    /// The chain id the genesis header names.
-    pub chain_id: String,
-    /// `(first height, set)`, in height order; the first starts at height 1.
-    pub sets: Vec<(u64, ValidatorSet)>,
-}
-
-impl TrustedSets {
-    /// The set that signs the block at `height` (as far as the history reaches).
-    pub fn at(&self, height: u64) -> &ValidatorSet {
-        let i = self.sets.partition_point(|(from, _)| *from <= height);
-        // `sets` is never empty and its first entry starts at height 1.
-        &self.sets[i.saturating_sub(1)].1
-    }
-}
-
-impl ValidatorHistory {
-    /// Checks the history against `fingerprint` (hex, as the traceability code carries
-    /// it) and returns the proven sets.
-    pub fn verify(&self, fingerprint_hex: &str) -> Result<TrustedSets, CoreError> {
+impl PinnedHistory {
+    /// Checks the history against `fingerprint_hex` (as the traceability code carries
+    /// it) and returns the chain id and the proven sets.
+    pub fn verify(&self, fingerprint_hex: &str) -> Result<(String, TrustedSets), CoreError> {
         let bad = |m: String| Err(CoreError::InvalidProof(m));
         let g = &self.genesis;
         if g.height != 0 {
@@ -93,24 +62,11 @@ impl ValidatorHistory {
         if self.genesis_validators.hash() != g.validator_set_hash {
             return bad("the genesis validator set is not the one the genesis header names".into());
         }
-        let chain_id = g.chain_id.clone();
-        let mut sets = vec![(1u64, self.genesis_validators.clone())];
+        let mut sets = TrustedSets::from_genesis(self.genesis_validators.clone());
         for c in &self.changes {
-            let h = c.block.header.height;
-            let (from, current) = sets.last().map(|(f, s)| (*f, s)).unwrap_or((1, &self.genesis_validators));
-            if h < from {
-                return bad(format!("validator change at height {h} is not after the previous one"));
-            }
-            c.block
-                .verify(&chain_id, current)
-                .map_err(|e| CoreError::InvalidProof(format!("validator change at height {h}: {e}")))?;
-            c.validators.check()?;
-            c.proof
-                .verify(&c.block.header.state_root, VALIDATORS_KEY, Some(&crate::encoding::encode(&c.validators)))
-                .map_err(|e| CoreError::InvalidProof(format!("validator set written at height {h}: {e}")))?;
-            sets.push((h + 1, c.validators.clone()));
+            sets.apply(&g.chain_id, c, VALIDATORS_KEY)?;
         }
-        Ok(TrustedSets { chain_id, sets })
+        Ok((g.chain_id.clone(), sets))
     }
 }
 
@@ -120,6 +76,7 @@ mod tests {
     use super::*;
     use crate::block::{CommitCertificate, Validator};
     use crate::crypto::Keypair;
+    use crate::proof::CertifiedHeader;
     use crate::state_tree::StateTree;
     use std::collections::BTreeMap;
 
@@ -143,7 +100,7 @@ mod tests {
     }
 
     /// A genesis with set A and one change at height 3 to set B (certified by A).
-    fn history(signers: &[&Keypair]) -> (ValidatorHistory, Vec<Keypair>) {
+    fn history(signers: &[&Keypair]) -> (PinnedHistory, Vec<Keypair>) {
         let ks: Vec<Keypair> = (0..6).map(|i| Keypair::from_label(&format!("ch/{i}"))).collect();
         let a = set(&[&ks[0], &ks[1], &ks[2]]);
         let b = set(&[&ks[3], &ks[4], &ks[5]]);
@@ -161,7 +118,7 @@ mod tests {
             validators: b,
             proof: t3.prove(VALIDATORS_KEY),
         };
-        (ValidatorHistory { genesis_validators: a, genesis, changes: vec![change] }, ks)
+        (PinnedHistory { genesis_validators: a, genesis, changes: vec![change] }, ks)
     }
 
     #[test]
@@ -170,11 +127,12 @@ mod tests {
         let (h, _) = history(&[&ks[0], &ks[1], &ks[2]]);
         let fp = fingerprint(&h.genesis.hash());
         assert_eq!(fp.len(), 24);
-        let sets = h.verify(&fp).unwrap();
-        assert_eq!(sets.at(1), &h.genesis_validators);
-        assert_eq!(sets.at(3), &h.genesis_validators);
-        assert_eq!(sets.at(4), &h.changes[0].validators);
-        assert_eq!(sets.at(999), &h.changes[0].validators);
+        let (chain, sets) = h.verify(&fp).unwrap();
+        assert_eq!(chain, "c");
+        assert_eq!(sets.set_for(1), &h.genesis_validators);
+        assert_eq!(sets.set_for(3), &h.genesis_validators);
+        assert_eq!(sets.set_for(4), &h.changes[0].validators);
+        assert_eq!(sets.set_for(999), &h.changes[0].validators);
         assert!(h.verify(&fp.to_uppercase()).is_ok());
     }
 
