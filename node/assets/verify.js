@@ -154,7 +154,7 @@
 
   /** Checks the lot's state proof; returns {lot, height, time_ms}. */
   const lotState = async (chain, sp, lotId, sets) => {
-    const want = 'lot/' + lotId;
+    const want = 'trace/lot/' + lotId;
     if (new TextDecoder().decode(hex(sp.key)) !== want) throw new Error('the state proof is for ' + new TextDecoder().decode(hex(sp.key)) + ', not ' + want);
     if (sp.value === null || sp.value === undefined) throw new Error('the ledger proves no record for this lot');
     const h = sp.block.header;
