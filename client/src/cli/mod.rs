@@ -12,6 +12,7 @@ use crate::output::{self, Output};
 use crate::sdk::Client;
 
 pub mod audit;
+pub mod checkpoint;
 pub mod epcis;
 pub mod keys;
 pub mod qr;
@@ -77,6 +78,9 @@ pub enum Command {
     /// signed audit report.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Watch nodes' signed checkpoints (C2SP notes) and report disagreement.
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
     /// Write a lot's traceability QR code (PNG and SVG) holding its GS1 Digital Link URL.
     Qr(qr::QrArgs),
 }
@@ -119,6 +123,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Verify(v) => verify::run_verify(v, out),
         Command::Audit(a) => audit::run(a, &client(), out),
         Command::Qr(q) => qr::run(q, &client(), out),
+        Command::Checkpoint(c) => checkpoint::run(c, out),
         Command::Status => {
             let c = client();
             let st = c.status()?;
