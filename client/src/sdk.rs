@@ -131,7 +131,8 @@ impl Client {
         let url = format!("{}{path}", self.base);
         let mut resp = self.agent.get(&url).call().map_err(|e| unreachable(&url, e))?;
         let status = resp.status().as_u16();
-        let body = resp.body_mut().with_config().limit(1024 * 1024).read_to_string().map_err(|e| unreachable(&url, e))?;
+        let body =
+            resp.body_mut().with_config().limit(1024 * 1024).read_to_string().map_err(|e| unreachable(&url, e))?;
         Ok((status, body))
     }
 

@@ -21,7 +21,8 @@ use crate::sdk::Client;
 /// Checkpoint commands.
 #[derive(Debug, Subcommand)]
 pub enum CheckpointCommand {
-    /// Poll nodes' signed checkpoints and report disagreement (exit code 6 on a fork).
+    /// Poll nodes' signed checkpoints and report disagreement (exit code 6 on a fork or an
+    /// invalid checkpoint).
     Watch(WatchArgs),
 }
 
@@ -58,32 +59,52 @@ fn load_trust(path: &std::path::Path) -> Result<Trust, ClientError> {
     Ok(Trust { fingerprint: jialing_core::chain_identity::fingerprint(&header.hash()), set })
 }
 
+/// Why a node's checkpoint could not be taken.
+enum FetchError {
+    /// Unreachable or an HTTP error: reported, not evidence.
+    Unavailable(String),
+    /// A note that does not parse or verify: evidence against the node.
+    Invalid(String),
+}
+
 /// Fetches and parses one note; `Ok(None)` when the node has none at that height.
-fn fetch(client: &Client, path: &str, trust: Option<&Trust>) -> Result<Option<(SignedCheckpoint, String)>, String> {
-    let (status, text) = client.get_text(path).map_err(|e| e.to_string())?;
+fn fetch(client: &Client, path: &str, trust: Option<&Trust>) -> Result<Option<(SignedCheckpoint, String)>, FetchError> {
+    let (status, text) = client.get_text(path).map_err(|e| FetchError::Unavailable(e.to_string()))?;
     if status == 404 {
         return Ok(None);
     }
     if status != 200 {
-        return Err(format!("{path}: HTTP {status}: {}", text.chars().take(200).collect::<String>()));
+        return Err(FetchError::Unavailable(format!(
+            "{path}: HTTP {status}: {}",
+            text.chars().take(200).collect::<String>()
+        )));
     }
-    let note = checkpoint::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+    let note = checkpoint::parse(&text).map_err(|e| FetchError::Invalid(format!("{path}: {e}")))?;
     if let Some(t) = trust {
         if note.checkpoint.fingerprint != t.fingerprint {
-            return Err(format!(
+            return Err(FetchError::Invalid(format!(
                 "{path}: the checkpoint is of chain {}, the genesis file's is {}",
                 note.checkpoint.fingerprint, t.fingerprint
-            ));
+            )));
         }
-        note.verify(&t.set).map_err(|e| format!("{path}: {e} (against the genesis validator set)"))?;
+        note.verify(&t.set)
+            .map_err(|e| FetchError::Invalid(format!("{path}: {e} (against the genesis validator set)")))?;
     }
     Ok(Some((note, text)))
 }
 
 /// One poll: every node's latest, then every height seen, from every node. Returns
-/// the report and whether two nodes disagreed.
+/// the report and whether two nodes disagreed or one served an invalid note.
 fn poll(clients: &[Client], trust: Option<&Trust>) -> (serde_json::Value, bool) {
     let mut errors = Vec::new();
+    let mut invalid = false;
+    let mut note_error = |node: &str, e: FetchError| match e {
+        FetchError::Unavailable(m) => json!({ "node": node, "error": m }),
+        FetchError::Invalid(m) => {
+            invalid = true;
+            json!({ "node": node, "error": m, "invalid": true })
+        }
+    };
     let mut heights = std::collections::BTreeSet::new();
     for c in clients {
         match fetch(c, "/v1/checkpoint/latest", trust) {
@@ -91,7 +112,7 @@ fn poll(clients: &[Client], trust: Option<&Trust>) -> (serde_json::Value, bool) 
                 heights.insert(n.checkpoint.height);
             }
             Ok(None) => {}
-            Err(e) => errors.push(json!({ "node": c.url(), "error": e })),
+            Err(e) => errors.push(note_error(c.url(), e)),
         }
     }
     let mut seen: BTreeMap<u64, Vec<(String, String, String)>> = BTreeMap::new();
@@ -100,7 +121,7 @@ fn poll(clients: &[Client], trust: Option<&Trust>) -> (serde_json::Value, bool) 
             match fetch(c, &format!("/v1/checkpoint/{h}"), trust) {
                 Ok(Some((n, text))) => seen.entry(h).or_default().push((c.url().to_string(), n.body, text)),
                 Ok(None) => {}
-                Err(e) => errors.push(json!({ "node": c.url(), "error": e })),
+                Err(e) => errors.push(note_error(c.url(), e)),
             }
         }
     }
@@ -123,7 +144,7 @@ fn poll(clients: &[Client], trust: Option<&Trust>) -> (serde_json::Value, bool) 
         .filter(|(h, _)| !forks.iter().any(|f| f["height"] == json!(h)))
         .map(|(h, n)| json!({ "height": h, "nodes": n.len() }))
         .collect();
-    let fork = !forks.is_empty();
+    let fork = !forks.is_empty() || invalid;
     (json!({ "agreed": agreed, "disagreements": forks, "errors": errors }), fork)
 }
 
@@ -160,7 +181,9 @@ pub fn run(cmd: &CheckpointCommand, out: Output) -> Result<(), ClientError> {
         })?;
         if fork {
             return Err(ClientError::Verification(
-                "nodes published different checkpoints for one height (a fork); both notes are above".into(),
+                "a node published an invalid checkpoint, or nodes published different checkpoints for one height \
+                 (a fork); see above"
+                    .into(),
             ));
         }
         if a.rounds != 0 && round >= a.rounds {

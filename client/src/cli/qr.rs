@@ -57,8 +57,7 @@ pub fn chain_fingerprint(genesis: Option<&Path>, client: &Client) -> Result<Stri
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
                 .ok_or_else(|| bad("no 32-byte proposer".into()))?;
             h["proposer"] = serde_json::json!(jialing_core::Keypair::from_label("placeholder").public());
-            let mut header: jialing_core::BlockHeader =
-                serde_json::from_value(h).map_err(|e| bad(e.to_string()))?;
+            let mut header: jialing_core::BlockHeader = serde_json::from_value(h).map_err(|e| bad(e.to_string()))?;
             header.proposer = jialing_core::PublicKey(proposer);
             header
         }
