@@ -13,7 +13,7 @@ use crate::api::{Api, ApiError, blocking};
 /// The note of the checkpoint at `height` (which must be a checkpoint height).
 pub fn note(api: &Api, height: u64) -> Result<String, ApiError> {
     let every = api.info.checkpoint_every.max(1);
-    if height == 0 || height % every != 0 {
+    if height == 0 || !height.is_multiple_of(every) {
         return Err(ApiError::not_found(format!(
             "{height} is not a checkpoint height: checkpoints are at the multiples of {every}"
         )));

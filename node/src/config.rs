@@ -7,6 +7,8 @@
 //! node_key = "keys/node.json"
 //! [api]
 //! listen = "127.0.0.1:8700"       # member API
+//! consumer_max_block_age_secs = 120  # the consumer page says "may be behind" past this
+//! checkpoint_every_blocks = 10    # signed checkpoint (C2SP note) at multiples of this
 //! [api.public]
 //! listen = "127.0.0.1:8780"       # consumer page, public views, proofs
 //! [query_log]
