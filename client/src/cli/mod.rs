@@ -11,6 +11,7 @@ use crate::error::ClientError;
 use crate::output::{self, Output};
 use crate::sdk::Client;
 
+pub mod attest;
 pub mod audit;
 pub mod checkpoint;
 pub mod epcis;
@@ -78,6 +79,9 @@ pub enum Command {
     /// signed audit report.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Attest documents (存证): record, revoke, fetch a proof, verify offline.
+    #[command(subcommand)]
+    Attest(attest::AttestCommand),
     /// Watch nodes' signed checkpoints (C2SP notes) and report disagreement.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
@@ -124,6 +128,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Audit(a) => audit::run(a, &client(), out),
         Command::Qr(q) => qr::run(q, &client(), out),
         Command::Checkpoint(c) => checkpoint::run(c, out),
+        Command::Attest(a) => attest::run(a, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;
