@@ -186,6 +186,10 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
         ("/01/{item}/10/{lot}", format!("/01/{GTIN}/10/L1?lang=en")),
         ("/v1/data/product/{id}", "/v1/data/product/P1".into()),
         ("/v1/proof/consistency", format!("/v1/proof/consistency?from=1&to={tip}")),
+        ("/assets/{file}", jialing_node::assets::verify_js_path()),
+        ("/v1/proof/lot/{id}", "/v1/proof/lot/L1".into()),
+        ("/v1/checkpoint/latest", "/v1/checkpoint/latest".into()),
+        ("/v1/checkpoint/{height}", "/v1/checkpoint/2".into()),
     ];
     for h in 0..=tip {
         out.push(("/v1/block/{height}", format!("/v1/block/{h}")));
@@ -272,6 +276,9 @@ fn api_state(net: &Net, dir: &std::path::Path) -> jialing_node::api::Api {
         max_batch: 100,
         public_api: None,
         query_audience: AUDIENCE.into(),
+        initial_state: Arc::new(initial_state(Params::default())),
+        consumer_max_block_age_ms: 120_000,
+        checkpoint_every: 2,
     };
     let audit = Arc::new(jialing_node::audit_log::AuditLog::open(&dir.join("queries.jsonl")).unwrap());
     jialing_node::api::state(net.app.ledger().clone(), info, audit, 4)

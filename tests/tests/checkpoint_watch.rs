@@ -4,6 +4,8 @@
 //! and `jialing checkpoint watch` reports two nodes that publish different checkpoints
 //! for one height (exit code 6) and agreement otherwise.
 
+#![allow(clippy::expect_used)]
+
 use std::process::Command;
 use std::time::Duration;
 
