@@ -47,19 +47,9 @@ pub fn chain_fingerprint(genesis: Option<&Path>, client: &Client) -> Result<Stri
                 .0
         }
         None => {
-            // The genesis header's proposer is all zeros, which a key may not be: read
-            // it as bytes and the rest as a header.
             let v = client.get_json("/v1/block/0")?;
-            let bad = |r: String| ClientError::Decode { what: "genesis header".into(), reason: r };
-            let mut h = v["header"].clone();
-            let proposer = hex::decode(h["proposer"].as_str().unwrap_or_default())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| bad("no 32-byte proposer".into()))?;
-            h["proposer"] = serde_json::json!(jialing_core::Keypair::from_label("placeholder").public());
-            let mut header: jialing_core::BlockHeader = serde_json::from_value(h).map_err(|e| bad(e.to_string()))?;
-            header.proposer = jialing_core::PublicKey(proposer);
-            header
+            jialing_core::chain_identity::genesis_header::deserialize(&v["header"])
+                .map_err(|e| ClientError::Decode { what: "genesis header".into(), reason: e.to_string() })?
         }
     };
     if header.height != 0 {
