@@ -169,5 +169,37 @@ fn checkpoints_parse_independently_and_watch_reports_a_fork() -> anyhow::Result<
     let (code, out) = watch(&[&url, &fork])?;
     assert_eq!(code, 6, "{out}");
     assert!(out.contains("voting power") && out.contains("genesis validator set"), "{out}");
+
+    // Anchoring: the checkpoint as a self-contained document, checked offline.
+    let doc = dir.path().join("anchor.json");
+    let out = Command::new(&jialing)
+        .args(["--node", &url, "anchor", "export", "--height", &height.to_string(), "--out"])
+        .arg(&doc)
+        .output()?;
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{s}{}", String::from_utf8_lossy(&out.stderr));
+    let embed = format!("jialing-anchor/v1 {fp} {height} {}", hex::encode(&hash));
+    assert!(s.contains(&embed), "{s}");
+    let verify = |file: &std::path::Path| -> anyhow::Result<(i32, String)> {
+        let out =
+            Command::new(&jialing).args(["anchor", "verify"]).arg(file).arg("--genesis").arg(&genesis).output()?;
+        let s = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.code().unwrap_or(-1), s))
+    };
+    let (code, out) = verify(&doc)?;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VERIFIED") && out.contains(&embed), "{out}");
+    let text = std::fs::read_to_string(&doc)?;
+    let mut v: serde_json::Value = serde_json::from_str(&text)?;
+    v["state_root"] = serde_json::json!("00".repeat(32));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, v.to_string())?;
+    let (code, out) = verify(&bad)?;
+    assert_eq!(code, 6, "{out}");
+    let mut v: serde_json::Value = serde_json::from_str(&text)?;
+    v["certified"]["header"]["time_ms"] = serde_json::json!(v["time_ms"].as_u64().unwrap_or(0) + 1);
+    std::fs::write(&bad, v.to_string())?;
+    let (code, out) = verify(&bad)?;
+    assert_eq!(code, 6, "{out}");
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::error::ClientError;
 use crate::output::{self, Output};
 use crate::sdk::Client;
 
+pub mod anchor;
 pub mod attest;
 pub mod audit;
 pub mod checkpoint;
@@ -79,6 +80,10 @@ pub enum Command {
     /// signed audit report.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Anchor this ledger on another chain: export a certified checkpoint document,
+    /// verify one offline.
+    #[command(subcommand)]
+    Anchor(anchor::AnchorCommand),
     /// Attest documents (存证): record, revoke, fetch a proof, verify offline.
     #[command(subcommand)]
     Attest(attest::AttestCommand),
@@ -129,6 +134,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Qr(q) => qr::run(q, &client(), out),
         Command::Checkpoint(c) => checkpoint::run(c, out),
         Command::Attest(a) => attest::run(a, &client(), out),
+        Command::Anchor(a) => anchor::run(a, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;
