@@ -1,5 +1,6 @@
 //! Document attestation (存证): a member records that a document existed in exactly
-//! these bytes, by the SHA-256 of its content, with a type, a title and optional links
+//! these bytes, by the SHA-256 of its content (or, for large files, the RFC 9162 Merkle
+//! root of its fixed-size chunks, so one chunk can later be proven alone), with a type, a title and optional links
 //! to lots, data products or credit records. Records are never edited: a new version
 //! of a document is appended under the same attestation id (by the same organisation),
 //! and a revocation is recorded and final. `attest/doc/{id}` holds the attestation,
@@ -44,8 +45,12 @@ pub struct Link {
 pub struct AttestDocument {
     /// Attestation id (1 to 64 of A-Z a-z 0-9 . _ -), chosen by the organisation.
     pub id: String,
-    /// SHA-256 of the document's bytes.
+    /// SHA-256 of the document's bytes, or with `chunk_size` the Merkle root of its
+    /// chunks.
     pub digest: Hash,
+    /// 0: `digest` is the SHA-256 of the whole document; otherwise the RFC 9162 root
+    /// over `leaf_hash(chunk)` of consecutive chunks of this many bytes.
+    pub chunk_size: u32,
     /// Its size in bytes.
     pub size: u64,
     /// Document type, e.g. `contract`, `inspection-report`.
@@ -78,8 +83,10 @@ impl CallPayload for RevokeAttestation {
 /// One attested version.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Version {
-    /// SHA-256 of the document.
+    /// SHA-256 of the document (or the root of its chunks).
     pub digest: Hash,
+    /// Chunk size of the root (0: plain SHA-256).
+    pub chunk_size: u32,
     /// Size in bytes.
     pub size: u64,
     /// Document type.
@@ -192,6 +199,7 @@ fn run_record(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     }
     let version = Version {
         digest: p.digest,
+        chunk_size: p.chunk_size,
         size: p.size,
         doc_type: p.doc_type,
         title: p.title,
@@ -235,6 +243,7 @@ mod tests {
         AttestDocument {
             id: id.into(),
             digest: Hash([byte; 32]),
+            chunk_size: 0,
             size: 10,
             doc_type: "inspection-report".into(),
             title: "检测报告".into(),

@@ -116,5 +116,35 @@ fn a_100_mb_file_is_attested_verified_offline_and_revoked() -> anyhow::Result<()
     let (code, out) = run(&[&os("attest"), &os("record"), file.as_os_str(), &os("--key"), key.as_os_str()])?;
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("attest.digest_unique"), "{out}");
+
+    // Large files by the Merkle root of 1 MiB chunks: the flipped copy, attested so.
+    let (code, out) = run(&[
+        &os("attest"),
+        &os("record"),
+        flipped.as_os_str(),
+        &os("--key"),
+        key.as_os_str(),
+        &os("--id"),
+        &os("REPORT-2026-2"),
+        &os("--chunk-size"),
+        &os("1048576"),
+    ])?;
+    assert_eq!(code, 0, "{out}");
+    let chunked = dir.path().join("chunked.json");
+    let (code, out) = run(&[
+        &os("attest"),
+        &os("proof"),
+        flipped.as_os_str(),
+        &os("--chunk-size"),
+        &os("1048576"),
+        &os("--out"),
+        chunked.as_os_str(),
+    ])?;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = verify(&flipped, &chunked)?;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("REPORT-2026-2") && out.contains("not revoked"), "{out}");
+    let (code, out) = verify(&file, &chunked)?;
+    assert_eq!(code, 6, "the original is not the chunk-attested copy: {out}");
     Ok(())
 }

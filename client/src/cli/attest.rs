@@ -53,6 +53,10 @@ pub struct RecordArgs {
     /// Title (default: the file name).
     #[arg(long)]
     pub title: Option<String>,
+    /// Attest the RFC 9162 Merkle root of chunks of this many bytes instead of the
+    /// file's SHA-256 (large files: one chunk can later be proven alone).
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub chunk_size: u32,
     /// Links to records, `lot:ID`, `data_product:ID` or `credit_record:ID` (repeat).
     #[arg(long = "link", value_name = "KIND:ID")]
     pub links: Vec<String>,
@@ -82,6 +86,9 @@ pub struct RevokeArgs {
 pub struct ProofArgs {
     /// The document.
     pub file: PathBuf,
+    /// The chunk size it was attested with (0: plain SHA-256).
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub chunk_size: u32,
     /// Where to write the proof (default: stdout).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -100,9 +107,10 @@ pub struct VerifyArgs {
     pub genesis: PathBuf,
 }
 
-/// Streams `path` through SHA-256 (a progress bar past 8 MiB unless `quiet`); returns
-/// the digest and the size.
-pub fn hash_file(path: &Path, quiet: bool) -> Result<(Hash, u64), ClientError> {
+/// Streams `path` through SHA-256, or with `chunk_size > 0` through the Merkle root of
+/// its chunks (a progress bar past 8 MiB unless `quiet`); returns the digest and the
+/// size.
+pub fn hash_file(path: &Path, chunk_size: u32, quiet: bool) -> Result<(Hash, u64), ClientError> {
     let io = |e: std::io::Error| ClientError::Io { path: path.to_path_buf(), source: e };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
@@ -119,18 +127,35 @@ pub fn hash_file(path: &Path, quiet: bool) -> Result<(Hash, u64), ClientError> {
         b
     };
     let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let step = if chunk_size > 0 { chunk_size as usize } else { 1 << 20 };
+    let mut buf = vec![0u8; step];
+    let mut leaves = Vec::new();
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(io)?;
+        // Fill a whole chunk (a read may return less).
+        let mut n = 0;
+        while n < step {
+            let k = f.read(&mut buf[n..]).map_err(io)?;
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        if chunk_size > 0 {
+            leaves.push(jialing_core::merkle::leaf_hash(&buf[..n]));
+        } else {
+            h.update(&buf[..n]);
+        }
         size += n as u64;
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
+    if chunk_size > 0 {
+        return Ok((jialing_core::merkle::root_from_leaf_hashes(&leaves), size));
+    }
     Ok((Hash(h.finalize().into()), size))
 }
 
@@ -179,13 +204,14 @@ fn proven(
 pub fn run(cmd: &AttestCommand, client: &Client, out: Output) -> Result<(), ClientError> {
     match cmd {
         AttestCommand::Record(a) => {
-            let (digest, size) = hash_file(&a.file, out.json)?;
+            let (digest, size) = hash_file(&a.file, a.chunk_size, out.json)?;
             let title = a.title.clone().unwrap_or_else(|| {
                 a.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "document".into())
             });
             let payload = AttestDocument {
                 id: a.id.clone().unwrap_or_else(|| digest.to_hex()[..16].to_string()),
                 digest,
+                chunk_size: a.chunk_size,
                 size,
                 doc_type: a.doc_type.clone(),
                 title,
@@ -201,7 +227,7 @@ pub fn run(cmd: &AttestCommand, client: &Client, out: Output) -> Result<(), Clie
             submit_fresh(client, builder, |b| Ok(b.build(&payload)), a.wait, out)
         }
         AttestCommand::Proof(a) => {
-            let (digest, _) = hash_file(&a.file, out.json)?;
+            let (digest, _) = hash_file(&a.file, a.chunk_size, out.json)?;
             let by_digest = state(client, &attest::digest_key(&digest))?;
             let id: String = by_digest["value"]
                 .as_str()
@@ -211,7 +237,9 @@ pub fn run(cmd: &AttestCommand, client: &Client, out: Output) -> Result<(), Clie
                     ClientError::Verification(format!("no attestation of SHA-256 {digest} on the ledger"))
                 })?;
             let doc = state(client, &attest::doc_key(&id))?;
-            let proof = json!({ "digest": digest, "id": id, "by_digest": by_digest, "attestation": doc });
+            let proof = json!({
+                "digest": digest, "chunk_size": a.chunk_size, "id": id, "by_digest": by_digest, "attestation": doc,
+            });
             let text = serde_json::to_string_pretty(&proof)
                 .map_err(|e| ClientError::Decode { what: "proof".into(), reason: e.to_string() })?;
             match &a.out {
@@ -228,7 +256,9 @@ pub fn run(cmd: &AttestCommand, client: &Client, out: Output) -> Result<(), Clie
                 std::fs::read_to_string(&a.proof).map_err(|e| ClientError::Io { path: a.proof.clone(), source: e })?;
             let p: Value = serde_json::from_str(&text)
                 .map_err(|e| ClientError::Decode { what: "attestation proof".into(), reason: e.to_string() })?;
-            let (digest, size) = hash_file(&a.file, out.json)?;
+            // The chunk size from the proof file is checked below against the proven version.
+            let chunk_size = p["chunk_size"].as_u64().and_then(|c| u32::try_from(c).ok()).unwrap_or(0);
+            let (digest, size) = hash_file(&a.file, chunk_size, out.json)?;
             let by_digest = proven(&p["by_digest"], &chain, &set, &attest::digest_key(&digest)).map_err(|e| {
                 ClientError::Verification(format!("this file (SHA-256 {digest}) is not the attested one: {e}"))
             })?;
@@ -249,10 +279,14 @@ pub fn run(cmd: &AttestCommand, client: &Client, out: Output) -> Result<(), Clie
                 .versions
                 .iter()
                 .enumerate()
-                .find(|(_, v)| v.digest == digest)
-                .ok_or_else(|| ClientError::Verification(format!("attestation {id} has no version {digest}")))?;
+                .find(|(_, v)| v.digest == digest && v.chunk_size == chunk_size)
+                .ok_or_else(|| {
+                    ClientError::Verification(format!(
+                        "attestation {id} has no version {digest} (chunk size {chunk_size})"
+                    ))
+                })?;
             let report = json!({
-                "verified": true, "file": a.file, "sha256": digest, "size": size, "id": id, "version": n + 1,
+                "verified": true, "file": a.file, "sha256": digest, "chunk_size": chunk_size, "size": size, "id": id, "version": n + 1,
                 "versions": att.versions.len(), "org": att.org, "signer": v.signer, "time_ms": v.time_ms,
                 "doc_type": v.doc_type, "title": v.title, "links": v.links, "revoked": att.revoked,
                 "block": doc.block.header.height,
