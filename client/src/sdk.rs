@@ -125,6 +125,17 @@ impl Client {
         api::decode(url, status, &body)
     }
 
+    /// Any `GET` path as text, unsigned: the status code and body (e.g. a checkpoint
+    /// note).
+    pub fn get_text(&self, path: &str) -> Result<(u16, String), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut resp = self.agent.get(&url).call().map_err(|e| unreachable(&url, e))?;
+        let status = resp.status().as_u16();
+        let body =
+            resp.body_mut().with_config().limit(1024 * 1024).read_to_string().map_err(|e| unreachable(&url, e))?;
+        Ok((status, body))
+    }
+
     /// Any `GET` path as JSON.
     pub fn get_json(&self, path: &str) -> Result<serde_json::Value, ClientError> {
         self.get(path)

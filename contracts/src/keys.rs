@@ -28,7 +28,7 @@ pub fn nonce(key: &PublicKey) -> Vec<u8> {
 pub const PARAMS: &[u8] = b"params";
 
 /// `validators` → [`jialing_core::ValidatorSet`], the set certifying the next block.
-pub const VALIDATORS: &[u8] = b"validators";
+pub const VALIDATORS: &[u8] = jialing_core::chain_identity::VALIDATORS_KEY;
 
 /// `chain` → [`crate::genesis_state::ChainInfo`]: chain id and genesis facts.
 pub const CHAIN: &[u8] = b"chain";

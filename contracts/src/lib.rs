@@ -17,6 +17,7 @@
 //! - [`visibility`]: the read policy (who may read each payload and state value).
 
 pub mod anchor;
+pub mod attest;
 pub mod block_validator;
 pub mod credit;
 pub mod data;

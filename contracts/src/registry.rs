@@ -71,6 +71,7 @@ pub fn methods() -> impl Iterator<Item = &'static Method> {
         .chain(crate::credit::METHODS)
         .chain(crate::governance::METHODS)
         .chain(crate::anchor::METHODS)
+        .chain(crate::attest::METHODS)
 }
 
 /// Finds a method by contract and name.

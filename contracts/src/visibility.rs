@@ -164,6 +164,8 @@ pub const TX_READS: &[(&str, &str, TxRule)] = &[
     ("credit", "resolve_objection", TxRule::Credit),
     ("credit", "log_query", TxRule::Credit),
     ("audit", "anchor_queries", TxRule::Public),
+    ("attest", "record", TxRule::Public),
+    ("attest", "revoke", TxRule::Public),
 ];
 
 /// The read rule of a state key prefix.
@@ -190,6 +192,7 @@ pub const STATE_READS: &[(&str, StateRule)] = &[
     ("gov/", StateRule::Public),
     ("data/product/", StateRule::Public),
     ("audit/", StateRule::Public),
+    ("attest/", StateRule::Public),
     ("data/trade/", StateRule::Licence),
     ("credit/", StateRule::Credit),
 ];

@@ -11,6 +11,8 @@
 
 pub mod block;
 pub mod calendar;
+pub mod chain_identity;
+pub mod checkpoint;
 pub mod crypto;
 pub mod encoding;
 pub mod error;

@@ -31,6 +31,12 @@ pub struct NodeInfo {
     /// The identity signed queries must name (`jialing_core::query`): the node key,
     /// else the first validator key, else the chain id and member listener address.
     pub query_audience: String,
+    /// The chain's genesis state (the validator-history proof replays from it).
+    pub initial_state: Arc<jialing_contracts::genesis_state::InitialState>,
+    /// The consumer page's freshness bound (`[api] consumer_max_block_age_secs`), ms.
+    pub consumer_max_block_age_ms: u64,
+    /// Checkpoint interval in blocks (`[api] checkpoint_every_blocks`).
+    pub checkpoint_every: u64,
 }
 
 /// The API's shared state.
@@ -40,6 +46,8 @@ pub struct Api {
     pub(crate) info: Arc<NodeInfo>,
     pub(crate) audit: Arc<crate::audit_log::AuditLog>,
     pub(crate) pages: Arc<crate::consumer::PageCache>,
+    /// Proven validator-set changes (`lot_proof`), shared by both listeners.
+    pub(crate) validator_history: Arc<crate::lot_proof::HistoryCache>,
     /// Signatures of signed queries seen within the request window.
     pub(crate) replay: Arc<access::ReplayCache>,
     /// Bounds the listener's store reads and submissions in flight on the blocking
@@ -162,6 +170,7 @@ pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::A
         info: Arc::new(info),
         audit,
         pages: Arc::new(crate::consumer::PageCache::default()),
+        validator_history: Arc::new(crate::lot_proof::HistoryCache::default()),
         replay: Arc::new(access::ReplayCache::default()),
         reads: Arc::new(tokio::sync::Semaphore::new(max_blocking)),
         public_listener: false,
@@ -190,6 +199,10 @@ fn public_routes() -> Router<Api> {
         .route("/01/{item}/10/{lot}", get(crate::consumer::page))
         .merge(crate::public_lists::routes())
         .merge(crate::data_views::routes())
+        .route("/assets/{file}", get(crate::assets::serve))
+        .route("/v1/proof/lot/{id}", get(crate::lot_proof::lot))
+        .route("/v1/checkpoint/latest", get(crate::checkpoint::latest))
+        .route("/v1/checkpoint/{height}", get(crate::checkpoint::at))
         .fallback(not_found_route)
 }
 

@@ -7,6 +7,8 @@
 //! node_key = "keys/node.json"
 //! [api]
 //! listen = "127.0.0.1:8700"       # member API
+//! consumer_max_block_age_secs = 120  # the consumer page says "may be behind" past this
+//! checkpoint_every_blocks = 10    # signed checkpoint (C2SP note) at multiples of this
 //! [api.public]
 //! listen = "127.0.0.1:8780"       # consumer page, public views, proofs
 //! [query_log]
@@ -189,6 +191,13 @@ pub struct ApiConfig {
     pub limits: ServeLimits,
     /// The public listener (`[api.public]`).
     pub public: PublicApiConfig,
+    /// The consumer page says the node may be behind when the newest certified block
+    /// it proves a lot's state under is older than this (seconds, at least 1).
+    pub consumer_max_block_age_secs: u64,
+    /// A signed checkpoint is published at every height that is a multiple of this
+    /// (`/v1/checkpoint/...`; at least 1). Use one value across the network so that
+    /// monitors can compare nodes.
+    pub checkpoint_every_blocks: u64,
 }
 
 impl Default for ApiConfig {
@@ -198,6 +207,8 @@ impl Default for ApiConfig {
             max_batch: 10_000,
             limits: ServeLimits::default(),
             public: PublicApiConfig::default(),
+            consumer_max_block_age_secs: 120,
+            checkpoint_every_blocks: 10,
         }
     }
 }

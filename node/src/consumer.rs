@@ -6,9 +6,11 @@
 //! without JavaScript: product, origin, producer and contact, harvest date, certificate
 //! of compliance, test results, custody timeline, processing inputs (linked), recall
 //! status in large type, and where the record is on the ledger (block, time, how many of
-//! how many validators signed). With JavaScript the page fetches the inclusion proof of
-//! the lot's latest event and re-checks it in the browser with WebCrypto (SHA-256 and
-//! Ed25519): the header hash, the Merkle path, and every validator signature.
+//! how many validators signed). With JavaScript the page loads the verifier
+//! (`node/assets/verify.js`, served by `assets` under a content-hashed name) which
+//! trusts only the chain fingerprint in the scanned code (`?chain=`): it proves the
+//! validator sets from genesis, the lot's latest event and its current record under a
+//! recent certified block (`/v1/proof/lot/{id}`), and how old that block is.
 //!
 //! Unknown lots get a 404 page, malformed codes (bad GTIN check digit, bad lot id) a 400
 //! page; nothing a scanner sends yields a 500.
@@ -55,6 +57,9 @@ enum Lang {
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
     lang: Option<String>,
+    /// The chain fingerprint the code carries (read by the page's script; kept in the
+    /// language link).
+    chain: Option<String>,
 }
 
 /// Why a scanned code cannot be shown.
@@ -194,6 +199,26 @@ fn status_label(lang: Lang, s: LotStatus) -> &'static str {
     }
 }
 
+/// The lot status as the verifier script names it (serde's snake case).
+fn status_name(s: LotStatus) -> &'static str {
+    match s {
+        LotStatus::Commissioned => "commissioned",
+        LotStatus::Harvested => "harvested",
+        LotStatus::InTransit => "in_transit",
+        LotStatus::Received => "received",
+        LotStatus::Sold => "sold",
+        LotStatus::Recalled => "recalled",
+        LotStatus::Consumed => "consumed",
+        LotStatus::Destroyed => "destroyed",
+    }
+}
+
+/// What the page takes from the request and the node's settings.
+struct PageOptions {
+    chain: Option<String>,
+    max_block_age_ms: u64,
+}
+
 /// Everything the page shows, read from the ledger.
 struct PageData {
     lot: Lot,
@@ -221,14 +246,20 @@ fn event_time(e: &HistoryEntry) -> u64 {
 }
 
 /// Renders the page.
-fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String {
+fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str, page: &PageOptions) -> String {
     let mut orgs = Orgs { ledger, cache: BTreeMap::new() };
     let lot = &d.lot;
     let ok: Vec<&HistoryEntry> = d.history.iter().filter(|e| e.status == Outcome::Ok).collect();
     let name = d.product.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| lot.product.clone());
     let producer = orgs.get(&lot.producer);
     let mut h = String::with_capacity(16 * 1024);
-    let other = if lang == Lang::Zh { format!("{self_path}?lang=en") } else { self_path.to_string() };
+    let chain = page.chain.as_deref().map(|c| format!("chain={c}"));
+    let other = match (lang, &chain) {
+        (Lang::Zh, Some(c)) => format!("{self_path}?lang=en&{c}"),
+        (Lang::Zh, None) => format!("{self_path}?lang=en"),
+        (Lang::En, Some(c)) => format!("{self_path}?{c}"),
+        (Lang::En, None) => self_path.to_string(),
+    };
     let _ = write!(
         h,
         "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} · {}</title><style>{CSS}</style></head><body><main>",
@@ -366,7 +397,7 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
         let k = cert.as_ref().map(|c| c.signatures.len()).unwrap_or(0);
         let _ = write!(
             h,
-            "<p id=\"block\">{} {} · {}</p><p id=\"signers\">{}</p><p id=\"jscheck\" data-tx=\"{}\" data-lang=\"{}\">{}</p>",
+            "<p id=\"block\">{} {} · {}</p><p id=\"signers\">{}</p><p id=\"jscheck\" data-tx=\"{}\" data-lang=\"{}\" data-lot=\"{}\" data-status=\"{}\" data-held=\"{}\" data-max-age-ms=\"{}\">{}</p>",
             t(lang, "区块", "Block"),
             height,
             header.map(|hd| datetime(hd.time_ms)).unwrap_or_default(),
@@ -377,6 +408,10 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
             }),
             esc(&last.tx_hash.to_hex()),
             if lang == Lang::Zh { "zh" } else { "en" },
+            esc(&lot.id),
+            status_name(lot.status),
+            lot.held,
+            page.max_block_age_ms,
             t(
                 lang,
                 "（启用 JavaScript 后可在本机重新验证）",
@@ -385,7 +420,7 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str) -> String 
         );
     }
     h.push_str("</section>");
-    let _ = write!(h, "</main><script>{JS}</script></body></html>");
+    let _ = write!(h, "</main><script src=\"{}\" defer></script></body></html>", crate::assets::verify_js_path());
     h
 }
 
@@ -418,11 +453,16 @@ pub async fn page(
     let ledger = api.ledger.clone();
     let cache = api.pages.clone();
     let self_path = jialing_contracts::trace::epcis::digital_link_path(&item, &lot);
+    // Only a well-formed fingerprint is echoed into the page.
+    let chain = q.chain.filter(|c| {
+        c.len() == 2 * jialing_core::chain_identity::FINGERPRINT_BYTES && c.bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    let options = PageOptions { chain, max_block_age_ms: api.info.consumer_max_block_age_ms };
     let render_page = move || {
         // The lot's state bytes change with every event, recall or hold.
         let version = ledger.store.get(&lot_key(&lot)).ok().flatten().map(|b| jialing_core::sha256(&b));
         // Keyed by the whole code: a page is only ever served for its own product.
-        let key = (self_path.clone(), lang == Lang::En);
+        let key = (format!("{self_path}?{}", options.chain.as_deref().unwrap_or("")), lang == Lang::En);
         if let Some(v) = version
             && let Ok(pages) = cache.pages.lock()
             && let Some((h, at, html)) = pages.get(&key)
@@ -431,7 +471,8 @@ pub async fn page(
         {
             return Ok(html.clone());
         }
-        let html = std::sync::Arc::new(load(&ledger, &item, &lot).map(|d| render(&ledger, &d, lang, &self_path))?);
+        let html =
+            std::sync::Arc::new(load(&ledger, &item, &lot).map(|d| render(&ledger, &d, lang, &self_path, &options))?);
         if let (Some(v), Ok(mut pages)) = (version, cache.pages.lock()) {
             if pages.len() >= PAGE_CACHE_MAX {
                 pages.clear();
@@ -464,51 +505,6 @@ pub async fn bad_code(Query(q): Query<PageQuery>) -> Response {
 }
 
 const CSS: &str = "body{margin:0;font:16px/1.5 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',sans-serif;background:#f6f7f4;color:#1d2a1d}main{max-width:40rem;margin:0 auto;padding:1rem}h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.1rem;margin:.2rem 0;color:#2f5d2f}section{background:#fff;border-radius:.6rem;padding:.8rem 1rem;margin:.8rem 0;box-shadow:0 1px 2px #0001}nav{text-align:right}.lot{color:#555}.alarm{font-size:1.5rem;font-weight:700;color:#fff;background:#b00020;padding:1rem;border-radius:.6rem}.fine{color:#2f5d2f;font-weight:600}ol,ul{padding-left:1.2rem}time{color:#555}#jscheck{font-weight:600}.ok{color:#2f5d2f}.bad{color:#b00020}";
-
-/// Re-checks the latest event's proof in the browser (WebCrypto SHA-256 and Ed25519)
-/// over exactly the bytes `jialing-core` hashes and signs: that the proof is for the
-/// page's transaction on the header's chain, the header hash against the certificate,
-/// the transaction's path to `tx_root` (its leaf is the entry hash over the body hash
-/// and the signature), its receipt at the same position under
-/// `receipts_root` saying it was applied, the validator set against the header, and a
-/// quorum of valid precommit signatures.
-const JS: &str = r#"(async()=>{const el=document.getElementById('jscheck');if(!el)return;const zh=el.dataset.lang==='zh';
-const say=(ok,m)=>{el.textContent=m;el.className=ok?'ok':'bad';el.dataset.verified=ok?'yes':'no';};
-try{if(!crypto.subtle)throw new Error('no WebCrypto');
-const r=await fetch('/v1/proof/tx/'+el.dataset.tx);if(!r.ok)throw new Error('the node answered '+r.status+' for the proof');
-const d=await r.json();const p=d.proof,chain=d.chain_id,h=p.block.header,c=p.block.certificate;
-const hex=s=>Uint8Array.from((s.match(/../g)||[]).map(x=>parseInt(x,16)));const toHex=b=>Array.from(b).map(x=>x.toString(16).padStart(2,'0')).join('');
-const cat=(...a)=>{const o=new Uint8Array(a.reduce((n,x)=>n+x.length,0));let i=0;for(const x of a){o.set(x,i);i+=x.length;}return o;};
-const u32=n=>{const b=new Uint8Array(4);new DataView(b.buffer).setUint32(0,n,true);return b;};const u64=n=>{const b=new Uint8Array(8);new DataView(b.buffer).setBigUint64(0,BigInt(n),true);return b;};
-const str=s=>{const e=new TextEncoder().encode(s);return cat(u32(e.length),e);};const sha=async b=>new Uint8Array(await crypto.subtle.digest('SHA-256',b));
-const leaf=async b=>sha(cat(new Uint8Array([0]),b));
-const path=async(x,inc,root,what)=>{let f=inc.leaf_index,s=inc.tree_size-1;if(!(f<=s))throw new Error(what+' position '+f+' is outside a tree of '+inc.tree_size);
-for(const q of inc.path){const y=hex(q);if(s===0)throw new Error(what+' Merkle path too long');
-if((f&1)===1||f===s){x=await sha(cat(new Uint8Array([1]),y,x));if((f&1)===0){while((f&1)===0&&f!==0){f>>=1;s>>=1;}}}else{x=await sha(cat(new Uint8Array([1]),x,y));}f>>=1;s>>=1;}
-if(s!==0||toHex(x)!==root)throw new Error(what+' Merkle path does not reach '+(what==='receipt'?'receipts_root':'tx_root'));};
-if(p.tx_hash!==el.dataset.tx)throw new Error('the proof is for transaction '+p.tx_hash+', not '+el.dataset.tx);
-if(h.chain_id!==chain)throw new Error('the header is for chain '+h.chain_id+', not '+chain);
-const hb=cat(str(h.chain_id),u64(h.height),u64(h.time_ms),hex(h.parent_hash),hex(h.proposer),hex(h.tx_root),u32(h.tx_count),hex(h.state_root),hex(h.receipts_root),hex(h.validator_set_hash));
-const bh=toHex(await sha(hb));if(bh!==c.block_hash)throw new Error('header hash '+bh+' is not the certified block '+c.block_hash);
-if(p.inclusion.tree_size!==h.tx_count)throw new Error('the path is for '+p.inclusion.tree_size+' transactions, the block holds '+h.tx_count);
-await path(await leaf(await sha(cat(hex(p.tx_hash),hex(p.signature)))),p.inclusion,h.tx_root,'transaction');
-const rc=p.receipt;if(!rc)throw new Error('the proof carries no receipt');const rb=hex(rc.bytes);
-if(toHex(rb.slice(0,32))!==p.tx_hash)throw new Error('the receipt is for another transaction');
-if(rc.inclusion.leaf_index!==p.inclusion.leaf_index||rc.inclusion.tree_size!==p.inclusion.tree_size)throw new Error('the receipt is at another position than the transaction');
-await path(await leaf(await sha(rb)),rc.inclusion,h.receipts_root,'receipt');
-if(rb[32]!==0)throw new Error('the ledger refused this transaction');
-const vs=d.untrusted_validators.validators;const vb=cat(u32(vs.length),...vs.map(v=>cat(hex(v.public_key),u64(v.power))));
-if(toHex(await sha(vb))!==h.validator_set_hash)throw new Error('validator set does not match the header');
-const total=vs.reduce((n,v)=>n+v.power,0);let signed=0,k=0;const seen=new Set();
-if(c.height!==h.height)throw new Error('the certificate is for height '+c.height+', the header '+h.height);
-for(const sg of c.signatures){const v=vs.find(v=>v.public_key===sg.validator);if(!v||seen.has(sg.validator))continue;seen.add(sg.validator);
-const vote=cat(new Uint8Array([1]),u64(c.height),u32(c.round),new Uint8Array([1]),hex(c.block_hash),hex(sg.validator));const dg=await sha(vote);
-const msg=cat(new TextEncoder().encode('jialing/sig/v1\0'),str(chain),new Uint8Array([3]),dg);
-const key=await crypto.subtle.importKey('raw',hex(sg.validator),{name:'Ed25519'},false,['verify']);
-if(await crypto.subtle.verify({name:'Ed25519'},key,hex(sg.signature),msg)){signed+=v.power;k++;}}
-if(3*signed<=2*total)throw new Error('only '+k+' of '+vs.length+' validator signatures valid');
-say(true,zh?('✓ 已在您的手机上验证：'+vs.length+' 个验证节点中 '+k+' 个签名有效，默克尔证明与执行回执正确'):('✓ Verified in your browser: '+k+' of '+vs.length+' validator signatures valid, Merkle proof correct, receipt says applied'));
-}catch(e){say(false,(zh?'✗ 浏览器验证失败：':'✗ Browser check failed: ')+e.message);}})();"#;
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,9 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod assets;
 pub mod audit_log;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod consensus;
@@ -25,6 +27,7 @@ pub mod demo_registers;
 pub mod devnet;
 pub mod export;
 pub mod genesis_glue;
+pub mod lot_proof;
 pub mod mempool;
 pub mod metrics;
 pub mod openapi;

@@ -60,6 +60,7 @@ pub async fn run_hooked(
     })?;
     let mempool = Mempool::with_limits(cfg.mempool.clone());
     let (ledger, app) = App::open(store, &init, mempool)?;
+    let initial_state = Arc::new(init.clone());
     let tip = app.tip();
     tracing::info!(target: "jialing::node", chain_id = %ledger.chain_id, height = tip.header.height, block = %tip.hash, "ledger open");
 
@@ -131,6 +132,9 @@ pub async fn run_hooked(
         validator_keys: validator_keys.iter().map(|k| k.public()).collect(),
         max_batch: cfg.api.max_batch,
         public_api: public_addr,
+        initial_state,
+        checkpoint_every: cfg.api.checkpoint_every_blocks.max(1),
+        consumer_max_block_age_ms: cfg.api.consumer_max_block_age_secs.max(1).saturating_mul(1000),
     };
     let audit = crate::audit_log::AuditLog::open(&cfg.data_dir.join("audit").join("queries.jsonl"))
         .with_context(|| format!("opening the audit log under {}", cfg.data_dir.display()))?;

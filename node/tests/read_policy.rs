@@ -196,6 +196,10 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
         ("/v1/governance/proposals", "/v1/governance/proposals".into()),
         ("/v1/governance/proposals/{id}", "/v1/governance/proposals/1".into()),
         ("/v1/governance/params", "/v1/governance/params".into()),
+        ("/assets/{file}", jialing_node::assets::verify_js_path()),
+        ("/v1/proof/lot/{id}", "/v1/proof/lot/L1".into()),
+        ("/v1/checkpoint/latest", "/v1/checkpoint/latest".into()),
+        ("/v1/checkpoint/{height}", "/v1/checkpoint/2".into()),
     ];
     for list in ["serious", "watch", "red", "overdue"] {
         out.push(("/v1/credit/lists/{list}", format!("/v1/credit/lists/{list}")));
@@ -290,6 +294,9 @@ fn api_state(net: &Net, dir: &std::path::Path) -> jialing_node::api::Api {
         max_batch: 100,
         public_api: None,
         query_audience: AUDIENCE.into(),
+        initial_state: Arc::new(initial_state(Params::default())),
+        consumer_max_block_age_ms: 120_000,
+        checkpoint_every: 2,
     };
     let audit = Arc::new(jialing_node::audit_log::AuditLog::open(&dir.join("queries.jsonl")).unwrap());
     jialing_node::api::state(net.app.ledger().clone(), info, audit, 4)
@@ -466,4 +473,57 @@ async fn the_public_listener_serves_public_items_only_and_refuses_signed_reads()
     for member_only in ["/v1/blocks/raw?from=0", "/v1/history/lot/L1", "/v1/audit/queries", "/metrics"] {
         assert_eq!(get(&public, member_only, None).await.0, 404, "{member_only}");
     }
+}
+
+/// `/v1/proof/lot/{id}` after governance removed a validator: the history the node
+/// serves (found from the headers, proven by replay) carries that change, proves from
+/// the chain fingerprint alone the set that signs the lot's state block, and without
+/// the change the new blocks do not verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lot_proof_follows_a_validator_change_from_the_fingerprint() {
+    use jialing_contracts::governance::{Action, Approve, Propose};
+    use jialing_core::chain_identity::{PinnedHistory, fingerprint};
+    use jialing_core::proof::StateValueProof;
+    let mut net = seed();
+    let eff = net.app.tip().header.height + 6;
+    net.call(
+        "agri",
+        &Propose { action: Action::SetValidator { org: uscc("bigdata"), validator: None }, effective_height: eff },
+    );
+    let id = net.hashes.last().unwrap().to_hex();
+    net.call("market", &Approve { id: id.clone() });
+    net.call("credit", &Approve { id });
+    while net.app.tip().header.height < eff + 2 {
+        net.commit();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let (status, body) = get(&r, "/v1/proof/lot/L1", None).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let history: PinnedHistory = serde_json::from_value(v["history"].clone()).unwrap();
+    let fp = fingerprint(&history.genesis.hash());
+    assert_eq!(v["fingerprint"], serde_json::json!(fp));
+    assert_eq!(history.changes.len(), 1, "one validator change");
+    assert_eq!(history.changes[0].block.header.height, eff);
+    eprintln!(
+        "validator history: {} bytes JSON, one change {} bytes ({} state proof siblings)",
+        v["history"].to_string().len(),
+        serde_json::to_string(&history.changes[0]).unwrap().len(),
+        history.changes[0].proof.siblings.len()
+    );
+    let (chain, sets) = history.verify(&fp).unwrap();
+    assert_eq!(sets.set_for(eff + 1).validators.len(), 3);
+    let state: StateValueProof = serde_json::from_value(v["state"].clone()).unwrap();
+    let proof = jialing_core::proof::Proof::State(state.clone());
+    proof.verify_trusted(&chain, &sets).unwrap();
+    // Without the change, the genesis set does not certify the new blocks.
+    let mut cut = history.clone();
+    cut.changes.clear();
+    let (_, genesis_only) = cut.verify(&fp).unwrap();
+    assert!(proof.verify_trusted(&chain, &genesis_only).is_err());
+    // A second request answers from the cache with the same history.
+    let (_, again) = get(&r, "/v1/proof/lot/L1", None).await;
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["history"], v["history"]);
 }

@@ -74,13 +74,16 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(250));
     }
 
-    // QR code -> real decoder -> URL -> page.
+    // QR code -> real decoder -> URL (with the chain fingerprint) -> page.
+    let g_file = jialing_genesis::Genesis::load(&genesis)?;
+    let fp = jialing_core::chain_identity::fingerprint(&g_file.initial_state().genesis_block()?.0.hash());
     let qr_dir = dir.path().join("qr");
     let (code, out, err) = jialing(&full, &["qr", LOT, "--out", qr_dir.to_str().unwrap_or(".")])?;
     anyhow::ensure!(code == 0, "jialing qr failed: {out}{err}");
+    assert!(out.contains(&format!("chain fingerprint {fp}")), "jialing qr prints the fingerprint: {out}");
     let scanned = Command::new("zbarimg").args(["-q", "--raw"]).arg(qr_dir.join(format!("{LOT}.png"))).output()?;
     let url = String::from_utf8_lossy(&scanned.stdout).trim().to_string();
-    assert_eq!(url, format!("{full}/01/{GTIN}/10/{LOT}"), "decoded QR content");
+    assert_eq!(url, format!("{full}/01/{GTIN}/10/{LOT}?chain={fp}"), "decoded QR content");
     assert_eq!(http_status(&url)?, 200);
 
     // Headless Chromium: the facts, and the in-browser verification.
@@ -99,44 +102,110 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
         assert!(dom.contains(fact), "the page lacks {fact:?}:\n{dom}");
     }
     assert!(dom.contains("data-verified=\"yes\""), "the browser did not verify the proof:\n{dom}");
-    assert!(dom.contains("个签名有效"), "no verified badge text");
-    let en = chromium_dom(&format!("{url}?lang=en"), &dir.path().join("chrome2"))?;
+    assert!(dom.contains("个签名有效") && dom.contains(&fp), "no verified badge text");
+    let ms = dom.split("data-ms=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string();
+    let en = chromium_dom(&format!("{url}&lang=en"), &dir.path().join("chrome2"))?;
     assert!(en.contains("Certificate of compliance") && en.contains("Verified in your browser"), "English page:\n{en}");
+    assert!(en.contains("verified as of block") && en.contains("s ago"), "freshness shown:\n{en}");
+    // Without the fingerprint the page cannot check the node against anything.
+    let bare = chromium_dom(&format!("{full}/01/{GTIN}/10/{LOT}?lang=en"), &dir.path().join("chrome3"))?;
+    assert!(bare.contains("data-verified=\"no\"") && bare.contains("no chain fingerprint"), "no fingerprint:\n{bare}");
 
-    // The in-browser check really checks: the same page, served by a plain static
-    // server with a tampered proof, says exactly what failed.
+    // The verifier is a cached asset under its content hash.
     let page = ureq::get(&url).call()?.body_mut().read_to_string()?;
+    let script = page.split("<script src=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string();
+    assert!(script.starts_with("/assets/verify-") && script.ends_with(".js"), "{script}");
+    let mut resp = ureq::get(&format!("{full}{script}")).call()?;
+    let cache = resp.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(cache.contains("immutable"), "{cache}");
+    let js = resp.body_mut().read_to_string()?;
+    assert_eq!(http_status(&format!("{full}/assets/verify-0000000000000000.js"))?, 404);
+
+    // The in-browser check really checks: the same page, served by a plain server in
+    // front of the real node's answers, tampered, says exactly what failed.
     let latest = page.split("data-tx=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string();
     anyhow::ensure!(latest.len() == 64, "the page names no transaction to check");
-    let good = get(&format!("{full}/v1/proof/tx/{latest}"))?;
-    let server = StaticSite::start(page)?;
-    let mut cases: Vec<(&str, serde_json::Value, &str)> = vec![("untampered", good.clone(), "")];
+    let good = get(&format!("{full}/v1/proof/lot/{LOT}?tx={latest}"))?;
+    let size = serde_json::to_vec(&good)?.len();
+    let history = serde_json::to_vec(&good["history"])?.len();
+    let state = serde_json::to_vec(&good["state"])?.len();
+    let siblings = good["state"]["proof"]["siblings"].as_array().map_or(0, Vec::len);
+    eprintln!(
+        "consumer proof: {size} bytes JSON (history {history}, lot state {state} with {siblings} siblings); page verified in {ms} ms"
+    );
+    let chain = good["chain_id"].as_str().unwrap_or_default().to_string();
+    let server = StaticSite::start(page.clone(), js)?;
+    let mut cases: Vec<(&str, String, serde_json::Value, &str)> = vec![("untampered", page.clone(), good.clone(), "")];
     let mut v = good.clone();
-    v["proof"]["block"]["header"]["time_ms"] =
-        serde_json::json!(good["proof"]["block"]["header"]["time_ms"].as_u64().unwrap_or(0) + 1);
-    cases.push(("header", v, "is not the certified block"));
+    v["latest_event"]["block"]["header"]["time_ms"] =
+        serde_json::json!(good["latest_event"]["block"]["header"]["time_ms"].as_u64().unwrap_or(0) + 1);
+    cases.push(("header", page.clone(), v, "is not the certified block"));
     let mut v = good.clone();
-    v["proof"]["tx_hash"] = serde_json::json!("00".repeat(32));
-    cases.push(("other-tx", v, "the proof is for transaction 0000"));
+    v["latest_event"]["tx_hash"] = serde_json::json!("00".repeat(32));
+    cases.push(("other-tx", page.clone(), v, "the proof is for transaction 0000"));
     let mut v = good.clone();
-    let receipt = good["proof"]["receipt"]["bytes"].as_str().unwrap_or_default();
+    let receipt = good["latest_event"]["receipt"]["bytes"].as_str().unwrap_or_default();
     anyhow::ensure!(receipt.get(64..66) == Some("00"), "the latest event's receipt does not say applied: {receipt}");
-    v["proof"]["receipt"]["bytes"] = serde_json::json!(format!("{}01{}", &receipt[..64], &receipt[66..]));
-    cases.push(("receipt", v, "receipt Merkle path does not reach receipts_root"));
+    v["latest_event"]["receipt"]["bytes"] = serde_json::json!(format!("{}01{}", &receipt[..64], &receipt[66..]));
+    cases.push(("receipt", page.clone(), v, "receipt Merkle path does not reach its root"));
     let mut v = good.clone();
-    if let Some(sigs) = v["proof"]["block"]["certificate"]["signatures"].as_array_mut() {
+    if let Some(sigs) = v["latest_event"]["block"]["certificate"]["signatures"].as_array_mut() {
         for sg in sigs {
             let s = sg["signature"].as_str().unwrap_or_default();
             sg["signature"] = serde_json::json!(format!("{}{}", if s.starts_with('0') { "1" } else { "0" }, &s[1..]));
         }
     }
-    cases.push(("signatures", v, "only 0 of 4 validator signatures valid"));
+    cases.push(("signatures", page.clone(), v, "trusted validator signatures valid"));
+    // A node that swaps the validator set and re-signs with its own keys.
+    let mallory: Vec<jialing_core::Keypair> =
+        (0..4).map(|i| jialing_core::Keypair::from_label(&format!("mallory/{i}"))).collect();
+    let mset = jialing_core::ValidatorSet::new(
+        mallory.iter().map(|k| jialing_core::Validator { public_key: k.public(), power: 1 }).collect(),
+    )?;
+    let resign = |v: &mut serde_json::Value| -> anyhow::Result<()> {
+        let mut h: jialing_core::BlockHeader = serde_json::from_value(v["header"].clone())?;
+        h.validator_set_hash = mset.hash();
+        let keys: Vec<&jialing_core::Keypair> = mallory.iter().collect();
+        let c = CommitCertificate::sign(&chain, h.height, 0, h.hash(), &keys);
+        v["header"] = serde_json::to_value(&h)?;
+        v["certificate"] = serde_json::to_value(&c)?;
+        Ok(())
+    };
     let mut v = good.clone();
-    v["untrusted_validators"]["validators"][0]["power"] = serde_json::json!(100);
-    cases.push(("validators", v, "validator set does not match the header"));
-    for (i, (name, proof, want)) in cases.into_iter().enumerate() {
-        server.serve_proof(proof.to_string());
-        let dom = chromium_dom(&format!("{}/01/{GTIN}/10/{LOT}", server.url), &dir.path().join(format!("tamper{i}")))?;
+    resign(&mut v["latest_event"]["block"])?;
+    resign(&mut v["state"]["block"])?;
+    v["untrusted_validators"] = serde_json::to_value(&mset)?;
+    cases.push(("forged-set", page.clone(), v.clone(), "forged validator set"));
+    // ... and also a genesis of its own naming that set: another chain.
+    v["history"]["genesis_validators"] = serde_json::to_value(&mset)?;
+    v["history"]["genesis"]["validator_set_hash"] = serde_json::json!(mset.hash());
+    cases.push(("forged-genesis", page.clone(), v, "the node serves another chain"));
+    // The state proof of another key.
+    let product = get(&format!("{full}/v1/lot/{LOT}"))?["lot"]["product"].as_str().unwrap_or_default().to_string();
+    let other = get(&format!("{full}/v1/proof/state?key=trace/product/{product}"))?;
+    let mut v = good.clone();
+    v["state"] = other["proof"].clone();
+    v["state"].as_object_mut().map(|o| o.remove("kind"));
+    cases.push(("other-key", page.clone(), v, "the state proof is for trace/product/"));
+    // A forged lot record under the real proof.
+    let mut v = good.clone();
+    let value = good["state"]["value"].as_str().unwrap_or_default();
+    v["state"]["value"] = serde_json::json!(format!("{}{}", &value[..value.len() - 2], "01"));
+    cases.push(("lot-record", page.clone(), v, "the state value is not the one proven"));
+    // A page whose status is not the proven one.
+    let status = page.split("data-status=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string();
+    let lying = page.replacen(&format!("data-status=\"{status}\""), "data-status=\"destroyed\"", 1);
+    cases.push(("status", lying, good.clone(), "the page says status destroyed"));
+    // A node whose newest certified block is older than the page's bound.
+    let bound = page.split("data-max-age-ms=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+    let stale = page.replacen(&format!("data-max-age-ms=\"{bound}\""), "data-max-age-ms=\"1\"", 1);
+    cases.push(("stale", stale, good.clone(), "节点可能落后"));
+    for (i, (name, html, proof, want)) in cases.into_iter().enumerate() {
+        server.serve(html, proof.to_string());
+        let dom = chromium_dom(
+            &format!("{}/01/{GTIN}/10/{LOT}?chain={fp}", server.url),
+            &dir.path().join(format!("tamper{i}")),
+        )?;
         let check = dom.split("id=\"jscheck\"").nth(1).and_then(|r| r.split("</p>").next()).unwrap_or_default();
         if want.is_empty() {
             assert!(check.contains("data-verified=\"yes\""), "{name}: the static copy did not verify: {check}");
@@ -301,20 +370,20 @@ fn consumer_page_qr_proofs_and_audit() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A static HTTP server for the browser tamper test: `/v1/proof/tx/...` answers the
-/// proof last set, any other path the consumer page.
+/// A static HTTP server for the browser tamper test: `/v1/proof/lot/...` answers the
+/// proof last set, `/assets/...` the verifier script, any other path the page last set.
 struct StaticSite {
     url: String,
-    proof: std::sync::Arc<std::sync::Mutex<String>>,
+    current: std::sync::Arc<std::sync::Mutex<(String, String)>>,
 }
 
 impl StaticSite {
-    fn start(page: String) -> anyhow::Result<Self> {
+    fn start(page: String, script: String) -> anyhow::Result<Self> {
         use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let url = format!("http://{}", listener.local_addr()?);
-        let proof = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let current = proof.clone();
+        let current = std::sync::Arc::new(std::sync::Mutex::new((page, String::new())));
+        let shared = current.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream);
@@ -327,10 +396,13 @@ impl StaticSite {
                 while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim() != "" {
                     header.clear();
                 }
-                let (ct, body) = if path.starts_with("/v1/proof/tx/") {
-                    ("application/json", current.lock().map(|p| p.clone()).unwrap_or_default())
+                let (page, proof) = shared.lock().map(|p| p.clone()).unwrap_or_default();
+                let (ct, body) = if path.starts_with("/v1/proof/lot/") {
+                    ("application/json", proof)
+                } else if path.starts_with("/assets/") {
+                    ("text/javascript", script.clone())
                 } else {
-                    ("text/html; charset=utf-8", page.clone())
+                    ("text/html; charset=utf-8", page)
                 };
                 let mut out = reader.into_inner();
                 let _ = write!(
@@ -340,12 +412,12 @@ impl StaticSite {
                 );
             }
         });
-        Ok(StaticSite { url, proof })
+        Ok(StaticSite { url, current })
     }
 
-    fn serve_proof(&self, proof: String) {
-        if let Ok(mut p) = self.proof.lock() {
-            *p = proof;
+    fn serve(&self, page: String, proof: String) {
+        if let Ok(mut p) = self.current.lock() {
+            *p = (page, proof);
         }
     }
 }

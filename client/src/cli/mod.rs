@@ -11,8 +11,11 @@ use crate::error::ClientError;
 use crate::output::{self, Output};
 use crate::sdk::Client;
 
+pub mod anchor;
+pub mod attest;
 pub mod audit;
 pub mod data;
+pub mod checkpoint;
 pub mod epcis;
 pub mod gov;
 pub mod keys;
@@ -79,6 +82,16 @@ pub enum Command {
     /// signed audit report.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Anchor this ledger on another chain: export a certified checkpoint document,
+    /// verify one offline.
+    #[command(subcommand)]
+    Anchor(anchor::AnchorCommand),
+    /// Attest documents (存证): record, revoke, fetch a proof, verify offline.
+    #[command(subcommand)]
+    Attest(attest::AttestCommand),
+    /// Watch nodes' signed checkpoints (C2SP notes) and report disagreement.
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
     /// Write a lot's traceability QR code (PNG and SVG) holding its GS1 Digital Link URL.
     Qr(qr::QrArgs),
     /// Governance: propose (with a --dry-run diff), show, list, approve and withdraw
@@ -131,6 +144,9 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Qr(q) => qr::run(q, &client(), out),
         Command::Gov(g) => gov::run(g, &client(), out),
         Command::Data(d) => data::run(d, &client(), out),
+        Command::Checkpoint(c) => checkpoint::run(c, out),
+        Command::Attest(a) => attest::run(a, &client(), out),
+        Command::Anchor(a) => anchor::run(a, &client(), out),
         Command::Status => {
             let c = client();
             let st = c.status()?;

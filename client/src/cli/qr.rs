@@ -1,7 +1,9 @@
 //! `jialing qr LOT`: the lot's traceability code, a QR code (PNG and SVG) holding its
 //! GS1 Digital Link URL `{base}/01/{GTIN-14}/10/{lot}` (the ledger's own product code
 //! in place of the GTIN when the product has none), which the node resolves to the
-//! consumer page.
+//! consumer page. The URL carries the chain's fingerprint (`?chain=`, the first 12 bytes
+//! of the genesis block hash, which GS1 resolvers ignore): the page's in-browser check
+//! starts from it, not from anything the node says.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,33 @@ pub struct QrArgs {
     /// Pixels per QR module in the PNG.
     #[arg(long, default_value_t = 8)]
     pub scale: u32,
+    /// The network's genesis file: the fingerprint is computed from it (without it,
+    /// from the genesis header the node serves, hashed here).
+    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
+}
+
+/// The chain fingerprint: from the genesis file, else from the node's block 0.
+pub fn chain_fingerprint(genesis: Option<&Path>, client: &Client) -> Result<String, ClientError> {
+    let header = match genesis {
+        Some(path) => {
+            let g = jialing_genesis::Genesis::load(path)
+                .map_err(|e| ClientError::Args(format!("genesis file {}: {e}", path.display())))?;
+            g.initial_state()
+                .genesis_block()
+                .map_err(|e| ClientError::Args(format!("genesis file {}: {e}", path.display())))?
+                .0
+        }
+        None => {
+            let v = client.get_json("/v1/block/0")?;
+            jialing_core::chain_identity::genesis_header::deserialize(&v["header"])
+                .map_err(|e| ClientError::Decode { what: "genesis header".into(), reason: e.to_string() })?
+        }
+    };
+    if header.height != 0 {
+        return Err(ClientError::Decode { what: "genesis header".into(), reason: "not at height 0".into() });
+    }
+    Ok(jialing_core::chain_identity::fingerprint(&header.hash()))
 }
 
 /// The Digital Link URL of a lot of `product`.
@@ -79,15 +108,19 @@ pub fn run(a: &QrArgs, client: &Client, out: Output) -> Result<(), ClientError> 
         .as_str()
         .ok_or_else(|| ClientError::Decode { what: "lot".into(), reason: "no product code".into() })?
         .to_string();
-    let url = digital_link(a.base.as_deref().unwrap_or(client.url()), &product, &a.lot);
+    let fingerprint = chain_fingerprint(a.genesis.as_deref(), client)?;
+    let url =
+        format!("{}?chain={fingerprint}", digital_link(a.base.as_deref().unwrap_or(client.url()), &product, &a.lot));
     std::fs::create_dir_all(&a.out).map_err(|e| ClientError::Io { path: a.out.clone(), source: e })?;
     let stem: String =
         a.lot.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     let png_path = a.out.join(format!("{stem}.png"));
     let svg_path = a.out.join(format!("{stem}.svg"));
     write_qr(&url, &png_path, &svg_path, a.scale)?;
-    let j = json!({ "url": url, "png": png_path, "svg": svg_path });
-    out.emit(&j, || format!("{url}\n  {}\n  {}", png_path.display(), svg_path.display()))
+    let j = json!({ "url": url, "fingerprint": fingerprint, "png": png_path, "svg": svg_path });
+    out.emit(&j, || {
+        format!("{url}\n  chain fingerprint {fingerprint}\n  {}\n  {}", png_path.display(), svg_path.display())
+    })
 }
 
 #[cfg(test)]
