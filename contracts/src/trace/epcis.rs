@@ -347,10 +347,11 @@ pub(crate) fn import_event(e: &Value) -> Result<(String, Value), String> {
         let (_, lot) = lot_of(
             e["quantityList"][0]["epcClass"].as_str().ok_or("errorDeclaration without quantityList[0].epcClass")?,
         )?;
+        // A ledger correction names the ledger transaction it corrects; a partner's
+        // error declaration without one stays an observation.
         let erroneous = d["jialing:erroneousEventID"]
             .as_str()
-            .or(e["eventID"].as_str())
-            .ok_or("errorDeclaration without the erroneous eventID")?;
+            .ok_or("errorDeclaration without jialing:erroneousEventID (the ledger event it corrects)")?;
         let hash = erroneous.trim_start_matches("ni:///sha-256;").split('?').next().unwrap_or_default();
         return Ok((
             "declare_error".into(),

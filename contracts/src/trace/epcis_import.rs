@@ -178,7 +178,11 @@ fn plan_event(index: usize, e: &Value, doc_ns: &Namespaces) -> Result<ImportedEv
         .collect();
     lots.sort();
     lots.dedup();
-    let mapped = crate::trace::epcis::import_event(e).ok();
+    // Mapped only when the arguments fit the method: otherwise the event is kept as an
+    // observation rather than refused.
+    let mapped = crate::trace::epcis::import_event(e)
+        .ok()
+        .filter(|(m, a)| crate::registry::find("trace", m).is_some_and(|method| (method.from_json)(a.clone()).is_ok()));
     let record = RecordEpcisEvent {
         event_hash: jialing_core::Hash(hash),
         event_type: e["type"].as_str().unwrap_or_default().to_string(),
