@@ -187,7 +187,8 @@ fn public_routes() -> Router<Api> {
         .route("/v1/proof/tx/{hash}", get(crate::proofs::tx))
         .route("/v1/proof/state", get(crate::proofs::state))
         .route("/v1/proof/consistency", get(crate::proofs::consistency))
-        .route("/01/{item}/10/{lot}", get(crate::consumer::page))
+        .route("/01/{*path}", get(crate::digital_link::resolve))
+        .route("/.well-known/gs1resolver", get(crate::digital_link::description))
         .fallback(not_found_route)
 }
 

@@ -182,8 +182,10 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
         ("/v1/lot/{id}", "/v1/lot/L1".into()),
         ("/v1/lot/{id}/epcis", "/v1/lot/L1/epcis".into()),
         ("/v1/product/{code}", format!("/v1/product/{GTIN}")),
-        ("/01/{item}/10/{lot}", format!("/01/{GTIN}/10/L1")),
-        ("/01/{item}/10/{lot}", format!("/01/{GTIN}/10/L1?lang=en")),
+        ("/01/{*path}", format!("/01/{GTIN}/10/L1")),
+        ("/01/{*path}", format!("/01/{GTIN}/10/L1?lang=en")),
+        ("/01/{*path}", format!("/01/{GTIN}/10/L1?linkType=linkset")),
+        ("/.well-known/gs1resolver", "/.well-known/gs1resolver".into()),
         ("/v1/data/product/{id}", "/v1/data/product/P1".into()),
         ("/v1/proof/consistency", format!("/v1/proof/consistency?from=1&to={tip}")),
     ];

@@ -17,8 +17,7 @@ use crate::executor::Tx;
 use crate::receipt::TagKind;
 use crate::registry::{CallPayload, decode_payload};
 use crate::trace::methods::EventTime;
-use crate::trace::types::Lot;
-use crate::trace::{epcis_hash, lot_key, rules};
+use crate::trace::{epcis_hash, rules};
 
 /// Largest event body kept on the ledger, bytes of compact JSON.
 pub const MAX_EPCIS_EVENT_BYTES: usize = 16 * 1024;
@@ -114,11 +113,9 @@ pub(crate) fn record_epcis_event(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), 
     }
     for id in &p.lots {
         rules::id_format("lot id", id)?;
-        // Attach to lots the ledger knows; a partner's lot not on the ledger is still
-        // named in the record.
-        if tx.get::<Lot>(&lot_key(id))?.is_some() {
-            tx.tag(TagKind::Lot, id.clone());
-        }
+        // Attached to the lot's history whether or not the lot is on the ledger yet (a
+        // commissioning event is recorded just before the call that creates the lot).
+        tx.tag(TagKind::Lot, id.clone());
     }
     let r = EpcisEventRef { tx: tx.tx_hash(), height: tx.height(), mapped: p.mapped.clone() };
     tx.put(key, &r);

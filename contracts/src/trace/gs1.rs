@@ -272,6 +272,88 @@ pub fn parse_digital_link(uri: &str) -> Result<Option<Gs1Key>, String> {
     Ok(None)
 }
 
+/// A consumer's Digital Link path, `/01/{gtin}` with `/22/{cpv}`, `/10/{lot}` and
+/// `/21/{serial}` in that order (each optional, at most once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GtinPath {
+    /// GTIN-14 (GTIN-8/12/13 padded), or the ledger's own product code when the item is
+    /// not numeric.
+    pub item: String,
+    /// Consumer product variant, AI (22).
+    pub cpv: Option<String>,
+    /// Batch or lot, AI (10).
+    pub lot: Option<String>,
+    /// Serial, AI (21).
+    pub serial: Option<String>,
+}
+
+/// GS1 AI encodable character set 82 (GS1 General Specifications 7.11, figure 7.11-1).
+fn cset82(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!\"%&'()*+,-./:;<=>?_".contains(&b))
+}
+
+/// Whether a raw path byte may appear in a URI path (RFC 3986: unreserved, sub-delims,
+/// `:`, `@`, `/` and `%` escapes).
+fn path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b)
+}
+
+/// Parses the path of a Digital Link under this resolver (`/01/...`, raw, still
+/// percent-encoded). The error says what is wrong, for the 400 page.
+pub fn parse_gtin_path(path: &str) -> Result<GtinPath, String> {
+    if let Some(b) = path.bytes().find(|b| !path_byte(*b)) {
+        return Err(format!("the character {:?} may not appear in a Digital Link path: percent-encode it", b as char));
+    }
+    let rest = path.strip_prefix("/01/").ok_or("a Digital Link for a product starts with /01/{GTIN}")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let segs: Vec<&str> = rest.split('/').collect();
+    if segs.iter().any(|s| s.is_empty()) {
+        return Err("the path has an empty segment (//)".into());
+    }
+    let item = percent_decode(segs[0])?;
+    let item = if item.bytes().all(|b| b.is_ascii_digit()) {
+        gtin14(&item)?
+    } else {
+        crate::trace::rules::id_format("product code", &item).map_err(|e| e.to_string())?;
+        item
+    };
+    let pairs = &segs[1..];
+    if pairs.len() % 2 != 0 {
+        return Err(format!("/{}/ has no value", pairs[pairs.len() - 1]));
+    }
+    let mut out = GtinPath { item, cpv: None, lot: None, serial: None };
+    let mut order = 0;
+    for p in pairs.chunks(2) {
+        let (ai, raw) = (p[0], p[1]);
+        let rank = match ai {
+            "22" => 1,
+            "10" => 2,
+            "21" => 3,
+            other => {
+                return Err(format!(
+                    "/{other}/ is not a key qualifier of a GTIN: after /01/ come /22/ (variant), /10/ (lot) and /21/ (serial)"
+                ));
+            }
+        };
+        if rank <= order {
+            return Err(format!("/{ai}/ is out of order or repeated: the order is /22/, /10/, /21/"));
+        }
+        order = rank;
+        let v = percent_decode(raw)?;
+        if v.is_empty() || v.chars().count() > 20 || !cset82(&v) {
+            return Err(format!(
+                "the value of /{ai}/ must be 1 to 20 characters of the GS1 character set 82 (letters, digits and !\"%&'()*+,-./:;<=>?_)"
+            ));
+        }
+        match ai {
+            "22" => out.cpv = Some(v),
+            "10" => out.lot = Some(v),
+            _ => out.serial = Some(v),
+        }
+    }
+    Ok(out)
+}
+
 /// Any identifier in its canonical Digital Link form under [`CANONICAL_STEM`] when it is
 /// a GS1 EPC URN or a Digital Link; otherwise the identifier unchanged.
 pub fn canonical_identifier(id: &str) -> String {

@@ -6,6 +6,7 @@
 mod block_validator;
 mod credit;
 mod data;
+mod digital_link;
 mod epcis_examples;
 mod executor;
 mod governance;
