@@ -451,3 +451,62 @@ async fn the_public_listener_serves_public_items_only_and_refuses_signed_reads()
         assert_eq!(get(&public, member_only, None).await.0, 404, "{member_only}");
     }
 }
+
+/// GS1 Digital Link on the public listener: zero-suppressed GTINs and qualifiers in
+/// order resolve to the lot's page (which lists the farming inputs per season), the
+/// `linkType` query, the resolver description, and 400 pages that say what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digital_links_resolve_and_malformed_ones_say_why() {
+    use jialing_contracts::trace::methods::{InputKind, RecordInput};
+    let mut net = Net::new();
+    net.call(
+        "farm",
+        &RegisterProduct { code: GTIN.into(), name: "pomelo".into(), category: Produce::Fruit, standard: "NY".into() },
+    );
+    let origin = Origin { county: "c".into(), township: "t".into(), village: "v".into(), lat_micro: 0, lon_micro: 0 };
+    let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
+    net.call(
+        "farm",
+        &CreateLot { lot: "L1".into(), product: GTIN.into(), origin, quantity_milli: 1000, unit: "kg".into(), at },
+    );
+    let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
+    net.call(
+        "farm",
+        &RecordInput {
+            lot: "L1".into(),
+            kind: InputKind::Pesticide,
+            name: "MARKER-INPUT-abamectin".into(),
+            amount_milli: 1500,
+            unit: "L".into(),
+            interval_days: 14,
+            at,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let public = jialing_node::api::public_router(api_state(&net, dir.path()).with_reads(4));
+    let (s, page) = get(&public, "/01/6901234567892/10/L1?lang=en", None).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Farming inputs") && page.contains("MARKER-INPUT-abamectin"), "{page}");
+    assert!(page.contains("1.5 L") && page.contains("interval 14 days"), "{page}");
+    assert_eq!(get(&public, &format!("/01/{GTIN}/22/V1/10/L1/21/S%2F1"), None).await.0, 200);
+    for (path, why) in [
+        (format!("/01/{GTIN}/21/S/10/L1"), "order"),
+        ("/01/06901234567899/10/L1".to_string(), "check digit"),
+        (format!("/01/{GTIN}/99/X/10/L1"), "not a key qualifier"),
+        (format!("/01/{GTIN}/10/L%201"), "character set"),
+        (format!("/01/{GTIN}"), "needs /10/"),
+        (format!("/01//10/L1"), "empty segment"),
+    ] {
+        let (s, body) = get(&public, &path, None).await;
+        assert_eq!(s, 400, "{path}: {body}");
+        assert!(body.contains(why), "{path}: {body}");
+    }
+    let (s, body) = get(&public, &format!("/01/{GTIN}/10/L1?linkType=gs1:epcis"), None).await;
+    assert_eq!(s, 307, "{body}");
+    let (s, body) = get(&public, &format!("/01/{GTIN}/10/L1?linkType=linkset"), None).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("https://gs1.org/voc/epcis") && body.contains("/v1/lot/L1/epcis"), "{body}");
+    let (s, body) = get(&public, "/.well-known/gs1resolver", None).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("supportedPrimaryKeys"), "{body}");
+}
