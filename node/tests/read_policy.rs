@@ -495,7 +495,7 @@ async fn digital_links_resolve_and_malformed_ones_say_why() {
         (format!("/01/{GTIN}/99/X/10/L1"), "not a key qualifier"),
         (format!("/01/{GTIN}/10/L%201"), "character set"),
         (format!("/01/{GTIN}"), "needs /10/"),
-        (format!("/01//10/L1"), "empty segment"),
+        ("/01//10/L1".to_string(), "empty segment"),
     ] {
         let (s, body) = get(&public, &path, None).await;
         assert_eq!(s, 400, "{path}: {body}");

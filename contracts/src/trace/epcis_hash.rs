@@ -124,10 +124,11 @@ fn canon_number(s: &str) -> String {
 }
 
 fn canon_str(field: &str, s: &str) -> String {
-    if field.to_ascii_lowercase().contains("time") && !field.to_ascii_lowercase().contains("offset") {
-        if let Some(t) = utc_ms(s) {
-            return t;
-        }
+    if field.to_ascii_lowercase().contains("time")
+        && !field.to_ascii_lowercase().contains("offset")
+        && let Some(t) = utc_ms(s)
+    {
+        return t;
     }
     for (urn, web) in [
         ("urn:epcglobal:cbv:bizstep:", "BizStep-"),
@@ -140,10 +141,10 @@ fn canon_str(field: &str, s: &str) -> String {
             return format!("https://ref.gs1.org/cbv/{web}{rest}");
         }
     }
-    if let Some(voc) = vocabulary(field) {
-        if !s.contains(':') {
-            return format!("https://ref.gs1.org/cbv/{voc}{s}");
-        }
+    if let Some(voc) = vocabulary(field)
+        && !s.contains(':')
+    {
+        return format!("https://ref.gs1.org/cbv/{voc}{s}");
     }
     if let Some(rest) = s.strip_prefix("gs1:") {
         return format!("https://gs1.org/voc/{rest}");

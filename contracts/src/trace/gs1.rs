@@ -219,7 +219,7 @@ pub fn parse_digital_link(uri: &str) -> Result<Option<Gs1Key>, String> {
             continue;
         }
         let rest = &segs[start + 2..];
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             continue;
         }
         let value = percent_decode(segs[start + 1])?;
@@ -318,7 +318,7 @@ pub fn parse_gtin_path(path: &str) -> Result<GtinPath, String> {
         item
     };
     let pairs = &segs[1..];
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(format!("/{}/ has no value", pairs[pairs.len() - 1]));
     }
     let mut out = GtinPath { item, cpv: None, lot: None, serial: None };
@@ -362,10 +362,10 @@ pub fn canonical_identifier(id: &str) -> String {
         Ok(None) => {}
         Err(_) => return id.to_string(),
     }
-    if id.starts_with("http://") || id.starts_with("https://") {
-        if let Ok(Some(k)) = parse_digital_link(id) {
-            return k.digital_link(CANONICAL_STEM);
-        }
+    if (id.starts_with("http://") || id.starts_with("https://"))
+        && let Ok(Some(k)) = parse_digital_link(id)
+    {
+        return k.digital_link(CANONICAL_STEM);
     }
     id.to_string()
 }
