@@ -189,6 +189,7 @@ fn public_routes() -> Router<Api> {
         .route("/v1/proof/consistency", get(crate::proofs::consistency))
         .route("/01/{*path}", get(crate::digital_link::resolve))
         .route("/.well-known/gs1resolver", get(crate::digital_link::description))
+        .route("/epcis/events", get(crate::epcis_rest::events))
         .fallback(not_found_route)
 }
 

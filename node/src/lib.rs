@@ -23,6 +23,7 @@ pub mod demo;
 pub mod demo_registers;
 pub mod devnet;
 pub mod digital_link;
+pub mod epcis_rest;
 pub mod export;
 pub mod genesis_glue;
 pub mod mempool;

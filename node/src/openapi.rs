@@ -51,6 +51,13 @@ pub const ROUTES: &[Route] = &[
         "GS1 Digital Link: the consumer page (HTML), linkType=gs1:epcis|linkset",
     ),
     ("get", "/.well-known/gs1resolver", Access::Public, None, "GS1 resolver description document"),
+    (
+        "get",
+        "/epcis/events",
+        Access::Public,
+        None,
+        "EPCIS 2.0 query: recorded EPCIS events (EQ_bizStep, MATCH_anyEPC, GE/LT_eventTime, EQ_bizLocation, perPage, nextPageToken)",
+    ),
     ("get", "/metrics", Access::Member, None, "Prometheus metrics"),
     ("post", "/v1/txs", Access::Member, None, "submit a batch of transactions"),
     ("post", "/v1/tx", Access::Member, None, "submit one transaction"),

@@ -19,6 +19,9 @@ use crate::registry::{CallPayload, decode_payload};
 use crate::trace::methods::EventTime;
 use crate::trace::{epcis_hash, rules};
 
+/// The id under which every recorded EPCIS event is tagged ([`TagKind::EpcisEvent`]).
+pub const EPCIS_EVENTS_TAG: &str = "all";
+
 /// Largest event body kept on the ledger, bytes of compact JSON.
 pub const MAX_EPCIS_EVENT_BYTES: usize = 16 * 1024;
 
@@ -117,6 +120,7 @@ pub(crate) fn record_epcis_event(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), 
         // commissioning event is recorded just before the call that creates the lot).
         tx.tag(TagKind::Lot, id.clone());
     }
+    tx.tag(TagKind::EpcisEvent, EPCIS_EVENTS_TAG);
     let r = EpcisEventRef { tx: tx.tx_hash(), height: tx.height(), mapped: p.mapped.clone() };
     tx.put(key, &r);
     Ok(())
