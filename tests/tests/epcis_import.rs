@@ -196,4 +196,18 @@ fn lot_export_validates_against_the_schema_and_round_trips_event_hash_ids() {
     assert_eq!(back_ids, exported);
     let again = jialing(&url, &["epcis", "import", "--key", key, out]);
     assert_eq!((&again["duplicates"], &again["recorded"]), (&json!(3), &json!(1)), "{again}");
+
+    // The national platform export, incremental from a cursor: the second run finds
+    // nothing new.
+    let cursor = dir.path().join("bureau.cursor");
+    let records = dir.path().join("national.jsonl");
+    let (c, r) = (cursor.to_str().unwrap(), records.to_str().unwrap());
+    let first = jialing(&url, &["export", "national", "--cursor", c, "--out", r]);
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&records).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["recordType"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["entity", "product", "batch", "traceCode"], "{first}");
+    assert_eq!(lines[3]["traceCode"], "https://id.jialing.example/01/06901234567892/10/EXP-1");
+    let second = jialing(&url, &["export", "national", "--cursor", c, "--out", r]);
+    assert_eq!(second["records"], json!(0), "{second}");
 }
