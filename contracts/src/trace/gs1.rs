@@ -340,9 +340,12 @@ pub fn parse_gtin_path(path: &str) -> Result<GtinPath, String> {
         }
         order = rank;
         let v = percent_decode(raw)?;
-        if v.is_empty() || v.chars().count() > 20 || !cset82(&v) {
+        // GS1 allows 20 characters; the ledger's lot ids go up to 64 (trace.id_format),
+        // and every lot must stay reachable by its code.
+        let max = if ai == "10" { 64 } else { 20 };
+        if v.is_empty() || v.chars().count() > max || !cset82(&v) {
             return Err(format!(
-                "the value of /{ai}/ must be 1 to 20 characters of the GS1 character set 82 (letters, digits and !\"%&'()*+,-./:;<=>?_)"
+                "the value of /{ai}/ must be 1 to {max} characters of the GS1 character set 82 (letters, digits and !\"%&'()*+,-./:;<=>?_)"
             ));
         }
         match ai {

@@ -129,6 +129,10 @@ fn consumer_paths_say_what_is_wrong() {
     assert!(p.contains("check digit"), "{p}");
     let ok = parse_gtin_path("/01/02345673/10/L-1").unwrap();
     assert_eq!((ok.item.as_str(), ok.lot.as_deref()), ("00000002345673", Some("L-1")));
+    // Ledger lot ids go up to 64 characters: their codes resolve.
+    assert!(parse_gtin_path(&format!("/01/09520123456788/10/{}", "L".repeat(64))).is_ok());
+    assert!(parse_gtin_path(&format!("/01/09520123456788/10/{}", "L".repeat(65))).is_err());
+    assert!(parse_gtin_path(&format!("/01/09520123456788/21/{}", "S".repeat(21))).is_err());
     let own = parse_gtin_path("/01/ZHACAI/10/X.1").unwrap();
     assert_eq!(own.item, "ZHACAI");
 }
