@@ -30,6 +30,7 @@ pub mod api;
 pub mod cli;
 pub mod error;
 pub mod keys;
+pub mod national;
 pub mod output;
 pub mod report;
 pub mod sdk;

@@ -43,6 +43,9 @@ pub enum TagKind {
     CreditRecord,
     /// A governance proposal id.
     Proposal,
+    /// EPCIS events recorded by `trace.record_epcis_event` (one id, `all`), in chain
+    /// order: what `GET /epcis/events` pages through.
+    EpcisEvent,
 }
 
 /// An index entry: this transaction touched `kind`/`id`. The store indexes these so

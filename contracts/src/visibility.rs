@@ -110,6 +110,7 @@ pub const TX_READS: &[(&str, &str, TxRule)] = &[
     ("trace", "transform", TxRule::Public),
     ("trace", "pack", TxRule::Public),
     ("trace", "declare_error", TxRule::Public),
+    ("trace", "record_epcis_event", TxRule::Public),
     ("data", "register", TxRule::Public),
     ("data", "review", TxRule::Public),
     ("data", "approve_important", TxRule::Public),

@@ -196,13 +196,15 @@ fn public_routes() -> Router<Api> {
         .route("/v1/proof/tx/{hash}", get(crate::proofs::tx))
         .route("/v1/proof/state", get(crate::proofs::state))
         .route("/v1/proof/consistency", get(crate::proofs::consistency))
-        .route("/01/{item}/10/{lot}", get(crate::consumer::page))
         .merge(crate::public_lists::routes())
         .merge(crate::data_views::routes())
         .route("/assets/{file}", get(crate::assets::serve))
         .route("/v1/proof/lot/{id}", get(crate::lot_proof::lot))
         .route("/v1/checkpoint/latest", get(crate::checkpoint::latest))
         .route("/v1/checkpoint/{height}", get(crate::checkpoint::at))
+        .route("/01/{*path}", get(crate::digital_link::resolve))
+        .route("/.well-known/gs1resolver", get(crate::digital_link::description))
+        .route("/epcis/events", get(crate::epcis_rest::events))
         .fallback(not_found_route)
 }
 

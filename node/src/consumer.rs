@@ -174,6 +174,7 @@ fn event_label(lang: Lang, method: &str) -> &'static str {
         "transform" => t(lang, "加工", "Processed"),
         "pack" => t(lang, "包装", "Packed"),
         "declare_error" => t(lang, "更正声明", "Correction"),
+        "record_epcis_event" => t(lang, "合作方 EPCIS 事件", "Partner EPCIS event"),
         _ => t(lang, "事件", "Event"),
     }
 }
@@ -362,9 +363,11 @@ fn render(ledger: &Ledger, d: &PageData, lang: Lang, self_path: &str, page: &Pag
         let _ = write!(h, "<li>{}</li>", t(lang, "暂无检测记录", "No test recorded"));
     }
     h.push_str("</ul></section>");
+    // Farming inputs, per season; the timeline keeps the other events.
+    h.push_str(&crate::consumer_inputs::section(lang == Lang::En, &ok));
     // Custody timeline.
     let _ = write!(h, "<section><h2>{}</h2><ol id=\"timeline\">", t(lang, "流转记录", "Custody timeline"));
-    for e in &ok {
+    for e in ok.iter().filter(|e| e.method != "record_input") {
         let who = e.signer.map(|k| orgs.of_signer(&k)).unwrap_or_default();
         let _ = write!(
             h,
@@ -492,6 +495,12 @@ pub async fn page(
         Ok(Err(CodeError::Malformed(m))) => error_page(StatusCode::BAD_REQUEST, lang, &m),
         Err(_) => error_page(StatusCode::SERVICE_UNAVAILABLE, lang, "busy, try again"),
     }
+}
+
+/// The 400 page for a malformed Digital Link, saying what is wrong.
+pub(crate) fn malformed(q: &PageQuery, msg: &str) -> Response {
+    let lang = if q.lang.as_deref() == Some("en") { Lang::En } else { Lang::Zh };
+    error_page(StatusCode::BAD_REQUEST, lang, msg)
 }
 
 /// Any other path under `/01/`: a clear 400 page.

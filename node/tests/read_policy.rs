@@ -186,8 +186,11 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
         ("/v1/lot/{id}", "/v1/lot/L1".into()),
         ("/v1/lot/{id}/epcis", "/v1/lot/L1/epcis".into()),
         ("/v1/product/{code}", format!("/v1/product/{GTIN}")),
-        ("/01/{item}/10/{lot}", format!("/01/{GTIN}/10/L1")),
-        ("/01/{item}/10/{lot}", format!("/01/{GTIN}/10/L1?lang=en")),
+        ("/01/{*path}", format!("/01/{GTIN}/10/L1")),
+        ("/01/{*path}", format!("/01/{GTIN}/10/L1?lang=en")),
+        ("/01/{*path}", format!("/01/{GTIN}/10/L1?linkType=linkset")),
+        ("/.well-known/gs1resolver", "/.well-known/gs1resolver".into()),
+        ("/epcis/events", "/epcis/events".into()),
         ("/v1/data/product/{id}", "/v1/data/product/P1".into()),
         ("/v1/proof/consistency", format!("/v1/proof/consistency?from=1&to={tip}")),
         ("/v1/data/lineage/{id}", "/v1/data/lineage/P1".into()),
@@ -526,4 +529,130 @@ async fn the_lot_proof_follows_a_validator_change_from_the_fingerprint() {
     let (_, again) = get(&r, "/v1/proof/lot/L1", None).await;
     let again: serde_json::Value = serde_json::from_str(&again).unwrap();
     assert_eq!(again["history"], v["history"]);
+}
+
+/// GS1 Digital Link on the public listener: zero-suppressed GTINs and qualifiers in
+/// order resolve to the lot's page (which lists the farming inputs per season), the
+/// `linkType` query, the resolver description, and 400 pages that say what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digital_links_resolve_and_malformed_ones_say_why() {
+    use jialing_contracts::trace::methods::{InputKind, RecordInput};
+    let mut net = Net::new();
+    net.call(
+        "farm",
+        &RegisterProduct { code: GTIN.into(), name: "pomelo".into(), category: Produce::Fruit, standard: "NY".into() },
+    );
+    let origin = Origin { county: "c".into(), township: "t".into(), village: "v".into(), lat_micro: 0, lon_micro: 0 };
+    let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
+    net.call(
+        "farm",
+        &CreateLot { lot: "L1".into(), product: GTIN.into(), origin, quantity_milli: 1000, unit: "kg".into(), at },
+    );
+    let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
+    net.call(
+        "farm",
+        &RecordInput {
+            lot: "L1".into(),
+            kind: InputKind::Pesticide,
+            name: "MARKER-INPUT-abamectin".into(),
+            amount_milli: 1500,
+            unit: "L".into(),
+            interval_days: 14,
+            at,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let public = jialing_node::api::public_router(api_state(&net, dir.path()).with_reads(4));
+    let (s, page) = get(&public, "/01/6901234567892/10/L1?lang=en", None).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Farming inputs") && page.contains("MARKER-INPUT-abamectin"), "{page}");
+    assert!(page.contains("1.5 L") && page.contains("interval 14 days"), "{page}");
+    assert_eq!(get(&public, &format!("/01/{GTIN}/22/V1/10/L1/21/S%2F1"), None).await.0, 200);
+    for (path, why) in [
+        (format!("/01/{GTIN}/21/S/10/L1"), "order"),
+        ("/01/06901234567899/10/L1".to_string(), "check digit"),
+        (format!("/01/{GTIN}/99/X/10/L1"), "not a key qualifier"),
+        (format!("/01/{GTIN}/10/L%201"), "character set"),
+        (format!("/01/{GTIN}"), "needs /10/"),
+        ("/01//10/L1".to_string(), "empty segment"),
+    ] {
+        let (s, body) = get(&public, &path, None).await;
+        assert_eq!(s, 400, "{path}: {body}");
+        assert!(body.contains(why), "{path}: {body}");
+    }
+    let (s, body) = get(&public, &format!("/01/{GTIN}/10/L1?linkType=gs1:epcis"), None).await;
+    assert_eq!(s, 307, "{body}");
+    let (s, body) = get(&public, &format!("/01/{GTIN}/10/L1?linkType=linkset"), None).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("https://gs1.org/voc/epcis") && body.contains("/v1/lot/L1/epcis"), "{body}");
+    let (s, body) = get(&public, "/.well-known/gs1resolver", None).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("supportedPrimaryKeys"), "{body}");
+}
+
+/// `GET /epcis/events`: the recorded EPCIS events as an EPCISQueryDocument, filtered by
+/// bizStep, EPC (URN or Digital Link), event time and bizLocation, paged with a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_events_query_filters_and_pages() {
+    let mut net = Net::new();
+    let t = |ms: u64| jialing_core::calendar::format_rfc3339_ms(ms);
+    let base = net.time - 3_600_000;
+    let events = [
+        ("shipping", "urn:epc:id:sgtin:0614141.107346.2017", "urn:epc:id:sgln:0614141.07346.0", 0),
+        ("receiving", "urn:epc:id:sgtin:0614141.107346.2018", "urn:epc:id:sgln:0012345.11111.0", 60_000),
+        ("receiving", "urn:epc:id:sgtin:0614141.107346.2019", "urn:epc:id:sgln:0012345.11111.0", 120_000),
+    ];
+    for (step, epc, loc, dt) in events {
+        let doc = serde_json::json!({"type": "ObjectEvent", "action": "OBSERVE", "bizStep": step,
+            "eventTime": t(base + dt), "eventTimeZoneOffset": "+08:00", "epcList": [epc], "bizLocation": {"id": loc}});
+        let rec = jialing_contracts::trace::epcis_import::plan(&doc).unwrap().events.remove(0).record;
+        net.call("farm", &rec);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let public = jialing_node::api::public_router(api_state(&net, dir.path()).with_reads(4));
+    let ids = |body: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["type"], "EPCISQueryDocument");
+        v["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["epcList"][0].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, all) = get(&public, "/epcis/events", None).await;
+    assert_eq!(s, 200, "{all}");
+    assert_eq!(ids(&all).len(), 3);
+    let (_, r) = get(&public, "/epcis/events?EQ_bizStep=receiving", None).await;
+    assert_eq!(ids(&r).len(), 2);
+    let dl = "https://id.gs1.org/01/10614141073464/21/2017";
+    let (_, r) = get(&public, &format!("/epcis/events?MATCH_anyEPC={dl}"), None).await;
+    assert_eq!(ids(&r), vec!["urn:epc:id:sgtin:0614141.107346.2017".to_string()]);
+    let (_, r) = get(&public, "/epcis/events?EQ_bizLocation=urn:epc:id:sgln:0012345.11111.0", None).await;
+    assert_eq!(ids(&r).len(), 2);
+    let ge = t(base + 60_000).replace('Z', "%2B00:00");
+    let (_, r) =
+        get(&public, &format!("/epcis/events?GE_eventTime={ge}&LT_eventTime={}", t(base + 120_000)), None).await;
+    assert_eq!(ids(&r), vec!["urn:epc:id:sgtin:0614141.107346.2018".to_string()]);
+    // Pages of one, following the token.
+    let mut seen = Vec::new();
+    let mut path = "/epcis/events?perPage=1".to_string();
+    for _ in 0..5 {
+        let req = Request::get(&path).body(Body::empty()).unwrap();
+        let resp = public.clone().oneshot(req).await.unwrap();
+        let link = resp.headers().get("link").map(|l| l.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        seen.extend(ids(&String::from_utf8_lossy(&body)));
+        match link {
+            Some(l) => {
+                let next = l.trim_start_matches('<').split('>').next().unwrap().to_string();
+                path = format!("{next}&perPage=1");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let (s, r) = get(&public, "/epcis/events?GE_eventTime=yesterday", None).await;
+    assert_eq!(s, 400, "{r}");
+    assert_eq!(get(&public, "/epcis/events?perPage=0", None).await.0, 400);
 }

@@ -4,6 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use jialing_contracts::trace::epcis_import::{ImportPlan, plan};
 use serde_json::{Value, json};
 
 use crate::cli::WaitArgs;
@@ -23,15 +27,20 @@ pub enum EpcisCommand {
         #[arg(long, default_value = "https://id.jialing.example")]
         base: String,
     },
-    /// Map an EPCIS 2.0 document (or one event) to ledger calls and submit them, one
-    /// by one, signed with `--key`; stops at the first refusal.
+    /// Import EPCIS 2.0 JSON/JSON-LD documents (EPCISDocument, EPCISQueryDocument or
+    /// one event; files or folders of .json/.jsonld). Every event is recorded under its
+    /// CBV 2.0 event hash ID (`trace.record_epcis_event`); an event that maps to a
+    /// ledger rule (harvest, ship, receive, ...) is then also submitted as that call.
+    /// Events already on the ledger (same hash ID) are reported as duplicates and not
+    /// submitted again.
     Import {
-        /// The EPCIS JSON file.
-        file: PathBuf,
-        /// Key file to sign with (its roles must allow every mapped method).
-        #[arg(long)]
-        key: PathBuf,
-        /// Only print the mapped calls.
+        /// EPCIS JSON files, or folders imported recursively.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Key file to sign with (not needed with --dry-run).
+        #[arg(long, required_unless_present = "dry_run")]
+        key: Option<PathBuf>,
+        /// Only validate and map: print the counts and each event's hash ID and mapping.
         #[arg(long)]
         dry_run: bool,
         /// Waiting options.
@@ -51,27 +60,199 @@ pub fn run(cmd: &EpcisCommand, client: &Client, out: Output) -> Result<(), Clien
             ))?;
             out.emit(&v, || serde_json::to_string_pretty(&v).unwrap_or_default())
         }
-        EpcisCommand::Import { file, key, dry_run, wait } => {
-            let text =
-                std::fs::read_to_string(file).map_err(|source| ClientError::Io { path: file.clone(), source })?;
-            let doc: Value = serde_json::from_str(&text)
-                .map_err(|e| ClientError::Args(format!("{} is not JSON: {e}", file.display())))?;
-            let calls = jialing_contracts::trace::epcis::import(&doc)
-                .map_err(|e| ClientError::Args(format!("{} cannot be imported: {e}", file.display())))?;
-            if *dry_run {
-                let v = json!(
-                    calls.iter().map(|(m, a)| json!({"method": format!("trace.{m}"), "args": a})).collect::<Vec<_>>()
-                );
-                return out.emit(&v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+        EpcisCommand::Import { paths, key, dry_run, wait } => {
+            let started = Instant::now();
+            let plans = plan_paths(paths)?;
+            let mut summary = Summary::of(&plans);
+            if !*dry_run {
+                let key = key.as_ref().ok_or_else(|| ClientError::Args("--key is needed to import".into()))?;
+                let key = crate::keys::load(key)?;
+                submit_plans(client, key, &plans, *wait, &mut summary)?;
             }
-            let key = crate::keys::load(key)?;
-            let chain = client.status()?.chain_id;
-            let mut builder = TxBuilder::new(key.clone(), chain, client.next_nonce(&key.public())?);
-            for (method, args) in calls {
-                let stx = builder.build_json("trace", &method, args)?;
-                crate::cli::submit_and_report(client, &stx, *wait, out)?;
-            }
-            Ok(())
+            summary.elapsed_ms = started.elapsed().as_millis() as u64;
+            let v = summary.to_json(&plans, *dry_run);
+            out.emit(&v, || summary.human(*dry_run))
         }
     }
+}
+
+/// Every document under `paths` (folders recursively, `.json`/`.jsonld`, sorted),
+/// planned; the error names the file.
+fn plan_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, ImportPlan)>, ClientError> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), ClientError> {
+        if p.is_dir() {
+            let mut entries = Vec::new();
+            for e in std::fs::read_dir(p).map_err(|source| ClientError::Io { path: p.to_path_buf(), source })? {
+                entries.push(e.map_err(|source| ClientError::Io { path: p.to_path_buf(), source })?.path());
+            }
+            entries.sort();
+            for e in entries {
+                if e.is_dir() || e.extension().is_some_and(|x| x == "json" || x == "jsonld") {
+                    walk(&e, out)?;
+                }
+            }
+        } else {
+            out.push(p.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        walk(p, &mut files)?;
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).map_err(|source| ClientError::Io { path: f.clone(), source })?;
+            let doc: Value = serde_json::from_str(&text)
+                .map_err(|e| ClientError::Args(format!("{} is not JSON: {e}", f.display())))?;
+            let plan = plan(&doc).map_err(|e| ClientError::Args(format!("{} cannot be imported: {e}", f.display())))?;
+            Ok((f, plan))
+        })
+        .collect()
+}
+
+/// Counts of an import.
+#[derive(Default)]
+struct Summary {
+    documents: usize,
+    events: usize,
+    mapped: usize,
+    observed: usize,
+    recorded: usize,
+    duplicates: usize,
+    mapped_ok: usize,
+    refused: Vec<Value>,
+    elapsed_ms: u64,
+}
+
+impl Summary {
+    fn of(plans: &[(PathBuf, ImportPlan)]) -> Self {
+        Summary {
+            documents: plans.len(),
+            events: plans.iter().map(|(_, p)| p.events.len()).sum(),
+            mapped: plans.iter().map(|(_, p)| p.mapped()).sum(),
+            observed: plans.iter().map(|(_, p)| p.observed()).sum(),
+            ..Summary::default()
+        }
+    }
+
+    fn to_json(&self, plans: &[(PathBuf, ImportPlan)], dry_run: bool) -> Value {
+        let mut v = json!({
+            "documents": self.documents, "events": self.events, "mapped": self.mapped, "observed": self.observed,
+            "elapsed_ms": self.elapsed_ms,
+        });
+        if dry_run {
+            v["files"] = json!(plans.iter().map(|(f, p)| json!({
+                "path": f.display().to_string(), "type": p.document_type,
+                "events": p.events.iter().map(|e| json!({
+                    "index": e.index, "eventID": e.hash_id, "type": e.record.event_type, "lots": e.record.lots,
+                    "mapped": e.mapped.as_ref().map(|(m, a)| json!({"method": format!("trace.{m}"), "args": a})),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>());
+        } else {
+            v["recorded"] = json!(self.recorded);
+            v["duplicates"] = json!(self.duplicates);
+            v["mapped_ok"] = json!(self.mapped_ok);
+            v["mapped_refused"] = json!(self.refused);
+        }
+        v
+    }
+
+    fn human(&self, dry_run: bool) -> String {
+        let mut s = format!(
+            "{} documents, {} events: {} map to ledger rules, {} kept as EPCIS observations ({} ms)",
+            self.documents, self.events, self.mapped, self.observed, self.elapsed_ms
+        );
+        if !dry_run {
+            s.push_str(&format!(
+                "\nrecorded {}, duplicates {} (already on the ledger), rule calls committed {}, refused {}",
+                self.recorded,
+                self.duplicates,
+                self.mapped_ok,
+                self.refused.len()
+            ));
+            for r in &self.refused {
+                s.push_str(&format!("\n  {} event {} trace.{}: {}", r["file"], r["event"], r["method"], r["message"]));
+            }
+        }
+        s
+    }
+}
+
+/// Submits `txs` in batches and waits for each; returns `(code, message)` per
+/// transaction, `None` for success.
+fn submit_all(
+    client: &Client,
+    txs: &[jialing_core::SignedTransaction],
+    wait: WaitArgs,
+) -> Result<Vec<Option<(String, String)>>, ClientError> {
+    let mut hashes = Vec::with_capacity(txs.len());
+    for chunk in txs.chunks(1000) {
+        let r = client.submit_batch(chunk)?;
+        for (stx, res) in chunk.iter().zip(r.results) {
+            if !res.accepted {
+                let e = res.error.map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default();
+                return Err(ClientError::Args(format!("the node did not accept transaction {}: {e}", stx.hash())));
+            }
+            hashes.push(stx.hash());
+        }
+    }
+    let timeout = Duration::from_secs(wait.wait_secs);
+    hashes
+        .iter()
+        .map(|h| {
+            let info = client.wait_committed(h, timeout)?;
+            Ok(match info.into_result() {
+                Ok(_) => None,
+                Err(ClientError::Refused { code, message, .. }) => Some((code, message)),
+                Err(e) => return Err(e),
+            })
+        })
+        .collect()
+}
+
+/// Records every event, then submits the rule calls of the mapped ones that were new.
+fn submit_plans(
+    client: &Client,
+    key: jialing_core::Keypair,
+    plans: &[(PathBuf, ImportPlan)],
+    wait: WaitArgs,
+    summary: &mut Summary,
+) -> Result<(), ClientError> {
+    let chain = client.status()?.chain_id;
+    let mut builder = TxBuilder::new(key.clone(), chain, client.next_nonce(&key.public())?);
+    let events: Vec<(&PathBuf, &jialing_contracts::trace::epcis_import::ImportedEvent)> =
+        plans.iter().flat_map(|(f, p)| p.events.iter().map(move |e| (f, e))).collect();
+    let records: Vec<_> = events.iter().map(|(_, e)| builder.build(&e.record)).collect();
+    let outcomes = submit_all(client, &records, wait)?;
+    let mut calls = Vec::new();
+    for ((f, e), o) in events.iter().zip(outcomes) {
+        match o {
+            None => {
+                summary.recorded += 1;
+                if let Some((m, a)) = &e.mapped {
+                    calls.push((f, e.index, m.clone(), builder.build_json("trace", m, a.clone())?));
+                }
+            }
+            Some((code, _)) if code == "trace.epcis_event_unique" => summary.duplicates += 1,
+            Some((code, message)) => {
+                return Err(ClientError::Args(format!(
+                    "{} event {}: the record was refused: {code}: {message}",
+                    f.display(),
+                    e.index
+                )));
+            }
+        }
+    }
+    let stxs: Vec<_> = calls.iter().map(|c| c.3.clone()).collect();
+    for ((f, index, method, _), o) in calls.iter().zip(submit_all(client, &stxs, wait)?) {
+        match o {
+            None => summary.mapped_ok += 1,
+            Some((code, message)) => summary.refused.push(
+                json!({"file": f.display().to_string(), "event": index, "method": method, "code": code, "message": message}),
+            ),
+        }
+    }
+    Ok(())
 }

@@ -14,11 +14,12 @@ use crate::sdk::Client;
 pub mod anchor;
 pub mod attest;
 pub mod audit;
-pub mod data;
 pub mod checkpoint;
+pub mod data;
 pub mod epcis;
 pub mod gov;
 pub mod keys;
+pub mod national;
 pub mod qr;
 pub mod queries;
 pub mod query;
@@ -72,6 +73,10 @@ pub enum Command {
     /// Export a lot's history as GS1 EPCIS 2.0 JSON, or import EPCIS events.
     #[command(subcommand)]
     Epcis(epcis::EpcisCommand),
+    /// Export records for other systems: `national` (the national traceability
+    /// platform's entity, product, batch, trace code, inspection and certificate records).
+    #[command(subcommand)]
+    Export(national::ExportCommand),
     /// Fetch a proof (transaction inclusion, state value, chain consistency) as JSON.
     #[command(subcommand)]
     Proof(verify::ProofCommand),
@@ -138,6 +143,7 @@ fn dispatch(cli: &Cli, out: Output) -> Result<(), ClientError> {
         Command::Tx(t) => tx::run(t, cli, out),
         Command::Query(q) => query::run(q, &client(), out),
         Command::Epcis(e) => epcis::run(e, &client(), out),
+        Command::Export(e) => national::run(e, &client(), out),
         Command::Proof(p) => verify::run_proof(p, &client()),
         Command::Verify(v) => verify::run_verify(v, out),
         Command::Audit(a) => audit::run(a, &client(), out),

@@ -18,8 +18,10 @@
 //! | pack | AggregationEvent ADD | packing | active |
 //! | declare_error | ObjectEvent OBSERVE with `errorDeclaration` | other | |
 //!
-//! Each event's `eventID` is `ni:///sha-256;{tx hash}`: the ledger transaction that
-//! recorded it, so an exported event can be checked against the chain.
+//! Each exported event's `eventID` is its CBV 2.0 event hash ID (`epcis_hash`), and
+//! `jialing:tx` names the ledger transaction that recorded it. Events imported from a
+//! partner (`record_epcis_event`) are exported as the partner sent them, so their hash
+//! IDs survive the round trip.
 
 use jialing_core::Hash;
 use serde_json::{Value, json};
@@ -35,18 +37,7 @@ pub fn digital_link_path(product_code: &str, lot: &str) -> String {
     format!("/01/{item}/10/{}", percent_encode(lot))
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::trace::gs1::percent_encode;
 
 /// One recorded event of a lot (a committed, successful transaction).
 pub struct EventRecord<'a> {
@@ -91,8 +82,36 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
     let class = |lot_id: &str| format!("{base}{}", digital_link_path(&lot.product, lot_id));
     let org_urn = |uscc: &str| format!("urn:jialing:org:{uscc}");
     let mut list = Vec::new();
+    let mut context = serde_json::Map::new();
+    context.insert("jialing".into(), json!("https://jialing.example/epcis/"));
+    // Ledger calls that an imported EPCIS record stands for: the record's body is
+    // exported instead, so the partner's event keeps its hash ID.
+    let covered: Vec<(String, Value)> = events
+        .iter()
+        .filter(|e| e.method == "record_epcis_event")
+        .filter_map(|e| Some((e.args["mapped"].as_str()?.to_string(), e.args["at"].clone())))
+        .collect();
     for e in events {
         let a = e.args;
+        if e.method == "record_epcis_event" {
+            let Some(mut body) = a["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()) else {
+                continue;
+            };
+            let ns = crate::trace::epcis_hash::namespaces(&body["@context"]);
+            let id = crate::trace::epcis_hash::event_hash_id(&body, &ns);
+            if let Value::Object(o) = &mut body {
+                o.remove("@context");
+                o.insert("eventID".into(), json!(id));
+            }
+            for (k, v) in ns {
+                context.entry(k).or_insert(json!(v));
+            }
+            list.push(body);
+            continue;
+        }
+        if covered.iter().any(|(m, at)| m == e.method && at == &a["at"]) {
+            continue;
+        }
         let time = a["at"]["time_ms"].as_u64().unwrap_or(0);
         let offset = a["at"]["tz_offset_min"].as_i64().unwrap_or(480);
         let mut ev = json!({
@@ -236,10 +255,14 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
         if let Some(d) = disp {
             set(&mut ev, "disposition", json!(d));
         }
+        set(&mut ev, "jialing:tx", json!(e.tx_hash.to_string()));
+        let ns = crate::trace::epcis_hash::namespaces(&json!({"jialing": "https://jialing.example/epcis/"}));
+        let id = crate::trace::epcis_hash::event_hash_id(&ev, &ns);
+        set(&mut ev, "eventID", json!(id));
         list.push(ev);
     }
     json!({
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"jialing": "https://jialing.example/epcis/"}],
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", Value::Object(context)],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": list.last().and_then(|e| e["eventTime"].as_str()).map(str::to_string),
@@ -247,72 +270,20 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
     })
 }
 
-/// Maps an EPCIS 2.0 JSON document (or a single event) to ledger calls:
-/// `(method, args as JSON)` in document order, ready for `Method::from_json`. Every
-/// event must be mappable (see the table above); the error names the event index and
-/// the field that is missing or unsupported. Quantities become milli-units; UTC event
-/// times and `eventTimeZoneOffset` become `at`.
-pub fn import(doc: &Value) -> Result<Vec<(String, Value)>, String> {
-    let events: Vec<&Value> = match doc["type"].as_str() {
-        Some("EPCISDocument") => doc["epcisBody"]["eventList"]
-            .as_array()
-            .ok_or("EPCISDocument without epcisBody.eventList")?
-            .iter()
-            .collect(),
-        Some(_) => vec![doc],
-        None => return Err("not an EPCIS document or event: no \"type\"".into()),
-    };
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| import_event(e).map_err(|m| format!("event {i} ({}): {m}", e["type"].as_str().unwrap_or("?"))))
-        .collect()
-}
-
-fn lot_of(uri: &str) -> Result<(String, String), String> {
+/// `(product, lot)` of a Digital Link with `/01/{item}/10/{lot}` (the ledger's own
+/// links allow a non-GTIN item) or of an LGTIN class URN.
+pub(crate) fn lot_of(uri: &str) -> Result<(String, String), String> {
+    if let Ok(Some(crate::trace::gs1::Gs1Key::Gtin { gtin, lot: Some(lot), .. })) =
+        crate::trace::gs1::parse_epc_urn(uri)
+    {
+        return Ok((gtin, lot));
+    }
     let (_, rest) = uri
         .split_once("/01/")
         .ok_or_else(|| format!("{uri:?} is not a GS1 Digital Link with /01/{{gtin}}/10/{{lot}}"))?;
     let (item, lot) = rest.split_once("/10/").ok_or_else(|| format!("{uri:?} has no /10/{{lot}}"))?;
     let lot = lot.split(['/', '?']).next().unwrap_or_default();
-    Ok((percent_decode(item)?, percent_decode(lot)?))
-}
-
-fn percent_decode(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or("truncated percent-escape")?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("bad percent-escape %{hex}"))?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "percent-escapes are not UTF-8".to_string())
-}
-
-fn parse_time(e: &Value) -> Result<Value, String> {
-    let t = e["eventTime"].as_str().ok_or("missing eventTime")?;
-    let ms = parse_utc(t).ok_or_else(|| format!("eventTime {t:?} is not an RFC 3339 UTC time (…Z)"))?;
-    let off = e["eventTimeZoneOffset"].as_str().ok_or("missing eventTimeZoneOffset")?;
-    let sign = match off.as_bytes().first() {
-        Some(b'+') => 1,
-        Some(b'-') => -1,
-        _ => return Err(format!("eventTimeZoneOffset {off:?} is not ±hh:mm")),
-    };
-    let (h, m) = off[1..].split_once(':').ok_or_else(|| format!("eventTimeZoneOffset {off:?} is not ±hh:mm"))?;
-    let minutes = sign
-        * (h.parse::<i64>().map_err(|_| "bad offset hours")? * 60
-            + m.parse::<i64>().map_err(|_| "bad offset minutes")?);
-    Ok(json!({"time_ms": ms, "tz_offset_min": minutes}))
-}
-
-fn parse_utc(t: &str) -> Option<u64> {
-    jialing_core::calendar::parse_rfc3339_utc(t).ok()
+    Ok((crate::trace::gs1::percent_decode(item)?, crate::trace::gs1::percent_decode(lot)?))
 }
 
 /// Decimal quantity text or number to milli-units, without floating point.
@@ -352,8 +323,10 @@ fn org_of(urn: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{urn:?} is not urn:jialing:org:{{USCC}}"))
 }
 
-fn import_event(e: &Value) -> Result<(String, Value), String> {
-    let at = parse_time(e)?;
+/// The ledger call an EPCIS event maps to (the table above), or why it maps to none.
+pub(crate) fn import_event(e: &Value) -> Result<(String, Value), String> {
+    let at = crate::trace::epcis_import::event_time(e)?;
+    let at = json!({"time_ms": at.time_ms, "tz_offset_min": at.tz_offset_min});
     let step = e["bizStep"]
         .as_str()
         .unwrap_or("")
@@ -374,10 +347,11 @@ fn import_event(e: &Value) -> Result<(String, Value), String> {
         let (_, lot) = lot_of(
             e["quantityList"][0]["epcClass"].as_str().ok_or("errorDeclaration without quantityList[0].epcClass")?,
         )?;
+        // A ledger correction names the ledger transaction it corrects; a partner's
+        // error declaration without one stays an observation.
         let erroneous = d["jialing:erroneousEventID"]
             .as_str()
-            .or(e["eventID"].as_str())
-            .ok_or("errorDeclaration without the erroneous eventID")?;
+            .ok_or("errorDeclaration without jialing:erroneousEventID (the ledger event it corrects)")?;
         let hash = erroneous.trim_start_matches("ni:///sha-256;").split('?').next().unwrap_or_default();
         return Ok((
             "declare_error".into(),
@@ -539,7 +513,8 @@ mod tests {
             (ev[2]["type"].as_str(), ev[2]["parentID"].as_str()),
             (Some("AggregationEvent"), Some("https://r.example/01/06901234567892/10/P1"))
         );
-        assert!(ev[0]["eventID"].as_str().unwrap().starts_with("ni:///sha-256;0101"));
+        assert!(ev[0]["eventID"].as_str().unwrap().starts_with("ni:///sha-256;"));
+        assert!(ev[0]["jialing:tx"].as_str().unwrap().starts_with("0101"));
         assert_eq!(ev[0]["eventTimeZoneOffset"], "+08:00");
     }
 

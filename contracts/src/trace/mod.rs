@@ -7,6 +7,10 @@
 //! the lot's current facts.
 
 pub mod epcis;
+pub mod epcis_event;
+pub mod epcis_hash;
+pub mod epcis_import;
+pub mod gs1;
 pub mod methods;
 pub mod rules;
 pub mod types;
@@ -128,6 +132,23 @@ pub const METHODS: &[Method] = &[
         Transform
     ),
     method!("pack", HOLDERS, "pack lots into a new pack lot (aggregation)", pack, Pack),
+    Method {
+        contract: "trace",
+        name: "record_epcis_event",
+        roles: &[
+            Role::ProduceRegulator,
+            Role::MarketRegulator,
+            Role::Producer,
+            Role::Processor,
+            Role::Logistics,
+            Role::Retailer,
+            Role::Inspector,
+        ],
+        summary: "record an EPCIS 2.0 event under its CBV 2.0 event hash ID, attached to the lots it names",
+        run: epcis_event::record_epcis_event,
+        to_json: json_of::<epcis_event::RecordEpcisEvent>,
+        from_json: from_json_of::<epcis_event::RecordEpcisEvent>,
+    },
     method!(
         "declare_error",
         &[

@@ -7,6 +7,8 @@ mod block_validator;
 mod credit;
 mod credit_grades;
 mod data;
+mod digital_link;
+mod epcis_examples;
 mod executor;
 mod governance;
 mod membership;

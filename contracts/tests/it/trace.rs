@@ -848,19 +848,29 @@ fn trace_epcis_round_trip() {
         .map(|((m, _), a)| epcis::EventRecord { tx_hash: Hash([1; 32]), method: m, args: a, org: "X" })
         .collect();
     let doc = epcis::export_lot("https://r.example", &lot(&l), None, &records);
-    let back = epcis::import(&doc).unwrap();
+    let plan = jialing_contracts::trace::epcis_import::plan(&doc).unwrap();
+    let back: Vec<(String, serde_json::Value)> = plan.events.iter().filter_map(|e| e.mapped.clone()).collect();
     assert_eq!(back.len(), calls.len());
     for ((m, bytes), (m2, a2)) in calls.iter().zip(back) {
         assert_eq!(m, &m2);
         let b2 = (registry::find("trace", &m2).unwrap().from_json)(a2).unwrap();
         assert_eq!(bytes, &b2, "{m} did not round-trip");
     }
-    // What cannot be mapped is named precisely.
-    let bad = serde_json::json!({"type": "ObjectEvent", "eventTime": "2026-01-01T00:00:00Z", "eventTimeZoneOffset": "+08:00", "bizStep": "repairing", "quantityList": [{"epcClass": "https://r/01/1/10/L"}]});
-    let err =
-        epcis::import(&serde_json::json!({"type": "EPCISDocument", "epcisBody": {"eventList": [bad]}})).unwrap_err();
-    assert!(err.contains("event 0") && err.contains("repairing"), "{err}");
-    let err = epcis::import(&serde_json::json!({"type": "ObjectEvent", "eventTimeZoneOffset": "+08:00"})).unwrap_err();
+    // The export's event IDs are the events' CBV 2.0 hash IDs, and survive import.
+    for (ev, imported) in doc["epcisBody"]["eventList"].as_array().unwrap().iter().zip(&plan.events) {
+        assert_eq!(ev["eventID"].as_str(), Some(imported.hash_id.as_str()));
+    }
+    // What maps to no rule is kept as an observation; what is invalid is named.
+    let other = serde_json::json!({"type": "ObjectEvent", "action": "OBSERVE", "eventTime": "2026-01-01T00:00:00+08:00", "eventTimeZoneOffset": "+08:00", "bizStep": "repairing", "quantityList": [{"epcClass": "https://r/01/1/10/L"}]});
+    let p = jialing_contracts::trace::epcis_import::plan(
+        &serde_json::json!({"type": "EPCISDocument", "epcisBody": {"eventList": [other]}}),
+    )
+    .unwrap();
+    assert_eq!((p.mapped(), p.observed()), (0, 1));
+    let err = jialing_contracts::trace::epcis_import::plan(
+        &serde_json::json!({"type": "ObjectEvent", "action": "ADD", "eventTimeZoneOffset": "+08:00"}),
+    )
+    .unwrap_err();
     assert!(err.contains("eventTime"), "{err}");
 }
 

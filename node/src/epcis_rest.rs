@@ -1,0 +1,205 @@
+//! The query part of the EPCIS 2.0 REST interface: `GET /epcis/events` over the events
+//! recorded by `trace.record_epcis_event` (imported or captured partner events), with
+//! the common query parameters of the standard's SimpleEventQuery: `EQ_bizStep`,
+//! `MATCH_anyEPC`, `GE_eventTime`, `LT_eventTime`, `EQ_bizLocation` (values separated by
+//! `|`), `perPage` and `nextPageToken`. The trace register is public, so the answer is
+//! what an unsigned caller may read (the read policy's public part).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use jialing_contracts::trace::epcis_event::EPCIS_EVENTS_TAG;
+use jialing_contracts::trace::{epcis_hash, gs1};
+use jialing_contracts::{IndexTag, TagKind};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::access::Caller;
+use crate::api::{Api, ApiError};
+
+/// Largest page.
+pub const MAX_PER_PAGE: usize = 1000;
+/// Page size when `perPage` is not given.
+pub const DEFAULT_PER_PAGE: usize = 30;
+/// Entries read from the index per step while filtering.
+const SCAN_STEP: usize = 500;
+
+/// The query parameters (names as in EPCIS 2.0 section 8.2.7.1).
+#[derive(Deserialize, Default, Debug)]
+#[allow(non_snake_case)]
+pub struct EventsQuery {
+    EQ_bizStep: Option<String>,
+    MATCH_anyEPC: Option<String>,
+    GE_eventTime: Option<String>,
+    LT_eventTime: Option<String>,
+    EQ_bizLocation: Option<String>,
+    perPage: Option<usize>,
+    nextPageToken: Option<String>,
+}
+
+/// A checked query.
+struct Filter {
+    biz_steps: Vec<String>,
+    epcs: Vec<String>,
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+    locations: Vec<String>,
+    per_page: usize,
+    start: (u64, u32),
+}
+
+fn bare_step(s: &str) -> String {
+    s.trim()
+        .trim_start_matches("https://ref.gs1.org/cbv/BizStep-")
+        .trim_start_matches("urn:epcglobal:cbv:bizstep:")
+        .to_string()
+}
+
+fn list(v: &Option<String>, f: impl Fn(&str) -> String) -> Vec<String> {
+    v.as_deref().map(|s| s.split('|').filter(|x| !x.is_empty()).map(&f).collect()).unwrap_or_default()
+}
+
+fn time(name: &str, v: &Option<String>) -> Result<Option<u64>, ApiError> {
+    v.as_deref()
+        .map(|t| {
+            epcis_hash::parse_time_ms(t).ok_or_else(|| {
+                ApiError::bad_request(format!("{name} {t:?} is not an RFC 3339 date-time with a time zone"))
+            })
+        })
+        .transpose()
+}
+
+impl Filter {
+    fn new(q: &EventsQuery) -> Result<Filter, ApiError> {
+        let per_page = q.perPage.unwrap_or(DEFAULT_PER_PAGE);
+        if per_page == 0 || per_page > MAX_PER_PAGE {
+            return Err(ApiError::bad_request(format!("perPage must be 1 to {MAX_PER_PAGE}")));
+        }
+        let start = match q.nextPageToken.as_deref() {
+            None => (0, 0),
+            Some(t) => t
+                .split_once('-')
+                .and_then(|(h, i)| Some((h.parse().ok()?, i.parse().ok()?)))
+                .ok_or_else(|| ApiError::bad_request(format!("nextPageToken {t:?} is not one this node gave")))?,
+        };
+        Ok(Filter {
+            biz_steps: list(&q.EQ_bizStep, bare_step),
+            epcs: list(&q.MATCH_anyEPC, gs1::canonical_identifier),
+            from_ms: time("GE_eventTime", &q.GE_eventTime)?,
+            to_ms: time("LT_eventTime", &q.LT_eventTime)?,
+            locations: list(&q.EQ_bizLocation, gs1::canonical_identifier),
+            per_page,
+            start,
+        })
+    }
+
+    fn matches(&self, body: &Value, at_ms: u64) -> bool {
+        if self.from_ms.is_some_and(|f| at_ms < f) || self.to_ms.is_some_and(|t| at_ms >= t) {
+            return false;
+        }
+        if !self.biz_steps.is_empty() && !self.biz_steps.contains(&bare_step(body["bizStep"].as_str().unwrap_or(""))) {
+            return false;
+        }
+        if !self.locations.is_empty() {
+            let loc = body["bizLocation"]["id"].as_str().map(gs1::canonical_identifier).unwrap_or_default();
+            if !self.locations.contains(&loc) {
+                return false;
+            }
+        }
+        if !self.epcs.is_empty() {
+            let mut named = Vec::new();
+            for k in ["epcList", "childEPCs", "inputEPCList", "outputEPCList"] {
+                named.extend(body[k].as_array().into_iter().flatten().filter_map(Value::as_str));
+            }
+            named.extend(body["parentID"].as_str());
+            if !named.iter().any(|e| self.epcs.contains(&gs1::canonical_identifier(e))) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// `GET /epcis/events`: an `EPCISQueryDocument` of the matching events in chain order,
+/// with `Link: <...>; rel="next"` when there are more.
+pub async fn events(State(api): State<Api>, Query(q): Query<EventsQuery>) -> Response {
+    let filter = match Filter::new(&q) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let result = crate::api::blocking(api.reads.clone(), move || read(&api, &filter)).await;
+    match result {
+        Ok((doc, next)) => {
+            let mut r = Json(doc).into_response();
+            if let Some(n) = next
+                && let Ok(v) = format!("</epcis/events?nextPageToken={n}>; rel=\"next\"").parse()
+            {
+                r.headers_mut().insert(header::LINK, v);
+            }
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn read(api: &Api, f: &Filter) -> Result<(Value, Option<String>), ApiError> {
+    let tag = IndexTag { kind: TagKind::EpcisEvent, id: EPCIS_EVENTS_TAG.into() };
+    let mut out = Vec::new();
+    let mut context = serde_json::Map::new();
+    let mut from = f.start.0;
+    let mut next = None;
+    'scan: loop {
+        let page = crate::api::history(&api.ledger, &tag, from, SCAN_STEP, &Caller::Public)?;
+        let last = page.len() < SCAN_STEP;
+        for e in &page {
+            if (e.height, e.index) < f.start || e.method != "record_epcis_event" {
+                continue;
+            }
+            if out.len() == f.per_page {
+                next = Some(format!("{}-{}", e.height, e.index));
+                break 'scan;
+            }
+            let Some(mut body) = e.args["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()) else {
+                continue;
+            };
+            let at = e.args["at"]["time_ms"].as_u64().unwrap_or(e.time_ms);
+            if !f.matches(&body, at) {
+                continue;
+            }
+            let ns = epcis_hash::namespaces(&body["@context"]);
+            let id = epcis_hash::event_hash_id(&body, &ns);
+            if let Value::Object(o) = &mut body {
+                o.remove("@context");
+                o.insert("eventID".into(), json!(id));
+            }
+            for (k, v) in ns {
+                context.entry(k).or_insert(json!(v));
+            }
+            out.push(body);
+        }
+        match page.last() {
+            Some(l) if !last => from = l.height,
+            _ => break,
+        }
+        // A block holding more than SCAN_STEP tagged entries would repeat: step past it.
+        if page.first().map(|p| p.height) == page.last().map(|p| p.height) {
+            from += 1;
+        }
+    }
+    let mut ctx = vec![json!("https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld")];
+    if !context.is_empty() {
+        ctx.push(Value::Object(context));
+    }
+    let tip_ms = api.ledger.tip.read().map(|t| t.header.time_ms).unwrap_or(0);
+    Ok((
+        json!({
+            "@context": ctx,
+            "type": "EPCISQueryDocument",
+            "schemaVersion": "2.0",
+            "creationDate": jialing_core::calendar::format_rfc3339_ms(tip_ms),
+            "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": out}}},
+        }),
+        next,
+    ))
+}
