@@ -317,11 +317,12 @@ impl Host {
 
     /// Starts the held-back next height once the chain is no longer idle.
     pub fn start_if_due(&mut self) {
-        if self.deferred.is_some() && !self.idle() {
-            if let Some((reply, next)) = self.deferred.take() {
-                tracing::debug!(target: "jialing::consensus", height = self.tip_height() + 1, "work arrived (or the empty-block interval passed): starting the next height");
-                let _ = reply.send(next);
-            }
+        if self.deferred.is_some()
+            && !self.idle()
+            && let Some((reply, next)) = self.deferred.take()
+        {
+            tracing::debug!(target: "jialing::consensus", height = self.tip_height() + 1, "work arrived (or the empty-block interval passed): starting the next height");
+            let _ = reply.send(next);
         }
     }
 
