@@ -125,13 +125,16 @@
     const B = () => { const v = U8(); if (v > 1) throw new Error('bad bool in the lot record'); return v === 1; };
     const O = (f) => (B() ? f() : null);
     const lot = { id: S(), product: S(), producer: S(), custodian: S(), in_transit_to: O(S) };
-    S(); S(); S(); need(8); i += 8; // origin
+    const origin = () => { S(); S(); S(); need(8); i += 8; };
+    origin();
+    const V = (f) => { const n = U32(); for (let k = 0; k < n; k++) f(); };
+    V(origin); // every input's origin
     U64(); S();
     const st = U8(); if (st >= STATUS.length) throw new Error('unknown lot status ' + st);
     lot.status = STATUS[st];
     U64(); U64(); B();
     O(() => { S(); B(); need(32); i += 32; U64(); });
-    O(() => { S(); S(); S(); U8(); U64(); U64(); });
+    O(() => { S(); S(); S(); U8(); U64(); U64(); V(S); });
     U32(); lot.held = B();
     return lot;
   };
