@@ -302,12 +302,6 @@ impl TxOut {
     pub fn unacked(&self, hash: &TxHash) -> bool {
         self.unacked.lock().unwrap_or_else(|p| p.into_inner()).contains_key(hash)
     }
-
-    /// A snapshot test for many hashes under one lock.
-    pub fn unacked_of(&self, hashes: &[TxHash]) -> Vec<bool> {
-        let m = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
-        hashes.iter().map(|h| m.contains_key(h)).collect()
-    }
 }
 
 /// The libp2p peer id of an organisation node key.

@@ -561,15 +561,7 @@ impl Host {
         // Bodies of this node's own transactions that some peer has not acknowledged
         // yet travel inline: a validator would otherwise fetch them on the critical path.
         let body = match self.ledger.gossip_out.get() {
-            Some(g) => {
-                let hashes: Vec<_> = block.txs.iter().map(|t| t.hash()).collect();
-                let inline = g.unacked_of(&hashes);
-                let mut i = 0;
-                ProposalBody::compact_with(&block, |_| {
-                    i += 1;
-                    inline.get(i - 1).copied().unwrap_or(false)
-                })
-            }
+            Some(g) => ProposalBody::compact_with(&block, |h| g.unacked(h)),
             None => ProposalBody::compact(&block),
         };
         let bytes = encoding::encode(&body);
