@@ -29,6 +29,7 @@ use jialing_core::{
 use crate::mempool::{Admit, Mempool, MempoolError, PendingTx, Priority, is_governance_call};
 use crate::metrics::Metrics;
 use crate::store::{CommitBatch, Store, StoreError};
+use crate::verify_alongside::with_signatures_checked;
 
 /// Failures of the application.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +118,8 @@ pub struct Ledger {
     /// Bumped by every committed block that wrote organisation or member records, so
     /// the network can re-read who may connect.
     pub membership_version: std::sync::atomic::AtomicU64,
+    /// Signature checks of synced blocks ahead of their turn (fed by the sync codec).
+    pub preverify: crate::preverify::Preverifier,
 }
 
 /// Why a submission was not accepted into the mempool.
@@ -177,34 +180,6 @@ impl SubmitError {
             SubmitError::NoPeers => "no_peers",
         }
     }
-}
-
-/// Signatures to check below which one thread does it all.
-const PARALLEL_VERIFY_MIN: usize = 256;
-
-/// Verifies the signatures of `block` that no mempool copy vouches for, in two batches
-/// on two threads (a synced block carries thousands nobody has seen). True when every
-/// one verified; false when there were too few to split or a batch failed, and
-/// [`validate_block`] then checks them itself (and names the bad one). The verdict is
-/// the conjunction of single verdicts however the batch is split (ADR 0002), so both
-/// paths agree.
-fn verify_on_two_cores(chain: &str, block: &Block, known: &[Option<PendingTx>]) -> bool {
-    let todo: Vec<jialing_core::crypto::SignedDigest> = block
-        .txs
-        .iter()
-        .zip(known)
-        .filter(|(_, k)| k.is_none())
-        .map(|(stx, _)| stx.signed_digest(stx.hash()))
-        .collect();
-    if todo.len() < PARALLEL_VERIFY_MIN {
-        return false;
-    }
-    let (a, b) = todo.split_at(todo.len() / 2);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| verify_batch(chain, b).is_ok());
-        let mine = verify_batch(chain, a).is_ok();
-        mine && other.join().unwrap_or(false)
-    })
 }
 
 /// Blocks held for peers' fetches at once (a few rounds of one height).
@@ -478,6 +453,7 @@ impl App {
             gossip_out: std::sync::OnceLock::new(),
             held: Mutex::new(BTreeMap::new()),
             membership_version: std::sync::atomic::AtomicU64::new(0),
+            preverify: crate::preverify::Preverifier::new(&init.chain.chain_id),
         });
         Ok((ledger.clone(), App { ledger, tree }))
     }
@@ -585,6 +561,7 @@ impl App {
         let parent = Parent { header: &tip.header, hash: tip.hash, validators: &tip.validators };
         // Mempool copies with the exact same signature: verified on entry, and their
         // bytes are the block's bytes (the encoding is canonical).
+        let hashes: Vec<TxHash> = block.txs.iter().map(SignedTransaction::hash).collect();
         let known: Vec<Option<PendingTx>> = {
             let pool = match self.ledger.mempool.lock() {
                 Ok(p) => p,
@@ -593,12 +570,37 @@ impl App {
             block
                 .txs
                 .iter()
-                .map(|stx| pool.get(&stx.hash()).filter(|p| p.tx.signature == stx.signature).cloned())
+                .zip(&hashes)
+                .map(|(stx, h)| pool.get(h).filter(|p| p.tx.signature == stx.signature).cloned())
                 .collect()
         };
-        let pre = verify_on_two_cores(&self.ledger.chain_id, block, &known);
-        let valid = validate_block(parent, &self.ledger.store, &self.tree, block, &|i, _, _| {
-            known.get(i).is_some_and(Option::is_some) || pre
+        // Signatures the sync preverifier checked while earlier blocks executed.
+        let ahead: Vec<bool> = block
+            .txs
+            .iter()
+            .zip(&known)
+            .zip(&hashes)
+            .map(|((stx, k), h)| k.is_none() && self.ledger.preverify.take(&stx.entry_hash(h)))
+            .collect();
+        let ahead_count = ahead.iter().filter(|a| **a).count();
+        if ahead_count > 0 {
+            self.ledger.metrics.sync_preverified.inc_by(ahead_count as u64);
+        }
+        // The rest (a synced block carries thousands nobody has seen) are checked on a
+        // second core while the block executes (ADR 0002: the verdict is the block
+        // validator's own however the batches are split).
+        let todo: Vec<(usize, jialing_core::crypto::SignedDigest)> = block
+            .txs
+            .iter()
+            .zip(&hashes)
+            .enumerate()
+            .filter(|(i, _)| known[*i].is_none() && !ahead[*i])
+            .map(|(i, (stx, h))| (i, stx.signed_digest(*h)))
+            .collect();
+        let valid = with_signatures_checked(&self.ledger.chain_id, &todo, block.txs.len(), |checked| {
+            validate_block(parent, &self.ledger.store, &self.tree, block, &|i, _, _| {
+                known.get(i).is_some_and(Option::is_some) || ahead.get(i).copied().unwrap_or(false) || checked(i)
+            })
         })?;
         let txs = block
             .txs
@@ -635,6 +637,7 @@ impl App {
         m.txs_refused.inc_by(refused as u64);
         m.block_txs.observe(raw.len() as f64);
         m.height.set(proposal.header.height as i64);
+        self.ledger.preverify.set_tip(proposal.header.height);
 
         let membership_changed = proposal
             .outcome

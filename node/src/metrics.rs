@@ -37,6 +37,8 @@ pub struct Metrics {
     /// Synced blocks whose body does not match its certified header or does not
     /// validate: the peer that sent it is at fault (another peer is asked).
     pub sync_peer_faults: Counter,
+    /// Transaction signatures of synced blocks checked ahead of their block's turn.
+    pub sync_preverified: Counter,
     /// Transactions received from peers by gossip (before checks).
     pub gossip_txs_in: Counter,
     /// Transactions sent to peers by gossip.
@@ -84,6 +86,7 @@ impl Metrics {
             proposals_rejected: Counter::default(),
             proposal_streams_refused: Counter::default(),
             sync_peer_faults: Counter::default(),
+            sync_preverified: Counter::default(),
             gossip_txs_in: Counter::default(),
             gossip_txs_out: Counter::default(),
             gossip_peers: Gauge::default(),
@@ -123,6 +126,11 @@ impl Metrics {
             "sync_peer_faults",
             "Synced blocks refused as the sending peer's fault",
             m.sync_peer_faults.clone(),
+        );
+        registry.register(
+            "sync_preverified",
+            "Signatures of synced blocks checked ahead of their block's turn",
+            m.sync_preverified.clone(),
         );
         registry.register("gossip_txs_in", "Transactions received by gossip", m.gossip_txs_in.clone());
         registry.register("gossip_txs_out", "Transactions gossiped to peers", m.gossip_txs_out.clone());

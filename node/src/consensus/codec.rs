@@ -13,6 +13,8 @@ use jialing_core::{Hash, PublicKey, Signature};
 use malachitebft_core_types::{ExtendedCommitCertificate, ExtendedCommitSignature, Round};
 use malachitebft_sync::ValueResponse;
 
+use crate::preverify::Preverifier;
+
 use super::context::{Address, BlockId, Ctx, Height, PartMessage, ProposalPart};
 
 /// Encoding failures.
@@ -23,9 +25,26 @@ pub struct CodecError {
     reason: String,
 }
 
-/// The borsh codec for every message the engine sends, receives or logs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct WireCodec;
+/// The borsh codec for every message the engine sends, receives or logs. With a
+/// [`Preverifier`], the blocks of every decoded sync response are handed to it, so
+/// their signatures are checked while earlier blocks execute.
+#[derive(Clone, Default)]
+pub struct WireCodec {
+    preverify: Option<Preverifier>,
+}
+
+impl WireCodec {
+    /// A codec that feeds synced blocks to `preverify`.
+    pub fn with_preverifier(preverify: Preverifier) -> Self {
+        WireCodec { preverify: Some(preverify) }
+    }
+}
+
+impl std::fmt::Debug for WireCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WireCodec").field("preverify", &self.preverify.is_some()).finish()
+    }
+}
 
 fn enc<T: borsh::BorshSerialize>(what: &'static str, v: &T) -> Result<Bytes, CodecError> {
     borsh::to_vec(v).map(Bytes::from).map_err(|e| CodecError { what, reason: e.to_string() })
@@ -100,7 +119,11 @@ impl Codec<sync::Response<Ctx>> for WireCodec {
                         .map(|(k, s)| ExtendedCommitSignature { address: Address(k), signature: s, extension: None })
                         .collect(),
                 };
-                sync::RawDecidedValue::new(Bytes::from(value), certificate)
+                let value = Bytes::from(value);
+                if let Some(p) = &self.preverify {
+                    p.submit(value.clone());
+                }
+                sync::RawDecidedValue::new(value, certificate)
             })
             .collect();
         Ok(sync::Response::ValueResponse(ValueResponse::new(Height(start), values)))

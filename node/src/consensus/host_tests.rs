@@ -681,3 +681,61 @@ async fn saturated_node_answers_overloaded_and_drops_nothing_it_accepted() {
 
 #[path = "sim_tests.rs"]
 mod sim;
+
+/// Catch-up sync (issue 10, item 5): the blocks of a decoded sync response go to the
+/// preverifier, whose verdicts `validate` uses instead of checking those signatures
+/// again; a block whose signature was flipped is remembered for nothing, so the lie is
+/// still refused as the peer's fault and the honest block is accepted. Before, every
+/// synced signature was checked in the block's own turn, after the previous block had
+/// executed and committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synced_blocks_are_checked_ahead_through_the_sync_codec() {
+    use malachitebft_app::types::codec::Codec;
+    use malachitebft_app::types::sync;
+
+    let mut n = node(Some("agri"));
+    let proposer = scheduled(1, 0);
+    let honest = block_1(proposer, T0, 600);
+    let mut flipped = honest.clone();
+    flipped.txs[5].signature.0[7] ^= 1;
+    let ledger = n.host.ledger().clone();
+    let codec = crate::consensus::codec::WireCodec::with_preverifier(ledger.preverify.clone());
+    let response = |b: &Block| {
+        let c = certificate(b, 3);
+        let cert = malachitebft_core_types::ExtendedCommitCertificate {
+            height: c.height,
+            round: c.round,
+            value_id: c.value_id,
+            commit_signatures: c
+                .commit_signatures
+                .iter()
+                .map(|s| malachitebft_core_types::ExtendedCommitSignature {
+                    address: s.address,
+                    signature: s.signature,
+                    extension: None,
+                })
+                .collect(),
+        };
+        sync::Response::ValueResponse(malachitebft_sync::ValueResponse::new(
+            Height(1),
+            vec![sync::RawDecidedValue::new(Bytes::from(encoding::encode(b)), cert)],
+        ))
+    };
+    for b in [&flipped, &honest] {
+        let wire = codec.encode(&response(b)).unwrap();
+        let _: sync::Response<Ctx> = codec.decode(wire).unwrap();
+    }
+    // The flipped block fails its batches; the honest one's 600 signatures pass.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ledger.preverify.verified_count() < 600 && std::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(ledger.preverify.verified_count(), 600);
+
+    assert!(matches!(n.synced(1, proposer, encoding::encode(&flipped)).await, SyncedValueOutcome::PeerFault));
+    let v = n.synced(1, proposer, encoding::encode(&honest)).await;
+    assert!(is_valid(&v), "{v:?}");
+    assert_eq!(ledger.metrics.sync_preverified.get(), 600, "every signature of the honest block was checked ahead");
+    n.decided(certificate(&honest, 3)).await.unwrap();
+    assert_eq!(n.tip(), 1);
+}

@@ -193,7 +193,7 @@ pub async fn start(
     };
 
     let ctx = Ctx { chain_id: chain_id.clone() };
-    let codec = codec::WireCodec;
+    let codec = codec::WireCodec::with_preverifier(ledger.preverify.clone());
     let verifier = Box::new(ConsensusVerifier::new(chain_id.clone()));
     let (identity, consensus_ctx) = match &validator_key {
         Some(vk) => {
@@ -223,12 +223,12 @@ pub async fn start(
         &engine_cfg.consensus,
         &engine_cfg.value_sync,
         &registry,
-        codec,
+        codec.clone(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("starting the consensus network: {e}"))?;
     let (channels, engine) = EngineBuilder::new(ctx, engine_cfg)
-        .with_default_wal(WalContext::new(wal, codec))
+        .with_default_wal(WalContext::new(wal, codec.clone()))
         .with_custom_network(network.clone(), tx_network)
         .with_default_sync(SyncContext::new(codec))
         .with_default_consensus(consensus_ctx)
