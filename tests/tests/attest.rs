@@ -74,6 +74,22 @@ fn a_100_mb_file_is_attested_verified_offline_and_revoked() -> anyhow::Result<()
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("VERIFIED") && out.contains("REPORT-2026-1") && out.contains("not revoked"), "{out}");
 
+    // Certificates after a validator-set change need the certified history of the
+    // sets; a file that is not one is refused with what it is.
+    let (code, out) = run(&[
+        &os("attest"),
+        &os("verify"),
+        file.as_os_str(),
+        &os("--proof"),
+        proof.as_os_str(),
+        &os("--genesis"),
+        genesis.as_os_str(),
+        &os("--validator-history"),
+        genesis.as_os_str(),
+    ])?;
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("is not a validator history"), "{out}");
+
     // One flipped byte: another document.
     let flipped = dir.path().join("flipped.bin");
     std::fs::copy(&file, &flipped)?;

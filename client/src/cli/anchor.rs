@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use jialing_core::checkpoint::{self, Checkpoint};
-use jialing_core::proof::{CertifiedHeader, TrustedSets, ValidatorHistory};
+use jialing_core::proof::CertifiedHeader;
 use serde_json::{Value, json};
 
 use crate::error::ClientError;
@@ -116,15 +116,7 @@ pub fn run(cmd: &AnchorCommand, client: &Client, out: Output) -> Result<(), Clie
             }
             let certified: CertifiedHeader = serde_json::from_value(doc["certified"].clone())
                 .map_err(|e| ClientError::Decode { what: "anchor document".into(), reason: e.to_string() })?;
-            let mut trusted = TrustedSets::from_genesis(set);
-            if let Some(f) = &a.validator_history {
-                let t = std::fs::read_to_string(f).map_err(|e| ClientError::Io { path: f.clone(), source: e })?;
-                let history: ValidatorHistory = serde_json::from_str(&t)
-                    .map_err(|e| bad(format!("{} is not a validator history: {e}", f.display())))?;
-                trusted
-                    .apply_history(&chain_id, &history, jialing_contracts::keys::VALIDATORS)
-                    .map_err(|e| bad(format!("validator history {}: {e}", f.display())))?;
-            }
+            let trusted = super::verify::with_history(&chain_id, set, a.validator_history.as_deref())?;
             let h = &certified.header;
             let set = trusted.set_for(h.height);
             let vh = certified.verify(&chain_id, set).map_err(|e| bad(format!("block {}: {e}", h.height)))?;

@@ -105,6 +105,11 @@ pub struct VerifyArgs {
     /// The network's genesis file.
     #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
     pub genesis: PathBuf,
+    /// Every validator-set change since genesis, certified (`jialing audit replay
+    /// --validator-history-out`): needed when the proof's block is certified by a set
+    /// other than the genesis one.
+    #[arg(long, value_name = "FILE")]
+    pub validator_history: Option<PathBuf>,
 }
 
 /// Streams `path` through SHA-256, or with `chunk_size > 0` through the Merkle root of
@@ -179,7 +184,7 @@ fn state(client: &Client, key: &[u8]) -> Result<Value, ClientError> {
 fn proven(
     v: &Value,
     chain: &str,
-    set: &jialing_core::ValidatorSet,
+    trusted: &jialing_core::proof::TrustedSets,
     key: &[u8],
 ) -> Result<StateValueProof, ClientError> {
     let p: Proof = serde_json::from_value(v.clone())
@@ -194,7 +199,15 @@ fn proven(
             String::from_utf8_lossy(key)
         )));
     }
-    match Proof::State(sp.clone()).verify(chain, set).map_err(|e| ClientError::Verification(e.to_string()))? {
+    let verdict = Proof::State(sp.clone()).verify_trusted(chain, trusted).map_err(|e| {
+        let hint = if e.to_string().contains("validator") {
+            " (if the validator set changed since genesis, pass --validator-history from `jialing audit replay --validator-history-out`)"
+        } else {
+            ""
+        };
+        ClientError::Verification(format!("{e}{hint}"))
+    })?;
+    match verdict {
         Verified::State { .. } => Ok(sp),
         _ => Err(ClientError::Verification("not a state proof".into())),
     }
@@ -251,7 +264,8 @@ pub fn run(cmd: &AttestCommand, client: &Client, out: Output) -> Result<(), Clie
             }
         }
         AttestCommand::Verify(a) => {
-            let (chain, set) = super::verify::trusted(&a.genesis)?;
+            let (chain, genesis_set) = super::verify::trusted(&a.genesis)?;
+            let set = super::verify::with_history(&chain, genesis_set, a.validator_history.as_deref())?;
             let text =
                 std::fs::read_to_string(&a.proof).map_err(|e| ClientError::Io { path: a.proof.clone(), source: e })?;
             let p: Value = serde_json::from_str(&text)

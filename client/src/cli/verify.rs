@@ -90,6 +90,26 @@ pub fn trusted(genesis: &Path) -> Result<(String, ValidatorSet), ClientError> {
     Ok((init.chain.chain_id.clone(), set))
 }
 
+/// The validator sets to check certificates with: the genesis set, followed through
+/// every certified change of a validator history file (`jialing audit replay
+/// --validator-history-out`) when one is given.
+pub fn with_history(
+    chain_id: &str,
+    genesis_set: ValidatorSet,
+    history: Option<&Path>,
+) -> Result<TrustedSets, ClientError> {
+    let mut trusted = TrustedSets::from_genesis(genesis_set);
+    if let Some(f) = history {
+        let text = std::fs::read_to_string(f).map_err(|e| ClientError::Io { path: f.to_path_buf(), source: e })?;
+        let history: ValidatorHistory = serde_json::from_str(&text)
+            .map_err(|e| ClientError::Verification(format!("{} is not a validator history: {e}", f.display())))?;
+        trusted
+            .apply_history(chain_id, &history, jialing_contracts::keys::VALIDATORS)
+            .map_err(|e| ClientError::Verification(format!("validator history {}: {e}", f.display())))?;
+    }
+    Ok(trusted)
+}
+
 /// Reads a JSON document from a file, or stdin for `-`.
 fn read_json(file: &Path) -> Result<Value, ClientError> {
     let mut text = String::new();
@@ -133,15 +153,7 @@ pub fn run_verify(args: &VerifyArgs, out: Output) -> Result<(), ClientError> {
             "the proof is for chain {c:?}, the genesis file defines {chain_id:?}"
         )));
     }
-    let mut trusted = TrustedSets::from_genesis(set);
-    if let Some(f) = &args.validator_history {
-        let text = std::fs::read_to_string(f).map_err(|e| ClientError::Io { path: f.clone(), source: e })?;
-        let history: ValidatorHistory = serde_json::from_str(&text)
-            .map_err(|e| ClientError::Verification(format!("{} is not a validator history: {e}", f.display())))?;
-        trusted
-            .apply_history(&chain_id, &history, jialing_contracts::keys::VALIDATORS)
-            .map_err(|e| ClientError::Verification(format!("validator history {}: {e}", f.display())))?;
-    }
+    let trusted = with_history(&chain_id, set, args.validator_history.as_deref())?;
     let verified = proof.verify_trusted(&chain_id, &trusted).map_err(|e| {
         let hint = if e.to_string().contains("validator set") && args.validator_history.is_none() {
             " (if the validator set changed since genesis, pass --validator-history from `jialing audit replay --validator-history-out`)"
