@@ -113,7 +113,9 @@ pub struct StateValueProof {
 /// headers). See [`crate::history`] for the tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsistencyProof {
-    /// The header at the lower height.
+    /// The header at the lower height (the genesis header's proposer is the zero key,
+    /// read without the key check).
+    #[serde(with = "crate::chain_identity::genesis_header")]
     pub from: BlockHeader,
     /// The certified header at the upper height.
     pub to: CertifiedHeader,
