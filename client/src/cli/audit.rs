@@ -505,3 +505,32 @@ fn history(client: &Client, a: &HistoryArgs) -> Result<(), ClientError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use jialing_contracts::testkit::{TestLedger, validator};
+    use jialing_core::Keypair;
+
+    #[test]
+    fn the_replay_refuses_a_certified_block_with_a_forged_history_root() {
+        // Even a block the validators certified is refused when its header rewrites
+        // the history before it: the replay checks every header's history root.
+        let l = TestLedger::new();
+        let set = l.validators();
+        let keys: Vec<Keypair> = ["agri", "market", "credit", "bigdata"].iter().map(|n| validator(n)).collect();
+        let refs: Vec<&Keypair> = keys.iter().collect();
+        let run = |block: &Block| {
+            let cert = CommitCertificate::sign(&l.chain_id, 1, 0, block.header.hash(), &refs);
+            let mut state = l.state.clone();
+            check_block(&l.chain_id, 1, &l.tip, &set, &l.history, block, Some(&cert), &mut state, &l.tree)
+        };
+        let honest = l.build_block(&[]).unwrap();
+        assert!(run(&honest).is_ok());
+        let mut forged = honest;
+        forged.header.history_root = jialing_core::merkle::empty_root();
+        let err = run(&forged).unwrap_err();
+        assert!(err.contains("history_root"), "{err}");
+    }
+}
