@@ -374,6 +374,19 @@ mod tests {
         let old = root_at(31_337, fetch(&store)).unwrap();
         p.verify(&old, &f.root()).unwrap();
         assert!(p.path.len() <= 2 * 17, "{} hashes", p.path.len());
+        // The figures docs/api.md quotes: the largest proofs between any sizes at n.
+        let mut worst = (0usize, 0usize);
+        for m in (1..n).step_by(997).chain([1, n / 2 + 1, n - 1]) {
+            let link = HistoryLink {
+                inclusion: inclusion_proof(m, n, fetch(&store)).unwrap(),
+                consistency: Some(consistency_proof(m, n, fetch(&store)).unwrap()),
+            };
+            let hashes = link.inclusion.path.len() + link.consistency.as_ref().map_or(0, |c| c.path.len());
+            let json = serde_json::to_string(&link).unwrap().len();
+            worst = (worst.0.max(hashes), worst.1.max(json));
+        }
+        println!("at {n} blocks: at most {} hashes ({} bytes), {} bytes of JSON", worst.0, worst.0 * 32, worst.1);
+        assert!(worst.0 <= 2 * 17 + 1, "{worst:?}");
     }
 
     proptest! {

@@ -122,6 +122,7 @@ async fn consistency_proofs_are_logarithmic_verify_and_survive_a_reopen() {
         };
         let (status, body) = get(&r, &path).await;
         assert_eq!(status, 200, "{path}: {body}");
+        println!("{path}: {} bytes of JSON", body.len());
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         let proof: Proof = serde_json::from_value(v["proof"].clone()).unwrap();
         let to = if to == 0 { 71 } else { to };
