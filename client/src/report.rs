@@ -171,6 +171,7 @@ mod tests {
             height: 3,
             time_ms: 10,
             parent_hash: Hash::ZERO,
+            history_root: Hash::ZERO,
             tx_root: Hash::ZERO,
             state_root: jialing_core::sha256(b"state"),
             receipts_root: Hash::ZERO,

@@ -8,8 +8,8 @@
 //! proposals), no IO beyond the [`StateView`] it is given.
 //!
 //! Checks run cheapest first, so a hostile block costs as little as possible:
-//! 1. header fields against the parent (chain, height, parent hash, time after the
-//!    parent's, transaction count, validator set, proposer in the set);
+//! 1. header fields against the parent (chain, height, parent hash, history root, time
+//!    after the parent's, transaction count, validator set, proposer in the set);
 //! 2. the consensus limits in force ([`crate::params::BlockLimits`]) and each
 //!    transaction's size and shape;
 //! 3. `tx_root` over the transactions' entry hashes (body and signature);
@@ -21,6 +21,7 @@
 //! A storage failure is never a verdict: it is [`BlockError::Storage`], and the node
 //! must stop rather than vote nil on a block it could not read state for.
 
+use jialing_core::history::Frontier;
 use jialing_core::state_tree::StateTree;
 use jialing_core::tx::MAX_TX_BYTES;
 use jialing_core::{Block, BlockHeader, Hash, Purpose, TxHash, ValidatorSet, crypto};
@@ -38,6 +39,9 @@ pub struct Parent<'a> {
     pub hash: Hash,
     /// The validator set in force after the parent (it certifies the new block).
     pub validators: &'a ValidatorSet,
+    /// The history accumulator over the hashes of blocks `0..=parent` (the parent
+    /// included): the new block's `history_root` must be its root.
+    pub history: &'a Frontier,
 }
 
 /// Why a block is invalid: the fault of whoever proposed or sent it.
@@ -143,6 +147,24 @@ pub fn validate_block(
     }
     if h.parent_hash != parent.hash {
         return bad("parent_hash", format!("{} is not the parent {}", h.parent_hash, parent.hash));
+    }
+    if parent.history.size() != p.height.saturating_add(1) {
+        // The caller's accumulator is out of step with its chain: a local fault.
+        return Err(BlockError::Storage(format!(
+            "the history accumulator holds {} blocks, the parent is at height {}",
+            parent.history.size(),
+            p.height
+        )));
+    }
+    let history_root = parent.history.root();
+    if h.history_root != history_root {
+        return bad(
+            "history_root",
+            format!(
+                "{} is not the history of blocks 0..={} ({history_root}, RFC 9162 over their hashes)",
+                h.history_root, p.height
+            ),
+        );
     }
     if h.time_ms <= p.time_ms {
         return bad("time_ms", format!("{} is not after the parent's {}", h.time_ms, p.time_ms));

@@ -51,6 +51,7 @@ impl InitialState {
             height: 0,
             time_ms: self.chain.genesis_time_ms,
             parent_hash: jialing_core::Hash::ZERO,
+            history_root: jialing_core::merkle::empty_root(),
             proposer: PublicKey([0; 32]),
             tx_root: jialing_core::merkle::empty_root(),
             tx_count: 0,

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use borsh::BorshDeserialize;
+use jialing_core::history::Frontier;
 use jialing_core::state_tree::StateTree;
 use jialing_core::{
     Block, BlockHeader, Hash, Keypair, PublicKey, Role, SignedTransaction, Transaction, Uscc, Validator, ValidatorSet,
@@ -59,6 +60,8 @@ pub struct TestLedger {
     pub chain_id: String,
     /// The last block's header (every block goes through the block validator).
     pub tip: BlockHeader,
+    /// The history accumulator over blocks `0..=height`.
+    pub history: Frontier,
 }
 
 /// The USCC of a test organisation (deterministic, valid check character).
@@ -138,7 +141,9 @@ impl TestLedger {
             Err(e) => panic!("test genesis block: {e}"),
         };
         let tree = StateTree::new().apply(&writes);
-        TestLedger { state, tree, height: 0, time_ms: GENESIS_MS + 1000, chain_id: "jialing-test".into(), tip }
+        let mut history = Frontier::new();
+        history.append(&tip.hash());
+        TestLedger { state, tree, height: 0, time_ms: GENESIS_MS + 1000, chain_id: "jialing-test".into(), tip, history }
     }
 
     /// Signs a call with the next nonce of `signer`.
@@ -202,6 +207,7 @@ impl TestLedger {
             height: self.height + 1,
             time_ms: self.time_ms,
             parent_hash: self.tip.hash(),
+            history_root: self.history.root(),
             proposer: set.validators[0].public_key,
             tx_root: Block::tx_root_of_txs(txs, &hashes),
             tx_count: txs.len() as u32,
@@ -216,11 +222,12 @@ impl TestLedger {
     /// second). On `Err` nothing changed.
     pub fn apply_block(&mut self, block: &Block) -> Result<Vec<Receipt>, BlockError> {
         let set = self.validators();
-        let parent = Parent { header: &self.tip, hash: self.tip.hash(), validators: &set };
+        let parent = Parent { header: &self.tip, hash: self.tip.hash(), validators: &set, history: &self.history };
         let valid = validate_block(parent, &self.state, &self.tree, block, &|_, _, _| false)?;
         self.state.apply(&valid.outcome.writes);
         self.tree = valid.outcome.tree;
         self.tip = block.header.clone();
+        self.history.append(&self.tip.hash());
         self.height += 1;
         self.time_ms = self.time_ms.max(block.header.time_ms) + 1000;
         Ok(valid.outcome.receipts)

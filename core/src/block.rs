@@ -1,7 +1,8 @@
 //! Blocks, votes, validator sets and commit certificates.
 //!
-//! A block header commits to its parent, height, time, proposer, the Merkle root of its
-//! transactions, the state root after executing it, the root of its receipts and the
+//! A block header commits to its parent, height, time, the history of every earlier
+//! block (an RFC 9162 tree head over their hashes, [`crate::history`]), proposer, the
+//! Merkle root of its transactions, the state root after executing it, the root of its receipts and the
 //! hash of the validator set that must certify it. A [`CommitCertificate`] carries the
 //! precommit signatures of more than two thirds of that set's voting power; with the
 //! genesis file alone a client can check a block and anything proven under it.
@@ -29,6 +30,10 @@ pub struct BlockHeader {
     pub time_ms: u64,
     /// Hash of the previous block's header ([`Hash::ZERO`] for genesis).
     pub parent_hash: Hash,
+    /// Head of the history tree of size `height` ([`crate::history`]): the RFC 9162
+    /// Merkle tree over the hashes of blocks `0..height`, every block before this one
+    /// (the empty-tree head for genesis).
+    pub history_root: Hash,
     /// The validator that proposed the block.
     pub proposer: PublicKey,
     /// RFC 9162 Merkle root over the transactions' entry hashes
@@ -344,6 +349,7 @@ mod tests {
             height: 5,
             time_ms: 1_700_000_000_000,
             parent_hash: Hash::ZERO,
+            history_root: merkle::empty_root(),
             proposer: ks[0].public(),
             tx_root: merkle::empty_root(),
             tx_count: 0,
@@ -427,8 +433,9 @@ mod tests {
 
     #[test]
     fn header_frozen_hash() {
-        // Changing this hash means the header format changed: every stored block breaks.
+        // Changing this hash means the header format changed: every stored block breaks
+        // (it last changed when headers gained `history_root`).
         let (_, _, h) = setup(4);
-        assert_eq!(h.hash().to_hex(), "8f8c8e9b73b40e74e5643a10868bd6887f3e09c6fb14ed9089edc91e1e9aff2d");
+        assert_eq!(h.hash().to_hex(), "f0e58b826065a9d96cc7f8c602eb5ea83a52b643117f9dfbda4809d14a909011");
     }
 }

@@ -7,7 +7,8 @@
 //! jialing/<chain id>/<fingerprint>      origin
 //! <height + 1>                          number of blocks (the "tree size")
 //! <base64 block hash>                   the block at `height`
-//! state <base64 state root>             extension lines
+//! history <base64 history root>         extension lines
+//! state <base64 state root>
 //! time <block time, ms>
 //! round <consensus round>
 //!
@@ -18,9 +19,15 @@
 //! certificate): a precommit signs the block hash, height and round, which the body
 //! states, and the block hash commits to the state root and time. The key id is the
 //! first 4 bytes of `SHA-256(name ‖ "\n" ‖ 0xff ‖ "jialing-precommit" ‖ public key)`
-//! (the note format's escape for a signature type of its own). The body's hash line is
-//! the block hash, not a Merkle tree root: the headers do not yet commit to a history
-//! accumulator.
+//! (the note format's escape for a signature type of its own).
+//!
+//! The `history` line is the block's `history_root`: the RFC 9162 tree head over the
+//! hashes of blocks `0..height` ([`crate::history`]; `height` leaves, so the tree of
+//! the block's *predecessors*), which the block hash commits to. A monitor holding two
+//! checkpoints checks that the later extends the earlier with the `O(log n)` proof of
+//! `GET /v1/proof/consistency`. The hash line stays the block hash: the signatures are
+//! precommits of that block, and a checkpoint of the tree root alone could not carry
+//! them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -46,6 +53,8 @@ pub struct Checkpoint {
     pub height: u64,
     /// Block hash at `height`.
     pub block_hash: Hash,
+    /// Its history root: the tree head over the hashes of blocks `0..height`.
+    pub history_root: Hash,
     /// Its state root.
     pub state_root: Hash,
     /// Its time (ms).
@@ -84,6 +93,7 @@ impl Checkpoint {
             fingerprint: fingerprint.to_string(),
             height: header.height,
             block_hash: header.hash(),
+            history_root: header.history_root,
             state_root: header.state_root,
             time_ms: header.time_ms,
             round: certificate.round,
@@ -98,10 +108,11 @@ impl Checkpoint {
     /// The note body.
     pub fn body(&self) -> String {
         format!(
-            "{}\n{}\n{}\nstate {}\ntime {}\nround {}\n",
+            "{}\n{}\n{}\nhistory {}\nstate {}\ntime {}\nround {}\n",
             self.origin(),
             self.height + 1,
             B64.encode(self.block_hash.0),
+            B64.encode(self.history_root.0),
             B64.encode(self.state_root.0),
             self.time_ms,
             self.round
@@ -141,8 +152,8 @@ pub fn parse(text: &str) -> Result<SignedCheckpoint, CoreError> {
     let Some((body, sigs)) = text.split_once("\n\n") else { return bad("no blank line between body and signatures") };
     let body = format!("{body}\n");
     let lines: Vec<&str> = body.trim_end_matches('\n').split('\n').collect();
-    let [origin, size, hash, state, time, round] = lines.as_slice() else {
-        return bad(format!("the body has {} lines, 6 expected", lines.len()));
+    let [origin, size, hash, history, state, time, round] = lines.as_slice() else {
+        return bad(format!("the body has {} lines, 7 expected", lines.len()));
     };
     let Some(rest) = origin.strip_prefix("jialing/") else { return bad("origin does not start with jialing/") };
     let Some((chain_id, fingerprint)) = rest.rsplit_once('/') else { return bad("origin has no fingerprint") };
@@ -151,6 +162,7 @@ pub fn parse(text: &str) -> Result<SignedCheckpoint, CoreError> {
         return bad("size 0");
     }
     let ext = |line: &str, key: &str| line.strip_prefix(key).map(str::to_string).ok_or(());
+    let history = ext(history, "history ").or_else(|_| bad("no history line"))?;
     let state = ext(state, "state ").or_else(|_| bad("no state line"))?;
     let time = ext(time, "time ").or_else(|_| bad("no time line"))?;
     let round = ext(round, "round ").or_else(|_| bad("no round line"))?;
@@ -159,6 +171,7 @@ pub fn parse(text: &str) -> Result<SignedCheckpoint, CoreError> {
         fingerprint: fingerprint.to_string(),
         height: size - 1,
         block_hash: hash_b64(hash, "block hash")?,
+        history_root: hash_b64(&history, "history root")?,
         state_root: hash_b64(&state, "state root")?,
         time_ms: time.parse().or_else(|_| bad("time is not a number"))?,
         round: round.parse().or_else(|_| bad("round is not a number"))?,
@@ -233,6 +246,7 @@ mod tests {
             height: 20,
             time_ms: 1_700_000_000_000,
             parent_hash: Hash([1; 32]),
+            history_root: Hash([3; 32]),
             proposer: ks[0].public(),
             tx_root: crate::merkle::empty_root(),
             tx_count: 0,
@@ -265,11 +279,18 @@ mod tests {
         let forged = note.replacen(&B64.encode(header.hash().0), &B64.encode([9u8; 32]), 1);
         assert!(parse(&forged).unwrap().verify(&set).is_err());
         // Two signatures are not a quorum of four.
-        let cut: String = note.lines().take(8).map(|l| format!("{l}\n")).collect();
+        let cut: String = note.lines().take(9).map(|l| format!("{l}\n")).collect();
         assert!(parse(&cut).unwrap().verify(&set).is_err());
         // Malformed notes.
         assert!(parse("jialing/x/y\n1\n").is_err());
         assert!(parse(&note.replace("time ", "tim ")).is_err());
+        assert!(parse(&note.replace("history ", "histor ")).is_err());
+        // Another history root under the same signatures: the body differs, the
+        // checkpoint is not the one of the certified header.
+        let rewritten = note.replacen(&B64.encode([3u8; 32]), &B64.encode([4u8; 32]), 1);
+        let p = parse(&rewritten).unwrap();
+        assert_ne!(p.checkpoint, Checkpoint::of(&header, &cert, "00112233445566778899aabb"));
+        assert_ne!(p.body, parse(&note).unwrap().body);
         assert!(parse(&note.replace("\n21\n", "\n021\n")).is_err());
     }
 }

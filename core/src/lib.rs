@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod error;
 pub mod hash;
+pub mod history;
 pub mod membership;
 pub mod merkle;
 pub mod proof;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::block::{BlockHeader, CommitCertificate, ValidatorSet};
 use crate::error::CoreError;
 use crate::hash::Hash;
+use crate::history::HistoryLink;
 use crate::merkle::{self, InclusionProof};
 use crate::state_tree::StateProof;
 use crate::tx::TxHash;
@@ -105,14 +106,22 @@ pub struct StateValueProof {
     pub block: CertifiedHeader,
 }
 
-/// That the chain at `to` extends the chain at `from`: the headers from `from` to `to`,
-/// each naming its predecessor's hash, and the certificate of the last.
+/// That the chain at `to` extends the chain at `from`, in `O(log n)` hashes: the header
+/// at `from`, the certified header at `to`, the inclusion proof of block `from`'s hash
+/// in the history tree of size `to` (which header `to` commits to) and the consistency
+/// proof between the history trees of sizes `from` and `to` (the roots in the two
+/// headers). See [`crate::history`] for the tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsistencyProof {
-    /// Headers `from..=to`, in height order.
-    pub headers: Vec<BlockHeader>,
-    /// Certificate of the last header.
-    pub certificate: CommitCertificate,
+    /// The header at the lower height (the genesis header's proposer is the zero key,
+    /// read without the key check).
+    #[serde(with = "crate::chain_identity::genesis_header")]
+    pub from: BlockHeader,
+    /// The certified header at the upper height.
+    pub to: CertifiedHeader,
+    /// The two Merkle proofs.
+    #[serde(flatten)]
+    pub history: HistoryLink,
 }
 
 /// Any proof, tagged by kind (the JSON the API serves and `jialing verify` reads).
@@ -236,29 +245,19 @@ impl Proof {
                 })
             }
             Proof::Consistency(p) => {
-                let (Some(first), Some(last)) = (p.headers.first(), p.headers.last()) else {
-                    return Err(CoreError::InvalidProof("consistency proof without headers".into()));
-                };
-                for w in p.headers.windows(2) {
-                    if w[1].height != w[0].height + 1 {
-                        return Err(CoreError::InvalidProof(format!(
-                            "header {} follows header {}: heights must be consecutive",
-                            w[1].height, w[0].height
-                        )));
-                    }
-                    if w[1].parent_hash != w[0].hash() {
-                        return Err(CoreError::InvalidProof(format!(
-                            "header {} names parent {}, but header {} hashes to {}",
-                            w[1].height,
-                            w[1].parent_hash,
-                            w[0].height,
-                            w[0].hash()
-                        )));
-                    }
+                let to = p.to.verify(chain_id, trusted)?;
+                if p.from.chain_id != chain_id {
+                    return Err(CoreError::WrongChain { expected: chain_id.into(), got: p.from.chain_id.clone() });
                 }
-                let to = CertifiedHeader { header: last.clone(), certificate: p.certificate.clone() }
-                    .verify(chain_id, trusted)?;
-                Ok(Verified::Consistency { from_height: first.height, from_hash: first.hash(), to })
+                let from_hash = p.from.hash();
+                p.history.verify(
+                    p.from.height,
+                    &from_hash,
+                    &p.from.history_root,
+                    to.height,
+                    &p.to.header.history_root,
+                )?;
+                Ok(Verified::Consistency { from_height: p.from.height, from_hash, to })
             }
         }
     }
@@ -346,7 +345,7 @@ impl Proof {
         match self {
             Proof::Tx(p) => p.block.header.height,
             Proof::State(p) => p.block.header.height,
-            Proof::Consistency(p) => p.headers.last().map_or(0, |h| h.height),
+            Proof::Consistency(p) => p.to.header.height,
         }
     }
 
@@ -396,6 +395,7 @@ mod tests {
             height,
             time_ms: 1000 + height,
             parent_hash: parent,
+            history_root: merkle::empty_root(),
             proposer: crate::PublicKey([1; 32]),
             tx_root,
             tx_count,
@@ -537,19 +537,64 @@ mod tests {
         });
         assert!(matches!(absent.verify("c", &vs).unwrap(), Verified::State { present: false, .. }));
 
-        // Consistency: 1 -> 3.
-        let h2 = header(2, h1.hash(), merkle::empty_root(), 0, tree.root(), &vs);
-        let h3 = header(3, h2.hash(), merkle::empty_root(), 0, tree.root(), &vs);
-        let cons = Proof::Consistency(ConsistencyProof {
-            headers: vec![h1.clone(), h2.clone(), h3.clone()],
-            certificate: certify(&h3, &keys),
-        });
+        // Consistency: 1 -> 3, and from genesis.
+        let hs = chain((0..6).map(|h| header(h, Hash::ZERO, merkle::empty_root(), 0, tree.root(), &vs)).collect());
+        let cons = consistency(&hs, 1, 3, &keys);
         assert!(matches!(cons.verify("c", &vs).unwrap(), Verified::Consistency { from_height: 1, .. }));
+        let back: Proof = serde_json::from_str(&serde_json::to_string(&cons).unwrap()).unwrap();
+        assert_eq!(back, cons);
+        consistency(&hs, 0, 5, &keys).verify("c", &vs).unwrap();
+        consistency(&hs, 4, 5, &keys).verify("c", &vs).unwrap();
+        // Another block at `from` (a fork) is not in the certified history.
         let mut fork = cons.clone();
         if let Proof::Consistency(p) = &mut fork {
-            p.headers[1].time_ms += 1;
+            p.from.time_ms += 1;
         }
-        assert!(fork.verify("c", &vs).unwrap_err().to_string().contains("names parent"));
+        assert!(fork.verify("c", &vs).unwrap_err().to_string().contains("not in the history certified at 3"));
+        // A `from` header whose history root was rewritten does not extend.
+        let mut rewritten = cons.clone();
+        if let Proof::Consistency(p) = &mut rewritten {
+            p.from.history_root = hs[2].history_root;
+        }
+        assert!(rewritten.verify("c", &vs).is_err());
+        // Proofs for other heights than the headers' are refused.
+        let mut shifted = consistency(&hs, 2, 5, &keys);
+        if let (Proof::Consistency(p), Proof::Consistency(q)) = (&mut shifted, &cons) {
+            p.history = q.history.clone();
+        }
+        assert!(shifted.verify("c", &vs).unwrap_err().to_string().contains("leaf 1 of 3"));
+        // `from` must be below `to`.
+        let mut same = cons.clone();
+        if let Proof::Consistency(p) = &mut same {
+            p.from = p.to.header.clone();
+        }
+        assert!(same.verify("c", &vs).is_err());
+    }
+
+    /// Links headers `0..n` by parent hash and history root, in order.
+    fn chain(mut headers: Vec<BlockHeader>) -> Vec<BlockHeader> {
+        let mut f = crate::history::Frontier::new();
+        let mut parent = Hash::ZERO;
+        for h in &mut headers {
+            h.parent_hash = parent;
+            h.history_root = f.root();
+            parent = h.hash();
+            f.append(&parent);
+        }
+        headers
+    }
+
+    /// The consistency proof from `from` to `to` over `chain`, certified by `keys`.
+    fn consistency(chain: &[BlockHeader], from: usize, to: usize, keys: &[Keypair]) -> Proof {
+        let leaves: Vec<Hash> = chain[..to].iter().map(|h| merkle::leaf_hash(&h.hash().0)).collect();
+        Proof::Consistency(ConsistencyProof {
+            from: chain[from].clone(),
+            to: CertifiedHeader { header: chain[to].clone(), certificate: certify(&chain[to], keys) },
+            history: HistoryLink {
+                inclusion: merkle::inclusion_proof(&leaves, from).unwrap(),
+                consistency: (from > 0).then(|| merkle::consistency_proof(&leaves, from).unwrap()),
+            },
+        })
     }
 
     #[test]
@@ -568,8 +613,13 @@ mod tests {
             validators: s2.clone(),
             proof: tree.prove(key),
         };
-        let h3 = header(3, h2.hash(), merkle::empty_root(), 0, tree.root(), &s2);
-        let p3 = Proof::Consistency(ConsistencyProof { headers: vec![h3.clone()], certificate: certify(&h3, &new) });
+        let hs = chain(vec![
+            header(0, Hash::ZERO, merkle::empty_root(), 0, tree.root(), &s1),
+            header(1, Hash::ZERO, merkle::empty_root(), 0, tree.root(), &s1),
+            h2.clone(),
+            header(3, Hash::ZERO, merkle::empty_root(), 0, tree.root(), &s2),
+        ]);
+        let p3 = consistency(&hs, 2, 3, &new);
         let mut trusted = TrustedSets::from_genesis(s1.clone());
         // Without the history: refused, naming the validator set.
         assert!(p3.verify_trusted("c", &trusted).unwrap_err().to_string().contains("validator set"));

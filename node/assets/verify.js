@@ -27,7 +27,7 @@
   const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
   /** Canonical (borsh) bytes of a block header. */
-  const headerBytes = (h) => cat(str(h.chain_id), u64(h.height), u64(h.time_ms), hex(h.parent_hash), hex(h.proposer), hex(h.tx_root), u32(h.tx_count), hex(h.state_root), hex(h.receipts_root), hex(h.validator_set_hash));
+  const headerBytes = (h) => cat(str(h.chain_id), u64(h.height), u64(h.time_ms), hex(h.parent_hash), hex(h.history_root), hex(h.proposer), hex(h.tx_root), u32(h.tx_count), hex(h.state_root), hex(h.receipts_root), hex(h.validator_set_hash));
   const headerHash = async (h) => toHex(await sha(headerBytes(h)));
   /** Canonical bytes of a precommit for a block. */
   const voteBytes = (height, round, blockHash, validator) => cat(new Uint8Array([1]), u64(height), u32(round), new Uint8Array([1]), hex(blockHash), hex(validator));

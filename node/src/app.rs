@@ -20,6 +20,7 @@ use jialing_contracts::membership::Member;
 use jialing_contracts::state::Writes;
 use jialing_contracts::{AdmissionError, BlockContext, BlockExecutor, BlockOutcome, StateView, keys, registry};
 use jialing_core::crypto::verify_batch;
+use jialing_core::history::Frontier;
 use jialing_core::state_tree::StateTree;
 use jialing_core::{
     Block, BlockHeader, CommitCertificate, CoreError, Hash, PublicKey, SignedTransaction, TxHash, ValidatorSet,
@@ -93,6 +94,9 @@ pub struct Tip {
     pub validators: ValidatorSet,
     /// The state after this block (cheap to clone: shared nodes), for state proofs.
     pub tree: StateTree,
+    /// The history accumulator over blocks `0..=height` (this block included): its
+    /// root is the next block's `history_root`.
+    pub history: Frontier,
 }
 
 /// What the API shares with block production.
@@ -441,6 +445,7 @@ impl App {
         let tip_height = store.tip()?.unwrap_or(0);
         let header = store.header(tip_height)?.ok_or_else(|| AppError::Genesis("missing tip header".into()))?;
         let validators = read_validators(&store)?;
+        let history = store.history_frontier(tip_height + 1)?;
         let metrics = Metrics::new();
         metrics.height.set(tip_height as i64);
         let ledger = Arc::new(Ledger {
@@ -448,7 +453,7 @@ impl App {
             chain_id: init.chain.chain_id.clone(),
             mempool: Mutex::new(mempool),
             mempool_signal: Condvar::new(),
-            tip: RwLock::new(Tip { hash: header.hash(), header, validators, tree: tree.clone() }),
+            tip: RwLock::new(Tip { hash: header.hash(), header, validators, tree: tree.clone(), history }),
             metrics,
             gossip_out: std::sync::OnceLock::new(),
             held: Mutex::new(BTreeMap::new()),
@@ -540,6 +545,7 @@ impl App {
             height: ctx.height,
             time_ms: ctx.time_ms,
             parent_hash: tip.hash,
+            history_root: tip.history.root(),
             proposer,
             tx_root: Block::tx_root_of_entries(&entries),
             tx_count: txs.len() as u32,
@@ -558,7 +564,7 @@ impl App {
     /// (storage) and fatal.
     pub fn validate(&self, block: &Block) -> Result<Proposal, AppError> {
         let tip = self.tip();
-        let parent = Parent { header: &tip.header, hash: tip.hash, validators: &tip.validators };
+        let parent = Parent { header: &tip.header, hash: tip.hash, validators: &tip.validators, history: &tip.history };
         // Mempool copies with the exact same signature: verified on entry, and their
         // bytes are the block's bytes (the encoding is canonical).
         let hashes: Vec<TxHash> = block.txs.iter().map(SignedTransaction::hash).collect();
@@ -650,8 +656,10 @@ impl App {
             tip.validators.clone()
         };
         self.tree = proposal.outcome.tree;
-        let new_tip =
-            Tip { hash: proposal.header.hash(), header: proposal.header, validators, tree: self.tree.clone() };
+        let hash = proposal.header.hash();
+        let mut history = tip.history;
+        history.append(&hash);
+        let new_tip = Tip { hash, header: proposal.header, validators, tree: self.tree.clone(), history };
         let (now, new_height) = (new_tip.header.time_ms, new_tip.header.height);
         match self.ledger.tip.write() {
             Ok(mut t) => *t = new_tip,

@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use jialing_contracts::block_validator::{Parent, validate_block};
 use jialing_contracts::state::MemState;
 use jialing_core::chain_identity::{PinnedHistory, VALIDATORS_KEY};
+use jialing_core::history::Frontier;
 use jialing_core::proof::{CertifiedHeader, ValidatorChange};
 use jialing_core::state_tree::StateTree;
 use jialing_core::{BlockHeader, Hash, ValidatorSet};
@@ -32,6 +33,8 @@ struct Replay {
     set: ValidatorSet,
     state: MemState,
     tree: StateTree,
+    /// History accumulator over blocks `0..=header.height`.
+    history: Frontier,
 }
 
 /// Proven validator-set changes, found once and kept.
@@ -81,13 +84,15 @@ pub fn validator_history(api: &Api, tip: u64) -> Result<PinnedHistory, ApiError>
             None => {
                 let mut state = MemState::default();
                 state.apply(&gwrites);
-                Replay { header: genesis.clone(), set: genesis_validators.clone(), state, tree: gtree.clone() }
+                let mut history = Frontier::new();
+                history.append(&genesis.hash());
+                Replay { header: genesis.clone(), set: genesis_validators.clone(), state, tree: gtree.clone(), history }
             }
         };
         while r.header.height < target {
             let h = r.header.height + 1;
             let block = ledger.store.block(h)?.ok_or_else(|| internal(format!("no block {h}")))?;
-            let parent = Parent { header: &r.header, hash: r.header.hash(), validators: &r.set };
+            let parent = Parent { header: &r.header, hash: r.header.hash(), validators: &r.set, history: &r.history };
             // Our own committed blocks: their signatures were verified when committed.
             let valid = validate_block(parent, &r.state, &r.tree, &block, &|_, _, _| true)
                 .map_err(|e| internal(format!("replaying block {h}: {e}")))?;
@@ -97,6 +102,7 @@ pub fn validator_history(api: &Api, tip: u64) -> Result<PinnedHistory, ApiError>
             }
             r.state.apply(&out.writes);
             r.tree = out.tree;
+            r.history.append(&block.header.hash());
             r.header = block.header;
         }
         let header = r.header.clone();

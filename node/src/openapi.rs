@@ -64,7 +64,13 @@ pub const ROUTES: &[Route] = &[
     ("get", "/v1/governance/member/{key}", Access::Public, None, "a member key's record"),
     ("get", "/v1/proof/tx/{hash}", Access::PerItem, None, "inclusion proof of a transaction"),
     ("get", "/v1/proof/state", Access::PerItem, None, "proof of a state value under the tip's root"),
-    ("get", "/v1/proof/consistency", Access::Public, None, "the chain from one height extends to another"),
+    (
+        "get",
+        "/v1/proof/consistency",
+        Access::Public,
+        None,
+        "the chain certified at `to` extends the chain at `from`: both headers, block `from`'s inclusion in `to`'s history root and the RFC 9162 consistency proof between the two history roots (O(log n) hashes)",
+    ),
     ("get", "/assets/{file}", Access::Public, None, "the consumer page's verifier script, by content-hashed name"),
     (
         "get",

@@ -219,6 +219,7 @@ mod tests {
             state_root: Hash::ZERO,
             receipts_root: Hash::ZERO,
             validator_set_hash: Hash::ZERO,
+            history_root: Hash::ZERO,
         };
         Block { header, txs }
     }

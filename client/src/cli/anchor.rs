@@ -1,7 +1,7 @@
 //! `jialing anchor`: this ledger's state, anchored on another chain (星火链网, BSN or any
 //! ledger that stores a memo). `export --height H` writes a self-contained JSON
-//! document (the certified header, its commit certificate and the signed checkpoint
-//! note), its SHA-256, and the short line to embed on the other chain; `verify FILE
+//! document (the certified header, its history root, its commit certificate and the
+//! signed checkpoint note), its SHA-256, and the short line to embed on the other chain; `verify FILE
 //! --genesis G` checks the document offline from the genesis file. See
 //! docs/anchoring.md.
 
@@ -84,7 +84,8 @@ pub fn run(cmd: &AnchorCommand, client: &Client, out: Output) -> Result<(), Clie
             let embed = embed_line(&fp, h.height, &h.hash());
             let doc = json!({
                 "format": FORMAT, "chain_id": h.chain_id, "fingerprint": fp, "height": h.height,
-                "block_hash": h.hash(), "state_root": h.state_root, "time_ms": h.time_ms,
+                "block_hash": h.hash(), "history_root": h.history_root, "state_root": h.state_root,
+                "time_ms": h.time_ms,
                 "embed": embed, "checkpoint": note, "certified": certified,
             });
             let text = serde_json::to_string_pretty(&doc)
@@ -131,6 +132,7 @@ pub fn run(cmd: &AnchorCommand, client: &Client, out: Output) -> Result<(), Clie
                 ("embed", json!(embed)),
                 ("height", json!(h.height)),
                 ("block_hash", json!(vh.block_hash)),
+                ("history_root", json!(h.history_root)),
                 ("state_root", json!(h.state_root)),
                 ("time_ms", json!(h.time_ms)),
                 ("fingerprint", json!(fp)),
@@ -142,13 +144,14 @@ pub fn run(cmd: &AnchorCommand, client: &Client, out: Output) -> Result<(), Clie
             }
             let sha = jialing_core::sha256(text.as_bytes());
             let report = json!({
-                "verified": true, "height": h.height, "block_hash": vh.block_hash, "state_root": h.state_root,
+                "verified": true, "height": h.height, "block_hash": vh.block_hash,
+                "history_root": h.history_root, "state_root": h.state_root,
                 "time_ms": h.time_ms, "signers": vh.signers, "validators": vh.validators, "embed": embed, "sha256": sha,
             });
             out.emit(&report, || {
                 format!(
-                    "VERIFIED: block {} ({}) of chain {chain_id} (fingerprint {fp}), state root {}, signed by {} of {} validators\nthe other chain should hold: {embed}\n(or this document's SHA-256 {sha})",
-                    h.height, vh.block_hash, h.state_root, vh.signers, vh.validators
+                    "VERIFIED: block {} ({}) of chain {chain_id} (fingerprint {fp}), history root {} (blocks 0..{}), state root {}, signed by {} of {} validators\nthe other chain should hold: {embed}\n(or this document's SHA-256 {sha})",
+                    h.height, vh.block_hash, h.history_root, h.height, h.state_root, vh.signers, vh.validators
                 )
             })
         }

@@ -194,6 +194,10 @@ pub fn replay_from(
         init.genesis_block().map_err(|e| ClientError::Args(format!("genesis state: {e}")))?;
     let mut state = MemState::default();
     state.apply(&writes);
+    // The history accumulator over the blocks replayed so far: each header's
+    // `history_root` must be its root (checked by the block validator).
+    let mut history = jialing_core::history::Frontier::new();
+    history.append(&prev.hash());
     let tip = source.tip()?;
     let last = to.unwrap_or(tip).min(tip);
     let bar = if quiet || last == 0 {
@@ -250,9 +254,10 @@ pub fn replay_from(
             if h > last {
                 break 'outer;
             }
-            match check_block(&chain_id, h, &prev, &set, &block, cert.as_ref(), &mut state, &tree) {
+            match check_block(&chain_id, h, &prev, &set, &history, &block, cert.as_ref(), &mut state, &tree) {
                 Ok((new_tree, new_set)) => {
                     tree = new_tree;
+                    history.append(&block.header.hash());
                     if let Some(s) = new_set {
                         if let Some(c) = cert.clone() {
                             summary.history.changes.push(jialing_core::proof::ValidatorChange {
@@ -307,7 +312,8 @@ fn decode_hex_blocks<'a>(
 }
 
 /// Checks one block with its certificate, then by the one block validator the nodes
-/// use ([`validate_block`]: header, limits, roots, admission, execution, signatures);
+/// use ([`validate_block`]: header and its history root, limits, roots, admission,
+/// execution, signatures);
 /// applies it to `state` and returns the new tree (and the new validator set if it
 /// changed).
 #[allow(clippy::too_many_arguments)]
@@ -316,6 +322,7 @@ fn check_block(
     h: u64,
     prev: &BlockHeader,
     set: &ValidatorSet,
+    history: &jialing_core::history::Frontier,
     block: &Block,
     cert: Option<&CommitCertificate>,
     state: &mut MemState,
@@ -330,7 +337,7 @@ fn check_block(
     }
     let Some(cert) = cert else { return Err("the block has no commit certificate".into()) };
     cert.verify(chain_id, hd, set).map_err(|e| format!("commit certificate: {e}"))?;
-    let parent = Parent { header: prev, hash: prev.hash(), validators: set };
+    let parent = Parent { header: prev, hash: prev.hash(), validators: set, history };
     let valid = validate_block(parent, &*state, tree, block, &|_, _, _| false).map_err(|e| match e {
         BlockError::Invalid(e) => e.to_string(),
         BlockError::Storage(e) => format!("replay state: {e}"),
@@ -497,4 +504,33 @@ fn history(client: &Client, a: &HistoryArgs) -> Result<(), ClientError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use jialing_contracts::testkit::{TestLedger, validator};
+    use jialing_core::Keypair;
+
+    #[test]
+    fn the_replay_refuses_a_certified_block_with_a_forged_history_root() {
+        // Even a block the validators certified is refused when its header rewrites
+        // the history before it: the replay checks every header's history root.
+        let l = TestLedger::new();
+        let set = l.validators();
+        let keys: Vec<Keypair> = ["agri", "market", "credit", "bigdata"].iter().map(|n| validator(n)).collect();
+        let refs: Vec<&Keypair> = keys.iter().collect();
+        let run = |block: &Block| {
+            let cert = CommitCertificate::sign(&l.chain_id, 1, 0, block.header.hash(), &refs);
+            let mut state = l.state.clone();
+            check_block(&l.chain_id, 1, &l.tip, &set, &l.history, block, Some(&cert), &mut state, &l.tree)
+        };
+        let honest = l.build_block(&[]).unwrap();
+        assert!(run(&honest).is_ok());
+        let mut forged = honest;
+        forged.header.history_root = jialing_core::merkle::empty_root();
+        let err = run(&forged).unwrap_err();
+        assert!(err.contains("history_root"), "{err}");
+    }
 }

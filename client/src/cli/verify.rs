@@ -30,9 +30,11 @@ pub enum ProofCommand {
         /// State key.
         key: String,
     },
-    /// That the chain at TO extends the chain at FROM (headers and TO's certificate).
+    /// That the chain at TO extends the chain at FROM: FROM's header, TO's certified
+    /// header, block FROM's inclusion in the history TO commits to and the RFC 9162
+    /// consistency proof between the two histories (O(log n) hashes, any distance).
     Consistency {
-        /// Lower height.
+        /// Lower height (below TO).
         from: u64,
         /// Upper height (default: the tip).
         to: Option<u64>,

@@ -57,6 +57,24 @@ fn a_proposer_outside_the_validator_set_is_refused() {
 }
 
 #[test]
+fn a_forged_history_root_is_refused() {
+    // A block that rewrites the history of the blocks before it (another root, or the
+    // root of a shorter or longer history) is refused by every node.
+    let mut l = TestLedger::new();
+    let genesis = l.tip.hash();
+    l.apply_block(&l.build_block(&[certify(&l, 0, "a")]).unwrap()).unwrap();
+    let b = l.build_block(&[certify(&l, 1, "b")]).unwrap();
+    assert_eq!(b.header.history_root, jialing_core::merkle::root_of_hashes(&[genesis, l.tip.hash()]));
+    let mut forged = b.clone();
+    forged.header.history_root.0[7] ^= 1;
+    assert!(matches!(invalid(&mut l, &forged), InvalidBlock::Header { field: "history_root", .. }));
+    let mut shorter = b.clone();
+    shorter.header.history_root = jialing_core::merkle::root_of_hashes(&[genesis]);
+    assert!(matches!(invalid(&mut l, &shorter), InvalidBlock::Header { field: "history_root", .. }));
+    l.apply_block(&b).unwrap();
+}
+
+#[test]
 fn cheap_checks_come_before_signatures() {
     // A block with a bad signature and a non-member's transaction is refused for
     // admission, found before any signature is checked.

@@ -29,6 +29,7 @@ fn header(chain: &str, h: u64, state_root: Hash, vs: &ValidatorSet, proposer: &K
         height: h,
         time_ms: 1_767_225_600_000 + h * 1000,
         parent_hash: sha256(format!("parent {h}").as_bytes()),
+        history_root: merkle::root_of_hashes(&[sha256(format!("history {h}").as_bytes())]),
         proposer: proposer.public(),
         tx_root: merkle::root_of_hashes(&[sha256(b"tx")]),
         tx_count: 1,

@@ -185,6 +185,7 @@ mod tests {
             height: 3,
             time_ms: 0,
             parent_hash: Hash::ZERO,
+            history_root: Hash::ZERO,
             proposer: Keypair::from_label("p").public(),
             tx_root: Hash::ZERO,
             tx_count: txs.len() as u32,

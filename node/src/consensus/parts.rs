@@ -435,6 +435,7 @@ mod tests {
             height,
             time_ms: 1,
             parent_hash: Hash::ZERO,
+            history_root: Hash::ZERO,
             proposer,
             tx_root: merkle::empty_root(),
             tx_count: 0,

@@ -2,6 +2,15 @@
 //! length-prefixed index tags so one object's history is one range scan.
 
 use jialing_contracts::IndexTag;
+use jialing_core::history::NodeId;
+
+/// A history-tree node: level (1 byte) ‖ index (8 bytes big-endian).
+pub fn node_key(id: NodeId) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = id.level;
+    k[1..].copy_from_slice(&id.index.to_be_bytes());
+    k
+}
 
 /// 8-byte big-endian height.
 pub fn height_key(h: u64) -> [u8; 8] {

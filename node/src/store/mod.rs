@@ -9,7 +9,16 @@
 //!
 //! Keyspaces: `headers` and `certs` (height, big-endian), `block_txs` (height → tx
 //! hashes in order), `txs` (hash → location and raw bytes), `receipts` (height ‖ index),
-//! `state` (contract state), `index` (tag ‖ height ‖ index → tx hash), `meta` (tip).
+//! `state` (contract state), `index` (tag ‖ height ‖ index → tx hash), `history`
+//! (level ‖ index → hash of a perfect subtree of the history tree, see
+//! [`jialing_core::history`]), `meta` (tip).
+//!
+//! The history accumulator lives in the store: each commit reads the `O(log n)`
+//! perfect-subtree roots of the tree so far, checks the header's `history_root`
+//! against them, and writes the nodes the block's hash completes in the same batch as
+//! the block, so a restart (or a kill -9) finds the accumulator exactly at the tip.
+//! Inclusion and consistency proofs between any sizes are built from `O(log n)` of
+//! those nodes.
 
 mod layout;
 
@@ -18,7 +27,9 @@ use std::path::Path;
 use borsh::{BorshDeserialize, BorshSerialize};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use jialing_contracts::{IndexTag, Receipt, StateView};
-use jialing_core::{Block, BlockHeader, CommitCertificate, Hash, SignedTransaction, TxHash, encoding};
+use jialing_core::history::{self, Frontier, NodeId};
+use jialing_core::merkle::{ConsistencyProof, InclusionProof};
+use jialing_core::{Block, BlockHeader, CommitCertificate, CoreError, Hash, SignedTransaction, TxHash, encoding};
 
 pub use layout::{index_key, index_prefix};
 
@@ -37,6 +48,19 @@ pub enum StoreError {
         /// Why it failed.
         reason: String,
     },
+    /// A header whose `history_root` is not the stored history's head.
+    #[error("cannot commit height {height}: its history root {header} is not the stored history's {stored}")]
+    HistoryMismatch {
+        /// Height of the block.
+        height: u64,
+        /// In the header.
+        header: Hash,
+        /// The head of the stored history tree of size `height`.
+        stored: Hash,
+    },
+    /// A history proof could not be built (sizes out of range).
+    #[error("history proof: {0}")]
+    History(#[from] CoreError),
     /// A commit out of order.
     #[error("cannot commit height {got}: the next height is {expected}")]
     OutOfOrder {
@@ -83,6 +107,7 @@ pub struct Store {
     receipts: Keyspace,
     state: Keyspace,
     index: Keyspace,
+    history: Keyspace,
     meta: Keyspace,
 }
 
@@ -105,6 +130,7 @@ impl Store {
             receipts: ks("receipts")?,
             state: ks("state")?,
             index: ks("index")?,
+            history: ks("history")?,
             meta: ks("meta")?,
             db,
         })
@@ -124,6 +150,14 @@ impl Store {
         let expected = self.tip()?.map_or(0, |t| t + 1);
         if h != expected {
             return Err(StoreError::OutOfOrder { expected, got: h });
+        }
+        let mut frontier = self.history_frontier(h)?;
+        if frontier.root() != b.header.history_root {
+            return Err(StoreError::HistoryMismatch {
+                height: h,
+                header: b.header.history_root,
+                stored: frontier.root(),
+            });
         }
         let hk = layout::height_key(h);
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
@@ -148,6 +182,9 @@ impl Store {
                 None => batch.remove(&self.state, k.as_slice()),
             }
         }
+        for (id, node) in frontier.append(&b.header.hash()) {
+            batch.insert(&self.history, layout::node_key(id), node.0);
+        }
         batch.insert(&self.meta, TIP, hk);
         batch.commit()?;
         Ok(())
@@ -168,6 +205,40 @@ impl Store {
     /// The commit certificate at `height`.
     pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
         self.get_decoded(&self.certs, &layout::height_key(height), "certificate")
+    }
+
+    /// The stored root of a perfect subtree of the history tree (an error if the store
+    /// lacks it: every committed block's nodes are written with the block).
+    pub fn history_node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        let v = self.history.get(layout::node_key(id))?.ok_or_else(|| {
+            corrupt(
+                "history",
+                format!(
+                    "no node for leaves {}..{} (a store written before headers carried history roots? \
+                     start a new data directory)",
+                    id.first_leaf(),
+                    id.first_leaf() + (1u64 << id.level)
+                ),
+            )
+        })?;
+        Ok(Hash(v.as_ref().try_into().map_err(|_| corrupt("history node", "not 32 bytes"))?))
+    }
+
+    /// The history accumulator over blocks `0..size` (`O(log size)` reads).
+    pub fn history_frontier(&self, size: u64) -> Result<Frontier, StoreError> {
+        Frontier::from_nodes(size, |id| self.history_node(id))
+    }
+
+    /// The inclusion proof of block `height`'s hash in the history tree of `size`
+    /// blocks (`height < size <= tip + 1`), from `O(log size)` stored nodes.
+    pub fn history_inclusion(&self, height: u64, size: u64) -> Result<InclusionProof, StoreError> {
+        history::inclusion_proof(height, size, |id| self.history_node(id))
+    }
+
+    /// The consistency proof between the history trees of `old` and `new` blocks
+    /// (`0 < old <= new <= tip + 1`), from `O(log new)` stored nodes.
+    pub fn history_consistency(&self, old: u64, new: u64) -> Result<ConsistencyProof, StoreError> {
+        history::consistency_proof(old, new, |id| self.history_node(id))
     }
 
     /// The transaction hashes of the block at `height`, in order.

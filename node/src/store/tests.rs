@@ -5,12 +5,20 @@ use jialing_core::{BlockHeader, Hash, Keypair, merkle};
 
 use super::*;
 
+/// A header at `h` on top of the store's history (each test commits in order).
+fn header_on(s: &Store, h: u64) -> BlockHeader {
+    let mut hd = header(h);
+    hd.history_root = s.history_frontier(h).map(|f| f.root()).unwrap_or(Hash::ZERO);
+    hd
+}
+
 fn header(h: u64) -> BlockHeader {
     BlockHeader {
         chain_id: "t".into(),
         height: h,
         time_ms: h,
         parent_hash: Hash::ZERO,
+        history_root: Hash::ZERO,
         proposer: Keypair::from_label("v").public(),
         tx_root: merkle::empty_root(),
         tx_count: 0,
@@ -29,12 +37,13 @@ fn commit_reopen_history_and_order() {
         assert_eq!(s.tip().unwrap(), None);
         let mut w = BTreeMap::new();
         w.insert(b"k".to_vec(), Some(b"v".to_vec()));
-        s.commit(&CommitBatch { header: &header(0), certificate: None, txs: &[], receipts: &[], writes: &w }).unwrap();
+        s.commit(&CommitBatch { header: &header_on(&s, 0), certificate: None, txs: &[], receipts: &[], writes: &w })
+            .unwrap();
         let tx = (Hash([7; 32]), vec![1, 2, 3]);
         let r = Receipt { tx_hash: tx.0, status: TxStatus::Ok, tags: vec![tag.clone()] };
         let mut w = BTreeMap::new();
         w.insert(b"k".to_vec(), None);
-        s.commit(&CommitBatch { header: &header(1), certificate: None, txs: &[tx], receipts: &[r], writes: &w })
+        s.commit(&CommitBatch { header: &header_on(&s, 1), certificate: None, txs: &[tx], receipts: &[r], writes: &w })
             .unwrap();
         let err = s.commit(&CommitBatch {
             header: &header(5),
@@ -63,9 +72,48 @@ fn state_scan_reads_one_prefix_in_key_order_up_to_the_limit() {
     for k in ["data/demand/B", "data/demand/A", "data/product/A", "data/demandX"] {
         w.insert(k.as_bytes().to_vec(), Some(k.as_bytes().to_vec()));
     }
-    s.commit(&CommitBatch { header: &header(0), certificate: None, txs: &[], receipts: &[], writes: &w }).unwrap();
+    s.commit(&CommitBatch { header: &header_on(&s, 0), certificate: None, txs: &[], receipts: &[], writes: &w })
+        .unwrap();
     let keys =
         |limit| -> Vec<Vec<u8>> { s.state_scan(b"data/demand/", limit).unwrap().into_iter().map(|(k, _)| k).collect() };
     assert_eq!(keys(10), vec![b"data/demand/A".to_vec(), b"data/demand/B".to_vec()]);
     assert_eq!(keys(1), vec![b"data/demand/A".to_vec()]);
+}
+
+fn commit_empty(s: &Store, hd: &BlockHeader) -> Result<(), StoreError> {
+    s.commit(&CommitBatch { header: hd, certificate: None, txs: &[], receipts: &[], writes: &BTreeMap::new() })
+}
+
+#[test]
+fn history_nodes_survive_reopen_and_give_the_reference_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        for h in 0..37u64 {
+            let hd = header_on(&s, h);
+            assert_eq!(hd.history_root, merkle::root_of_hashes(&hashes), "history root at {h}");
+            commit_empty(&s, &hd).unwrap();
+            hashes.push(hd.hash());
+        }
+        // A header that rewrites the history is refused, and nothing is written.
+        let mut forged = header_on(&s, 37);
+        forged.history_root = merkle::root_of_hashes(&hashes[1..]);
+        assert!(matches!(commit_empty(&s, &forged), Err(StoreError::HistoryMismatch { height: 37, .. })));
+        assert_eq!(s.tip().unwrap(), Some(36));
+    }
+    // Reopened (as after a restart or a kill -9): the accumulator is at the tip.
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.history_frontier(37).unwrap().root(), merkle::root_of_hashes(&hashes));
+    let leaves: Vec<Hash> = hashes.iter().map(|h| merkle::leaf_hash(&h.0)).collect();
+    for (old, new) in [(1u64, 37u64), (5, 6), (16, 33), (20, 37), (36, 37)] {
+        let c = s.history_consistency(old, new).unwrap();
+        assert_eq!(c, merkle::consistency_proof(&leaves[..new as usize], old as usize).unwrap());
+        let i = s.history_inclusion(old, new).unwrap_or_else(|e| panic!("{old} in {new}: {e}"));
+        if old < new {
+            assert_eq!(i, merkle::inclusion_proof(&leaves[..new as usize], old as usize).unwrap());
+        }
+    }
+    assert!(s.history_inclusion(37, 37).is_err(), "a block is not in its own history");
+    assert!(s.history_frontier(40).is_err(), "no nodes past the tip");
 }
