@@ -149,7 +149,10 @@ impl<E, F: FnMut(NodeId) -> Result<Hash, E>> Nodes<F> {
         let mut at = lo;
         while at < hi {
             let mut level = 0u8;
-            while level < 63 && at.trailing_zeros() > level as u32 && at + (2u64 << level) <= hi {
+            while level < 63
+                && at.trailing_zeros() > level as u32
+                && at.checked_add(2u64 << level).is_some_and(|end| end <= hi)
+            {
                 level += 1;
             }
             parts.push(self.get(NodeId { level, index: at >> level })?);
@@ -248,7 +251,7 @@ pub fn consistency_proof<E: From<CoreError>>(
 /// That a block is in the history a later certified header commits to, and that this
 /// history extends the one the block's own header commits to (what
 /// `GET /v1/proof/consistency` serves besides the two headers).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct HistoryLink {
     /// Leaf `from` (the hash of the lower block) in the tree of size `to`.
     pub inclusion: InclusionProof,
@@ -443,6 +446,19 @@ mod tests {
             prop_assert!(link.verify(from, &items[from as usize], &other, to, &to_root).is_err());
             prop_assert!(link.verify(from, &items[from as usize], &from_root, to, &other).is_err());
         }
+    }
+
+    #[test]
+    fn the_largest_sizes_neither_overflow_nor_recurse_deeply() {
+        // Sizes come from a node's tip, but the builder is pure and takes any u64.
+        let any = |_: NodeId| Ok::<_, CoreError>(Hash([9; 32]));
+        for (m, n) in [(u64::MAX - 1, u64::MAX), (1, u64::MAX), (1u64 << 63, u64::MAX), ((1 << 63) + 5, 1 << 63 | 7)] {
+            let p = inclusion_proof(m, n, any).unwrap();
+            assert!(p.path.len() <= 64);
+            let c = consistency_proof(m, n, any).unwrap();
+            assert!(c.path.len() <= 2 * 64);
+        }
+        assert_eq!(peak_ids(u64::MAX).len(), 64);
     }
 
     #[test]

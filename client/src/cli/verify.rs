@@ -220,7 +220,9 @@ fn human(v: &Verified) -> String {
             _ => format!("VERIFIED: state key {key:?} is absent in {}", block_line(block)),
         },
         Verified::Consistency { from_height, from_hash, to } => format!(
-            "VERIFIED: the chain at {} extends block {from_height} ({from_hash}); {}",
+            "VERIFIED: the chain at {} extends block {from_height} ({from_hash}): that block is in the history \
+             block {} commits to, and that history extends the one block {from_height} commits to; {}",
+            to.height,
             to.height,
             block_line(to)
         ),
