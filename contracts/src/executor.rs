@@ -13,7 +13,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use jialing_core::state_tree::StateTree;
 use jialing_core::{Hash, PublicKey, Role, SignedTransaction, TxHash, Uscc, encoding, merkle};
 
-use crate::error::{AdmissionError, ContractError, role_list};
+use crate::error::{AdmissionError, ContractError};
 use crate::keys;
 use crate::membership::{Member, Organisation};
 use crate::params::Params;
@@ -161,17 +161,7 @@ impl<'a> BlockExecutor<'a> {
                 member: &member,
                 hash,
             };
-            let result = match registry::find(&tx.contract, &tx.method) {
-                None => Err(ContractError::UnknownMethod { contract: tx.contract.clone(), method: tx.method.clone() }),
-                Some(m) => match m.roles.iter().any(|r| member.roles.contains(r)) {
-                    false => Err(ContractError::WrongRole {
-                        method: format!("{}.{}", m.contract, m.name),
-                        needed: role_list(m.roles),
-                        have: role_list(&member.roles),
-                    }),
-                    true => (m.run)(&mut t, &tx.payload),
-                },
-            };
+            let result = registry::dispatch(&mut t, &tx.contract, &tx.method, &tx.payload);
             (result, t.writes, t.tags)
         };
         let status = match result {

@@ -7,6 +7,7 @@
 //! the lot's current facts.
 
 pub mod epcis;
+pub mod epcis_capture;
 pub mod epcis_event;
 pub mod epcis_hash;
 pub mod epcis_import;
@@ -148,6 +149,23 @@ pub const METHODS: &[Method] = &[
         run: epcis_event::record_epcis_event,
         to_json: json_of::<epcis_event::RecordEpcisEvent>,
         from_json: from_json_of::<epcis_event::RecordEpcisEvent>,
+    },
+    Method {
+        contract: "trace",
+        name: "epcis_capture",
+        roles: &[
+            Role::ProduceRegulator,
+            Role::MarketRegulator,
+            Role::Producer,
+            Role::Processor,
+            Role::Logistics,
+            Role::Retailer,
+            Role::Inspector,
+        ],
+        summary: "capture an EPCIS 2.0 document: record every event and apply the rule calls they map to, all or nothing (duplicates skipped)",
+        run: epcis_capture::epcis_capture,
+        to_json: json_of::<epcis_capture::EpcisCapture>,
+        from_json: from_json_of::<epcis_capture::EpcisCapture>,
     },
     method!(
         "declare_error",

@@ -1,0 +1,191 @@
+//! `trace.epcis_capture`: a whole EPCIS 2.0 document captured in one signed
+//! transaction, the ledger side of the standard's capture interface
+//! (`POST /epcis/capture`).
+//!
+//! The payload carries the document exactly as the partner sent it. Executing it plans
+//! the document with [`epcis_import::plan`] (the same planning as `jialing epcis import`)
+//! and applies, in document order, each event's `trace.record_epcis_event` and then the
+//! ledger call it maps to (harvest, ship, receive, ...), through
+//! [`crate::registry::dispatch`]: the same handlers and role checks as the separate
+//! calls, under the signer's authority, so no rule is restated here.
+//!
+//! Error behaviour: `rollback` (the standard's default), all or nothing. The first event
+//! refused refuses the whole transaction (nothing it did stays, only the signer's nonce
+//! moves) with [`ContractError::CaptureEvent`]: the event's index, its hash ID, and the
+//! error the separate call would give (its code is the receipt's code). An event whose
+//! hash ID is already on the ledger, or earlier in the same document, is a duplicate: it
+//! is skipped (neither recorded nor its rule call applied again), not an error; the
+//! capture job (`GET /epcis/capture/{id}`) lists it.
+//!
+//! Numbers: the document is parsed with `serde_json`, whose non-integer numbers are f64.
+//! The contracts crate enables `float_roundtrip`, so every binary parses a number to the
+//! correctly rounded f64 (an exactly defined IEEE 754 result, the same on every
+//! platform) and prints it back in its shortest round-trip form; event hash IDs and
+//! stored bodies are therefore the same bytes on every node. No arithmetic is done on
+//! them.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ContractError;
+use crate::executor::Tx;
+use crate::registry::{CallPayload, decode_payload, dispatch};
+use crate::trace::epcis_event::{RecordEpcisEvent, epcis_event_key};
+use crate::trace::epcis_import::{self, ImportPlan};
+
+/// The standard's `captureErrorBehaviour`. Only `rollback` (all or nothing, the
+/// standard's default) is offered; a later `proceed` would be a new variant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureErrorBehaviour {
+    /// The first refused event refuses the whole capture.
+    #[default]
+    Rollback,
+}
+
+impl CaptureErrorBehaviour {
+    /// The standard's name (`rollback`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CaptureErrorBehaviour::Rollback => "rollback",
+        }
+    }
+
+    /// Parses the `GS1-Capture-Error-Behaviour` header value.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "rollback" => Ok(CaptureErrorBehaviour::Rollback),
+            "proceed" => Err("captureErrorBehaviour proceed is not offered: a capture is all or nothing \
+                 (rollback); send rollback, or split the document"
+                .into()),
+            other => Err(format!("captureErrorBehaviour {other:?} is neither rollback nor proceed")),
+        }
+    }
+}
+
+/// `trace.epcis_capture`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EpcisCapture {
+    /// What to do when an event is refused.
+    pub error_behaviour: CaptureErrorBehaviour,
+    /// The EPCIS 2.0 JSON/JSON-LD document (`EPCISDocument`, `EPCISQueryDocument` or one
+    /// event) exactly as sent.
+    pub document: String,
+}
+
+impl CallPayload for EpcisCapture {
+    const CONTRACT: &'static str = "trace";
+    const METHOD: &'static str = "epcis_capture";
+}
+
+/// Bytes a signed `trace.epcis_capture` transaction takes besides the document: the
+/// chain id, signer, nonce, names, lengths, behaviour and signature.
+pub fn capture_overhead(chain_id: &str) -> usize {
+    let names = EpcisCapture::CONTRACT.len() + EpcisCapture::METHOD.len();
+    // chain id, key, nonce, contract, method, payload length, behaviour, document
+    // length, signature.
+    (4 + chain_id.len()) + 32 + 8 + 4 + 4 + names + 4 + 1 + 4 + 64
+}
+
+/// The largest document one capture transaction carries on `chain_id`
+/// ([`jialing_core::tx::MAX_TX_BYTES`] less [`capture_overhead`]).
+pub fn max_document_bytes(chain_id: &str) -> usize {
+    jialing_core::tx::MAX_TX_BYTES.saturating_sub(capture_overhead(chain_id))
+}
+
+/// Parses and plans a captured document: the events in document order, or what is wrong
+/// (the event index and field, from [`epcis_import::plan`]).
+pub fn plan_document(document: &str) -> Result<ImportPlan, String> {
+    let doc: Value = serde_json::from_str(document).map_err(|e| format!("the document is not JSON: {e}"))?;
+    let plan = epcis_import::plan(&doc)?;
+    if plan.events.is_empty() {
+        return Err("the document holds no event: nothing to capture".into());
+    }
+    Ok(plan)
+}
+
+pub(crate) fn epcis_capture(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
+    let p: EpcisCapture = decode_payload(payload)?;
+    let CaptureErrorBehaviour::Rollback = p.error_behaviour;
+    let plan =
+        plan_document(&p.document).map_err(|reason| ContractError::InvalidArgument { field: "document", reason })?;
+    for e in &plan.events {
+        let refused = |error: ContractError| ContractError::CaptureEvent {
+            index: u32::try_from(e.index).unwrap_or(u32::MAX),
+            hash_id: e.hash_id.clone(),
+            error: Box::new(error),
+        };
+        // A duplicate (already on the ledger, or earlier in this document) is skipped.
+        if tx.get_raw(&epcis_event_key(&e.record.event_hash))?.is_some() {
+            continue;
+        }
+        dispatch(tx, RecordEpcisEvent::CONTRACT, RecordEpcisEvent::METHOD, &jialing_core::encoding::encode(&e.record))
+            .map_err(refused)?;
+        if let Some((method, args)) = &e.mapped {
+            if method == EpcisCapture::METHOD || method == RecordEpcisEvent::METHOD {
+                return Err(refused(ContractError::InvalidArgument {
+                    field: "document",
+                    reason: format!("an event cannot map to trace.{method}"),
+                }));
+            }
+            let m = crate::registry::find(EpcisCapture::CONTRACT, method).ok_or_else(|| {
+                refused(ContractError::UnknownMethod {
+                    contract: EpcisCapture::CONTRACT.into(),
+                    method: method.clone(),
+                })
+            })?;
+            let bytes = (m.from_json)(args.clone()).map_err(refused)?;
+            dispatch(tx, EpcisCapture::CONTRACT, method, &bytes).map_err(refused)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overhead_is_the_encoded_size_around_the_document() {
+        let k = jialing_core::Keypair::from_label("x");
+        let doc = "{\"type\":\"ObjectEvent\"}".to_string();
+        let p = EpcisCapture { error_behaviour: CaptureErrorBehaviour::Rollback, document: doc.clone() };
+        let (contract, method, payload) = p.to_call();
+        let stx = jialing_core::Transaction {
+            chain_id: "jialing-test".into(),
+            signer: k.public(),
+            nonce: 7,
+            contract,
+            method,
+            payload,
+        }
+        .sign(&k);
+        assert_eq!(stx.to_bytes().len(), doc.len() + capture_overhead("jialing-test"));
+        assert_eq!(
+            max_document_bytes("jialing-test") + capture_overhead("jialing-test"),
+            jialing_core::tx::MAX_TX_BYTES
+        );
+    }
+
+    #[test]
+    fn error_behaviour_header_values() {
+        assert_eq!(CaptureErrorBehaviour::parse("rollback"), Ok(CaptureErrorBehaviour::Rollback));
+        assert!(CaptureErrorBehaviour::parse("proceed").unwrap_err().contains("all or nothing"));
+        assert!(CaptureErrorBehaviour::parse("maybe").is_err());
+    }
+
+    /// A number the default (fast, not correctly rounded) serde_json parser reads one
+    /// ulp off: with `float_roundtrip` every node reads the exact f64, so the stored
+    /// body and the event hash ID do not depend on how the binary was built.
+    #[test]
+    fn sensor_values_parse_to_the_correctly_rounded_number() {
+        let doc = r#"{"type": "ObjectEvent", "action": "OBSERVE", "eventTime": "2026-01-01T08:00:00+08:00",
+            "eventTimeZoneOffset": "+08:00", "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"],
+            "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 4090099382673551.5e-17}]}]}"#;
+        let plan = plan_document(doc).unwrap();
+        let exact: f64 = "4090099382673551.5e-17".parse().unwrap();
+        assert_eq!(exact.to_string(), "0.04090099382673552");
+        assert!(plan.events[0].record.body.contains("0.04090099382673552"), "{}", plan.events[0].record.body);
+    }
+}
