@@ -25,6 +25,30 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Per-request timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The headers that sign an EPCIS capture (`POST /epcis/capture`, docs/api.md): the
+/// `trace.epcis_capture` transaction of exactly `document` (the request body, byte for
+/// byte), by `key` with `nonce` on `chain_id`, as the node rebuilds it. A partner's
+/// gateway holding a member key calls this and sends the document with these headers;
+/// returns the headers and the capture ID (the transaction hash).
+pub fn capture_headers(
+    chain_id: &str,
+    key: &jialing_core::Keypair,
+    nonce: u64,
+    document: &str,
+) -> (Vec<(&'static str, String)>, Hash) {
+    use jialing_api_types::capture_headers::{ERROR_BEHAVIOUR, NONCE, SIGNATURE, SIGNER};
+    use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx};
+    let behaviour = CaptureErrorBehaviour::Rollback;
+    let stx = capture_tx(chain_id, key.public(), nonce, behaviour, document).sign(key);
+    let headers = vec![
+        (SIGNER, key.public().to_hex()),
+        (NONCE, nonce.to_string()),
+        (SIGNATURE, stx.signature.to_hex()),
+        (ERROR_BEHAVIOUR, behaviour.name().to_string()),
+    ];
+    (headers, stx.hash())
+}
+
 /// A blocking client for one node.
 #[derive(Clone)]
 pub struct Client {
@@ -209,6 +233,54 @@ impl Client {
     /// `POST /v1/txs`: submits up to 10,000 transactions; one result each, in order.
     pub fn submit_batch(&self, stxs: &[SignedTransaction]) -> Result<BatchResults, ClientError> {
         self.post("/v1/txs", &BatchRequest::new(stxs))
+    }
+
+    /// `POST /epcis/capture`: signs `document` with `key` (its next nonce on the node's
+    /// chain, [`capture_headers`]) and submits it; returns the capture ID. The node
+    /// answers 202 once the transaction is in its mempool.
+    pub fn epcis_capture(&self, key: &jialing_core::Keypair, document: &str) -> Result<Hash, ClientError> {
+        let chain = self.status()?.chain_id;
+        let nonce = self.next_nonce(&key.public())?;
+        let (headers, id) = capture_headers(&chain, key, nonce, document);
+        let url = format!("{}/epcis/capture", self.base);
+        tracing::debug!(target: "client::http", %url, bytes = document.len(), "POST capture");
+        let mut req = self.agent.post(&url).header("content-type", "application/ld+json");
+        for (name, value) in &headers {
+            req = req.header(*name, value);
+        }
+        let resp = req.send(document.as_bytes()).map_err(|e| unreachable(&url, e))?;
+        let answer: serde_json::Value = self.finish(&url, resp)?;
+        match answer["captureID"].as_str().map(Hash::from_hex) {
+            Some(Ok(h)) if h == id => Ok(h),
+            _ => Err(ClientError::Api {
+                code: "unexpected_answer".into(),
+                message: format!("the node's capture answer names another capture: {answer}"),
+                status: 202,
+            }),
+        }
+    }
+
+    /// `GET /epcis/capture/{captureID}`: the capture job (running, success, errors, the
+    /// events with their hash IDs).
+    pub fn epcis_capture_job(&self, id: &Hash) -> Result<serde_json::Value, ClientError> {
+        self.get_unsigned(&format!("/epcis/capture/{id}"))
+    }
+
+    /// Polls the capture job until it is no longer running, or `timeout` passes.
+    pub fn wait_capture(&self, id: &Hash, timeout: Duration) -> Result<serde_json::Value, ClientError> {
+        let start = Instant::now();
+        loop {
+            let last = match self.epcis_capture_job(id) {
+                Ok(job) if job["running"] == false => return Ok(job),
+                Ok(_) => "running",
+                Err(ClientError::Api { code, .. }) if code == "not_found" => "unknown to the node",
+                Err(e) => return Err(e),
+            };
+            if start.elapsed() >= timeout {
+                return Err(ClientError::Timeout { hash: id.to_hex(), secs: timeout.as_secs(), last: last.into() });
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
     }
 
     /// `GET /v1/tx/{hash}`.

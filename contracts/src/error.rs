@@ -169,6 +169,15 @@ impl ContractError {
         }
     }
 
+    /// The event index and hash ID that a refused capture's receipt message names (the
+    /// text of [`ContractError::CaptureEvent`]), if it names one.
+    pub fn capture_event_of(message: &str) -> Option<(u32, String)> {
+        let rest = message.strip_prefix("EPCIS capture refused at event ")?;
+        let (index, rest) = rest.split_once(" (")?;
+        let (id, _) = rest.split_once("): ")?;
+        Some((index.parse().ok()?, id.to_string()))
+    }
+
     /// Shorthand for a rule refusal.
     pub fn rule(rule: &'static str, detail: impl Into<String>) -> Self {
         ContractError::Rule { rule, detail: detail.into() }

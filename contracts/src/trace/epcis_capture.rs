@@ -79,6 +79,20 @@ impl CallPayload for EpcisCapture {
     const METHOD: &'static str = "epcis_capture";
 }
 
+/// The `trace.epcis_capture` transaction of `document`: what a member signs for
+/// `POST /epcis/capture` and what the node rebuilds from the request to check that
+/// signature.
+pub fn capture_tx(
+    chain_id: &str,
+    signer: jialing_core::PublicKey,
+    nonce: u64,
+    error_behaviour: CaptureErrorBehaviour,
+    document: &str,
+) -> jialing_core::Transaction {
+    let (contract, method, payload) = EpcisCapture { error_behaviour, document: document.to_string() }.to_call();
+    jialing_core::Transaction { chain_id: chain_id.to_string(), signer, nonce, contract, method, payload }
+}
+
 /// Bytes a signed `trace.epcis_capture` transaction takes besides the document: the
 /// chain id, signer, nonce, names, lengths, behaviour and signature.
 pub fn capture_overhead(chain_id: &str) -> usize {
@@ -150,17 +164,7 @@ mod tests {
     fn the_overhead_is_the_encoded_size_around_the_document() {
         let k = jialing_core::Keypair::from_label("x");
         let doc = "{\"type\":\"ObjectEvent\"}".to_string();
-        let p = EpcisCapture { error_behaviour: CaptureErrorBehaviour::Rollback, document: doc.clone() };
-        let (contract, method, payload) = p.to_call();
-        let stx = jialing_core::Transaction {
-            chain_id: "jialing-test".into(),
-            signer: k.public(),
-            nonce: 7,
-            contract,
-            method,
-            payload,
-        }
-        .sign(&k);
+        let stx = capture_tx("jialing-test", k.public(), 7, CaptureErrorBehaviour::Rollback, &doc).sign(&k);
         assert_eq!(stx.to_bytes().len(), doc.len() + capture_overhead("jialing-test"));
         assert_eq!(
             max_document_bytes("jialing-test") + capture_overhead("jialing-test"),

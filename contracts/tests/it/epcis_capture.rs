@@ -138,6 +138,7 @@ fn trace_epcis_capture_all_or_nothing() {
     // No certificate yet: the shipment is refused, and with it the whole capture.
     let msg = expect_refused(&r, "trace.certificate_before_shipment");
     assert!(msg.contains("event 2") && msg.contains(&plan.events[2].hash_id), "{msg}");
+    assert_eq!(jialing_contracts::ContractError::capture_event_of(&msg), Some((2, plan.events[2].hash_id.clone())));
     assert_eq!(without_nonce(&l, &farm), before, "a refused capture changed state");
     assert!(l.get::<EpcisEventRef>(&epcis_event_key(&plan.events[0].record.event_hash)).is_none());
     // A malformed document is refused as a whole, naming the event and field.
