@@ -195,20 +195,11 @@ fn read(api: &Api, f: &Filter) -> Result<(Value, Option<String>), ApiError> {
                     next = Some(format!("{}-{}-{k}", e.height, e.index));
                     break 'scan;
                 }
-                let Ok(mut body) = serde_json::from_str::<Value>(&text) else { continue };
+                let Ok(body) = serde_json::from_str::<Value>(&text) else { continue };
                 if !f.matches(&body, at) {
                     continue;
                 }
-                let ns = epcis_hash::namespaces(&body["@context"]);
-                let id = epcis_hash::event_hash_id(&body, &ns);
-                if let Value::Object(o) = &mut body {
-                    o.remove("@context");
-                    o.insert("eventID".into(), json!(id));
-                }
-                for (k, v) in ns {
-                    context.entry(k).or_insert(json!(v));
-                }
-                out.push(body);
+                out.push(jialing_contracts::trace::epcis::with_event_id(body, &mut context));
             }
         }
         match page.last() {

@@ -6,20 +6,12 @@
 //! `jialing epcis capture` captures a second document and prints its job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx, plan_document};
-use jialing_tests::{Network, binary, get, wait_tx};
+use jialing_tests::{Network, binary, get, testdata, wait_tx};
 use serde_json::Value;
-
-fn testdata(rel: &str) -> PathBuf {
-    let base = std::env::var_os("JIALING_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
-    base.join(rel)
-}
 
 /// POSTs `document` to `{url}/epcis/capture` with `headers`: status, JSON body, Location.
 fn post_capture(url: &str, headers: &[(&str, String)], document: &str) -> (u16, Value, Option<String>) {

@@ -31,6 +31,18 @@ pub fn lot_key(id: &str) -> Vec<u8> {
     crate::keys::with_id("trace/lot/", id)
 }
 
+/// Roles that may record partner EPCIS events (and capture documents of them) and
+/// declare errors: every trace role.
+const EVENT_RECORDERS: &[Role] = &[
+    Role::ProduceRegulator,
+    Role::MarketRegulator,
+    Role::Producer,
+    Role::Processor,
+    Role::Logistics,
+    Role::Retailer,
+    Role::Inspector,
+];
+
 /// Roles that may hold goods and so record custody events (the custodian rule does
 /// the real check).
 const HOLDERS: &[Role] = &[Role::Producer, Role::Processor, Role::Logistics, Role::Retailer];
@@ -136,15 +148,7 @@ pub const METHODS: &[Method] = &[
     Method {
         contract: "trace",
         name: "record_epcis_event",
-        roles: &[
-            Role::ProduceRegulator,
-            Role::MarketRegulator,
-            Role::Producer,
-            Role::Processor,
-            Role::Logistics,
-            Role::Retailer,
-            Role::Inspector,
-        ],
+        roles: EVENT_RECORDERS,
         summary: "record an EPCIS 2.0 event under its CBV 2.0 event hash ID, attached to the lots it names",
         run: epcis_event::record_epcis_event,
         to_json: json_of::<epcis_event::RecordEpcisEvent>,
@@ -153,15 +157,7 @@ pub const METHODS: &[Method] = &[
     Method {
         contract: "trace",
         name: "epcis_capture",
-        roles: &[
-            Role::ProduceRegulator,
-            Role::MarketRegulator,
-            Role::Producer,
-            Role::Processor,
-            Role::Logistics,
-            Role::Retailer,
-            Role::Inspector,
-        ],
+        roles: EVENT_RECORDERS,
         summary: "capture an EPCIS 2.0 document: record every event and apply the rule calls they map to, all or nothing (duplicates skipped)",
         run: epcis_capture::epcis_capture,
         to_json: json_of::<epcis_capture::EpcisCapture>,
@@ -169,15 +165,7 @@ pub const METHODS: &[Method] = &[
     },
     method!(
         "declare_error",
-        &[
-            Role::ProduceRegulator,
-            Role::MarketRegulator,
-            Role::Producer,
-            Role::Processor,
-            Role::Logistics,
-            Role::Retailer,
-            Role::Inspector
-        ],
+        EVENT_RECORDERS,
         "declare an earlier event of a lot erroneous (corrections are never edits)",
         declare_error,
         DeclareError
