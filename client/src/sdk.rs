@@ -368,3 +368,32 @@ impl Client {
 fn unreachable(url: &str, e: ureq::Error) -> ClientError {
     ClientError::Unreachable { url: url.to_string(), reason: e.to_string() }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx};
+    use jialing_core::{Keypair, Purpose, Signature};
+
+    /// The headers carry what the node needs to rebuild and verify exactly the signed
+    /// capture: the key, the nonce and a signature of that transaction over this body.
+    #[test]
+    fn capture_headers_sign_the_transaction_the_node_rebuilds() {
+        let key = Keypair::from_label("gateway");
+        let doc = r#"{"type": "ObjectEvent", "action": "OBSERVE"}"#;
+        let (headers, id) = capture_headers("jialing-test", &key, 41, doc);
+        let h = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).unwrap();
+        let signer = PublicKey::from_hex(&h("Jialing-Signer")).unwrap();
+        let nonce: u64 = h("Jialing-Nonce").parse().unwrap();
+        let sig = Signature::from_hex(&h("Jialing-Signature")).unwrap();
+        assert_eq!(h("GS1-Capture-Error-Behaviour"), "rollback");
+        let tx = capture_tx("jialing-test", signer, nonce, CaptureErrorBehaviour::Rollback, doc);
+        assert_eq!(tx.hash(), id);
+        signer.verify("jialing-test", Purpose::Transaction, &id, &sig).unwrap();
+        // Not for another body or chain.
+        let other = capture_tx("jialing-test", signer, nonce, CaptureErrorBehaviour::Rollback, &format!("{doc} "));
+        assert!(signer.verify("jialing-test", Purpose::Transaction, &other.hash(), &sig).is_err());
+        assert!(signer.verify("other-chain", Purpose::Transaction, &id, &sig).is_err());
+    }
+}

@@ -820,3 +820,90 @@ async fn epcis_capture_refuses_bad_signatures_replays_and_oversize() {
     assert_eq!((s, code(&body)), (409, "bad_nonce".into()), "{body}");
     assert!(body.contains("replay"), "{body}");
 }
+
+/// A captured event that names a lot joins the lot's EPCIS export (once, however often
+/// it is captured); one that names another object does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_captured_events_join_their_lots_export() {
+    let mut net = Net::new();
+    net.call(
+        "farm",
+        &RegisterProduct { code: GTIN.into(), name: "pomelo".into(), category: Produce::Fruit, standard: "s".into() },
+    );
+    let origin = Origin {
+        county: "county".into(),
+        township: "town".into(),
+        village: "village".into(),
+        lat_micro: 29_880_000,
+        lon_micro: 107_730_000,
+    };
+    let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
+    net.call(
+        "farm",
+        &CreateLot { lot: "L1".into(), product: GTIN.into(), origin, quantity_milli: 1000, unit: "kg".into(), at },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let farm = key("farm");
+    let of_lot = serde_json::json!({"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "sensor_reporting",
+        "eventTime": jialing_core::calendar::format_rfc3339_ms(net.time), "eventTimeZoneOffset": "+08:00",
+        "quantityList": [{"epcClass": format!("https://id.gs1.org/01/{GTIN}/10/L1")}],
+        "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 3.5, "uom": "CEL"}]}]});
+    let other: serde_json::Value = serde_json::from_str(&capture_doc(5, 1)).unwrap();
+    let events = serde_json::json!([of_lot, other["epcisBody"]["eventList"][0]]);
+    let doc =
+        serde_json::json!({"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": {"eventList": events}})
+        .to_string();
+    let plan = jialing_contracts::trace::epcis_capture::plan_document(&doc).unwrap();
+    for nonce in [2, 3] {
+        let (s, body, _) = post_capture(&r, &capture_headers(&doc, &farm, nonce), &doc).await;
+        assert_eq!(s, 202, "{body}");
+        net.commit();
+    }
+    let (s, export) = get(&r, "/v1/lot/L1/epcis", None).await;
+    assert_eq!(s, 200, "{export}");
+    let v: serde_json::Value = serde_json::from_str(&export).unwrap();
+    let ids: Vec<&str> =
+        v["epcisBody"]["eventList"].as_array().unwrap().iter().filter_map(|e| e["eventID"].as_str()).collect();
+    assert_eq!(ids.iter().filter(|i| **i == plan.events[0].hash_id).count(), 1, "{v:#}");
+    assert!(!ids.contains(&plan.events[1].hash_id.as_str()), "{v:#}");
+}
+
+/// More recorded events than one scan step of the index: each is served once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_events_pages_past_the_scan_step_without_repeats() {
+    let mut net = Net::new();
+    let farm = key("farm");
+    let mut nonce = 0;
+    for block in 0..3u64 {
+        let mut txs = Vec::new();
+        for i in 0..200 {
+            let doc: serde_json::Value = serde_json::from_str(&capture_doc(block * 1000 + i, 1)).unwrap();
+            let rec = jialing_contracts::trace::epcis_import::plan(&doc).unwrap().events.remove(0).record;
+            let (contract, method, payload) = rec.to_call();
+            let stx = Transaction { chain_id: CHAIN.into(), signer: farm.public(), nonce, contract, method, payload }
+                .sign(&farm);
+            nonce += 1;
+            let (h, b) = (stx.hash(), stx.to_bytes());
+            txs.push((stx, h, b));
+        }
+        assert!(net.app.ledger().submit(txs).iter().all(Result::is_ok));
+        net.commit();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let (s, body) = get(&r, "/epcis/events?perPage=1000", None).await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut ids: Vec<&str> = v["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 600);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 600);
+}
