@@ -83,7 +83,7 @@ pub fn rebuild(chain: &str, headers: &HeaderMap, body: &[u8]) -> Result<SignedTr
     }
     let max = epcis_capture::max_document_bytes(chain);
     if body.len() > max {
-        return Err(too_large(body.len(), max));
+        return Err(too_large(&format!("{} bytes", body.len()), max));
     }
     let document = std::str::from_utf8(body)
         .map_err(|e| ApiError::bad_request(format!("the document is not UTF-8 (JSON must be): {e}")))?;
@@ -98,12 +98,12 @@ pub fn rebuild(chain: &str, headers: &HeaderMap, body: &[u8]) -> Result<SignedTr
     Ok(SignedTransaction { tx, signature })
 }
 
-fn too_large(len: usize, max: usize) -> ApiError {
+fn too_large(size: &str, max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "document_too_large",
         format!(
-            "the document is {len} bytes; one capture carries at most {max} bytes (a transaction is at most 64 KiB): \
+            "the document is {size}; one capture carries at most {max} bytes (a transaction is at most 64 KiB): \
              split the document into several captures"
         ),
     )
@@ -119,7 +119,8 @@ pub async fn capture(
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return too_large(usize::MAX, epcis_capture::max_document_bytes(&chain)).into_response();
+            let max = epcis_capture::max_document_bytes(&chain);
+            return too_large("larger than this listener takes", max).into_response();
         }
         Err(e) => return ApiError::bad_request(format!("the body could not be read: {e}")).into_response(),
     };
