@@ -19,7 +19,7 @@ pub mod capture_headers {
     pub const NONCE: &str = "Jialing-Nonce";
     /// The signature (hex) of the transaction's hash.
     pub const SIGNATURE: &str = "Jialing-Signature";
-    /// EPCIS 2.0's `captureErrorBehaviour`: `rollback` (the default and only one offered).
+    /// EPCIS 2.0's `captureErrorBehaviour`: `rollback` (the default) or `proceed`.
     pub const ERROR_BEHAVIOUR: &str = "GS1-Capture-Error-Behaviour";
 }
 

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use jialing_contracts::trace::epcis_capture::CaptureErrorBehaviour;
 use jialing_core::{Hash, PublicKey, SignedTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,18 +28,18 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The headers that sign an EPCIS capture (`POST /epcis/capture`, docs/api.md): the
 /// `trace.epcis_capture` transaction of exactly `document` (the request body, byte for
-/// byte), by `key` with `nonce` on `chain_id`, as the node rebuilds it. A partner's
-/// gateway holding a member key calls this and sends the document with these headers;
-/// returns the headers and the capture ID (the transaction hash).
+/// byte) with `behaviour`, by `key` with `nonce` on `chain_id`, as the node rebuilds it.
+/// A partner's gateway holding a member key calls this and sends the document with
+/// these headers; returns the headers and the capture ID (the transaction hash).
 pub fn capture_headers(
     chain_id: &str,
     key: &jialing_core::Keypair,
     nonce: u64,
+    behaviour: CaptureErrorBehaviour,
     document: &str,
 ) -> (Vec<(&'static str, String)>, Hash) {
     use jialing_api_types::capture_headers::{ERROR_BEHAVIOUR, NONCE, SIGNATURE, SIGNER};
-    use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx};
-    let behaviour = CaptureErrorBehaviour::Rollback;
+    use jialing_contracts::trace::epcis_capture::capture_tx;
     let stx = capture_tx(chain_id, key.public(), nonce, behaviour, document).sign(key);
     let headers = vec![
         (SIGNER, key.public().to_hex()),
@@ -238,10 +239,15 @@ impl Client {
     /// `POST /epcis/capture`: signs `document` with `key` (its next nonce on the node's
     /// chain, [`capture_headers`]) and submits it; returns the capture ID. The node
     /// answers 202 once the transaction is in its mempool.
-    pub fn epcis_capture(&self, key: &jialing_core::Keypair, document: &str) -> Result<Hash, ClientError> {
+    pub fn epcis_capture(
+        &self,
+        key: &jialing_core::Keypair,
+        behaviour: CaptureErrorBehaviour,
+        document: &str,
+    ) -> Result<Hash, ClientError> {
         let chain = self.status()?.chain_id;
         let nonce = self.next_nonce(&key.public())?;
-        let (headers, id) = capture_headers(&chain, key, nonce, document);
+        let (headers, id) = capture_headers(&chain, key, nonce, behaviour, document);
         let url = format!("{}/epcis/capture", self.base);
         tracing::debug!(target: "client::http", %url, bytes = document.len(), "POST capture");
         let mut req = self.agent.post(&url).header("content-type", "application/ld+json");
@@ -373,7 +379,7 @@ fn unreachable(url: &str, e: ureq::Error) -> ClientError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx};
+    use jialing_contracts::trace::epcis_capture::capture_tx;
     use jialing_core::{Keypair, Purpose, Signature};
 
     /// The headers carry what the node needs to rebuild and verify exactly the signed
@@ -382,7 +388,7 @@ mod tests {
     fn capture_headers_sign_the_transaction_the_node_rebuilds() {
         let key = Keypair::from_label("gateway");
         let doc = r#"{"type": "ObjectEvent", "action": "OBSERVE"}"#;
-        let (headers, id) = capture_headers("jialing-test", &key, 41, doc);
+        let (headers, id) = capture_headers("jialing-test", &key, 41, CaptureErrorBehaviour::Rollback, doc);
         let h = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).unwrap();
         let signer = PublicKey::from_hex(&h("Jialing-Signer")).unwrap();
         let nonce: u64 = h("Jialing-Nonce").parse().unwrap();
@@ -395,5 +401,8 @@ mod tests {
         let other = capture_tx("jialing-test", signer, nonce, CaptureErrorBehaviour::Rollback, &format!("{doc} "));
         assert!(signer.verify("jialing-test", Purpose::Transaction, &other.hash(), &sig).is_err());
         assert!(signer.verify("other-chain", Purpose::Transaction, &id, &sig).is_err());
+        let (proceed, _) = capture_headers("jialing-test", &key, 41, CaptureErrorBehaviour::Proceed, doc);
+        assert!(proceed.contains(&("GS1-Capture-Error-Behaviour", "proceed".to_string())));
+        assert_ne!(proceed[2], headers[2], "the behaviour is signed");
     }
 }

@@ -225,6 +225,12 @@ pub fn check_signer(read: &StateRead<'_>, key: &PublicKey, now_ms: u64) -> Resul
     Ok(member)
 }
 
+/// A transaction's writes and tags at one point ([`Tx::savepoint`]).
+pub(crate) struct Savepoint {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    tags: usize,
+}
+
 /// The execution context of one transaction: reads see committed state, then earlier
 /// transactions of the block, then this transaction's own writes. Writes are kept
 /// apart and land only if the method returns `Ok`.
@@ -310,6 +316,17 @@ impl<'a> Tx<'a> {
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         &self.ctx.chain_id
+    }
+
+    /// Marks this transaction's writes and tags so far, for [`Tx::restore`].
+    pub(crate) fn savepoint(&self) -> Savepoint {
+        Savepoint { writes: self.writes.clone(), tags: self.tags.len() }
+    }
+
+    /// Undoes every write and tag since `sp` (one event of a `proceed` capture refused).
+    pub(crate) fn restore(&mut self, sp: Savepoint) {
+        self.writes = sp.writes;
+        self.tags.truncate(sp.tags);
     }
 
     /// This transaction's hash.

@@ -683,8 +683,8 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
             continue;
         }
         let doc = h.args["document"].as_str().unwrap_or_default();
-        for (ev, recorded) in crate::epcis_capture::captured_events(&api.ledger, &h.tx_hash, doc)? {
-            if recorded && ev.record.lots.contains(&id) {
+        for (ev, outcome) in crate::epcis_capture::captured_events(&api.ledger, &h.tx_hash, doc)?.events {
+            if outcome == crate::epcis_capture::EventOutcome::Recorded && ev.record.lots.contains(&id) {
                 calls.push((i, "record_epcis_event".into(), serde_json::to_value(&ev.record).unwrap_or(Value::Null)));
             }
         }

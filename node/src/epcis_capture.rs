@@ -8,7 +8,7 @@
 //! `Transaction { chain_id, signer, nonce, "trace", "epcis_capture",
 //! borsh(EpcisCapture { error_behaviour, document: body }) }`, with the signer, nonce and
 //! signature in the [`SIGNER`], [`NONCE`] and [`SIGNATURE`] headers and the behaviour in
-//! [`ERROR_BEHAVIOUR`] (`rollback`, the default). The node checks the signature, then
+//! [`ERROR_BEHAVIOUR`] (`rollback`, the default, or `proceed`). The node checks the signature, then
 //! submits through the same mempool path as `POST /v1/tx` (membership, nonce, overload
 //! answers), and answers 202 with `Location: /epcis/capture/{captureID}`; the capture ID
 //! is the transaction hash. `jialing_client::sdk::capture_headers` builds the headers.
@@ -18,7 +18,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jialing_contracts::trace::epcis_capture::{self, CaptureErrorBehaviour, EpcisCapture};
+use jialing_contracts::trace::epcis_capture::{
+    self, CaptureErrorBehaviour, CaptureOutcome, EpcisCapture, RefusedEvent, capture_outcome_key,
+};
 use jialing_contracts::trace::epcis_event::{EpcisEventRef, epcis_event_key};
 use jialing_contracts::trace::epcis_import::ImportedEvent;
 use jialing_contracts::{CallPayload, ContractError, StateView, TxStatus};
@@ -153,33 +155,62 @@ pub async fn capture(
     }
 }
 
-/// Whether each event of a committed, successful capture was recorded by it (`true`) or
-/// was a duplicate of an event already on the ledger (`false`).
-pub fn captured_events(
-    ledger: &Ledger,
-    capture: &Hash,
-    document: &str,
-) -> Result<Vec<(ImportedEvent, bool)>, ApiError> {
+/// What became of one event of a committed, successful capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Recorded by this capture.
+    Recorded,
+    /// Already on the ledger (or earlier in the document): skipped.
+    Duplicate,
+    /// Refused and left out (`proceed`); the capture's [`CaptureOutcome`] says why.
+    Refused,
+}
+
+impl EventOutcome {
+    fn name(self) -> &'static str {
+        match self {
+            EventOutcome::Recorded => "recorded",
+            EventOutcome::Duplicate => "duplicate",
+            EventOutcome::Refused => "refused",
+        }
+    }
+}
+
+fn read_state<T: borsh::BorshDeserialize>(ledger: &Ledger, key: &[u8]) -> Result<Option<T>, ApiError> {
+    let bytes = ledger.store.get(key).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))?;
+    bytes
+        .map(|b| encoding::decode("state value", &b))
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_state", e.to_string()))
+}
+
+/// A committed, successful capture's events.
+pub struct Captured {
+    /// Every event of the document, in order, with what became of it.
+    pub events: Vec<(ImportedEvent, EventOutcome)>,
+    /// The events a `proceed` capture left out, and why (empty otherwise).
+    pub refused: Vec<RefusedEvent>,
+}
+
+/// The events of a committed, successful capture (see [`Captured`]).
+pub fn captured_events(ledger: &Ledger, capture: &Hash, document: &str) -> Result<Captured, ApiError> {
     let plan = epcis_capture::plan_document(document).map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_state", format!("a committed capture: {e}"))
     })?;
-    let mut out = Vec::with_capacity(plan.events.len());
+    let refused =
+        read_state::<CaptureOutcome>(ledger, &capture_outcome_key(capture))?.map(|o| o.refused).unwrap_or_default();
+    let mut out: Vec<(ImportedEvent, EventOutcome)> = Vec::with_capacity(plan.events.len());
     for e in plan.events {
-        let bytes = ledger
-            .store
-            .get(&epcis_event_key(&e.record.event_hash))
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e))?;
-        let recorded = match bytes {
-            Some(b) => {
-                let r: EpcisEventRef = encoding::decode("EPCIS event", &b)
-                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_state", e.to_string()))?;
-                r.tx == *capture && !out.iter().any(|(p, _): &(ImportedEvent, bool)| p.hash_id == e.hash_id)
-            }
-            None => false,
+        let outcome = if refused.iter().any(|r| r.index as usize == e.index) {
+            EventOutcome::Refused
+        } else {
+            let r = read_state::<EpcisEventRef>(ledger, &epcis_event_key(&e.record.event_hash))?;
+            let first = !out.iter().any(|(p, o)| p.hash_id == e.hash_id && *o == EventOutcome::Recorded);
+            if r.is_some_and(|r| r.tx == *capture) && first { EventOutcome::Recorded } else { EventOutcome::Duplicate }
         };
-        out.push((e, recorded));
+        out.push((e, outcome));
     }
-    Ok(out)
+    Ok(Captured { events: out, refused })
 }
 
 /// `GET /epcis/capture/{captureID}`.
@@ -222,19 +253,28 @@ fn job_read(api: &Api, id: &str) -> Result<Value, ApiError> {
     });
     match receipt.map(|r| r.status) {
         Some(TxStatus::Ok) => {
-            let events = captured_events(&api.ledger, &hash, &capture.document)?;
+            let Captured { events, refused } = captured_events(&api.ledger, &hash, &capture.document)?;
             let list: Vec<Value> = events
                 .iter()
-                .map(|(e, recorded)| {
+                .map(|(e, outcome)| {
                     json!({"index": e.index, "eventID": e.hash_id, "type": e.record.event_type,
-                        "status": if *recorded { "recorded" } else { "duplicate" },
-                        "mapped": e.mapped.as_ref().map(|(m, _)| format!("trace.{m}"))})
+                        "status": outcome.name(), "mapped": e.mapped.as_ref().map(|(m, _)| format!("trace.{m}"))})
                 })
                 .collect();
-            v["success"] = json!(true);
-            v["errors"] = json!([]);
-            v["recorded"] = json!(events.iter().filter(|(_, r)| *r).count());
-            v["duplicates"] = json!(events.iter().filter(|(_, r)| !*r).count());
+            let count = |o: EventOutcome| events.iter().filter(|(_, x)| *x == o).count();
+            let errors: Vec<Value> = refused
+                .iter()
+                .map(|r| {
+                    json!({"type": "epcisException:ValidationException", "title": "event refused and left out",
+                        "status": 409, "detail": r.message, "instance": format!("/epcis/capture/{hash}"),
+                        "code": r.code, "eventIndex": r.index, "eventID": r.hash_id})
+                })
+                .collect();
+            v["success"] = json!(errors.is_empty());
+            v["errors"] = json!(errors);
+            v["recorded"] = json!(count(EventOutcome::Recorded));
+            v["duplicates"] = json!(count(EventOutcome::Duplicate));
+            v["refused"] = json!(count(EventOutcome::Refused));
             v["events"] = json!(list);
         }
         Some(TxStatus::Refused { code, message }) => {

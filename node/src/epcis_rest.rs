@@ -162,8 +162,9 @@ fn recorded_events(api: &Api, e: &jialing_api_types::HistoryEntry) -> Result<Vec
         "epcis_capture" if e.status == jialing_api_types::Outcome::Ok => {
             let doc = e.args["document"].as_str().unwrap_or_default();
             Ok(crate::epcis_capture::captured_events(&api.ledger, &e.tx_hash, doc)?
+                .events
                 .into_iter()
-                .filter(|(_, recorded)| *recorded)
+                .filter(|(_, o)| *o == crate::epcis_capture::EventOutcome::Recorded)
                 .map(|(ev, _)| (ev.record.body, ev.record.at.time_ms))
                 .collect())
         }

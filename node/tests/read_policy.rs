@@ -799,9 +799,9 @@ async fn epcis_capture_refuses_bad_signatures_replays_and_oversize() {
     let mut xml = capture_headers(&doc, &farm, 0);
     xml[3].1 = "application/xml".into();
     assert_eq!(post_capture(&r, &xml, &doc).await.0, 415);
-    let mut proceed = capture_headers(&doc, &farm, 0);
-    proceed.push(("GS1-Capture-Error-Behaviour", "proceed".into()));
-    let (s, body, _) = post_capture(&r, &proceed, &doc).await;
+    let mut unknown = capture_headers(&doc, &farm, 0);
+    unknown.push(("GS1-Capture-Error-Behaviour", "sometimes".into()));
+    let (s, body, _) = post_capture(&r, &unknown, &doc).await;
     assert_eq!(s, 400, "{body}");
     assert!(body.contains("rollback"), "{body}");
     // Larger than one transaction: 413, saying to split.
@@ -906,4 +906,58 @@ async fn epcis_events_pages_past_the_scan_step_without_repeats() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 600);
+}
+
+/// A refused event: with `rollback` the whole capture is refused and its job names the
+/// event; with `proceed` (signed as part of the transaction) the others are captured
+/// and the job lists the refused one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_capture_job_names_the_refused_event_under_rollback_and_proceed() {
+    use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx};
+    let mut net = Net::new();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let farm = key("farm");
+    // A producer may record events but not recall a lot (regulators only).
+    let mut doc: serde_json::Value = serde_json::from_str(&capture_doc(1, 1)).unwrap();
+    let recall = serde_json::json!({"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "holding", "disposition": "recalled",
+        "eventTime": jialing_core::calendar::format_rfc3339_ms(GENESIS_MS + 5), "eventTimeZoneOffset": "+08:00",
+        "quantityList": [{"epcClass": format!("https://id.gs1.org/01/{GTIN}/10/L9")}]});
+    doc["epcisBody"]["eventList"].as_array_mut().unwrap().push(recall);
+    let doc = doc.to_string();
+    let plan = jialing_contracts::trace::epcis_capture::plan_document(&doc).unwrap();
+    let job = |body: String| serde_json::from_str::<serde_json::Value>(&body).unwrap();
+
+    let (s, body, _) = post_capture(&r, &capture_headers(&doc, &farm, 0), &doc).await;
+    assert_eq!(s, 202, "{body}");
+    let id = job(body)["captureID"].as_str().unwrap().to_string();
+    net.commit();
+    let v = job(get(&r, &format!("/epcis/capture/{id}"), None).await.1);
+    assert_eq!((v["success"].as_bool(), v["captureErrorBehaviour"].as_str()), (Some(false), Some("rollback")), "{v}");
+    let e = &v["errors"][0];
+    assert_eq!((e["code"].as_str(), e["eventIndex"].as_u64()), (Some("wrong_role"), Some(1)), "{v}");
+    assert_eq!(e["eventID"].as_str(), Some(plan.events[1].hash_id.as_str()));
+    let (_, q) = get(&r, "/epcis/events", None).await;
+    assert!(!q.contains(&plan.events[0].hash_id), "a refused capture recorded an event: {q}");
+
+    // The same document with proceed: the header is part of what is signed.
+    let stx = capture_tx(CHAIN, farm.public(), 1, CaptureErrorBehaviour::Proceed, &doc).sign(&farm);
+    let mut headers = capture_headers(&doc, &farm, 1);
+    headers.push(("GS1-Capture-Error-Behaviour", "proceed".into()));
+    let (s, body, _) = post_capture(&r, &headers, &doc).await;
+    assert_eq!((s, body.contains("bad_signature")), (401, true), "rollback's signature for a proceed capture: {body}");
+    headers[2].1 = stx.signature.to_hex();
+    let (s, body, _) = post_capture(&r, &headers, &doc).await;
+    assert_eq!(s, 202, "{body}");
+    net.commit();
+    let v = job(get(&r, &format!("/epcis/capture/{}", stx.hash()), None).await.1);
+    assert_eq!((v["success"].as_bool(), v["captureErrorBehaviour"].as_str()), (Some(false), Some("proceed")), "{v}");
+    assert_eq!((v["recorded"].as_u64(), v["refused"].as_u64()), (Some(1), Some(1)), "{v}");
+    assert_eq!(
+        (v["events"][0]["status"].as_str(), v["events"][1]["status"].as_str()),
+        (Some("recorded"), Some("refused"))
+    );
+    assert_eq!((v["errors"][0]["code"].as_str(), v["errors"][0]["eventIndex"].as_u64()), (Some("wrong_role"), Some(1)));
+    let (_, q) = get(&r, "/epcis/events", None).await;
+    assert!(q.contains(&plan.events[0].hash_id) && !q.contains(&plan.events[1].hash_id), "{q}");
 }

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use jialing_contracts::trace::epcis_capture::CaptureErrorBehaviour;
 use jialing_contracts::trace::epcis_import::{ImportPlan, plan};
 use serde_json::{Value, json};
 
@@ -52,8 +53,8 @@ pub enum EpcisCommand {
     /// signed with your member key as one `trace.epcis_capture` transaction and applied
     /// all or nothing (every event recorded under its CBV 2.0 hash ID, the events that
     /// map to ledger rules applied; the first refused event refuses the whole capture,
-    /// naming its index, hash ID and rule). Events already on the ledger are skipped as
-    /// duplicates. Waits for the capture job and prints it (`--json`: the job as the node
+    /// naming its index, hash ID and rule; with `--error-behaviour proceed` it is left
+    /// out instead). Events already on the ledger are skipped as duplicates. Waits for the capture job and prints it (`--json`: the job as the node
     /// gives it). A document larger than one transaction (64 KiB) must be split.
     Capture {
         /// The EPCIS document (EPCISDocument, EPCISQueryDocument or one event).
@@ -61,6 +62,10 @@ pub enum EpcisCommand {
         /// Key file to sign with (a certified member key with a trace role).
         #[arg(long)]
         key: PathBuf,
+        /// EPCIS captureErrorBehaviour: `rollback` (all or nothing) or `proceed` (a
+        /// refused event is left out, the others are captured; the job lists it).
+        #[arg(long, default_value = "rollback", value_name = "rollback|proceed")]
+        error_behaviour: String,
         /// Waiting options.
         #[command(flatten)]
         wait: WaitArgs,
@@ -91,13 +96,23 @@ pub fn run(cmd: &EpcisCommand, client: &Client, out: Output) -> Result<(), Clien
             let v = summary.to_json(&plans, *dry_run);
             out.emit(&v, || summary.human(*dry_run))
         }
-        EpcisCommand::Capture { file, key, wait } => capture(client, file, key, *wait, out),
+        EpcisCommand::Capture { file, key, error_behaviour, wait } => {
+            let behaviour = CaptureErrorBehaviour::parse(error_behaviour).map_err(ClientError::Args)?;
+            capture(client, file, key, behaviour, *wait, out)
+        }
     }
 }
 
 /// `jialing epcis capture`: checks the document here first (so a malformed one costs no
 /// nonce), captures it, and waits for the job.
-fn capture(client: &Client, file: &Path, key: &Path, wait: WaitArgs, out: Output) -> Result<(), ClientError> {
+fn capture(
+    client: &Client,
+    file: &Path,
+    key: &Path,
+    behaviour: CaptureErrorBehaviour,
+    wait: WaitArgs,
+    out: Output,
+) -> Result<(), ClientError> {
     use jialing_contracts::trace::epcis_capture::{max_document_bytes, plan_document};
     let document =
         std::fs::read_to_string(file).map_err(|source| ClientError::Io { path: file.to_path_buf(), source })?;
@@ -113,7 +128,7 @@ fn capture(client: &Client, file: &Path, key: &Path, wait: WaitArgs, out: Output
         )));
     }
     let key = crate::keys::load(key)?;
-    let id = client.epcis_capture(&key, &document)?;
+    let id = client.epcis_capture(&key, behaviour, &document)?;
     if wait.no_wait {
         let v = json!({"captureID": id.to_hex(), "running": true, "events": plan.events.len()});
         return out
@@ -121,7 +136,8 @@ fn capture(client: &Client, file: &Path, key: &Path, wait: WaitArgs, out: Output
     }
     let job = client.wait_capture(&id, Duration::from_secs(wait.wait_secs))?;
     out.emit(&job, || capture_human(&job))?;
-    if job["success"] == false {
+    // A proceed capture that left events out is committed as asked: the job lists them.
+    if job["success"] == false && behaviour == CaptureErrorBehaviour::Rollback {
         let e = &job["errors"][0];
         return Err(ClientError::Refused {
             hash: id.to_hex(),
@@ -135,16 +151,20 @@ fn capture(client: &Client, file: &Path, key: &Path, wait: WaitArgs, out: Output
 
 fn capture_human(job: &Value) -> String {
     let id = job["captureID"].as_str().unwrap_or_default();
-    if job["success"] == false {
+    // A refused transaction has no event list (nothing was recorded).
+    if job["success"] == false && job["events"].is_null() {
         return format!(
             "capture {id} refused, nothing recorded: {}",
             job["errors"][0]["detail"].as_str().unwrap_or("")
         );
     }
     let mut s = format!(
-        "capture {id} committed at height {}: {} events recorded, {} duplicates (already on the ledger)",
-        job["height"], job["recorded"], job["duplicates"]
+        "capture {id} committed at height {}: {} events recorded, {} duplicates (already on the ledger), {} refused and left out",
+        job["height"], job["recorded"], job["duplicates"], job["refused"]
     );
+    for e in job["errors"].as_array().into_iter().flatten() {
+        s.push_str(&format!("\n  event {} refused: {}", e["eventIndex"], e["detail"].as_str().unwrap_or("")));
+    }
     for e in job["events"].as_array().into_iter().flatten() {
         s.push_str(&format!(
             "\n  {} {} {}{}",

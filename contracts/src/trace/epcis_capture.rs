@@ -9,13 +9,19 @@
 //! [`crate::registry::dispatch`]: the same handlers and role checks as the separate
 //! calls, under the signer's authority, so no rule is restated here.
 //!
-//! Error behaviour: `rollback` (the standard's default), all or nothing. The first event
-//! refused refuses the whole transaction (nothing it did stays, only the signer's nonce
-//! moves) with [`ContractError::CaptureEvent`]: the event's index, its hash ID, and the
-//! error the separate call would give (its code is the receipt's code). An event whose
-//! hash ID is already on the ledger, or earlier in the same document, is a duplicate: it
-//! is skipped (neither recorded nor its rule call applied again), not an error; the
-//! capture job (`GET /epcis/capture/{id}`) lists it.
+//! Error behaviour, the standard's `captureErrorBehaviour`:
+//! - `rollback` (the default), all or nothing. The first event refused refuses the
+//!   whole transaction (nothing it did stays, only the signer's nonce moves) with
+//!   [`ContractError::CaptureEvent`]: the event's index, its hash ID, and the error the
+//!   separate call would give (its code is the receipt's code).
+//! - `proceed`: each event is all or nothing on its own. A refused event is undone (its
+//!   record and its rule call) and the others stay; the transaction succeeds, and
+//!   [`CaptureOutcome`] at [`capture_outcome_key`] names each refused event with its
+//!   code and message. A storage failure still refuses the whole capture.
+//!
+//! An event whose hash ID is already on the ledger, or earlier in the same document, is
+//! a duplicate: it is skipped (neither recorded nor its rule call applied again), not an
+//! error; the capture job (`GET /epcis/capture/{id}`) lists it.
 //!
 //! Numbers: the document is parsed with `serde_json`, whose non-integer numbers are f64.
 //! The contracts crate enables `float_roundtrip`, so every binary parses a number to the
@@ -32,23 +38,25 @@ use crate::error::ContractError;
 use crate::executor::Tx;
 use crate::registry::{CallPayload, decode_payload, dispatch};
 use crate::trace::epcis_event::{RecordEpcisEvent, epcis_event_key};
-use crate::trace::epcis_import::{self, ImportPlan};
+use crate::trace::epcis_import::{self, ImportPlan, ImportedEvent};
 
-/// The standard's `captureErrorBehaviour`. Only `rollback` (all or nothing, the
-/// standard's default) is offered; a later `proceed` would be a new variant.
+/// The standard's `captureErrorBehaviour` (see the module documentation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptureErrorBehaviour {
     /// The first refused event refuses the whole capture.
     #[default]
     Rollback,
+    /// A refused event is left out; the others are captured.
+    Proceed,
 }
 
 impl CaptureErrorBehaviour {
-    /// The standard's name (`rollback`).
+    /// The standard's name (`rollback`, `proceed`).
     pub fn name(self) -> &'static str {
         match self {
             CaptureErrorBehaviour::Rollback => "rollback",
+            CaptureErrorBehaviour::Proceed => "proceed",
         }
     }
 
@@ -56,12 +64,36 @@ impl CaptureErrorBehaviour {
     pub fn parse(s: &str) -> Result<Self, String> {
         match s.trim() {
             "rollback" => Ok(CaptureErrorBehaviour::Rollback),
-            "proceed" => Err("captureErrorBehaviour proceed is not offered: a capture is all or nothing \
-                 (rollback); send rollback, or split the document"
-                .into()),
-            other => Err(format!("captureErrorBehaviour {other:?} is neither rollback nor proceed")),
+            "proceed" => Ok(CaptureErrorBehaviour::Proceed),
+            other => Err(format!("GS1-Capture-Error-Behaviour {other:?} is neither rollback nor proceed")),
         }
     }
+}
+
+/// An event a `proceed` capture left out.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RefusedEvent {
+    /// Its position in the document's event list.
+    pub index: u32,
+    /// Its CBV 2.0 event hash ID.
+    pub hash_id: String,
+    /// The error code the separate call would give (the rule's name).
+    pub code: String,
+    /// What exactly was wrong.
+    pub message: String,
+}
+
+/// What `trace/epcis_capture/{tx hash}` holds: the events a `proceed` capture left out
+/// (written only when it left one out).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct CaptureOutcome {
+    /// The refused events, in document order.
+    pub refused: Vec<RefusedEvent>,
+}
+
+/// `trace/epcis_capture/{tx hash}` → [`CaptureOutcome`].
+pub fn capture_outcome_key(tx: &jialing_core::Hash) -> Vec<u8> {
+    format!("trace/epcis_capture/{tx}").into_bytes()
 }
 
 /// `trace.epcis_capture`.
@@ -121,39 +153,56 @@ pub fn plan_document(document: &str) -> Result<ImportPlan, String> {
 
 pub(crate) fn epcis_capture(tx: &mut Tx<'_>, payload: &[u8]) -> Result<(), ContractError> {
     let p: EpcisCapture = decode_payload(payload)?;
-    let CaptureErrorBehaviour::Rollback = p.error_behaviour;
     let plan =
         plan_document(&p.document).map_err(|reason| ContractError::InvalidArgument { field: "document", reason })?;
+    let mut refused = Vec::new();
     for e in &plan.events {
-        let refused = |error: ContractError| ContractError::CaptureEvent {
-            index: u32::try_from(e.index).unwrap_or(u32::MAX),
-            hash_id: e.hash_id.clone(),
-            error: Box::new(error),
-        };
         // A duplicate (already on the ledger, or earlier in this document) is skipped.
         if tx.get_raw(&epcis_event_key(&e.record.event_hash))?.is_some() {
             continue;
         }
-        dispatch(tx, RecordEpcisEvent::CONTRACT, RecordEpcisEvent::METHOD, &jialing_core::encoding::encode(&e.record))
-            .map_err(refused)?;
-        if let Some((method, args)) = &e.mapped {
-            if method == EpcisCapture::METHOD || method == RecordEpcisEvent::METHOD {
-                return Err(refused(ContractError::InvalidArgument {
-                    field: "document",
-                    reason: format!("an event cannot map to trace.{method}"),
-                }));
+        let index = u32::try_from(e.index).unwrap_or(u32::MAX);
+        let savepoint = (p.error_behaviour == CaptureErrorBehaviour::Proceed).then(|| tx.savepoint());
+        match (apply_event(tx, e), savepoint) {
+            (Ok(()), _) => {}
+            // Storage failures are the node's, not the event's: never proceed past them.
+            (Err(error @ (ContractError::Storage(_) | ContractError::Corrupt { .. })), _) | (Err(error), None) => {
+                return Err(ContractError::CaptureEvent { index, hash_id: e.hash_id.clone(), error: Box::new(error) });
             }
-            let m = crate::registry::find(EpcisCapture::CONTRACT, method).ok_or_else(|| {
-                refused(ContractError::UnknownMethod {
-                    contract: EpcisCapture::CONTRACT.into(),
-                    method: method.clone(),
-                })
-            })?;
-            let bytes = (m.from_json)(args.clone()).map_err(refused)?;
-            dispatch(tx, EpcisCapture::CONTRACT, method, &bytes).map_err(refused)?;
+            (Err(error), Some(savepoint)) => {
+                tx.restore(savepoint);
+                refused.push(RefusedEvent {
+                    index,
+                    hash_id: e.hash_id.clone(),
+                    code: error.code(),
+                    message: error.to_string(),
+                });
+            }
         }
     }
+    if !refused.is_empty() {
+        let key = capture_outcome_key(&tx.tx_hash());
+        tx.put(key, &CaptureOutcome { refused });
+    }
     Ok(())
+}
+
+/// One event: its record, then the rule call it maps to, as the separate calls.
+fn apply_event(tx: &mut Tx<'_>, e: &ImportedEvent) -> Result<(), ContractError> {
+    dispatch(tx, RecordEpcisEvent::CONTRACT, RecordEpcisEvent::METHOD, &jialing_core::encoding::encode(&e.record))?;
+    let Some((method, args)) = &e.mapped else { return Ok(()) };
+    if method == EpcisCapture::METHOD || method == RecordEpcisEvent::METHOD {
+        return Err(ContractError::InvalidArgument {
+            field: "document",
+            reason: format!("an event cannot map to trace.{method}"),
+        });
+    }
+    let m = crate::registry::find(EpcisCapture::CONTRACT, method).ok_or_else(|| ContractError::UnknownMethod {
+        contract: EpcisCapture::CONTRACT.into(),
+        method: method.clone(),
+    })?;
+    let bytes = (m.from_json)(args.clone())?;
+    dispatch(tx, EpcisCapture::CONTRACT, method, &bytes)
 }
 
 #[cfg(test)]
@@ -175,7 +224,7 @@ mod tests {
     #[test]
     fn error_behaviour_header_values() {
         assert_eq!(CaptureErrorBehaviour::parse("rollback"), Ok(CaptureErrorBehaviour::Rollback));
-        assert!(CaptureErrorBehaviour::parse("proceed").unwrap_err().contains("all or nothing"));
+        assert_eq!(CaptureErrorBehaviour::parse(" proceed"), Ok(CaptureErrorBehaviour::Proceed));
         assert!(CaptureErrorBehaviour::parse("maybe").is_err());
     }
 

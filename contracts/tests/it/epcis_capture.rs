@@ -150,6 +150,38 @@ fn trace_epcis_capture_all_or_nothing() {
 }
 
 #[test]
+fn trace_epcis_capture_proceed_leaves_out_refused_events() {
+    use jialing_contracts::trace::epcis_capture::{CaptureOutcome, capture_outcome_key};
+    let (mut l, t) = with_lot();
+    let farm = key("farm");
+    let doc = document(&[observe(1, t + 1), harvest(t + 2), ship(t + 3), observe(2, t + 4)]);
+    let plan = epcis_capture::plan_document(&doc).unwrap();
+    let p = EpcisCapture { error_behaviour: CaptureErrorBehaviour::Proceed, document: doc };
+    let stx = l.sign(&farm, &p);
+    let r = l.block(std::slice::from_ref(&stx)).unwrap().remove(0);
+    expect_ok(&r);
+    // The refused shipment is left out, record and all; the others are captured.
+    for (i, e) in plan.events.iter().enumerate() {
+        let recorded = l.get::<EpcisEventRef>(&epcis_event_key(&e.record.event_hash)).is_some();
+        assert_eq!(recorded, i != 2, "event {i}");
+    }
+    assert_eq!(lot(&l).quantity_milli, 900_000);
+    assert!(lot(&l).in_transit_to.is_none());
+    let outcome: CaptureOutcome = l.get(&capture_outcome_key(&stx.hash())).unwrap();
+    assert_eq!(outcome.refused.len(), 1);
+    let refused = &outcome.refused[0];
+    assert_eq!((refused.index, refused.hash_id.as_str()), (2, plan.events[2].hash_id.as_str()));
+    assert_eq!(refused.code, "trace.certificate_before_shipment");
+    // A proceed capture without a refusal writes no outcome.
+    let stx = l.sign(
+        &farm,
+        &EpcisCapture { error_behaviour: CaptureErrorBehaviour::Proceed, document: document(&[observe(3, t + 5)]) },
+    );
+    expect_ok(&l.block(std::slice::from_ref(&stx)).unwrap()[0]);
+    assert!(l.get::<CaptureOutcome>(&capture_outcome_key(&stx.hash())).is_none());
+}
+
+#[test]
 fn trace_epcis_capture_duplicates_skipped() {
     let (mut l, t) = with_lot();
     let farm = key("farm");
@@ -343,11 +375,15 @@ proptest! {
     /// planned and executed without a panic: captured or refused, never a crash (the
     /// fuzz target `capture_document` does the same with raw bytes).
     #[test]
-    fn trace_epcis_capture_of_any_document_never_panics(events in prop::collection::vec(fuzz_value(), 0..4)) {
+    fn trace_epcis_capture_of_any_document_never_panics(
+        events in prop::collection::vec(fuzz_value(), 0..4),
+        proceed in any::<bool>(),
+    ) {
         let (mut l, _) = with_lot();
         let doc = document(&events);
         let _ = epcis_capture::plan_document(&doc);
-        let r = l.call(&key("farm"), &capture(doc)).unwrap();
+        let error_behaviour = if proceed { CaptureErrorBehaviour::Proceed } else { CaptureErrorBehaviour::Rollback };
+        let r = l.call(&key("farm"), &EpcisCapture { error_behaviour, document: doc }).unwrap();
         if !r.is_ok() {
             let jialing_contracts::TxStatus::Refused { message, .. } = &r.status else { unreachable!() };
             prop_assert!(!message.is_empty());
