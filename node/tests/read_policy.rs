@@ -145,6 +145,12 @@ fn seed() -> Net {
     };
     net.call("buyer", &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms });
 
+    farm_lot_l1(&mut net);
+    net
+}
+
+/// The farm registers product GTIN and creates lot L1 of it.
+fn farm_lot_l1(net: &mut Net) {
     net.call(
         "farm",
         &RegisterProduct {
@@ -166,7 +172,6 @@ fn seed() -> Net {
         "farm",
         &CreateLot { lot: "L1".into(), product: GTIN.into(), origin, quantity_milli: 1000, unit: "kg".into(), at },
     );
-    net
 }
 
 /// Every GET route of the member router, as a pattern, with the concrete paths the
@@ -826,22 +831,7 @@ async fn epcis_capture_refuses_bad_signatures_replays_and_oversize() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epcis_captured_events_join_their_lots_export() {
     let mut net = Net::new();
-    net.call(
-        "farm",
-        &RegisterProduct { code: GTIN.into(), name: "pomelo".into(), category: Produce::Fruit, standard: "s".into() },
-    );
-    let origin = Origin {
-        county: "county".into(),
-        township: "town".into(),
-        village: "village".into(),
-        lat_micro: 29_880_000,
-        lon_micro: 107_730_000,
-    };
-    let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
-    net.call(
-        "farm",
-        &CreateLot { lot: "L1".into(), product: GTIN.into(), origin, quantity_milli: 1000, unit: "kg".into(), at },
-    );
+    farm_lot_l1(&mut net);
     let dir = tempfile::tempdir().unwrap();
     let r = router(&net, dir.path());
     let farm = key("farm");
