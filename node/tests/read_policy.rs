@@ -16,7 +16,7 @@ use jialing_contracts::data::methods::{Confirm, List, Register, Review};
 use jialing_contracts::data::negotiation::Negotiate;
 use jialing_contracts::data::types::{Classification, DataKind, DeliveryMode, Terms};
 use jialing_contracts::params::{DAY_MS, Params};
-use jialing_contracts::testkit::{GENESIS_MS, initial_state, key, uscc, validator};
+use jialing_contracts::testkit::{GENESIS_MS, initial_state, key, sample_origin, uscc, validator};
 use jialing_contracts::trace::methods::{CreateLot, EventTime, RegisterProduct};
 use jialing_contracts::trace::types::{Category as Produce, Origin};
 use jialing_contracts::{CallPayload, StateView};
@@ -160,13 +160,7 @@ fn farm_lot_l1(net: &mut Net) {
             standard: "NY/T 2315".into(),
         },
     );
-    let origin = Origin {
-        county: "county".into(),
-        township: "town".into(),
-        village: "village".into(),
-        lat_micro: 29_880_000,
-        lon_micro: 107_730_000,
-    };
+    let origin = sample_origin();
     let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
     net.call(
         "farm",

@@ -3,11 +3,11 @@
 //! are skipped, only members (with the roles of each call) capture, and a capture
 //! leaves the ledger as the separate import calls would.
 
-use jialing_contracts::testkit::{TestLedger, expect_ok, expect_refused, key, uscc};
+use jialing_contracts::testkit::{TestLedger, expect_ok, expect_refused, key, sample_origin, uscc};
 use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, EpcisCapture};
 use jialing_contracts::trace::epcis_event::{EpcisEventRef, epcis_event_key};
 use jialing_contracts::trace::methods::{CreateLot, EventTime, RegisterProduct};
-use jialing_contracts::trace::types::{Category, Lot, Origin};
+use jialing_contracts::trace::types::{Category, Lot};
 use jialing_contracts::trace::{epcis_capture, lot_key};
 use jialing_contracts::{AdmissionError, CallPayload, keys, registry};
 use jialing_core::{Hash, Keypair, SignedTransaction, Transaction};
@@ -24,13 +24,7 @@ fn with_lot() -> (TestLedger, u64) {
         RegisterProduct { code: GTIN.into(), name: "pomelo".into(), category: Category::Fruit, standard: "s".into() };
     expect_ok(&l.call(&farm, &p).unwrap());
     let created = l.time_ms;
-    let origin = Origin {
-        county: "county".into(),
-        township: "town".into(),
-        village: "village".into(),
-        lat_micro: 29_880_000,
-        lon_micro: 107_730_000,
-    };
+    let origin = sample_origin();
     let c = CreateLot {
         lot: "L1".into(),
         product: GTIN.into(),
