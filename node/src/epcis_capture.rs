@@ -51,8 +51,9 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
     h.get(name).map(|v| v.to_str().map(str::trim).map_err(|_| format!("{name} is not ASCII"))).transpose()
 }
 
-/// The transaction a capture request stands for, with its hash; checks the headers,
-/// the body and the signature.
+/// The signed transaction a capture request stands for, rebuilt from its headers and
+/// body; checks the headers (401 unsigned or badly signed, 400 a bad behaviour, 415 a
+/// media type other than JSON), the size (413) and the signature.
 pub fn rebuild(chain: &str, headers: &HeaderMap, body: &[u8]) -> Result<SignedTransaction, ApiError> {
     let bad = |m: String| unauthorized("missing_signature", m, chain);
     let (signer, nonce, sig) = match (
