@@ -9,6 +9,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+/// The headers of a signed `POST /epcis/capture` (docs/api.md): the member's signature
+/// of the `trace.epcis_capture` transaction the node rebuilds from the body
+/// (`jialing_contracts::trace::epcis_capture::capture_tx`).
+pub mod capture_headers {
+    /// The signing member's public key (hex).
+    pub const SIGNER: &str = "Jialing-Signer";
+    /// The signer's nonce for this transaction (decimal; `GET /v1/nonce/{key}`).
+    pub const NONCE: &str = "Jialing-Nonce";
+    /// The signature (hex) of the transaction's hash.
+    pub const SIGNATURE: &str = "Jialing-Signature";
+    /// EPCIS 2.0's `captureErrorBehaviour`: `rollback` (the default) or `proceed`.
+    pub const ERROR_BEHAVIOUR: &str = "GS1-Capture-Error-Behaviour";
+}
+
 /// The body of every error answer: `{"error": {"code", "message"}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use jialing_contracts::trace::epcis_capture::CaptureErrorBehaviour;
 use jialing_core::{Hash, PublicKey, SignedTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,6 +25,30 @@ use crate::error::ClientError;
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Per-request timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The headers that sign an EPCIS capture (`POST /epcis/capture`, docs/api.md): the
+/// `trace.epcis_capture` transaction of exactly `document` (the request body, byte for
+/// byte) with `behaviour`, by `key` with `nonce` on `chain_id`, as the node rebuilds it.
+/// A partner's gateway holding a member key calls this and sends the document with
+/// these headers; returns the headers and the capture ID (the transaction hash).
+pub fn capture_headers(
+    chain_id: &str,
+    key: &jialing_core::Keypair,
+    nonce: u64,
+    behaviour: CaptureErrorBehaviour,
+    document: &str,
+) -> (Vec<(&'static str, String)>, Hash) {
+    use jialing_api_types::capture_headers::{ERROR_BEHAVIOUR, NONCE, SIGNATURE, SIGNER};
+    use jialing_contracts::trace::epcis_capture::capture_tx;
+    let stx = capture_tx(chain_id, key.public(), nonce, behaviour, document).sign(key);
+    let headers = vec![
+        (SIGNER, key.public().to_hex()),
+        (NONCE, nonce.to_string()),
+        (SIGNATURE, stx.signature.to_hex()),
+        (ERROR_BEHAVIOUR, behaviour.name().to_string()),
+    ];
+    (headers, stx.hash())
+}
 
 /// A blocking client for one node.
 #[derive(Clone)]
@@ -211,6 +236,59 @@ impl Client {
         self.post("/v1/txs", &BatchRequest::new(stxs))
     }
 
+    /// `POST /epcis/capture`: signs `document` with `key` (its next nonce on the node's
+    /// chain, [`capture_headers`]) and submits it; returns the capture ID. The node
+    /// answers 202 once the transaction is in its mempool.
+    pub fn epcis_capture(
+        &self,
+        key: &jialing_core::Keypair,
+        behaviour: CaptureErrorBehaviour,
+        document: &str,
+    ) -> Result<Hash, ClientError> {
+        let chain = self.status()?.chain_id;
+        let nonce = self.next_nonce(&key.public())?;
+        let (headers, id) = capture_headers(&chain, key, nonce, behaviour, document);
+        let url = format!("{}/epcis/capture", self.base);
+        tracing::debug!(target: "client::http", %url, bytes = document.len(), "POST capture");
+        let mut req = self.agent.post(&url).header("content-type", "application/ld+json");
+        for (name, value) in &headers {
+            req = req.header(*name, value);
+        }
+        let resp = req.send(document.as_bytes()).map_err(|e| unreachable(&url, e))?;
+        let answer: serde_json::Value = self.finish(&url, resp)?;
+        match answer["captureID"].as_str().map(Hash::from_hex) {
+            Some(Ok(h)) if h == id => Ok(h),
+            _ => Err(ClientError::Api {
+                code: "unexpected_answer".into(),
+                message: format!("the node's capture answer names another capture: {answer}"),
+                status: 202,
+            }),
+        }
+    }
+
+    /// `GET /epcis/capture/{captureID}`: the capture job (running, success, errors, the
+    /// events with their hash IDs).
+    pub fn epcis_capture_job(&self, id: &Hash) -> Result<serde_json::Value, ClientError> {
+        self.get_unsigned(&format!("/epcis/capture/{id}"))
+    }
+
+    /// Polls the capture job until it is no longer running, or `timeout` passes.
+    pub fn wait_capture(&self, id: &Hash, timeout: Duration) -> Result<serde_json::Value, ClientError> {
+        let start = Instant::now();
+        loop {
+            let last = match self.epcis_capture_job(id) {
+                Ok(job) if job["running"] == false => return Ok(job),
+                Ok(_) => "running",
+                Err(ClientError::Api { code, .. }) if code == "not_found" => "unknown to the node",
+                Err(e) => return Err(e),
+            };
+            if start.elapsed() >= timeout {
+                return Err(ClientError::Timeout { hash: id.to_hex(), secs: timeout.as_secs(), last: last.into() });
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
     /// `GET /v1/tx/{hash}`.
     pub fn tx(&self, hash: &Hash) -> Result<TxInfo, ClientError> {
         self.get(&format!("/v1/tx/{hash}"))
@@ -295,4 +373,36 @@ impl Client {
 
 fn unreachable(url: &str, e: ureq::Error) -> ClientError {
     ClientError::Unreachable { url: url.to_string(), reason: e.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use jialing_contracts::trace::epcis_capture::capture_tx;
+    use jialing_core::{Keypair, Purpose, Signature};
+
+    /// The headers carry what the node needs to rebuild and verify exactly the signed
+    /// capture: the key, the nonce and a signature of that transaction over this body.
+    #[test]
+    fn capture_headers_sign_the_transaction_the_node_rebuilds() {
+        let key = Keypair::from_label("gateway");
+        let doc = r#"{"type": "ObjectEvent", "action": "OBSERVE"}"#;
+        let (headers, id) = capture_headers("jialing-test", &key, 41, CaptureErrorBehaviour::Rollback, doc);
+        let h = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).unwrap();
+        let signer = PublicKey::from_hex(&h("Jialing-Signer")).unwrap();
+        let nonce: u64 = h("Jialing-Nonce").parse().unwrap();
+        let sig = Signature::from_hex(&h("Jialing-Signature")).unwrap();
+        assert_eq!(h("GS1-Capture-Error-Behaviour"), "rollback");
+        let tx = capture_tx("jialing-test", signer, nonce, CaptureErrorBehaviour::Rollback, doc);
+        assert_eq!(tx.hash(), id);
+        signer.verify("jialing-test", Purpose::Transaction, &id, &sig).unwrap();
+        // Not for another body or chain.
+        let other = capture_tx("jialing-test", signer, nonce, CaptureErrorBehaviour::Rollback, &format!("{doc} "));
+        assert!(signer.verify("jialing-test", Purpose::Transaction, &other.hash(), &sig).is_err());
+        assert!(signer.verify("other-chain", Purpose::Transaction, &id, &sig).is_err());
+        let (proceed, _) = capture_headers("jialing-test", &key, 41, CaptureErrorBehaviour::Proceed, doc);
+        assert!(proceed.contains(&("GS1-Capture-Error-Behaviour", "proceed".to_string())));
+        assert_ne!(proceed[2], headers[2], "the behaviour is signed");
+    }
 }

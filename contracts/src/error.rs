@@ -128,6 +128,17 @@ pub enum ContractError {
         /// What exactly was wrong.
         detail: String,
     },
+    /// An event of an EPCIS capture (`trace.epcis_capture`) was refused, so the whole
+    /// capture is (all or nothing): which event, and why.
+    #[error("EPCIS capture refused at event {index} ({hash_id}): {error}")]
+    CaptureEvent {
+        /// The event's position in the document's event list.
+        index: u32,
+        /// Its CBV 2.0 event hash ID (`ni:///sha-256;...?ver=CBV2.0`).
+        hash_id: String,
+        /// Why it was refused: the same error the separate call would give.
+        error: Box<ContractError>,
+    },
     /// Committed state could not be read.
     #[error("state read failed: {0}")]
     Storage(String),
@@ -152,9 +163,19 @@ impl ContractError {
             ContractError::AlreadyExists { .. } => "already_exists".into(),
             ContractError::InvalidArgument { .. } => "invalid_argument".into(),
             ContractError::Rule { rule, .. } => (*rule).into(),
+            ContractError::CaptureEvent { error, .. } => error.code(),
             ContractError::Storage(_) => "storage".into(),
             ContractError::Corrupt { .. } => "corrupt_state".into(),
         }
+    }
+
+    /// The event index and hash ID that a refused capture's receipt message names (the
+    /// text of [`ContractError::CaptureEvent`]), if it names one.
+    pub fn capture_event_of(message: &str) -> Option<(u32, String)> {
+        let rest = message.strip_prefix("EPCIS capture refused at event ")?;
+        let (index, rest) = rest.split_once(" (")?;
+        let (id, _) = rest.split_once("): ")?;
+        Some((index.parse().ok()?, id.to_string()))
     }
 
     /// Shorthand for a rule refusal.

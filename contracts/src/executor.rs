@@ -13,7 +13,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use jialing_core::state_tree::StateTree;
 use jialing_core::{Hash, PublicKey, Role, SignedTransaction, TxHash, Uscc, encoding, merkle};
 
-use crate::error::{AdmissionError, ContractError, role_list};
+use crate::error::{AdmissionError, ContractError};
 use crate::keys;
 use crate::membership::{Member, Organisation};
 use crate::params::Params;
@@ -161,17 +161,7 @@ impl<'a> BlockExecutor<'a> {
                 member: &member,
                 hash,
             };
-            let result = match registry::find(&tx.contract, &tx.method) {
-                None => Err(ContractError::UnknownMethod { contract: tx.contract.clone(), method: tx.method.clone() }),
-                Some(m) => match m.roles.iter().any(|r| member.roles.contains(r)) {
-                    false => Err(ContractError::WrongRole {
-                        method: format!("{}.{}", m.contract, m.name),
-                        needed: role_list(m.roles),
-                        have: role_list(&member.roles),
-                    }),
-                    true => (m.run)(&mut t, &tx.payload),
-                },
-            };
+            let result = registry::dispatch(&mut t, &tx.contract, &tx.method, &tx.payload);
             (result, t.writes, t.tags)
         };
         let status = match result {
@@ -233,6 +223,12 @@ pub fn check_signer(read: &StateRead<'_>, key: &PublicKey, now_ms: u64) -> Resul
         return Err(AdmissionError::OrgInactive { key: *key, org: member.org.to_string() });
     }
     Ok(member)
+}
+
+/// A transaction's writes and tags at one point ([`Tx::savepoint`]).
+pub(crate) struct Savepoint {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    tags: usize,
 }
 
 /// The execution context of one transaction: reads see committed state, then earlier
@@ -320,6 +316,17 @@ impl<'a> Tx<'a> {
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         &self.ctx.chain_id
+    }
+
+    /// Marks this transaction's writes and tags so far, for [`Tx::restore`].
+    pub(crate) fn savepoint(&self) -> Savepoint {
+        Savepoint { writes: self.writes.clone(), tags: self.tags.len() }
+    }
+
+    /// Undoes every write and tag since `sp` (one event of a `proceed` capture refused).
+    pub(crate) fn restore(&mut self, sp: Savepoint) {
+        self.writes = sp.writes;
+        self.tags.truncate(sp.tags);
     }
 
     /// This transaction's hash.

@@ -79,6 +79,24 @@ pub fn find(contract: &str, name: &str) -> Option<&'static Method> {
     methods().find(|m| m.contract == contract && m.name == name)
 }
 
+/// Runs `contract.method` with `payload` inside `tx`, under its signer's authority: the
+/// method must exist and the signer must hold one of its roles, then its handler runs.
+/// The executor dispatches every transaction through here, and a method that applies
+/// other methods' rules (`trace.epcis_capture`) calls them through here too, so the
+/// rules and role checks are the same either way.
+pub fn dispatch(tx: &mut Tx<'_>, contract: &str, method: &str, payload: &[u8]) -> Result<(), ContractError> {
+    let m = find(contract, method)
+        .ok_or_else(|| ContractError::UnknownMethod { contract: contract.to_string(), method: method.to_string() })?;
+    if !m.roles.iter().any(|r| tx.member().roles.contains(r)) {
+        return Err(ContractError::WrongRole {
+            method: format!("{}.{}", m.contract, m.name),
+            needed: crate::error::role_list(m.roles),
+            have: crate::error::role_list(&tx.member().roles),
+        });
+    }
+    (m.run)(tx, payload)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

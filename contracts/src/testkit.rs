@@ -268,6 +268,17 @@ pub fn expect_refused(r: &Receipt, code: &str) -> String {
     }
 }
 
+/// A lot origin for tests (the sample county, township and village, at 29.88 N 107.73 E).
+pub fn sample_origin() -> crate::trace::types::Origin {
+    crate::trace::types::Origin {
+        county: "county".into(),
+        township: "town".into(),
+        village: "village".into(),
+        lat_micro: 29_880_000,
+        lon_micro: 107_730_000,
+    }
+}
+
 /// Asserts a receipt executed.
 pub fn expect_ok(r: &Receipt) {
     if let crate::receipt::TxStatus::Refused { code, message } = &r.status {

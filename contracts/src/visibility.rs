@@ -111,6 +111,7 @@ pub const TX_READS: &[(&str, &str, TxRule)] = &[
     ("trace", "pack", TxRule::Public),
     ("trace", "declare_error", TxRule::Public),
     ("trace", "record_epcis_event", TxRule::Public),
+    ("trace", "epcis_capture", TxRule::Public),
     ("data", "register", TxRule::Public),
     ("data", "review", TxRule::Public),
     ("data", "approve_important", TxRule::Public),

@@ -205,6 +205,7 @@ fn public_routes() -> Router<Api> {
         .route("/01/{*path}", get(crate::digital_link::resolve))
         .route("/.well-known/gs1resolver", get(crate::digital_link::description))
         .route("/epcis/events", get(crate::epcis_rest::events))
+        .route("/epcis/capture/{captureID}", get(crate::epcis_capture::job))
         .fallback(not_found_route)
 }
 
@@ -220,6 +221,7 @@ pub fn router(api: Api) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/txs", post(submit_batch))
         .route("/v1/tx", post(submit_one))
+        .route("/epcis/capture", post(crate::epcis_capture::capture))
         .route("/v1/nonce/{key}", get(nonce))
         .route("/v1/org/{uscc}", get(org))
         .route("/v1/credit/{subject}/full", get(crate::views::credit_full))
@@ -670,11 +672,26 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
         };
         orgs.push(org);
     }
-    let records: Vec<epcis::EventRecord<'_>> = hist
+    // A capture stands for the events it recorded that name this lot.
+    let mut calls: Vec<(usize, String, Value)> = Vec::new();
+    for (i, h) in hist.iter().enumerate() {
+        if h.status != jialing_api_types::Outcome::Ok || h.contract != "trace" {
+            continue;
+        }
+        if h.method != "epcis_capture" {
+            calls.push((i, h.method.clone(), h.args.clone()));
+            continue;
+        }
+        let doc = h.args["document"].as_str().unwrap_or_default();
+        for (ev, outcome) in crate::epcis_capture::captured_events(&api.ledger, &h.tx_hash, doc)?.events {
+            if outcome == crate::epcis_capture::EventOutcome::Recorded && ev.record.lots.contains(&id) {
+                calls.push((i, "record_epcis_event".into(), serde_json::to_value(&ev.record).unwrap_or(Value::Null)));
+            }
+        }
+    }
+    let records: Vec<epcis::EventRecord<'_>> = calls
         .iter()
-        .zip(&orgs)
-        .filter(|(h, _)| h.status == jialing_api_types::Outcome::Ok && h.contract == "trace")
-        .map(|(h, org)| epcis::EventRecord { tx_hash: h.tx_hash, method: &h.method, args: &h.args, org })
+        .map(|(i, method, args)| epcis::EventRecord { tx_hash: hist[*i].tx_hash, method, args, org: &orgs[*i] })
         .collect();
     let base = q.base.unwrap_or_else(|| "https://id.jialing.example".into());
     Ok(Json(epcis::export_lot(&base, &lot, product.as_ref(), &records)))

@@ -175,6 +175,7 @@ fn event_label(lang: Lang, method: &str) -> &'static str {
         "pack" => t(lang, "包装", "Packed"),
         "declare_error" => t(lang, "更正声明", "Correction"),
         "record_epcis_event" => t(lang, "合作方 EPCIS 事件", "Partner EPCIS event"),
+        "epcis_capture" => t(lang, "合作方 EPCIS 采集", "Partner EPCIS capture"),
         _ => t(lang, "事件", "Event"),
     }
 }

@@ -1,5 +1,6 @@
 //! The query part of the EPCIS 2.0 REST interface: `GET /epcis/events` over the events
-//! recorded by `trace.record_epcis_event` (imported or captured partner events), with
+//! recorded by `trace.record_epcis_event` (imported partner events) and by
+//! `trace.epcis_capture` (captured documents, `POST /epcis/capture`), with
 //! the common query parameters of the standard's SimpleEventQuery: `EQ_bizStep`,
 //! `MATCH_anyEPC`, `GE_eventTime`, `LT_eventTime`, `EQ_bizLocation` (values separated by
 //! `|`), `perPage` and `nextPageToken`. The trace register is public, so the answer is
@@ -46,7 +47,8 @@ struct Filter {
     to_ms: Option<u64>,
     locations: Vec<String>,
     per_page: usize,
-    start: (u64, u32),
+    /// Block height, index in the block, event within the transaction.
+    start: (u64, u32, usize),
 }
 
 fn bare_step(s: &str) -> String {
@@ -77,11 +79,16 @@ impl Filter {
             return Err(ApiError::bad_request(format!("perPage must be 1 to {MAX_PER_PAGE}")));
         }
         let start = match q.nextPageToken.as_deref() {
-            None => (0, 0),
-            Some(t) => t
-                .split_once('-')
-                .and_then(|(h, i)| Some((h.parse().ok()?, i.parse().ok()?)))
-                .ok_or_else(|| ApiError::bad_request(format!("nextPageToken {t:?} is not one this node gave")))?,
+            None => (0, 0, 0),
+            Some(t) => {
+                let parts: Vec<&str> = t.split('-').collect();
+                let parsed = match parts.as_slice() {
+                    [h, i] => h.parse().ok().zip(i.parse().ok()).map(|(h, i)| (h, i, 0)),
+                    [h, i, k] => (|| Some((h.parse().ok()?, i.parse().ok()?, k.parse().ok()?)))(),
+                    _ => None,
+                };
+                parsed.ok_or_else(|| ApiError::bad_request(format!("nextPageToken {t:?} is not one this node gave")))?
+            }
         };
         Ok(Filter {
             biz_steps: list(&q.EQ_bizStep, bare_step),
@@ -143,40 +150,58 @@ pub async fn events(State(api): State<Api>, Query(q): Query<EventsQuery>) -> Res
     }
 }
 
+/// The events a committed transaction recorded, `(body, event time ms)` in order: one
+/// for `trace.record_epcis_event`, those of a successful `trace.epcis_capture` that were
+/// not duplicates.
+fn recorded_events(api: &Api, e: &jialing_api_types::HistoryEntry) -> Result<Vec<(String, u64)>, ApiError> {
+    match e.method.as_str() {
+        "record_epcis_event" => Ok(e.args["body"]
+            .as_str()
+            .map(|b| vec![(b.to_string(), e.args["at"]["time_ms"].as_u64().unwrap_or(e.time_ms))])
+            .unwrap_or_default()),
+        "epcis_capture" if e.status == jialing_api_types::Outcome::Ok => {
+            let doc = e.args["document"].as_str().unwrap_or_default();
+            Ok(crate::epcis_capture::captured_events(&api.ledger, &e.tx_hash, doc)?
+                .events
+                .into_iter()
+                .filter(|(_, o)| *o == crate::epcis_capture::EventOutcome::Recorded)
+                .map(|(ev, _)| (ev.record.body, ev.record.at.time_ms))
+                .collect())
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 fn read(api: &Api, f: &Filter) -> Result<(Value, Option<String>), ApiError> {
     let tag = IndexTag { kind: TagKind::EpcisEvent, id: EPCIS_EVENTS_TAG.into() };
     let mut out = Vec::new();
     let mut context = serde_json::Map::new();
     let mut from = f.start.0;
     let mut next = None;
+    let mut done: Option<(u64, u32)> = None;
     'scan: loop {
         let page = crate::api::history(&api.ledger, &tag, from, SCAN_STEP, &Caller::Public)?;
         let last = page.len() < SCAN_STEP;
         for e in &page {
-            if (e.height, e.index) < f.start || e.method != "record_epcis_event" {
+            // A step starts at the last height of the previous one: skip what was read.
+            if (e.height, e.index) < (f.start.0, f.start.1) || done.is_some_and(|d| (e.height, e.index) <= d) {
                 continue;
             }
-            if out.len() == f.per_page {
-                next = Some(format!("{}-{}", e.height, e.index));
-                break 'scan;
+            done = Some((e.height, e.index));
+            for (k, (text, at)) in recorded_events(api, e)?.into_iter().enumerate() {
+                if (e.height, e.index, k) < f.start {
+                    continue;
+                }
+                if out.len() == f.per_page {
+                    next = Some(format!("{}-{}-{k}", e.height, e.index));
+                    break 'scan;
+                }
+                let Ok(body) = serde_json::from_str::<Value>(&text) else { continue };
+                if !f.matches(&body, at) {
+                    continue;
+                }
+                out.push(jialing_contracts::trace::epcis::with_event_id(body, &mut context));
             }
-            let Some(mut body) = e.args["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()) else {
-                continue;
-            };
-            let at = e.args["at"]["time_ms"].as_u64().unwrap_or(e.time_ms);
-            if !f.matches(&body, at) {
-                continue;
-            }
-            let ns = epcis_hash::namespaces(&body["@context"]);
-            let id = epcis_hash::event_hash_id(&body, &ns);
-            if let Value::Object(o) = &mut body {
-                o.remove("@context");
-                o.insert("eventID".into(), json!(id));
-            }
-            for (k, v) in ns {
-                context.entry(k).or_insert(json!(v));
-            }
-            out.push(body);
         }
         match page.last() {
             Some(l) if !last => from = l.height,

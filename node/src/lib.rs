@@ -27,6 +27,7 @@ pub mod demo_credit;
 pub mod demo_registers;
 pub mod devnet;
 pub mod digital_link;
+pub mod epcis_capture;
 pub mod epcis_rest;
 pub mod export;
 pub mod genesis_glue;

@@ -16,7 +16,7 @@ use jialing_contracts::data::methods::{Confirm, List, Register, Review};
 use jialing_contracts::data::negotiation::Negotiate;
 use jialing_contracts::data::types::{Classification, DataKind, DeliveryMode, Terms};
 use jialing_contracts::params::{DAY_MS, Params};
-use jialing_contracts::testkit::{GENESIS_MS, initial_state, key, uscc, validator};
+use jialing_contracts::testkit::{GENESIS_MS, initial_state, key, sample_origin, uscc, validator};
 use jialing_contracts::trace::methods::{CreateLot, EventTime, RegisterProduct};
 use jialing_contracts::trace::types::{Category as Produce, Origin};
 use jialing_contracts::{CallPayload, StateView};
@@ -145,6 +145,12 @@ fn seed() -> Net {
     };
     net.call("buyer", &Negotiate { id: "T1".into(), product: "P1".into(), buyer: uscc("buyer"), terms });
 
+    farm_lot_l1(&mut net);
+    net
+}
+
+/// The farm registers product GTIN and creates lot L1 of it.
+fn farm_lot_l1(net: &mut Net) {
     net.call(
         "farm",
         &RegisterProduct {
@@ -154,19 +160,12 @@ fn seed() -> Net {
             standard: "NY/T 2315".into(),
         },
     );
-    let origin = Origin {
-        county: "county".into(),
-        township: "town".into(),
-        village: "village".into(),
-        lat_micro: 29_880_000,
-        lon_micro: 107_730_000,
-    };
+    let origin = sample_origin();
     let at = EventTime { time_ms: net.time, tz_offset_min: 480 };
     net.call(
         "farm",
         &CreateLot { lot: "L1".into(), product: GTIN.into(), origin, quantity_milli: 1000, unit: "kg".into(), at },
     );
-    net
 }
 
 /// Every GET route of the member router, as a pattern, with the concrete paths the
@@ -191,6 +190,7 @@ fn crawl_paths(net: &Net) -> Vec<(&'static str, String)> {
         ("/01/{*path}", format!("/01/{GTIN}/10/L1?linkType=linkset")),
         ("/.well-known/gs1resolver", "/.well-known/gs1resolver".into()),
         ("/epcis/events", "/epcis/events".into()),
+        ("/epcis/capture/{captureID}", format!("/epcis/capture/{}", net.hashes[0])),
         ("/v1/data/product/{id}", "/v1/data/product/P1".into()),
         ("/v1/proof/consistency", format!("/v1/proof/consistency?from=1&to={tip}")),
         ("/v1/data/lineage/{id}", "/v1/data/lineage/P1".into()),
@@ -318,7 +318,7 @@ async fn unsigned_callers_never_receive_restricted_content_on_any_route() {
     let paths = crawl_paths(&net);
     let crawled: BTreeSet<String> = paths.iter().map(|(p, _)| p.to_string()).collect();
     for route in routes_in_source() {
-        if route.starts_with("/v1/tx") && !route.contains('{') {
+        if (route.starts_with("/v1/tx") && !route.contains('{')) || route == "/epcis/capture" {
             continue; // submission (POST)
         }
         assert!(crawled.contains(&route), "the crawl misses the route {route}: add it to crawl_paths");
@@ -655,4 +655,293 @@ async fn epcis_events_query_filters_and_pages() {
     let (s, r) = get(&public, "/epcis/events?GE_eventTime=yesterday", None).await;
     assert_eq!(s, 400, "{r}");
     assert_eq!(get(&public, "/epcis/events?perPage=0", None).await.0, 400);
+}
+
+/// The headers of a capture of `doc` by `signer` with `nonce`, built from the protocol
+/// (docs/api.md) rather than the client's SDK.
+fn capture_headers(doc: &str, signer: &Keypair, nonce: u64) -> Vec<(&'static str, String)> {
+    use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx};
+    let stx = capture_tx(CHAIN, signer.public(), nonce, CaptureErrorBehaviour::Rollback, doc).sign(signer);
+    vec![
+        ("Jialing-Signer", signer.public().to_hex()),
+        ("Jialing-Nonce", nonce.to_string()),
+        ("Jialing-Signature", stx.signature.to_hex()),
+        ("content-type", "application/ld+json".into()),
+    ]
+}
+
+/// POSTs `body` to `/epcis/capture`: status, body and `Location`.
+async fn post_capture(router: &axum::Router, headers: &[(&str, String)], body: &str) -> (u16, String, Option<String>) {
+    let mut req = Request::post("/epcis/capture");
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    let resp = router.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned(), location)
+}
+
+/// An EPCIS document of `n` observations with sensor values, from serial `from`.
+fn capture_doc(from: u64, n: u64) -> String {
+    let events: Vec<serde_json::Value> = (from..from + n)
+        .map(|i| {
+            serde_json::json!({"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "sensor_reporting",
+                "eventTime": jialing_core::calendar::format_rfc3339_ms(GENESIS_MS + i), "eventTimeZoneOffset": "+08:00",
+                "epcList": [format!("urn:epc:id:sgtin:0614141.107346.{i}")],
+                "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 4.25, "uom": "CEL"}]}]})
+        })
+        .collect();
+    serde_json::json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": {"eventList": events}})
+    .to_string()
+}
+
+/// `POST /epcis/capture` signed by a member: 202 with the capture's Location; the job
+/// runs until the block commits, then succeeds with each event's hash ID; the events
+/// are served by `GET /epcis/events`; a second capture of the same document reports
+/// duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_capture_signed_by_a_member_is_accepted_and_its_job_succeeds() {
+    let mut net = Net::new();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let farm = key("farm");
+    let doc = capture_doc(1, 3);
+    let (s, body, location) = post_capture(&r, &capture_headers(&doc, &farm, 0), &doc).await;
+    assert_eq!(s, 202, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["captureID"].as_str().unwrap().to_string();
+    assert_eq!(location.as_deref(), Some(format!("/epcis/capture/{id}").as_str()));
+    let (s, job) = get(&r, &format!("/epcis/capture/{id}"), None).await;
+    assert_eq!(s, 200, "{job}");
+    let job: serde_json::Value = serde_json::from_str(&job).unwrap();
+    assert_eq!((job["running"].as_bool(), job["captureErrorBehaviour"].as_str()), (Some(true), Some("rollback")));
+    net.commit();
+    let (_, job) = get(&r, &format!("/epcis/capture/{id}"), None).await;
+    let job: serde_json::Value = serde_json::from_str(&job).unwrap();
+    assert_eq!((job["running"].as_bool(), job["success"].as_bool()), (Some(false), Some(true)), "{job}");
+    assert_eq!((job["recorded"].as_u64(), job["duplicates"].as_u64()), (Some(3), Some(0)), "{job}");
+    let ids: Vec<String> =
+        job["events"].as_array().unwrap().iter().map(|e| e["eventID"].as_str().unwrap().to_string()).collect();
+    // The captured events, as EPCIS queries see them.
+    let (s, q) = get(&r, "/epcis/events", None).await;
+    assert_eq!(s, 200, "{q}");
+    let q: serde_json::Value = serde_json::from_str(&q).unwrap();
+    let served: Vec<String> = q["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventID"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(served, ids);
+    // Pages of one step through the events of the one capture transaction.
+    let (_, page) = get(&r, "/epcis/events?perPage=2", None).await;
+    assert!(page.contains(&ids[1]) && !page.contains(&ids[2]), "{page}");
+    // The same document again: every event a duplicate.
+    let (s, body, _) = post_capture(&r, &capture_headers(&doc, &farm, 1), &doc).await;
+    assert_eq!(s, 202, "{body}");
+    let id2 = serde_json::from_str::<serde_json::Value>(&body).unwrap()["captureID"].as_str().unwrap().to_string();
+    net.commit();
+    let (_, job) = get(&r, &format!("/epcis/capture/{id2}"), None).await;
+    let job: serde_json::Value = serde_json::from_str(&job).unwrap();
+    assert_eq!((job["success"].as_bool(), job["duplicates"].as_u64()), (Some(true), Some(3)), "{job}");
+    // A transaction that is no capture is not a capture job.
+    net.nonces.insert("farm".into(), 2);
+    net.call(
+        "farm",
+        &RegisterProduct { code: GTIN.into(), name: "p".into(), category: Produce::Fruit, standard: "s".into() },
+    );
+    let (s, _) = get(&r, &format!("/epcis/capture/{}", net.hashes[0]), None).await;
+    assert_eq!(s, 404);
+}
+
+/// Capture authentication and limits: unsigned, forged, another key's signature and a
+/// non-member are refused with what to send; a replayed nonce, a malformed document, a
+/// wrong media type and a document over one transaction are refused before the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_capture_refuses_bad_signatures_replays_and_oversize() {
+    let mut net = Net::new();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let farm = key("farm");
+    let doc = capture_doc(1, 2);
+    let code = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap()["error"]["code"].clone();
+    // Unsigned: 401, saying what to send.
+    let (s, body, _) = post_capture(&r, &[], &doc).await;
+    assert_eq!(s, 401, "{body}");
+    assert_eq!(code(&body), "missing_signature");
+    assert!(body.contains("Jialing-Signer") && body.contains("Jialing-Nonce") && body.contains("Jialing-Signature"));
+    // Forged: the signature of another document.
+    let mut forged = capture_headers(&capture_doc(7, 1), &farm, 0);
+    let (s, body, _) = post_capture(&r, &forged, &doc).await;
+    assert_eq!((s, code(&body)), (401, "bad_signature".into()), "{body}");
+    // Another key's signature under the farm's name.
+    let other = capture_headers(&doc, &key("farm2"), 0);
+    forged[2] = other[2].clone();
+    let (s, body, _) = post_capture(&r, &forged, &doc).await;
+    assert_eq!((s, code(&body)), (401, "bad_signature".into()), "{body}");
+    // A garbage signature.
+    forged[2].1 = "zz".into();
+    assert_eq!(post_capture(&r, &forged, &doc).await.0, 401);
+    // A valid signature by a key no organisation certified.
+    let stranger = Keypair::from_label("stranger");
+    let (s, body, _) = post_capture(&r, &capture_headers(&doc, &stranger, 0), &doc).await;
+    assert_eq!((s, code(&body)), (403, "not_member".into()), "{body}");
+    // Malformed document (its event and field named), wrong media type, proceed.
+    let bad = doc.replace("\"action\":\"OBSERVE\",", "");
+    let (s, body, _) = post_capture(&r, &capture_headers(&bad, &farm, 0), &bad).await;
+    assert_eq!((s, code(&body)), (400, "invalid_document".into()), "{body}");
+    assert!(body.contains("event 0") && body.contains("action"), "{body}");
+    let mut xml = capture_headers(&doc, &farm, 0);
+    xml[3].1 = "application/xml".into();
+    assert_eq!(post_capture(&r, &xml, &doc).await.0, 415);
+    let mut unknown = capture_headers(&doc, &farm, 0);
+    unknown.push(("GS1-Capture-Error-Behaviour", "sometimes".into()));
+    let (s, body, _) = post_capture(&r, &unknown, &doc).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("rollback"), "{body}");
+    // Larger than one transaction: 413, saying to split.
+    let big = capture_doc(100, 400);
+    assert!(big.len() > 64 * 1024);
+    let (s, body, _) = post_capture(&r, &capture_headers(&big, &farm, 0), &big).await;
+    assert_eq!((s, code(&body)), (413, "document_too_large".into()), "{body}");
+    assert!(body.contains("split"), "{body}");
+    // Accepted once; the same request again is a replay, before and after the commit.
+    let headers = capture_headers(&doc, &farm, 0);
+    assert_eq!(post_capture(&r, &headers, &doc).await.0, 202);
+    let (s, body, _) = post_capture(&r, &headers, &doc).await;
+    assert_eq!(s, 409, "{body}");
+    net.commit();
+    let (s, body, _) = post_capture(&r, &headers, &doc).await;
+    assert_eq!((s, code(&body)), (409, "bad_nonce".into()), "{body}");
+    assert!(body.contains("replay"), "{body}");
+}
+
+/// A captured event that names a lot joins the lot's EPCIS export (once, however often
+/// it is captured); one that names another object does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_captured_events_join_their_lots_export() {
+    let mut net = Net::new();
+    farm_lot_l1(&mut net);
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let farm = key("farm");
+    let of_lot = serde_json::json!({"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "sensor_reporting",
+        "eventTime": jialing_core::calendar::format_rfc3339_ms(net.time), "eventTimeZoneOffset": "+08:00",
+        "quantityList": [{"epcClass": format!("https://id.gs1.org/01/{GTIN}/10/L1")}],
+        "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 3.5, "uom": "CEL"}]}]});
+    let other: serde_json::Value = serde_json::from_str(&capture_doc(5, 1)).unwrap();
+    let events = serde_json::json!([of_lot, other["epcisBody"]["eventList"][0]]);
+    let doc =
+        serde_json::json!({"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": {"eventList": events}})
+        .to_string();
+    let plan = jialing_contracts::trace::epcis_capture::plan_document(&doc).unwrap();
+    for nonce in [2, 3] {
+        let (s, body, _) = post_capture(&r, &capture_headers(&doc, &farm, nonce), &doc).await;
+        assert_eq!(s, 202, "{body}");
+        net.commit();
+    }
+    let (s, export) = get(&r, "/v1/lot/L1/epcis", None).await;
+    assert_eq!(s, 200, "{export}");
+    let v: serde_json::Value = serde_json::from_str(&export).unwrap();
+    let ids: Vec<&str> =
+        v["epcisBody"]["eventList"].as_array().unwrap().iter().filter_map(|e| e["eventID"].as_str()).collect();
+    assert_eq!(ids.iter().filter(|i| **i == plan.events[0].hash_id).count(), 1, "{v:#}");
+    assert!(!ids.contains(&plan.events[1].hash_id.as_str()), "{v:#}");
+}
+
+/// More recorded events than one scan step of the index: each is served once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_events_pages_past_the_scan_step_without_repeats() {
+    let mut net = Net::new();
+    let farm = key("farm");
+    let mut nonce = 0;
+    for block in 0..3u64 {
+        let mut txs = Vec::new();
+        for i in 0..200 {
+            let doc: serde_json::Value = serde_json::from_str(&capture_doc(block * 1000 + i, 1)).unwrap();
+            let rec = jialing_contracts::trace::epcis_import::plan(&doc).unwrap().events.remove(0).record;
+            let (contract, method, payload) = rec.to_call();
+            let stx = Transaction { chain_id: CHAIN.into(), signer: farm.public(), nonce, contract, method, payload }
+                .sign(&farm);
+            nonce += 1;
+            let (h, b) = (stx.hash(), stx.to_bytes());
+            txs.push((stx, h, b));
+        }
+        assert!(net.app.ledger().submit(txs).iter().all(Result::is_ok));
+        net.commit();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let (s, body) = get(&r, "/epcis/events?perPage=1000", None).await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut ids: Vec<&str> = v["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 600);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 600);
+}
+
+/// A refused event: with `rollback` the whole capture is refused and its job names the
+/// event; with `proceed` (signed as part of the transaction) the others are captured
+/// and the job lists the refused one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_capture_job_names_the_refused_event_under_rollback_and_proceed() {
+    use jialing_contracts::trace::epcis_capture::{CaptureErrorBehaviour, capture_tx};
+    let mut net = Net::new();
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(&net, dir.path());
+    let farm = key("farm");
+    // A producer may record events but not recall a lot (regulators only).
+    let mut doc: serde_json::Value = serde_json::from_str(&capture_doc(1, 1)).unwrap();
+    let recall = serde_json::json!({"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "holding", "disposition": "recalled",
+        "eventTime": jialing_core::calendar::format_rfc3339_ms(GENESIS_MS + 5), "eventTimeZoneOffset": "+08:00",
+        "quantityList": [{"epcClass": format!("https://id.gs1.org/01/{GTIN}/10/L9")}]});
+    doc["epcisBody"]["eventList"].as_array_mut().unwrap().push(recall);
+    let doc = doc.to_string();
+    let plan = jialing_contracts::trace::epcis_capture::plan_document(&doc).unwrap();
+    let job = |body: String| serde_json::from_str::<serde_json::Value>(&body).unwrap();
+
+    let (s, body, _) = post_capture(&r, &capture_headers(&doc, &farm, 0), &doc).await;
+    assert_eq!(s, 202, "{body}");
+    let id = job(body)["captureID"].as_str().unwrap().to_string();
+    net.commit();
+    let v = job(get(&r, &format!("/epcis/capture/{id}"), None).await.1);
+    assert_eq!((v["success"].as_bool(), v["captureErrorBehaviour"].as_str()), (Some(false), Some("rollback")), "{v}");
+    let e = &v["errors"][0];
+    assert_eq!((e["code"].as_str(), e["eventIndex"].as_u64()), (Some("wrong_role"), Some(1)), "{v}");
+    assert_eq!(e["eventID"].as_str(), Some(plan.events[1].hash_id.as_str()));
+    let (_, q) = get(&r, "/epcis/events", None).await;
+    assert!(!q.contains(&plan.events[0].hash_id), "a refused capture recorded an event: {q}");
+
+    // The same document with proceed: the header is part of what is signed.
+    let stx = capture_tx(CHAIN, farm.public(), 1, CaptureErrorBehaviour::Proceed, &doc).sign(&farm);
+    let mut headers = capture_headers(&doc, &farm, 1);
+    headers.push(("GS1-Capture-Error-Behaviour", "proceed".into()));
+    let (s, body, _) = post_capture(&r, &headers, &doc).await;
+    assert_eq!((s, body.contains("bad_signature")), (401, true), "rollback's signature for a proceed capture: {body}");
+    headers[2].1 = stx.signature.to_hex();
+    let (s, body, _) = post_capture(&r, &headers, &doc).await;
+    assert_eq!(s, 202, "{body}");
+    net.commit();
+    let v = job(get(&r, &format!("/epcis/capture/{}", stx.hash()), None).await.1);
+    assert_eq!((v["success"].as_bool(), v["captureErrorBehaviour"].as_str()), (Some(false), Some("proceed")), "{v}");
+    assert_eq!((v["recorded"].as_u64(), v["refused"].as_u64()), (Some(1), Some(1)), "{v}");
+    assert_eq!(
+        (v["events"][0]["status"].as_str(), v["events"][1]["status"].as_str()),
+        (Some("recorded"), Some("refused"))
+    );
+    assert_eq!((v["errors"][0]["code"].as_str(), v["errors"][0]["eventIndex"].as_u64()), (Some("wrong_role"), Some(1)));
+    let (_, q) = get(&r, "/epcis/events", None).await;
+    assert!(q.contains(&plan.events[0].hash_id) && !q.contains(&plan.events[1].hash_id), "{q}");
 }

@@ -22,6 +22,15 @@ pub fn bin_dir() -> PathBuf {
     if deps.ends_with("deps") { deps.parent().map(Path::to_path_buf).unwrap_or(deps) } else { deps }
 }
 
+/// A file of the third-party test data (`../shared/testdata/REL`, or
+/// `$JIALING_TESTDATA/REL`), read-only and never copied into the repository.
+pub fn testdata(rel: &str) -> PathBuf {
+    let base = std::env::var_os("JIALING_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
+    base.join(rel)
+}
+
 /// Path of a workspace binary, built (or brought up to date) once per test process:
 /// `cargo test` does not rebuild another package's binaries, and a stale one from an
 /// earlier build in a reused target directory would test old code.

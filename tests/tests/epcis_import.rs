@@ -6,18 +6,10 @@
 //! event hash ID and re-imports as duplicates only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use jialing_tests::{OneNode, binary};
+use jialing_tests::{OneNode, binary, testdata};
 use serde_json::{Value, json};
-
-fn testdata(rel: &str) -> PathBuf {
-    let base = std::env::var_os("JIALING_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
-    base.join(rel)
-}
 
 /// Runs `jialing --json --node URL ARGS`; the parsed stdout, or a panic with stderr.
 fn jialing(node: &str, args: &[&str]) -> Value {

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use jialing_contracts::trace::epcis_capture::CaptureErrorBehaviour;
 use jialing_contracts::trace::epcis_import::{ImportPlan, plan};
 use serde_json::{Value, json};
 
@@ -47,6 +48,28 @@ pub enum EpcisCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Capture one EPCIS 2.0 JSON/JSON-LD document through the node's EPCIS capture
+    /// interface (`POST /epcis/capture`), as partners' EPCIS tools do: the document is
+    /// signed with your member key as one `trace.epcis_capture` transaction and applied
+    /// all or nothing (every event recorded under its CBV 2.0 hash ID, the events that
+    /// map to ledger rules applied; the first refused event refuses the whole capture,
+    /// naming its index, hash ID and rule; with `--error-behaviour proceed` it is left
+    /// out instead). Events already on the ledger are skipped as duplicates. Waits for the capture job and prints it (`--json`: the job as the node
+    /// gives it). A document larger than one transaction (64 KiB) must be split.
+    Capture {
+        /// The EPCIS document (EPCISDocument, EPCISQueryDocument or one event).
+        file: PathBuf,
+        /// Key file to sign with (a certified member key with a trace role).
+        #[arg(long)]
+        key: PathBuf,
+        /// EPCIS captureErrorBehaviour: `rollback` (all or nothing) or `proceed` (a
+        /// refused event is left out, the others are captured; the job lists it).
+        #[arg(long, default_value = "rollback", value_name = "rollback|proceed")]
+        error_behaviour: String,
+        /// Waiting options.
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
 }
 
 /// Runs an EPCIS command.
@@ -73,7 +96,85 @@ pub fn run(cmd: &EpcisCommand, client: &Client, out: Output) -> Result<(), Clien
             let v = summary.to_json(&plans, *dry_run);
             out.emit(&v, || summary.human(*dry_run))
         }
+        EpcisCommand::Capture { file, key, error_behaviour, wait } => {
+            let behaviour = CaptureErrorBehaviour::parse(error_behaviour).map_err(ClientError::Args)?;
+            capture(client, file, key, behaviour, *wait, out)
+        }
     }
+}
+
+/// `jialing epcis capture`: checks the document here first (so a malformed one costs no
+/// nonce), captures it, and waits for the job.
+fn capture(
+    client: &Client,
+    file: &Path,
+    key: &Path,
+    behaviour: CaptureErrorBehaviour,
+    wait: WaitArgs,
+    out: Output,
+) -> Result<(), ClientError> {
+    use jialing_contracts::trace::epcis_capture::{max_document_bytes, plan_document};
+    let document =
+        std::fs::read_to_string(file).map_err(|source| ClientError::Io { path: file.to_path_buf(), source })?;
+    let plan = plan_document(&document)
+        .map_err(|e| ClientError::Args(format!("{} cannot be captured: {e}", file.display())))?;
+    let chain = client.status()?.chain_id;
+    let max = max_document_bytes(&chain);
+    if document.len() > max {
+        return Err(ClientError::Args(format!(
+            "{} is {} bytes; one capture carries at most {max} bytes: split it into several documents",
+            file.display(),
+            document.len()
+        )));
+    }
+    let key = crate::keys::load(key)?;
+    let id = client.epcis_capture(&key, behaviour, &document)?;
+    if wait.no_wait {
+        let v = json!({"captureID": id.to_hex(), "running": true, "events": plan.events.len()});
+        return out
+            .emit(&v, || format!("capture {id} accepted ({} events); GET /epcis/capture/{id}", plan.events.len()));
+    }
+    let job = client.wait_capture(&id, Duration::from_secs(wait.wait_secs))?;
+    out.emit(&job, || capture_human(&job))?;
+    // A proceed capture that left events out is committed as asked: the job lists them.
+    if job["success"] == false && behaviour == CaptureErrorBehaviour::Rollback {
+        let e = &job["errors"][0];
+        return Err(ClientError::Refused {
+            hash: id.to_hex(),
+            height: job["height"].as_u64().unwrap_or(0),
+            code: e["code"].as_str().unwrap_or("refused").to_string(),
+            message: e["detail"].as_str().unwrap_or_default().to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn capture_human(job: &Value) -> String {
+    let id = job["captureID"].as_str().unwrap_or_default();
+    // A refused transaction has no event list (nothing was recorded).
+    if job["success"] == false && job["events"].is_null() {
+        return format!(
+            "capture {id} refused, nothing recorded: {}",
+            job["errors"][0]["detail"].as_str().unwrap_or("")
+        );
+    }
+    let mut s = format!(
+        "capture {id} committed at height {}: {} events recorded, {} duplicates (already on the ledger), {} refused and left out",
+        job["height"], job["recorded"], job["duplicates"], job["refused"]
+    );
+    for e in job["errors"].as_array().into_iter().flatten() {
+        s.push_str(&format!("\n  event {} refused: {}", e["eventIndex"], e["detail"].as_str().unwrap_or("")));
+    }
+    for e in job["events"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "\n  {} {} {}{}",
+            e["index"],
+            e["status"].as_str().unwrap_or(""),
+            e["eventID"].as_str().unwrap_or(""),
+            e["mapped"].as_str().map(|m| format!(" ({m})")).unwrap_or_default()
+        ));
+    }
+    s
 }
 
 /// Every document under `paths` (folders recursively, `.json`/`.jsonld`, sorted),

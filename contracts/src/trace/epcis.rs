@@ -76,6 +76,21 @@ fn qty(milli: u64) -> Value {
     json!(format!("{}.{:03}", milli / 1000, milli % 1000).parse::<f64>().unwrap_or(0.0))
 }
 
+/// A recorded event's body as a document lists it: its CBV 2.0 hash ID as `eventID`,
+/// its namespace prefixes moved from its own `@context` into the document's `context`.
+pub fn with_event_id(mut body: Value, context: &mut serde_json::Map<String, Value>) -> Value {
+    let ns = crate::trace::epcis_hash::namespaces(&body["@context"]);
+    let id = crate::trace::epcis_hash::event_hash_id(&body, &ns);
+    if let Value::Object(o) = &mut body {
+        o.remove("@context");
+        o.insert("eventID".into(), json!(id));
+    }
+    for (k, v) in ns {
+        context.entry(k).or_insert(json!(v));
+    }
+    body
+}
+
 /// Exports a lot's recorded events as an EPCIS 2.0 document. `base` is the Digital
 /// Link resolver (e.g. `https://trace.example.gov.cn`); `product` is the lot's product.
 pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[EventRecord<'_>]) -> Value {
@@ -94,19 +109,10 @@ pub fn export_lot(base: &str, lot: &Lot, product: Option<&Product>, events: &[Ev
     for e in events {
         let a = e.args;
         if e.method == "record_epcis_event" {
-            let Some(mut body) = a["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()) else {
+            let Some(body) = a["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()) else {
                 continue;
             };
-            let ns = crate::trace::epcis_hash::namespaces(&body["@context"]);
-            let id = crate::trace::epcis_hash::event_hash_id(&body, &ns);
-            if let Value::Object(o) = &mut body {
-                o.remove("@context");
-                o.insert("eventID".into(), json!(id));
-            }
-            for (k, v) in ns {
-                context.entry(k).or_insert(json!(v));
-            }
-            list.push(body);
+            list.push(with_event_id(body, &mut context));
             continue;
         }
         if covered.iter().any(|(m, at)| m == e.method && at == &a["at"]) {

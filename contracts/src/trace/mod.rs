@@ -7,6 +7,7 @@
 //! the lot's current facts.
 
 pub mod epcis;
+pub mod epcis_capture;
 pub mod epcis_event;
 pub mod epcis_hash;
 pub mod epcis_import;
@@ -29,6 +30,18 @@ pub fn product_key(code: &str) -> Vec<u8> {
 pub fn lot_key(id: &str) -> Vec<u8> {
     crate::keys::with_id("trace/lot/", id)
 }
+
+/// Roles that may record partner EPCIS events (and capture documents of them) and
+/// declare errors: every trace role.
+const EVENT_RECORDERS: &[Role] = &[
+    Role::ProduceRegulator,
+    Role::MarketRegulator,
+    Role::Producer,
+    Role::Processor,
+    Role::Logistics,
+    Role::Retailer,
+    Role::Inspector,
+];
 
 /// Roles that may hold goods and so record custody events (the custodian rule does
 /// the real check).
@@ -135,31 +148,24 @@ pub const METHODS: &[Method] = &[
     Method {
         contract: "trace",
         name: "record_epcis_event",
-        roles: &[
-            Role::ProduceRegulator,
-            Role::MarketRegulator,
-            Role::Producer,
-            Role::Processor,
-            Role::Logistics,
-            Role::Retailer,
-            Role::Inspector,
-        ],
+        roles: EVENT_RECORDERS,
         summary: "record an EPCIS 2.0 event under its CBV 2.0 event hash ID, attached to the lots it names",
         run: epcis_event::record_epcis_event,
         to_json: json_of::<epcis_event::RecordEpcisEvent>,
         from_json: from_json_of::<epcis_event::RecordEpcisEvent>,
     },
+    Method {
+        contract: "trace",
+        name: "epcis_capture",
+        roles: EVENT_RECORDERS,
+        summary: "capture an EPCIS 2.0 document: record every event and apply the rule calls they map to, all or nothing (duplicates skipped)",
+        run: epcis_capture::epcis_capture,
+        to_json: json_of::<epcis_capture::EpcisCapture>,
+        from_json: from_json_of::<epcis_capture::EpcisCapture>,
+    },
     method!(
         "declare_error",
-        &[
-            Role::ProduceRegulator,
-            Role::MarketRegulator,
-            Role::Producer,
-            Role::Processor,
-            Role::Logistics,
-            Role::Retailer,
-            Role::Inspector
-        ],
+        EVENT_RECORDERS,
         "declare an earlier event of a lot erroneous (corrections are never edits)",
         declare_error,
         DeclareError

@@ -8,6 +8,7 @@ mod credit;
 mod credit_grades;
 mod data;
 mod digital_link;
+mod epcis_capture;
 mod epcis_examples;
 mod executor;
 mod governance;
