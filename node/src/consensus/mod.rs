@@ -184,7 +184,7 @@ pub async fn start(
         },
         value_sync: ValueSyncConfig {
             enabled: true,
-            status_update_interval: Duration::from_secs(1),
+            status_update_interval: Duration::from_millis(250),
             request_timeout: Duration::from_secs(10),
             max_response_size: bytesize_mib(64),
             batch_size: 4,
