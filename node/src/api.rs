@@ -253,7 +253,8 @@ async fn status(State(api): State<Api>) -> ApiResult {
         "node_key": api.info.node_key,
         "public_api": api.info.public_api.map(|a| format!("http://{a}")),
         "query_audience": api.info.query_audience,
-        "validator_key": api.info.validator_keys.first(),
+        "validator_key": *api.ledger.active_validator.read().unwrap_or_else(|p| p.into_inner()),
+        "validator_keys": api.info.validator_keys,
     })))
 }
 

@@ -117,6 +117,9 @@ pub struct Ledger {
     /// Bumped by every committed block that wrote organisation or member records, so
     /// the network can re-read who may connect.
     pub membership_version: std::sync::atomic::AtomicU64,
+    /// The validator key this node signs with now (`None`: it signs nothing); set
+    /// when block production starts and at every validator key switch.
+    pub active_validator: RwLock<Option<jialing_core::PublicKey>>,
 }
 
 /// Why a submission was not accepted into the mempool.
@@ -478,6 +481,7 @@ impl App {
             gossip_out: std::sync::OnceLock::new(),
             held: Mutex::new(BTreeMap::new()),
             membership_version: std::sync::atomic::AtomicU64::new(0),
+            active_validator: RwLock::new(None),
         });
         Ok((ledger.clone(), App { ledger, tree }))
     }

@@ -175,7 +175,8 @@ fn rule_rotate_validator(s: &mut dyn Store, old: &PublicKey, new: &PublicKey) ->
     if let Some(o) = orgs.iter().find(|o| o.validator.as_ref().is_some_and(|v| &v.public_key == new)) {
         return bad(format!("key {new} is already the validator key of organisation {}", o.uscc));
     }
-    let Some(mut org) = orgs.into_iter().find(|o| o.active && o.validator.as_ref().is_some_and(|v| &v.public_key == old))
+    let Some(mut org) =
+        orgs.into_iter().find(|o| o.active && o.validator.as_ref().is_some_and(|v| &v.public_key == old))
     else {
         return bad(format!("key {old} is not the validator key of an active organisation"));
     };
