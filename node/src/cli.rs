@@ -230,6 +230,7 @@ fn init_node(genesis: &Path, out: &Path, api: std::net::SocketAddr) -> anyhow::R
         log: Default::default(),
         consensus: Default::default(),
         query_log: Default::default(),
+        source: None,
     };
     std::fs::write(out.join("config.toml"), cfg.to_toml())?;
     println!("created {}", out.display());

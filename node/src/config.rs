@@ -91,6 +91,11 @@ pub struct NodeConfig {
     /// The query log's anchoring on the ledger (`[query_log]`).
     #[serde(default)]
     pub query_log: QueryLogConfig,
+    /// The file this configuration was loaded from (not a field of the file). A
+    /// multi-node validator re-reads its `validator_keys` from it whenever the
+    /// validator set changes, so a next key can be added without a restart.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// Anchoring the query log's head on the ledger: every `anchor_every_secs`, if the log
@@ -374,6 +379,7 @@ impl NodeConfig {
         cfg.validator_keys = cfg.validator_keys.iter().map(resolve).collect();
         cfg.node_key = cfg.node_key.as_ref().map(resolve);
         cfg.query_log.anchor_key = cfg.query_log.anchor_key.as_ref().map(resolve);
+        cfg.source = Some(path.to_path_buf());
         cfg.validate()?;
         Ok(cfg)
     }

@@ -177,6 +177,9 @@ pub struct KeySwitch {
     pub held_reply: malachitebft_app_channel::Reply<Next<Ctx>>,
 }
 
+/// Reads this node's validator keys again (the config's `validator_keys`).
+pub type KeySource = Box<dyn Fn() -> Result<Vec<Keypair>, String> + Send + Sync>;
+
 /// Why [`Host::run`] returned.
 pub enum Ended {
     /// The engine closed its channel.
@@ -195,6 +198,11 @@ pub struct Host {
     keys: Vec<Keypair>,
     /// Set when the next height needs another key (see [`KeySwitch`]).
     switch: Option<KeySwitch>,
+    /// Re-reads the held keys (from the config's `validator_keys`) when the
+    /// validator set changes, so that a next key can be added without a restart.
+    reload: Option<KeySource>,
+    /// Hash of the validator set the held keys were last checked against.
+    set_hash: Hash,
     block: BlockConfig,
     cfg: ConsensusConfig,
     clock: Clock,
@@ -243,6 +251,8 @@ impl Host {
             keys: key.iter().cloned().collect(),
             key,
             switch: None,
+            reload: None,
+            set_hash: Hash::ZERO,
             clock: Arc::new(now_ms),
             hook: None,
             parts,
@@ -271,6 +281,18 @@ impl Host {
     pub fn with_keys(mut self, keys: Vec<Keypair>) -> Self {
         self.keys = keys;
         self
+    }
+
+    /// Re-reads the held keys with `source` whenever the validator set changes.
+    pub fn with_key_source(mut self, source: KeySource) -> Self {
+        self.set_hash = self.app.tip().validators.hash();
+        self.reload = Some(source);
+        self
+    }
+
+    /// Every validator key held now.
+    pub fn held_keys(&self) -> &[Keypair] {
+        &self.keys
     }
 
     /// The key the running engine signs with.
@@ -347,6 +369,29 @@ impl Host {
         }
     }
 
+    /// Re-reads the held keys if the validator set changed since the last look (and a
+    /// source is set); a source that fails keeps the keys held.
+    fn reload_keys(&mut self) {
+        let Some(source) = &self.reload else { return };
+        let hash = self.app.tip().validators.hash();
+        if hash == self.set_hash {
+            return;
+        }
+        self.set_hash = hash;
+        match source() {
+            Ok(keys) => {
+                let public = |ks: &[Keypair]| ks.iter().map(Keypair::public).collect::<Vec<_>>();
+                if public(&keys) != public(&self.keys) {
+                    tracing::info!(target: "jialing::consensus", height = self.tip_height() + 1, keys = ?super::signing_key::labels(&keys), "the validator set changed: re-read validator_keys, which now lists other keys");
+                }
+                self.keys = keys;
+            }
+            Err(e) => {
+                tracing::error!(target: "jialing::consensus", error = %e, "the validator set changed but validator_keys could not be re-read: keeping the keys held");
+            }
+        }
+    }
+
     /// Records that the engine now signs with `key` (after a [`KeySwitch`]): the next
     /// `ConsensusReady` starts the height with it.
     pub fn switched(&mut self, key: Option<Keypair>) {
@@ -358,7 +403,8 @@ impl Host {
 
     /// The key switch the next height needs, if its validator set wants another key
     /// than the running one.
-    fn needs_switch(&self) -> Option<(Option<Keypair>, Vec<jialing_core::PublicKey>)> {
+    fn needs_switch(&mut self) -> Option<(Option<Keypair>, Vec<jialing_core::PublicKey>)> {
+        self.reload_keys();
         let choice = super::signing_key::choose(&self.keys, &self.app.tip().validators);
         let conflict = match &choice {
             super::signing_key::Choice::Conflict(keys) => keys.clone(),

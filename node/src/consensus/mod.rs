@@ -373,6 +373,10 @@ pub async fn start(
     )
     .context("preparing the consensus directory")?
     .with_keys(validator_keys.clone());
+    let host = match &cfg.source {
+        Some(path) => host.with_key_source(config_key_source(path.clone())),
+        None => host,
+    };
     let mut host = match hook {
         Some(h) => {
             tracing::warn!(target: "jialing::consensus", "TESTING ONLY: this validator's proposals go through a test hook");
@@ -387,7 +391,7 @@ pub async fn start(
             match host.run(channels).await? {
                 host::Ended::Closed => return Ok(()),
                 host::Ended::Switch(sw) => {
-                    channels = switch_key(&parts, &slot, &mut host, sw, &ledger, &validator_keys).await?;
+                    channels = switch_key(&parts, &slot, &mut host, sw, &ledger).await?;
                 }
             }
         }
@@ -405,7 +409,6 @@ async fn switch_key(
     host: &mut host::Host,
     sw: host::KeySwitch,
     ledger: &Ledger,
-    keys: &[Keypair],
 ) -> anyhow::Result<Channels<Ctx>> {
     let started = Instant::now();
     let hex = |k: &Option<Keypair>| k.as_ref().map_or("(none)".to_string(), |k| k.public().to_hex());
@@ -414,12 +417,18 @@ async fn switch_key(
     }
     let old = slot.lock().take();
     if let Some(old) = old {
-        // The network stays: unlinked, it outlives the engine it was linked to.
+        // The network stays: unlinked, it outlives the engine it was linked to. The
+        // old node actor stops and takes its children (consensus, log, sync, host
+        // connector) with it; its task ends once it has.
         parts.network.unlink(old.actor.get_cell());
-        old.actor
-            .stop_and_wait(Some("validator key switch".into()), Some(SWITCH_TIMEOUT))
-            .await
-            .map_err(|e| anyhow::anyhow!("stopping the consensus engine of key {}: {e:?}", hex(&sw.from)))?;
+        old.actor.stop(Some("validator key switch".into()));
+        if tokio::time::timeout(SWITCH_TIMEOUT, old.handle).await.is_err() {
+            anyhow::bail!(
+                "the consensus engine of validator key {} did not stop within {SWITCH_TIMEOUT:?} for the switch at height {}",
+                hex(&sw.from),
+                sw.height
+            );
+        }
     }
     drop(sw.held_reply);
     wait_for_wal(&parts.wal, SWITCH_TIMEOUT).await?;
@@ -428,10 +437,22 @@ async fn switch_key(
     })?;
     *slot.lock() = Some(handle);
     host.switched(sw.to.clone());
-    export_active_key(ledger, keys, sw.to.as_ref());
+    export_active_key(ledger, host.held_keys(), sw.to.as_ref());
     ledger.metrics.validator_key_switches.inc();
     tracing::info!(target: "jialing::consensus", height = sw.height, from = %hex(&sw.from), to = %hex(&sw.to), ms = started.elapsed().as_millis() as u64, "validator key switched: the engine signs with the new key from this height");
     Ok(channels)
+}
+
+/// Reads `validator_keys` from the config file at `path` again (the host calls it
+/// when the validator set changes).
+fn config_key_source(path: PathBuf) -> host::KeySource {
+    Box::new(move || {
+        let cfg = NodeConfig::load(&path).map_err(|e| e.to_string())?;
+        cfg.validator_keys
+            .iter()
+            .map(|p| jialing_genesis::keyfile::read(p).map_err(|e| format!("validator key file {}: {e}", p.display())))
+            .collect()
+    })
 }
 
 /// How long a key switch may wait for the old engine to stop and release its log.
