@@ -510,7 +510,7 @@ impl Host {
                 if let Some((to, conflict)) = self.needs_switch() {
                     // Not answered: this engine must not start the next height.
                     self.switch = Some(KeySwitch {
-                        height: certificate.height.0 + 1,
+                        height: self.tip_height() + 1,
                         from: self.key.clone(),
                         to,
                         conflict,
