@@ -678,7 +678,7 @@ async fn finalized_asks_for_the_key_of_the_next_set_and_never_starts_it_with_the
     let mut rx = commit_and_finalize(&mut n).await;
     let sw = n.host.take_switch().expect("a switch");
     assert_eq!(
-        (sw.height, sw.from.map(|k| k.public()), sw.to.as_ref().map(Keypair::public)),
+        (sw.height, sw.from.as_ref().map(Keypair::public), sw.to.as_ref().map(Keypair::public)),
         (2, Some(validator(me).public()), None)
     );
     assert!(rx.try_recv().is_err(), "the old engine must not be told to start height 2");
