@@ -191,6 +191,7 @@ fn a_validator_key_rotates_under_load_without_a_missed_height() -> anyhow::Resul
             .lines()
             .find(|l| l.contains("validator key switched"))
             .ok_or_else(|| anyhow::anyhow!("node {} did not log a key switch:\n{log}", r.node))?;
+        eprintln!("node {}: {line}", r.node);
         assert!(line.contains(&format!("height={}", r.effective + 1)), "{line}");
         assert!(line.contains(&new_hex), "{line}");
         assert_eq!(node.get("/status")?["validator_key"], Value::String(new_hex.clone()));
