@@ -325,8 +325,8 @@ fn governance_rotate_validator() {
 
     // Re-checked when due: of two rotations of the same key, the later one fails.
     let third = Keypair::from_label("market/validator3").public();
-    let (id, eff) = propose(&mut l, Action::RotateValidator { old: new, new: stranger }, 4);
-    let (id2, eff2) = propose(&mut l, Action::RotateValidator { old: new, new: third }, 4);
+    let (id, eff) = propose(&mut l, Action::RotateValidator { old: new, new: stranger }, 8);
+    let (id2, eff2) = propose(&mut l, Action::RotateValidator { old: new, new: third }, 8);
     assert!(eff2 > eff);
     for p in [&id, &id2] {
         approve(&mut l, "market", p);
