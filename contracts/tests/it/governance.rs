@@ -338,3 +338,16 @@ fn governance_rotate_validator() {
     assert_eq!(power(&l, &stranger), Some(1));
     assert_eq!(power(&l, &third), None);
 }
+
+proptest::proptest! {
+    /// `rotate_validator` survives the wire (borsh) and the CLI's JSON unchanged.
+    #[test]
+    fn rotate_validator_action_roundtrips(old in 0u64..1_000_000, new in 0u64..1_000_000) {
+        let key = |n: u64| Keypair::from_label(&format!("prop/validator/{n}")).public();
+        let p = Propose { action: Action::RotateValidator { old: key(old), new: key(new) }, effective_height: old ^ new };
+        let back: Propose = encoding::decode("propose", &encoding::encode(&p)).unwrap();
+        proptest::prop_assert_eq!(&back, &p);
+        let json: Propose = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        proptest::prop_assert_eq!(json, p);
+    }
+}
