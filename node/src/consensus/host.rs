@@ -185,7 +185,7 @@ pub enum Ended {
     /// The engine closed its channel.
     Closed,
     /// The next height needs another validator key.
-    Switch(KeySwitch),
+    Switch(Box<KeySwitch>),
 }
 
 /// Drives the ledger from the engine's messages.
@@ -364,7 +364,7 @@ impl Host {
                 _ = tick.tick(), if self.deferred.is_some() => self.start_if_due(),
             }
             if let Some(sw) = self.switch.take() {
-                return Ok(Ended::Switch(sw));
+                return Ok(Ended::Switch(Box::new(sw)));
             }
         }
     }

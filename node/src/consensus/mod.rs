@@ -407,7 +407,7 @@ async fn switch_key(
     parts: &EngineParts,
     slot: &Engine,
     host: &mut host::Host,
-    sw: host::KeySwitch,
+    sw: Box<host::KeySwitch>,
     ledger: &Ledger,
 ) -> anyhow::Result<Channels<Ctx>> {
     let started = Instant::now();
