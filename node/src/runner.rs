@@ -89,7 +89,8 @@ pub async fn run_hooked(
         engine = Some((running.engine, running.gossip));
     } else if !validator_keys.is_empty() {
         let keys = crate::solo::quorum_keys(&tip.validators, &validator_keys).map_err(anyhow::Error::msg)?;
-        *ledger.active_validator.write().unwrap_or_else(|p| p.into_inner()) = keys.first().map(Keypair::public);
+        let held: Vec<_> = validator_keys.iter().map(Keypair::public).collect();
+        ledger.set_validator_keys(&held, keys.first().map(Keypair::public));
         let stop = stop.clone();
         let block_cfg = cfg.block.clone();
         let done = done_tx.clone();

@@ -383,6 +383,7 @@ impl Host {
                 let public = |ks: &[Keypair]| ks.iter().map(Keypair::public).collect::<Vec<_>>();
                 if public(&keys) != public(&self.keys) {
                     tracing::info!(target: "jialing::consensus", height = self.tip_height() + 1, keys = ?super::signing_key::labels(&keys), "the validator set changed: re-read validator_keys, which now lists other keys");
+                    self.ledger.set_validator_keys(&public(&keys), self.key.as_ref().map(Keypair::public));
                 }
                 self.keys = keys;
             }

@@ -37,12 +37,17 @@
 //! at restart the key is chosen again from the committed state — the validator set of
 //! `tip + 1` — so it is the new key for `H`: if the new engine had signed at `H`, the
 //! log holds those messages and Malachite replays them under the same (new) address;
-//! if it had not, the log holds `H - 1` and is reset. The old key is not in the set of
-//! `H` or later, so it is never used again at any height it could conflict at. The
-//! switch adds only the stop and rebuild (milliseconds) before `H` starts; consensus
-//! messages for `H` that arrive in that gap are lost to this node, and Malachite's
-//! vote rebroadcast and value sync cover them, while the three other validators'
-//! quorum decides `H` in its first round regardless.
+//! if it had not, the log holds `H - 1` and is reset. The old key signed only heights
+//! below `H`, and signs again only if a later set names it again, at heights it never
+//! signed.
+//!
+//! Liveness: the switch adds only the stop and rebuild (a few milliseconds, logged as
+//! `ms`) before `H` starts. Consensus messages for `H` the old engine had already
+//! received (typically the proposer's signed proposal, which is sent once) are lost
+//! with it, so the switching node may not vote in the first heights after the switch
+//! and catches up within about a second (vote rebroadcast, value sync); the other
+//! validators, holding more than two thirds of the power, decide those heights in
+//! their first round regardless (`tests/tests/net_validator_rotation.rs`).
 //!
 //! The validator proof (Malachite's peer-id binding, used only for peer scoring here,
 //! since admission is by node key) stays the one signed at process start.
@@ -479,14 +484,10 @@ async fn wait_for_wal(path: &std::path::Path, timeout: Duration) -> anyhow::Resu
     }
 }
 
-/// Exports `jialing_validator_key_active{key}` (1 for the key the engine signs with,
-/// 0 for the other held keys) and the ledger's `active_validator` (`/status`).
+/// Records the held keys and the active one on the ledger (`/status`, metrics).
 fn export_active_key(ledger: &Ledger, keys: &[Keypair], active: Option<&Keypair>) {
-    *ledger.active_validator.write().unwrap_or_else(|p| p.into_inner()) = active.map(Keypair::public);
-    for k in keys {
-        let v = i64::from(active.is_some_and(|a| a.public() == k.public()));
-        ledger.metrics.validator_key_active.get_or_create(&vec![("key".to_string(), k.public().to_hex())]).set(v);
-    }
+    let held: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
+    ledger.set_validator_keys(&held, active.map(Keypair::public));
 }
 
 fn bytesize_mib(n: u64) -> bytesize::ByteSize {
