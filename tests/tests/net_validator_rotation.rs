@@ -8,7 +8,8 @@
 //! - from the first height the new set decides, no commit certificate carries the old
 //!   key, and the new key signs (a certificate holds only the quorum's precommits, so
 //!   not necessarily every height);
-//! - each logged its switch and exports its new key as active.
+//! - each logged its switch and exports its new key as active;
+//! - killed and restarted after the switch, node 1 signs with the new key again.
 //!
 //! On the code before the rotation work node 1 refuses to start with two keys (and
 //! with one it would keep the old key, which the new set does not count, so the new
@@ -257,5 +258,13 @@ fn a_validator_key_rotates_under_load_without_a_missed_height() -> anyhow::Resul
     for i in 1..4 {
         assert_eq!(net.block_at(0, h)?, net.block_at(i, h)?, "node {i} differs at height {h}");
     }
+
+    // Killed and restarted, node 1 picks the new key again from the committed set
+    // (its config still lists both) and follows.
+    net.node_mut(1)?.kill9();
+    net.node_mut(1)?.restart()?;
+    net.node(1)?.wait_height(height(&net, 0) + 2, Duration::from_secs(60))?;
+    let status = net.node(1)?.get("/status")?;
+    assert_eq!(status["validator_key"], Value::String(rotations[0].new.public().to_hex()), "{status}");
     Ok(())
 }
