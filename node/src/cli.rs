@@ -29,8 +29,9 @@ pub enum Command {
     /// so a validator key is rotated without an outage: list the current and the next
     /// key (`validator_keys = ["keys/validator.json", "keys/validator-next.json"]`),
     /// have governance approve `jialing gov propose rotate-validator`, and the node
-    /// switches to the next key by itself at the height the change takes effect
-    /// (see docs/operations.md, "Rotating a validator key").
+    /// switches to the next key by itself at the height the change takes effect. The
+    /// list is re-read whenever the validator set changes, so the next key can be added
+    /// to a running node's config (see docs/operations.md, "Rotating a validator key").
     Run {
         /// The node's TOML config.
         #[arg(long, short, env = "JIALING_CONFIG", default_value = "node.toml")]
