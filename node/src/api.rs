@@ -243,6 +243,7 @@ async fn not_found_route(uri: axum::http::Uri, q: axum::extract::Query<crate::co
 async fn status(State(api): State<Api>) -> ApiResult {
     let tip = api.ledger.tip.read().map(|t| t.clone()).map_err(|_| ApiError::bad_request("tip lock poisoned"))?;
     let (txs, bytes) = api.ledger.mempool.lock().map(|p| (p.len(), p.bytes())).unwrap_or((0, 0));
+    let (held, active) = api.ledger.validator_keys();
     Ok(Json(json!({
         "chain_id": api.ledger.chain_id,
         "height": tip.header.height,
@@ -255,7 +256,8 @@ async fn status(State(api): State<Api>) -> ApiResult {
         "node_key": api.info.node_key,
         "public_api": api.info.public_api.map(|a| format!("http://{a}")),
         "query_audience": api.info.query_audience,
-        "validator_key": api.info.validator_keys.first(),
+        "validator_key": active,
+        "validator_keys": held,
     })))
 }
 

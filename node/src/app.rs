@@ -124,6 +124,10 @@ pub struct Ledger {
     pub membership_version: std::sync::atomic::AtomicU64,
     /// Signature checks of synced blocks ahead of their turn (fed by the sync codec).
     pub preverify: crate::preverify::Preverifier,
+    /// The validator keys this node holds and the one it signs with now (`None`: it
+    /// signs nothing); set when block production starts, when the held keys are
+    /// re-read and at every validator key switch.
+    pub validator_keys: RwLock<(Vec<jialing_core::PublicKey>, Option<jialing_core::PublicKey>)>,
 }
 
 /// Why a submission was not accepted into the mempool.
@@ -190,6 +194,23 @@ impl SubmitError {
 const MAX_HELD: usize = 16;
 
 impl Ledger {
+    /// Records the validator keys held and the active one, and exports them as
+    /// `jialing_validator_key_active{key}` (1 for the active key, 0 for the others).
+    pub fn set_validator_keys(&self, held: &[jialing_core::PublicKey], active: Option<jialing_core::PublicKey>) {
+        let mut keys = self.validator_keys.write().unwrap_or_else(|p| p.into_inner());
+        // Keys no longer held are exported as inactive.
+        for k in keys.0.iter().chain(held) {
+            let v = i64::from(active == Some(*k) && held.contains(k));
+            self.metrics.validator_key_active.get_or_create(&vec![("key".to_string(), k.to_hex())]).set(v);
+        }
+        *keys = (held.to_vec(), active);
+    }
+
+    /// The validator keys held and the one signing now.
+    pub fn validator_keys(&self) -> (Vec<jialing_core::PublicKey>, Option<jialing_core::PublicKey>) {
+        self.validator_keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Holds `block` (proposed here or found valid) so that peers can fetch its
     /// transactions until its height is committed.
     pub fn hold_block(&self, block: Arc<Block>) {
@@ -459,6 +480,7 @@ impl App {
             held: Mutex::new(BTreeMap::new()),
             membership_version: std::sync::atomic::AtomicU64::new(0),
             preverify: crate::preverify::Preverifier::new(&init.chain.chain_id),
+            validator_keys: RwLock::new((Vec::new(), None)),
         });
         Ok((ledger.clone(), App { ledger, tree }))
     }

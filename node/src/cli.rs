@@ -23,6 +23,15 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a node from its config file.
+    ///
+    /// `validator_keys` in the config lists the validator key files this node may sign
+    /// with. At every height it signs with the one key in that height's validator set,
+    /// so a validator key is rotated without an outage: list the current and the next
+    /// key (`validator_keys = ["keys/validator.json", "keys/validator-next.json"]`),
+    /// have governance approve `jialing gov propose rotate-validator`, and the node
+    /// switches to the next key by itself at the height the change takes effect. The
+    /// list is re-read whenever the validator set changes, so the next key can be added
+    /// to a running node's config (see docs/operations.md, "Rotating a validator key").
     Run {
         /// The node's TOML config.
         #[arg(long, short, env = "JIALING_CONFIG", default_value = "node.toml")]
@@ -174,7 +183,9 @@ pub fn run_config(config: &Path, hook: Option<std::sync::Arc<dyn ProposalHook>>)
     let validator_keys = cfg
         .validator_keys
         .iter()
-        .map(|p| jialing_genesis::keyfile::read(p).map_err(anyhow::Error::from))
+        .map(|p| {
+            jialing_genesis::keyfile::read(p).with_context(|| format!("reading validator key file {}", p.display()))
+        })
         .collect::<anyhow::Result<Vec<Keypair>>>()?;
     let node_key = cfg.node_key.as_ref().map(|p| jialing_genesis::keyfile::read(p)).transpose()?;
     runtime()?.block_on(crate::runner::run_hooked(cfg, init, validator_keys, node_key, |_| {}, hook))
@@ -220,6 +231,7 @@ fn init_node(genesis: &Path, out: &Path, api: std::net::SocketAddr) -> anyhow::R
         log: Default::default(),
         consensus: Default::default(),
         query_log: Default::default(),
+        source: None,
     };
     std::fs::write(out.join("config.toml"), cfg.to_toml())?;
     println!("created {}", out.display());

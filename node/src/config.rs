@@ -3,7 +3,9 @@
 //! ```toml
 //! genesis = "genesis.toml"        # path, relative to this file
 //! data_dir = "data"               # relative to this file
-//! validator_keys = ["keys/validator.json"]   # empty on a full node
+//! validator_keys = ["keys/validator.json"]   # empty on a full node; during a key
+//!                                 # rotation ["keys/validator.json", "keys/validator-next.json"]:
+//!                                 # each height is signed by the one key in its validator set
 //! node_key = "keys/node.json"
 //! [api]
 //! listen = "127.0.0.1:8700"       # member API
@@ -61,7 +63,11 @@ pub struct NodeConfig {
     /// Directory of the ledger store.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// Validator key files this node signs with (empty: a full node).
+    /// Validator key files this node may sign with (empty: a full node). At each
+    /// height the node signs with the one key in that height's validator set, and
+    /// switches keys by itself, without a restart, at the height where governance
+    /// (`rotate_validator`) replaces one; none in the set: it follows as a full node.
+    /// Two keys in one set: it refuses to start (it never signs with two keys).
     #[serde(default)]
     pub validator_keys: Vec<PathBuf>,
     /// The node's peer (libp2p) key file.
@@ -85,6 +91,11 @@ pub struct NodeConfig {
     /// The query log's anchoring on the ledger (`[query_log]`).
     #[serde(default)]
     pub query_log: QueryLogConfig,
+    /// The file this configuration was loaded from (not a field of the file). A
+    /// multi-node validator re-reads its `validator_keys` from it whenever the
+    /// validator set changes, so a next key can be added without a restart.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// Anchoring the query log's head on the ledger: every `anchor_every_secs`, if the log
@@ -368,6 +379,7 @@ impl NodeConfig {
         cfg.validator_keys = cfg.validator_keys.iter().map(resolve).collect();
         cfg.node_key = cfg.node_key.as_ref().map(resolve);
         cfg.query_log.anchor_key = cfg.query_log.anchor_key.as_ref().map(resolve);
+        cfg.source = Some(path.to_path_buf());
         cfg.validate()?;
         Ok(cfg)
     }

@@ -105,6 +105,7 @@ fn layout(dir: &Path, port: u16, p2p_port: u16, rate: Option<u32>) -> anyhow::Re
                 anchor_key: Some(dir.join("keys").join(short).join("admin.json")),
                 anchor_every_secs: 10,
             },
+            source: None,
         };
         if let Some(r) = rate {
             for limits in [&mut cfg.api.limits, &mut cfg.api.public.limits] {

@@ -82,6 +82,7 @@ pub fn testnet(
                 ..Default::default()
             },
             query_log: Default::default(),
+            source: None,
         };
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("config.toml");

@@ -2,6 +2,7 @@
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -66,6 +67,11 @@ pub struct Metrics {
     pub block_limit_txs: Gauge,
     /// Connections refused because the peer is not a member's node.
     pub peers_refused: Counter,
+    /// Per held validator key (label `key`, hex): 1 for the key the engine signs
+    /// with now, 0 for the others.
+    pub validator_key_active: Family<Vec<(String, String)>, Gauge>,
+    /// Validator key switches made without a restart.
+    pub validator_key_switches: Counter,
 }
 
 impl Metrics {
@@ -100,6 +106,8 @@ impl Metrics {
             late_rounds: Counter::default(),
             block_limit_txs: Gauge::default(),
             peers_refused: Counter::default(),
+            validator_key_active: Family::default(),
+            validator_key_switches: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("height", "Height of the last committed block", m.height.clone());
@@ -165,6 +173,16 @@ impl Metrics {
             m.block_limit_txs.clone(),
         );
         registry.register("peers_refused", "Connections refused: not a member's node", m.peers_refused.clone());
+        registry.register(
+            "validator_key_active",
+            "1 for the validator key this node signs with now, 0 for its other keys",
+            m.validator_key_active.clone(),
+        );
+        registry.register(
+            "validator_key_switches",
+            "Validator key switches made without a restart",
+            m.validator_key_switches.clone(),
+        );
         Metrics { registry, ..m }
     }
 

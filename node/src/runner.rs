@@ -73,13 +73,7 @@ pub async fn run_hooked(
         let Some(nk) = node_key.clone() else {
             anyhow::bail!("a node with [consensus] peers needs node_key (its libp2p identity) in its config");
         };
-        if validator_keys.len() > 1 {
-            anyhow::bail!(
-                "a node in a multi-node network signs with one validator key; this config lists {}",
-                validator_keys.len()
-            );
-        }
-        let running = crate::consensus::start(&cfg, app, validator_keys.first().cloned(), nk, hook).await?;
+        let running = crate::consensus::start(&cfg, app, validator_keys.clone(), nk, hook).await?;
         let done = done_tx.clone();
         let host = running.host;
         tokio::spawn(async move {
@@ -95,6 +89,8 @@ pub async fn run_hooked(
         engine = Some((running.engine, running.gossip));
     } else if !validator_keys.is_empty() {
         let keys = crate::solo::quorum_keys(&tip.validators, &validator_keys).map_err(anyhow::Error::msg)?;
+        let held: Vec<_> = validator_keys.iter().map(Keypair::public).collect();
+        ledger.set_validator_keys(&held, keys.first().map(Keypair::public));
         let stop = stop.clone();
         let block_cfg = cfg.block.clone();
         let done = done_tx.clone();
@@ -177,8 +173,7 @@ pub async fn run_hooked(
     ledger.mempool_signal.notify_all();
     if let Some((engine, gossip)) = engine {
         gossip.abort();
-        engine.actor.stop(None);
-        engine.handle.abort();
+        engine.stop();
     }
     if let Some(p) = producer {
         let _ = tokio::task::spawn_blocking(move || p.join()).await;

@@ -133,6 +133,17 @@ pub enum ActionArgs {
         #[arg(long, conflicts_with = "validator")]
         remove: bool,
     },
+    /// Replace a validator key with a new one (same organisation and power). The node
+    /// that lists both keys in `validator_keys` switches to the new one by itself at
+    /// the effective height, without a restart.
+    RotateValidator {
+        /// The validator key in the current set: public key (64 hex digits) or key file.
+        #[arg(long, value_name = "PUBKEY")]
+        old: String,
+        /// The new validator key: public key or key file (`jialing keys new`).
+        #[arg(long, value_name = "PUBKEY")]
+        new: String,
+    },
     /// Certify (or renew) a member key of an organisation, never as admin.
     CertifyKey {
         /// The organisation's USCC.
@@ -191,6 +202,24 @@ fn org_json(client: &Client, uscc: &Uscc) -> Result<Organisation, ClientError> {
     let v = client.get_json(&format!("/v1/org/{uscc}?limit=0"))?;
     serde_json::from_value(v["org"].clone())
         .map_err(|e| ClientError::Decode { what: format!("organisation {uscc}"), reason: e.to_string() })
+}
+
+/// The validator set before and after replacing `old` by `new` (same power), as
+/// `/status` lists it; `old` must be in it and `new` must not.
+fn rotated_set(client: &Client, old: &PublicKey, new: &PublicKey) -> Result<(Value, Value), ClientError> {
+    let before = client.status()?.validators;
+    let list: Vec<Validator> = serde_json::from_value(before.clone())
+        .map_err(|e| ClientError::Decode { what: "validator set".into(), reason: e.to_string() })?;
+    if !list.iter().any(|v| v.public_key == *old) {
+        return Err(ClientError::Args(format!("--old {old} is not in the current validator set")));
+    }
+    if list.iter().any(|v| v.public_key == *new) {
+        return Err(ClientError::Args(format!("--new {new} is already in the current validator set")));
+    }
+    let mut after: Vec<Validator> =
+        list.into_iter().map(|v| if v.public_key == *old { Validator { public_key: *new, ..v } } else { v }).collect();
+    after.sort_by_key(|v| v.public_key);
+    Ok((before, to_value(&after)))
 }
 
 fn member_json(client: &Client, key: &PublicKey) -> Result<Value, ClientError> {
@@ -262,6 +291,12 @@ pub fn build(client: &Client, a: &ActionArgs) -> Result<(Action, Vec<FieldDiff>)
             let after = Organisation { validator: validator.clone(), ..before.clone() };
             let diff = prefixed(&format!("org.{u}"), &to_value(&before), &to_value(&after));
             (Action::SetValidator { org: u, validator }, diff)
+        }
+        ActionArgs::RotateValidator { old, new } => {
+            let old = keys::parse_member(old)?;
+            let new = keys::parse_member(new)?;
+            let (before, after) = rotated_set(client, &old, &new)?;
+            (Action::RotateValidator { old, new }, prefixed("validators", &before, &after))
         }
         ActionArgs::CertifyKey { uscc, member, roles, days } => {
             let u = parse_uscc(uscc)?;
@@ -448,6 +483,32 @@ mod tests {
         assert!(p.dry_run && p.no_wait);
         assert_eq!(p.after, Some(5));
         assert!(matches!(p.action, ActionArgs::SetParams { ref set } if set == &["block.max_txs=5000"]));
+    }
+
+    #[test]
+    fn rotate_validator_takes_the_old_and_the_new_key() {
+        use clap::Parser;
+        let (old, new) = ("aa".repeat(32), "bb".repeat(32));
+        let c = crate::cli::Cli::try_parse_from([
+            "jialing",
+            "gov",
+            "propose",
+            "rotate-validator",
+            "--old",
+            &old,
+            "--new",
+            &new,
+            "--at",
+            "120",
+            "--dry-run",
+        ])
+        .unwrap();
+        let crate::cli::Command::Gov(GovCommand::Propose(p)) = c.command else { panic!("not propose") };
+        assert!(p.dry_run);
+        assert_eq!(p.at, Some(120));
+        assert!(matches!(p.action, ActionArgs::RotateValidator { old: ref o, new: ref n } if *o == old && *n == new));
+        let missing = crate::cli::Cli::try_parse_from(["jialing", "gov", "propose", "rotate-validator", "--old", &old]);
+        assert!(missing.is_err(), "--new is required");
     }
 
     #[test]

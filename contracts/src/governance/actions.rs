@@ -62,6 +62,15 @@ pub enum Action {
         /// The new validator.
         validator: Option<Validator>,
     },
+    /// Replaces a current validator key with a new one, keeping its organisation and
+    /// voting power (rule `governance.rotate_validator`). The node holding both keys
+    /// signs with `new` from the first height the changed set decides.
+    RotateValidator {
+        /// The validator key in the current set.
+        old: PublicKey,
+        /// The key that replaces it.
+        new: PublicKey,
+    },
     /// Replaces the libp2p peer keys of an organisation's nodes.
     SetNodeKeys {
         /// The organisation.
@@ -87,7 +96,7 @@ impl Action {
             | Action::RotateAdmin { org, .. }
             | Action::SetValidator { org, .. }
             | Action::SetNodeKeys { org, .. } => vec![org.clone()],
-            Action::RevokeKey { .. } | Action::SetParams { .. } => vec![],
+            Action::RevokeKey { .. } | Action::SetParams { .. } | Action::RotateValidator { .. } => vec![],
         }
     }
 }
@@ -152,6 +161,30 @@ fn check_new_key(s: &dyn Store, key: &PublicKey, org: &Uscc) -> Result<(), Contr
         }
     }
     Ok(())
+}
+
+/// Rule `governance.rotate_validator`: `old` is the validator key of an active
+/// organisation, `new` is a different key that no organisation uses as its validator
+/// key; the organisation keeps its voting power.
+fn rule_rotate_validator(s: &mut dyn Store, old: &PublicKey, new: &PublicKey) -> Result<(), ContractError> {
+    let bad = |d: String| Err(ContractError::rule("governance.rotate_validator", d));
+    if old == new {
+        return bad(format!("the new validator key {new} is the old one"));
+    }
+    let orgs = all_orgs(s)?;
+    if let Some(o) = orgs.iter().find(|o| o.validator.as_ref().is_some_and(|v| &v.public_key == new)) {
+        return bad(format!("key {new} is already the validator key of organisation {}", o.uscc));
+    }
+    let Some(mut org) =
+        orgs.into_iter().find(|o| o.active && o.validator.as_ref().is_some_and(|v| &v.public_key == old))
+    else {
+        return bad(format!("key {old} is not the validator key of an active organisation"));
+    };
+    if let Some(v) = org.validator.as_mut() {
+        v.public_key = *new;
+    }
+    put(s, keys::org(&org.uscc), &org);
+    recompute_validators(s)
 }
 
 /// Rule `governance.params_valid`: parameters must be usable.
@@ -291,6 +324,7 @@ pub fn apply(s: &mut dyn Store, action: &Action, height: u64) -> Result<(), Cont
             put(s, keys::org(org), &o);
             recompute_validators(s)?;
         }
+        Action::RotateValidator { old, new } => rule_rotate_validator(s, old, new)?,
         Action::SetNodeKeys { org, node_keys } => {
             let mut o = require_org(s, org)?;
             let mut sorted = node_keys.clone();

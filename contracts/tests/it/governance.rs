@@ -288,3 +288,66 @@ fn governance_set_params_changes_named_fields() {
     assert_eq!(now.credit.calendar.holidays, vec!["2027-01-01".to_string()]);
     assert_eq!(now.data, Params::default().data, "untouched fields stay");
 }
+
+#[test]
+fn governance_rotate_validator() {
+    let mut l = TestLedger::new();
+    let old = jialing_contracts::testkit::validator("market").public();
+    let new = Keypair::from_label("market/validator2").public();
+    let power = |l: &TestLedger, k: &jialing_core::PublicKey| l.validators().get(k).map(|v| v.power);
+    assert_eq!(power(&l, &old), Some(1));
+
+    // Refused when proposed: an old key that is not a validator, a new key that already
+    // validates, the same key twice. Nothing changes.
+    let before = state(&l);
+    let eff = l.height + 5;
+    let stranger = Keypair::from_label("nobody/validator").public();
+    let other = jialing_contracts::testkit::validator("credit").public();
+    for (o, n) in [(stranger, new), (old, other), (old, old)] {
+        let p = Propose { action: Action::RotateValidator { old: o, new: n }, effective_height: eff };
+        expect_refused(&l.call(&key("agri"), &p).unwrap(), "governance.rotate_validator");
+    }
+    assert_eq!(state(&l), before);
+
+    // Applied at its height: same organisation, same power, the old key gone.
+    let (id, eff) = propose(&mut l, Action::RotateValidator { old, new }, 4);
+    approve(&mut l, "market", &id);
+    approve(&mut l, "credit", &id);
+    run_to(&mut l, eff - 1);
+    assert_eq!(power(&l, &new), None, "the new key must not validate before the effective height");
+    run_to(&mut l, eff);
+    assert_eq!(proposal(&l, &id).status, ProposalStatus::Applied);
+    assert_eq!(power(&l, &old), None);
+    assert_eq!(power(&l, &new), Some(1));
+    assert_eq!(l.validators().validators.len(), 4);
+    let org: Organisation = l.get(&keys::org(&uscc("market"))).unwrap();
+    assert_eq!(org.validator, Some(Validator { public_key: new, power: 1 }));
+
+    // Re-checked when due: of two rotations of the same key, the later one fails.
+    let third = Keypair::from_label("market/validator3").public();
+    let (id, eff) = propose(&mut l, Action::RotateValidator { old: new, new: stranger }, 8);
+    let (id2, eff2) = propose(&mut l, Action::RotateValidator { old: new, new: third }, 8);
+    assert!(eff2 > eff);
+    for p in [&id, &id2] {
+        approve(&mut l, "market", p);
+        approve(&mut l, "credit", p);
+    }
+    run_to(&mut l, eff2);
+    assert_eq!(proposal(&l, &id).status, ProposalStatus::Applied);
+    assert!(matches!(proposal(&l, &id2).status, ProposalStatus::Failed { .. }), "{:?}", proposal(&l, &id2).status);
+    assert_eq!(power(&l, &stranger), Some(1));
+    assert_eq!(power(&l, &third), None);
+}
+
+proptest::proptest! {
+    /// `rotate_validator` survives the wire (borsh) and the CLI's JSON unchanged.
+    #[test]
+    fn rotate_validator_action_roundtrips(old in 0u64..1_000_000, new in 0u64..1_000_000) {
+        let key = |n: u64| Keypair::from_label(&format!("prop/validator/{n}")).public();
+        let p = Propose { action: Action::RotateValidator { old: key(old), new: key(new) }, effective_height: old ^ new };
+        let back: Propose = encoding::decode("propose", &encoding::encode(&p)).unwrap();
+        proptest::prop_assert_eq!(&back, &p);
+        let json: Propose = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        proptest::prop_assert_eq!(json, p);
+    }
+}

@@ -160,11 +160,49 @@ impl From<AppError> for Refusal {
     }
 }
 
+/// The engine must be rebuilt with another validator key (or none) before the next
+/// height starts: Malachite's consensus state holds its signing address for its whole
+/// life. See [`super`] for how the switch is made and why it is safe.
+pub struct KeySwitch {
+    /// The height that starts with the new key.
+    pub height: u64,
+    /// The key that signed until now.
+    pub from: Option<Keypair>,
+    /// The key that signs from `height` (`None`: the node follows as a full node).
+    pub to: Option<Keypair>,
+    /// Held keys that are all in the set of `height` (the node signs with none).
+    pub conflict: Vec<jialing_core::PublicKey>,
+    /// The old engine's request to start `height`: never answered, dropped once that
+    /// engine has stopped, so the old key never signs at `height`.
+    pub held_reply: malachitebft_app_channel::Reply<Next<Ctx>>,
+}
+
+/// Reads this node's validator keys again (the config's `validator_keys`).
+pub type KeySource = Box<dyn Fn() -> Result<Vec<Keypair>, String> + Send + Sync>;
+
+/// Why [`Host::run`] returned.
+pub enum Ended {
+    /// The engine closed its channel.
+    Closed,
+    /// The next height needs another validator key.
+    Switch(Box<KeySwitch>),
+}
+
 /// Drives the ledger from the engine's messages.
 pub struct Host {
     app: App,
     ledger: Arc<Ledger>,
+    /// The key the running engine signs with (none on a full node).
     key: Option<Keypair>,
+    /// Every validator key this node holds; the one in a height's set signs it.
+    keys: Vec<Keypair>,
+    /// Set when the next height needs another key (see [`KeySwitch`]).
+    switch: Option<KeySwitch>,
+    /// Re-reads the held keys (from the config's `validator_keys`) when the
+    /// validator set changes, so that a next key can be added without a restart.
+    reload: Option<KeySource>,
+    /// Hash of the validator set the held keys were last checked against.
+    set_hash: Hash,
     block: BlockConfig,
     cfg: ConsensusConfig,
     clock: Clock,
@@ -210,7 +248,11 @@ impl Host {
         Ok(Host {
             app,
             ledger,
+            keys: key.iter().cloned().collect(),
             key,
+            switch: None,
+            reload: None,
+            set_hash: Hash::ZERO,
             clock: Arc::new(now_ms),
             hook: None,
             parts,
@@ -232,6 +274,36 @@ impl Host {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Holds `keys` (this node's validator keys, the running key among them): at each
+    /// height the one in that height's set signs.
+    pub fn with_keys(mut self, keys: Vec<Keypair>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Re-reads the held keys with `source` whenever the validator set changes.
+    pub fn with_key_source(mut self, source: KeySource) -> Self {
+        self.set_hash = self.app.tip().validators.hash();
+        self.reload = Some(source);
+        self
+    }
+
+    /// Every validator key held now.
+    pub fn held_keys(&self) -> &[Keypair] {
+        &self.keys
+    }
+
+    /// The key the running engine signs with.
+    pub fn active_key(&self) -> Option<&Keypair> {
+        self.key.as_ref()
+    }
+
+    /// Takes a pending key switch (set when `Finalized` found that the next height's
+    /// validator set wants another key than the running one).
+    pub fn take_switch(&mut self) -> Option<KeySwitch> {
+        self.switch.take()
     }
 
     /// Makes this host's own proposals go through `hook` (tests only).
@@ -277,20 +349,70 @@ impl Host {
         Schedule { height: tip.header.height + 1, round: self.round, validators: ValidatorSet::from(&tip.validators) }
     }
 
-    /// Runs until the engine closes its channel. Returns an error when the node must
-    /// stop (storage, own-proposal journal, a decided block that cannot be committed).
-    pub async fn run(mut self, mut channels: Channels<Ctx>) -> Result<(), HostError> {
+    /// Runs until the engine closes its channel or the next height needs another
+    /// validator key. Returns an error when the node must stop (storage, own-proposal
+    /// journal, a decided block that cannot be committed).
+    pub async fn run(&mut self, mut channels: Channels<Ctx>) -> Result<Ended, HostError> {
         let mut tick = tokio::time::interval(IDLE_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 msg = channels.consensus.recv() => match msg {
                     Some(msg) => self.handle(msg, &channels.network).await?,
-                    None => return Ok(()),
+                    None => return Ok(Ended::Closed),
                 },
                 _ = tick.tick(), if self.deferred.is_some() => self.start_if_due(),
             }
+            if let Some(sw) = self.switch.take() {
+                return Ok(Ended::Switch(Box::new(sw)));
+            }
         }
+    }
+
+    /// Re-reads the held keys if the validator set changed since the last look (and a
+    /// source is set); a source that fails keeps the keys held.
+    fn reload_keys(&mut self) {
+        let Some(source) = &self.reload else { return };
+        let hash = self.app.tip().validators.hash();
+        if hash == self.set_hash {
+            return;
+        }
+        self.set_hash = hash;
+        match source() {
+            Ok(keys) => {
+                let public = |ks: &[Keypair]| ks.iter().map(Keypair::public).collect::<Vec<_>>();
+                if public(&keys) != public(&self.keys) {
+                    tracing::info!(target: "jialing::consensus", height = self.tip_height() + 1, keys = ?super::signing_key::labels(&keys), "the validator set changed: re-read validator_keys, which now lists other keys");
+                    self.ledger.set_validator_keys(&public(&keys), self.key.as_ref().map(Keypair::public));
+                }
+                self.keys = keys;
+            }
+            Err(e) => {
+                tracing::error!(target: "jialing::consensus", error = %e, "the validator set changed but validator_keys could not be re-read: keeping the keys held");
+            }
+        }
+    }
+
+    /// Records that the engine now signs with `key` (after a [`KeySwitch`]): the next
+    /// `ConsensusReady` starts the height with it.
+    pub fn switched(&mut self, key: Option<Keypair>) {
+        self.key = key;
+        self.round = 0;
+        self.woken = false;
+        self.deferred = None;
+    }
+
+    /// The key switch the next height needs, if its validator set wants another key
+    /// than the running one.
+    fn needs_switch(&mut self) -> Option<(Option<Keypair>, Vec<jialing_core::PublicKey>)> {
+        self.reload_keys();
+        let choice = super::signing_key::choose(&self.keys, &self.app.tip().validators);
+        let conflict = match &choice {
+            super::signing_key::Choice::Conflict(keys) => keys.clone(),
+            _ => Vec::new(),
+        };
+        let want = choice.key().cloned();
+        (want.as_ref().map(Keypair::public) != self.key.as_ref().map(Keypair::public)).then_some((want, conflict))
     }
 
     /// Whether the chain is idle: a validator with nothing pending, no proposal for the
@@ -386,6 +508,17 @@ impl Host {
             }
             AppMsg::Finalized { certificate, reply, .. } => {
                 let next = self.finalized(certificate.height.0, certificate.value_id.0)?;
+                if let Some((to, conflict)) = self.needs_switch() {
+                    // Not answered: this engine must not start the next height.
+                    self.switch = Some(KeySwitch {
+                        height: self.tip_height() + 1,
+                        from: self.key.clone(),
+                        to,
+                        conflict,
+                        held_reply: reply,
+                    });
+                    return Ok(());
+                }
                 self.woken = false;
                 self.deferred = Some((reply, next));
                 self.start_if_due();

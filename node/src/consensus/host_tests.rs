@@ -639,6 +639,71 @@ async fn idle_host_holds_the_next_height_until_work_or_the_interval() {
     assert!(!n.host.idle());
 }
 
+/// Height 1 committed on a node proposing it, then `Finalized`: the reply port the
+/// host got (pending if it held or withheld it).
+async fn commit_and_finalize(n: &mut Node) -> oneshot::Receiver<Next<Ctx>> {
+    let id = n.get_value(1, 0).await.unwrap().unwrap();
+    let block = n.host.state.get(&id.0).unwrap().block.clone();
+    n.decided(certificate(&block, 3)).await.unwrap();
+    let (reply, rx) = oneshot::channel();
+    let evidence =
+        malachitebft_app::consensus::MisbehaviorEvidence { proposals: Default::default(), votes: Default::default() };
+    let msg =
+        AppMsg::Finalized { certificate: certificate(&block, 3), extensions: Default::default(), evidence, reply };
+    n.send(msg).await.unwrap();
+    rx
+}
+
+/// Key rotation: when the validator set of the next height wants another key than the
+/// running one, `Finalized` is not answered (the old engine never starts that height)
+/// and the host asks for a switch to the one held key in the set; none when two held
+/// keys are in it (never sign with two); and a node whose keys already fit goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalized_asks_for_the_key_of_the_next_set_and_never_starts_it_with_the_old() {
+    let me = scheduled(1, 0);
+    let fresh = Keypair::from_label("next/validator");
+
+    // The held keys fit the set: the next height starts as usual.
+    let mut n = node(Some(me));
+    n.host = n.host.with_keys(vec![validator(me), fresh.clone()]);
+    let mut rx = commit_and_finalize(&mut n).await;
+    assert!(n.host.take_switch().is_none());
+    fill_pool(&n, 0, 1);
+    n.host.start_if_due();
+    assert!(matches!(rx.try_recv(), Ok(Next::Start(Height(2), _))));
+
+    // The running key is no longer held (or no longer in the set): switch to none.
+    let mut n = node(Some(me));
+    n.host = n.host.with_keys(vec![fresh.clone()]);
+    let mut rx = commit_and_finalize(&mut n).await;
+    let sw = n.host.take_switch().expect("a switch");
+    assert_eq!(
+        (sw.height, sw.from.as_ref().map(Keypair::public), sw.to.as_ref().map(Keypair::public)),
+        (2, Some(validator(me).public()), None)
+    );
+    assert!(rx.try_recv().is_err(), "the old engine must not be told to start height 2");
+    drop(sw);
+    assert!(rx.await.is_err(), "the withheld request is dropped, never answered");
+    n.host.switched(None);
+    assert!(n.host.active_key().is_none());
+    let (reply, rx) = oneshot::channel();
+    n.send(AppMsg::ConsensusReady { reply }).await.unwrap();
+    assert_eq!(rx.await.unwrap().0, Height(2), "the new engine starts the height the old one did not");
+
+    // Two held keys in the set: neither signs.
+    let mut n = node(Some(me));
+    n.host = n.host.with_keys(vec![validator(me), validator(other_than(me))]);
+    let _rx = commit_and_finalize(&mut n).await;
+    let sw = n.host.take_switch().expect("a switch");
+    assert!(sw.to.is_none(), "a node never signs with two keys of one set");
+    assert_eq!(sw.conflict.len(), 2);
+
+    // A full node holding a key of the set becomes its signer, from the next height.
+    let n = node(None);
+    let mut host = n.host.with_keys(vec![fresh, validator(me)]);
+    assert!(host.needs_switch().is_some_and(|(to, _)| to.map(|k| k.public()) == Some(validator(me).public())));
+}
+
 /// A saturated node answers `overloaded` instead of accepting what it cannot pass on:
 /// every transaction it accepted was handed to the peers' queues, and none it refused
 /// entered its mempool.
