@@ -458,9 +458,21 @@ pub fn history(
     limit: usize,
     caller: &Caller,
 ) -> Result<Vec<HistoryEntry>, StoreError> {
+    history_from(ledger, tag, (from_height, 0), limit, caller)
+}
+
+/// [`history`] from a position (height, index in the block), for readers that page
+/// through blocks holding more entries than one page.
+pub fn history_from(
+    ledger: &Ledger,
+    tag: &IndexTag,
+    from: (u64, u32),
+    limit: usize,
+    caller: &Caller,
+) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut out = Vec::new();
     let mut time_cache: Option<(u64, u64)> = None;
-    for (height, index, hash) in ledger.store.history(tag, from_height, limit)? {
+    for (height, index, hash) in ledger.store.history_from(tag, from, limit)? {
         let Some((_, stx)) = ledger.store.signed_tx(&hash)? else { continue };
         let receipt = ledger.store.receipt(height, index)?;
         let time_ms = match time_cache {

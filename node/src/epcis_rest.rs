@@ -176,18 +176,14 @@ fn read(api: &Api, f: &Filter) -> Result<(Value, Option<String>), ApiError> {
     let tag = IndexTag { kind: TagKind::EpcisEvent, id: EPCIS_EVENTS_TAG.into() };
     let mut out = Vec::new();
     let mut context = serde_json::Map::new();
-    let mut from = f.start.0;
+    // Each step starts right after the last position read, so a block holding more
+    // tagged entries than one step is read whole, each entry once.
+    let mut from = (f.start.0, f.start.1);
     let mut next = None;
-    let mut done: Option<(u64, u32)> = None;
     'scan: loop {
-        let page = crate::api::history(&api.ledger, &tag, from, SCAN_STEP, &Caller::Public)?;
+        let page = crate::api::history_from(&api.ledger, &tag, from, SCAN_STEP, &Caller::Public)?;
         let last = page.len() < SCAN_STEP;
         for e in &page {
-            // A step starts at the last height of the previous one: skip what was read.
-            if (e.height, e.index) < (f.start.0, f.start.1) || done.is_some_and(|d| (e.height, e.index) <= d) {
-                continue;
-            }
-            done = Some((e.height, e.index));
             for (k, (text, at)) in recorded_events(api, e)?.into_iter().enumerate() {
                 if (e.height, e.index, k) < f.start {
                     continue;
@@ -204,12 +200,13 @@ fn read(api: &Api, f: &Filter) -> Result<(Value, Option<String>), ApiError> {
             }
         }
         match page.last() {
-            Some(l) if !last => from = l.height,
+            Some(l) if !last => {
+                from = match l.index.checked_add(1) {
+                    Some(i) => (l.height, i),
+                    None => (l.height.saturating_add(1), 0),
+                }
+            }
             _ => break,
-        }
-        // A block holding more than SCAN_STEP tagged entries would repeat: step past it.
-        if page.first().map(|p| p.height) == page.last().map(|p| p.height) {
-            from += 1;
         }
     }
     let mut ctx = vec![json!("https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld")];

@@ -857,39 +857,47 @@ async fn epcis_captured_events_join_their_lots_export() {
 /// More recorded events than one scan step of the index: each is served once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epcis_events_pages_past_the_scan_step_without_repeats() {
-    let mut net = Net::new();
-    let farm = key("farm");
-    let mut nonce = 0;
-    for block in 0..3u64 {
-        let mut txs = Vec::new();
-        for i in 0..200 {
-            let doc: serde_json::Value = serde_json::from_str(&capture_doc(block * 1000 + i, 1)).unwrap();
-            let rec = jialing_contracts::trace::epcis_import::plan(&doc).unwrap().events.remove(0).record;
-            let (contract, method, payload) = rec.to_call();
-            let stx = Transaction { chain_id: CHAIN.into(), signer: farm.public(), nonce, contract, method, payload }
-                .sign(&farm);
-            nonce += 1;
-            let (h, b) = (stx.hash(), stx.to_bytes());
-            txs.push((stx, h, b));
+    // Three blocks of 200 (a scan step spans blocks), then one block of 700 (a block
+    // holds more entries than one scan step: before, the entries past the step were
+    // skipped and only 500 of the 700 came back).
+    for blocks in [vec![200u64, 200, 200], vec![700]] {
+        let mut net = Net::new();
+        let farm = key("farm");
+        let mut nonce = 0;
+        for (block, n) in blocks.iter().enumerate() {
+            let mut txs = Vec::new();
+            for i in 0..*n {
+                let doc: serde_json::Value = serde_json::from_str(&capture_doc(block as u64 * 1000 + i, 1)).unwrap();
+                let rec = jialing_contracts::trace::epcis_import::plan(&doc).unwrap().events.remove(0).record;
+                let (contract, method, payload) = rec.to_call();
+                let stx =
+                    Transaction { chain_id: CHAIN.into(), signer: farm.public(), nonce, contract, method, payload }
+                        .sign(&farm);
+                nonce += 1;
+                let (h, b) = (stx.hash(), stx.to_bytes());
+                txs.push((stx, h, b));
+            }
+            assert!(net.app.ledger().submit(txs).iter().all(Result::is_ok));
+            net.commit();
         }
-        assert!(net.app.ledger().submit(txs).iter().all(Result::is_ok));
-        net.commit();
+        let total: u64 = blocks.iter().sum();
+        assert_eq!(net.app.tip().header.height as usize, blocks.len(), "one block each");
+        let dir = tempfile::tempdir().unwrap();
+        let r = router(&net, dir.path());
+        let (s, body) = get(&r, "/epcis/events?perPage=1000", None).await;
+        assert_eq!(s, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut ids: Vec<&str> = v["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["eventID"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len() as u64, total, "blocks {blocks:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len() as u64, total, "blocks {blocks:?}: each event once");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let r = router(&net, dir.path());
-    let (s, body) = get(&r, "/epcis/events?perPage=1000", None).await;
-    assert_eq!(s, 200);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let mut ids: Vec<&str> = v["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["eventID"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids.len(), 600);
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 600);
 }
 
 /// A refused event: with `rollback` the whole capture is refused and its job names the

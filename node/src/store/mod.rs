@@ -335,8 +335,20 @@ impl Store {
         from_height: u64,
         limit: usize,
     ) -> Result<Vec<(u64, u32, TxHash)>, StoreError> {
+        self.history_from(tag, (from_height, 0), limit)
+    }
+
+    /// Transactions that touched `tag`, oldest first, starting at the position `from`
+    /// (height, index in the block), at most `limit`: a reader pages through a block
+    /// with more entries than one page without repeating or skipping any.
+    pub fn history_from(
+        &self,
+        tag: &IndexTag,
+        from: (u64, u32),
+        limit: usize,
+    ) -> Result<Vec<(u64, u32, TxHash)>, StoreError> {
         let prefix = index_prefix(tag);
-        let start = [prefix.as_slice(), &layout::height_key(from_height)].concat();
+        let start = [prefix.as_slice(), &layout::position_key(from.0, from.1)].concat();
         let mut end = prefix.clone();
         end.extend_from_slice(&[0xff; 12]);
         let mut out = Vec::new();
