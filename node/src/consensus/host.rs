@@ -524,7 +524,13 @@ impl Host {
                 self.start_if_due();
             }
             AppMsg::GetDecidedValues { range, reply } => {
-                let _ = reply.send(self.decided_values(*range.start(), *range.end()));
+                // Read off the host's loop: a peer catching up asks for megabytes of
+                // blocks, and this node's own consensus must not wait for them.
+                let (store, tip) = (self.ledger.store.clone(), self.tip_height());
+                let (from, to) = (*range.start(), *range.end());
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(read_decided_values(&store, tip, from, to));
+                });
             }
             AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
                 // Peers are ahead: this node is not idle.
@@ -1061,19 +1067,10 @@ impl Host {
         Ok(())
     }
 
+    /// What this node serves for a sync request of `from..=to` now.
+    #[cfg(test)]
     fn decided_values(&self, from: Height, to: Height) -> Vec<RawDecidedValue<Ctx>> {
-        let tip = self.tip_height();
-        let from = from.0.max(1);
-        let to = to.0.min(tip).min(from.saturating_add(MAX_SYNC_BATCH - 1));
-        let mut out = Vec::new();
-        for h in from..=to {
-            let (Ok(Some(block)), Ok(Some(cert))) = (self.ledger.store.block(h), self.ledger.store.certificate(h))
-            else {
-                break;
-            };
-            out.push(RawDecidedValue::new(Bytes::from(encoding::encode(&block)), engine_certificate(&cert)));
-        }
-        out
+        read_decided_values(&self.ledger.store, self.tip_height(), from, to)
     }
 
     /// A block synced with a commit certificate (which the engine has verified and
@@ -1137,6 +1134,21 @@ impl Host {
             None => Ok(SyncedValueOutcome::LocalTransientError),
         }
     }
+}
+
+/// The decided blocks `from..=to` (at most [`MAX_SYNC_BATCH`], none past `tip`) with
+/// their certificates, as stored, for a peer's sync request.
+fn read_decided_values(store: &crate::store::Store, tip: u64, from: Height, to: Height) -> Vec<RawDecidedValue<Ctx>> {
+    let from = from.0.max(1);
+    let to = to.0.min(tip).min(from.saturating_add(MAX_SYNC_BATCH - 1));
+    let mut out = Vec::new();
+    for h in from..=to {
+        let (Ok(Some(block)), Ok(Some(cert))) = (store.block_bytes(h), store.certificate(h)) else {
+            break;
+        };
+        out.push(RawDecidedValue::new(Bytes::from(block), engine_certificate(&cert)));
+    }
+    out
 }
 
 /// Whether the transactions of `block` are the ones its header commits to.

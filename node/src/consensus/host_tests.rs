@@ -243,6 +243,9 @@ async fn lying_sync_peer_then_honest_answer_is_accepted() {
     n.decided(certificate(&honest, 3)).await.unwrap();
     assert_eq!(n.tip(), 1);
     assert_eq!(n.host.ledger().store.block(1).unwrap().unwrap(), honest);
+    // What sync serves is the block's canonical encoding, built from the stored bytes.
+    assert_eq!(n.host.ledger().store.block_bytes(1).unwrap().unwrap(), encoding::encode(&honest));
+    assert_eq!(n.host.ledger().store.block_bytes(2).unwrap(), None);
 }
 
 /// A certified block is judged by its certificate, not the local clock: a synced block

@@ -286,6 +286,33 @@ impl Store {
         Ok(Some(Block { header, txs }))
     }
 
+    /// The canonical encoding of the block at `height` (`borsh(Block)`), built from the
+    /// stored bytes of its header and transactions without decoding or re-encoding any
+    /// transaction: what sync serves to peers, who check it against its certificate.
+    pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(header) = self.headers.get(layout::height_key(height))? else {
+            return Ok(None);
+        };
+        let hashes = self.block_tx_hashes(height)?.unwrap_or_default();
+        let mut records = Vec::with_capacity(hashes.len());
+        let mut len = header.len() + 4;
+        for h in &hashes {
+            let rec = self
+                .tx(h)?
+                .ok_or_else(|| corrupt("block tx list", format!("transaction {h} of block {height} is missing")))?;
+            len += rec.bytes.len();
+            records.push(rec);
+        }
+        let count = u32::try_from(records.len()).map_err(|_| corrupt("block tx list", "too many transactions"))?;
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&count.to_le_bytes());
+        for rec in records {
+            out.extend_from_slice(&rec.bytes);
+        }
+        Ok(Some(out))
+    }
+
     /// A committed transaction's record.
     pub fn tx(&self, hash: &TxHash) -> Result<Option<TxRecord>, StoreError> {
         self.get_decoded(&self.txs, &hash.0, "tx")
