@@ -44,13 +44,9 @@ pub struct ExportArgs {
 pub struct VerifyArgs {
     /// The anchor document.
     pub file: PathBuf,
-    /// The network's genesis file.
-    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
-    pub genesis: PathBuf,
-    /// Certified validator-set changes since genesis (`jialing audit replay
-    /// --validator-history-out`), for heights after the set changed.
-    #[arg(long, value_name = "FILE")]
-    pub validator_history: Option<PathBuf>,
+    /// What to trust: the genesis file and the validator history.
+    #[command(flatten)]
+    pub trust: super::verify::TrustArgs,
 }
 
 /// The line to embed on another chain: format, fingerprint, height, block hash.
@@ -103,9 +99,9 @@ pub fn run(cmd: &AnchorCommand, client: &Client, out: Output) -> Result<(), Clie
             })
         }
         AnchorCommand::Verify(a) => {
-            let (chain_id, set) = super::verify::trusted(&a.genesis)?;
-            let g = jialing_genesis::Genesis::load(&a.genesis)
-                .map_err(|e| ClientError::Args(format!("genesis file {}: {e}", a.genesis.display())))?;
+            let (chain_id, trusted) = a.trust.sets()?;
+            let g = jialing_genesis::Genesis::load(&a.trust.genesis)
+                .map_err(|e| ClientError::Args(format!("genesis file {}: {e}", a.trust.genesis.display())))?;
             let genesis = g.initial_state().genesis_block().map_err(|e| ClientError::Args(e.to_string()))?.0;
             let fp = jialing_core::chain_identity::fingerprint(&genesis.hash());
             let text =
@@ -117,7 +113,6 @@ pub fn run(cmd: &AnchorCommand, client: &Client, out: Output) -> Result<(), Clie
             }
             let certified: CertifiedHeader = serde_json::from_value(doc["certified"].clone())
                 .map_err(|e| ClientError::Decode { what: "anchor document".into(), reason: e.to_string() })?;
-            let trusted = super::verify::with_history(&chain_id, set, a.validator_history.as_deref())?;
             let h = &certified.header;
             let set = trusted.set_for(h.height);
             let vh = certified.verify(&chain_id, set).map_err(|e| bad(format!("block {}: {e}", h.height)))?;

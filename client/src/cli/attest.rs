@@ -102,14 +102,9 @@ pub struct VerifyArgs {
     /// The proof from `jialing attest proof`.
     #[arg(long, value_name = "FILE")]
     pub proof: PathBuf,
-    /// The network's genesis file.
-    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
-    pub genesis: PathBuf,
-    /// Every validator-set change since genesis, certified (`jialing audit replay
-    /// --validator-history-out`): needed when the proof's block is certified by a set
-    /// other than the genesis one.
-    #[arg(long, value_name = "FILE")]
-    pub validator_history: Option<PathBuf>,
+    /// What to trust: the genesis file and the validator history.
+    #[command(flatten)]
+    pub trust: super::verify::TrustArgs,
 }
 
 /// Streams `path` through SHA-256, or with `chunk_size > 0` through the Merkle root of
@@ -264,8 +259,7 @@ pub fn run(cmd: &AttestCommand, client: &Client, out: Output) -> Result<(), Clie
             }
         }
         AttestCommand::Verify(a) => {
-            let (chain, genesis_set) = super::verify::trusted(&a.genesis)?;
-            let set = super::verify::with_history(&chain, genesis_set, a.validator_history.as_deref())?;
+            let (chain, set) = a.trust.sets()?;
             let text =
                 std::fs::read_to_string(&a.proof).map_err(|e| ClientError::Io { path: a.proof.clone(), source: e })?;
             let p: Value = serde_json::from_str(&text)

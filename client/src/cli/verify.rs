@@ -41,19 +41,37 @@ pub enum ProofCommand {
     },
 }
 
+/// What an offline check trusts: the genesis file, and the certified validator-set
+/// changes since genesis (shared by `verify`, `anchor verify` and `attest verify`).
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// The network's genesis file: the chain id and validator set to trust.
+    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
+    pub genesis: PathBuf,
+    /// Certified validator-set changes since genesis (`jialing audit replay
+    /// --validator-history-out`), needed for blocks certified after the set changed.
+    #[arg(long, value_name = "FILE")]
+    pub validator_history: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The chain id and the validator sets to check certificates with.
+    pub fn sets(&self) -> Result<(String, TrustedSets), ClientError> {
+        let (chain_id, set) = trusted(&self.genesis)?;
+        let sets = with_history(&chain_id, set, self.validator_history.as_deref())?;
+        Ok((chain_id, sets))
+    }
+}
+
 /// `jialing verify` arguments.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// A proof as `jialing proof` or the node's /v1/proof/* answers, a report from
     /// `jialing audit report`, or `-` for stdin.
     pub file: PathBuf,
-    /// The network's genesis file: the chain id and validator set to trust.
-    #[arg(long, env = "JIALING_GENESIS", value_name = "FILE")]
-    pub genesis: PathBuf,
-    /// Certified validator-set changes since genesis (`jialing audit replay
-    /// --validator-history-out`), needed for blocks after the set changed.
-    #[arg(long, value_name = "FILE")]
-    pub validator_history: Option<PathBuf>,
+    /// What to trust: the genesis file and the validator history.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// For an audit report: the auditor's public key (hex) that must have signed it.
     #[arg(long, value_name = "KEY")]
     pub auditor: Option<PublicKey>,
@@ -140,7 +158,7 @@ fn proof_of(file: &Path, v: Value) -> Result<(Option<String>, Proof), ClientErro
 
 /// Runs `jialing verify`.
 pub fn run_verify(args: &VerifyArgs, out: Output) -> Result<(), ClientError> {
-    let (chain_id, set) = trusted(&args.genesis)?;
+    let (chain_id, set) = trusted(&args.trust.genesis)?;
     let doc = read_json(&args.file)?;
     if report::is_report(&doc) {
         let v = report::verify(&doc, &chain_id, set, jialing_contracts::keys::VALIDATORS, args.auditor.as_ref())
@@ -155,9 +173,9 @@ pub fn run_verify(args: &VerifyArgs, out: Output) -> Result<(), ClientError> {
             "the proof is for chain {c:?}, the genesis file defines {chain_id:?}"
         )));
     }
-    let trusted = with_history(&chain_id, set, args.validator_history.as_deref())?;
+    let trusted = with_history(&chain_id, set, args.trust.validator_history.as_deref())?;
     let verified = proof.verify_trusted(&chain_id, &trusted).map_err(|e| {
-        let hint = if e.to_string().contains("validator set") && args.validator_history.is_none() {
+        let hint = if e.to_string().contains("validator set") && args.trust.validator_history.is_none() {
             " (if the validator set changed since genesis, pass --validator-history from `jialing audit replay --validator-history-out`)"
         } else {
             ""
