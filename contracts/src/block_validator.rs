@@ -136,6 +136,29 @@ pub fn validate_block(
     block: &Block,
     already_verified: &dyn Fn(usize, &TxHash, &jialing_core::Signature) -> bool,
 ) -> Result<ValidBlock, BlockError> {
+    let hashes: Vec<TxHash> = block.txs.iter().map(|stx| stx.hash()).collect();
+    validate_block_hashed(parent, state, tree, block, &hashes, already_verified)
+}
+
+/// [`validate_block`] for a caller that has already computed the hash of each of the
+/// block's transactions (`hashes[i]` is `block.txs[i].hash()`), so that they are not
+/// computed again. A list of another length is the caller's fault, reported as a local
+/// error, never as a verdict on the block.
+pub fn validate_block_hashed(
+    parent: Parent<'_>,
+    state: &dyn StateView,
+    tree: &StateTree,
+    block: &Block,
+    hashes: &[TxHash],
+    already_verified: &dyn Fn(usize, &TxHash, &jialing_core::Signature) -> bool,
+) -> Result<ValidBlock, BlockError> {
+    if hashes.len() != block.txs.len() {
+        return Err(BlockError::Storage(format!(
+            "{} transaction hashes given for a block of {} transactions",
+            hashes.len(),
+            block.txs.len()
+        )));
+    }
     let h = &block.header;
     let p = parent.header;
     let bad = |field, reason: String| Err(BlockError::Invalid(InvalidBlock::Header { field, reason }));
@@ -194,9 +217,7 @@ pub fn validate_block(
         .into());
     }
     let mut bytes = 0u64;
-    let mut hashes = Vec::with_capacity(block.txs.len());
-    for (index, stx) in block.txs.iter().enumerate() {
-        let hash = stx.hash();
+    for (index, (stx, &hash)) in block.txs.iter().zip(hashes).enumerate() {
         let len = stx.encoded_len();
         if len > MAX_TX_BYTES {
             let reason = format!("{len} bytes, the largest transaction is {MAX_TX_BYTES}");
@@ -204,19 +225,18 @@ pub fn validate_block(
         }
         stx.tx.check_shape().map_err(|e| InvalidBlock::Malformed { index, hash, reason: e.to_string() })?;
         bytes += len as u64;
-        hashes.push(hash);
     }
     if bytes > limits.max_bytes as u64 {
         return Err(
             InvalidBlock::Limit { what: "bytes of transactions", limit: limits.max_bytes as u64, got: bytes }.into()
         );
     }
-    let tx_root = Block::tx_root_of_txs(&block.txs, &hashes);
+    let tx_root = Block::tx_root_of_txs(&block.txs, hashes);
     if tx_root != h.tx_root {
         return Err(InvalidBlock::Root { what: "tx_root", header: h.tx_root, computed: tx_root }.into());
     }
 
-    for (index, (stx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
+    for (index, (stx, hash)) in block.txs.iter().zip(hashes).enumerate() {
         match exec.execute(stx, *hash) {
             Ok(_) => {}
             Err(AdmissionError::Storage(e)) => return Err(BlockError::Storage(e)),
@@ -241,7 +261,7 @@ pub fn validate_block(
     let todo: Vec<(usize, crypto::SignedDigest)> = block
         .txs
         .iter()
-        .zip(&hashes)
+        .zip(hashes)
         .enumerate()
         .filter(|(i, (stx, hash))| !already_verified(*i, hash, &stx.signature))
         .map(|(i, (stx, hash))| (i, stx.signed_digest(*hash)))
@@ -257,7 +277,7 @@ pub fn validate_block(
         // refuse rather than accept on the weaker check.
         return Err(InvalidBlock::BadSignature { index: 0, hash: hashes.first().copied().unwrap_or(Hash::ZERO) }.into());
     }
-    Ok(ValidBlock { hashes, outcome })
+    Ok(ValidBlock { hashes: hashes.to_vec(), outcome })
 }
 
 fn storage_or_header(e: AdmissionError) -> BlockError {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Instant;
 
-use jialing_contracts::block_validator::{BlockError, Parent, validate_block};
+use jialing_contracts::block_validator::{BlockError, Parent, validate_block_hashed};
 use jialing_contracts::executor::check_signer;
 use jialing_contracts::genesis_state::InitialState;
 use jialing_contracts::membership::Member;
@@ -603,13 +603,9 @@ impl App {
                 .collect()
         };
         // Signatures the sync preverifier checked while earlier blocks executed.
-        let ahead: Vec<bool> = block
-            .txs
-            .iter()
-            .zip(&known)
-            .zip(&hashes)
-            .map(|((stx, k), h)| k.is_none() && self.ledger.preverify.take(&stx.entry_hash(h)))
-            .collect();
+        let ahead: Vec<bool> = self.ledger.preverify.take_all(
+            block.txs.iter().zip(&known).zip(&hashes).map(|((stx, k), h)| k.is_none().then(|| stx.entry_hash(h))),
+        );
         let ahead_count = ahead.iter().filter(|a| **a).count();
         if ahead_count > 0 {
             self.ledger.metrics.sync_preverified.inc_by(ahead_count as u64);
@@ -626,7 +622,7 @@ impl App {
             .map(|(i, (stx, h))| (i, stx.signed_digest(*h)))
             .collect();
         let valid = with_signatures_checked(&self.ledger.chain_id, &todo, block.txs.len(), |checked| {
-            validate_block(parent, &self.ledger.store, &self.tree, block, &|i, _, _| {
+            validate_block_hashed(parent, &self.ledger.store, &self.tree, block, &hashes, &|i, _, _| {
                 known.get(i).is_some_and(Option::is_some) || ahead.get(i).copied().unwrap_or(false) || checked(i)
             })
         })?;

@@ -109,9 +109,15 @@ impl Preverifier {
 
     /// Whether the signature with this entry hash verified here; forgets it.
     pub fn take(&self, entry: &Hash) -> bool {
+        self.take_all([Some(*entry)]).first().copied().unwrap_or(false)
+    }
+
+    /// [`Preverifier::take`] for each entry of a block under one lock (`None`: an entry
+    /// the caller does not ask about, answered `false`).
+    pub fn take_all(&self, entries: impl IntoIterator<Item = Option<Hash>>) -> Vec<bool> {
         let mut v = lock(&self.inner.verified);
         // The FIFO keeps its copy until it is evicted; a stale copy there is harmless.
-        v.set.remove(entry)
+        entries.into_iter().map(|e| e.is_some_and(|e| v.set.remove(&e))).collect()
     }
 
     /// Signatures verified ahead so far.

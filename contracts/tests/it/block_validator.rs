@@ -125,3 +125,24 @@ fn signatures_and_roots_are_checked() {
     assert!(matches!(invalid(&mut l, &bad), InvalidBlock::Header { field: "tx_count", .. }));
     l.apply_block(&b).unwrap();
 }
+
+/// A caller that hands over its own transaction hashes gets the same verdict as one
+/// that does not, and a hash list of the wrong length is a local error, never a
+/// verdict on the block.
+#[test]
+fn precomputed_hashes_give_the_same_verdict() {
+    use jialing_contracts::block_validator::{Parent, validate_block, validate_block_hashed};
+    let l = TestLedger::new();
+    let txs: Vec<_> = (0..3).map(|i| certify(&l, i, &format!("m{i}"))).collect();
+    let b = l.build_block(&txs).unwrap();
+    let set = l.validators();
+    let parent = || Parent { header: &l.tip, hash: l.tip.hash(), validators: &set, history: &l.history };
+    let hashes: Vec<_> = b.txs.iter().map(|t| t.hash()).collect();
+    let plain = validate_block(parent(), &l.state, &l.tree, &b, &|_, _, _| false).unwrap();
+    let hashed = validate_block_hashed(parent(), &l.state, &l.tree, &b, &hashes, &|_, _, _| false).unwrap();
+    assert_eq!((plain.hashes, plain.outcome.state_root), (hashed.hashes, hashed.outcome.state_root));
+    match validate_block_hashed(parent(), &l.state, &l.tree, &b, &hashes[..2], &|_, _, _| false) {
+        Err(BlockError::Storage(e)) => assert!(e.contains("2 transaction hashes"), "{e}"),
+        other => panic!("a short hash list must be a local error: {other:?}"),
+    }
+}
