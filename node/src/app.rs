@@ -407,6 +407,7 @@ impl Proposal {
 pub struct App {
     ledger: Arc<Ledger>,
     tree: StateTree,
+    pending: Option<PendingCommit>,
 }
 
 /// The genesis block header for an initial state and its state tree.
@@ -414,7 +415,7 @@ pub fn genesis_header(init: &InitialState) -> Result<(BlockHeader, StateTree, Wr
     init.genesis_block().map_err(|e| AppError::Genesis(e.to_string()))
 }
 
-fn read_validators(store: &Store) -> Result<ValidatorSet, AppError> {
+fn read_validators(store: &dyn StateView) -> Result<ValidatorSet, AppError> {
     let bytes = store.get(keys::VALIDATORS).map_err(AppError::Genesis)?;
     let bytes = bytes.ok_or_else(|| AppError::Genesis("no validator set in state".into()))?;
     let set: ValidatorSet = encoding::decode("validator set", &bytes).map_err(|e| AppError::Genesis(e.to_string()))?;
@@ -482,7 +483,7 @@ impl App {
             preverify: crate::preverify::Preverifier::new(&init.chain.chain_id),
             validator_keys: RwLock::new((Vec::new(), None)),
         });
-        Ok((ledger.clone(), App { ledger, tree }))
+        Ok((ledger.clone(), App { ledger, tree, pending: None }))
     }
 
     /// The shared ledger.
@@ -490,8 +491,11 @@ impl App {
         &self.ledger
     }
 
-    /// The last committed block.
+    /// The last committed block (a pending one included: see [`App::commit_with`]).
     pub fn tip(&self) -> Tip {
+        if let Some(p) = &self.pending {
+            return p.tip.clone();
+        }
         match self.ledger.tip.read() {
             Ok(t) => t.clone(),
             Err(p) => p.into_inner().clone(),
@@ -515,7 +519,8 @@ impl App {
             height: tip.header.height + 1,
             time_ms: time_ms.max(tip.header.time_ms + 1),
         };
-        let mut exec = BlockExecutor::new(&self.ledger.store, ctx.clone()).map_err(|e| match e {
+        let view = self.view();
+        let mut exec = BlockExecutor::new(&view, ctx.clone()).map_err(|e| match e {
             AdmissionError::Storage(e) => AppError::StateRead(e),
             other => AppError::Genesis(other.to_string()),
         })?;
@@ -527,10 +532,8 @@ impl App {
                 Ok(p) => p,
                 Err(p) => p.into_inner(),
             };
-            let store = &self.ledger.store;
             pool.candidates(max_txs, max_bytes, |k| {
-                store
-                    .get(&keys::nonce(k))
+                view.get(&keys::nonce(k))
                     .ok()
                     .flatten()
                     .and_then(|b| encoding::decode::<u64>("nonce", &b).ok())
@@ -586,6 +589,9 @@ impl App {
     /// (storage) and fatal.
     pub fn validate(&self, block: &Block) -> Result<Proposal, AppError> {
         let tip = self.tip();
+        if block.header.height == tip.header.height + 1 {
+            self.ledger.preverify.validating(block.header.height);
+        }
         let parent = Parent { header: &tip.header, hash: tip.hash, validators: &tip.validators, history: &tip.history };
         // Mempool copies with the exact same signature: verified on entry, and their
         // bytes are the block's bytes (the encoding is canonical).
@@ -622,7 +628,7 @@ impl App {
             .map(|(i, (stx, h))| (i, stx.signed_digest(*h)))
             .collect();
         let valid = with_signatures_checked(&self.ledger.chain_id, &todo, block.txs.len(), |checked| {
-            validate_block_hashed(parent, &self.ledger.store, &self.tree, block, &hashes, &|i, _, _| {
+            validate_block_hashed(parent, &self.view(), &self.tree, block, &hashes, &|i, _, _| {
                 known.get(i).is_some_and(Option::is_some) || ahead.get(i).copied().unwrap_or(false) || checked(i)
             })
         })?;
@@ -641,56 +647,173 @@ impl App {
 
     /// Stores a decided block with its certificate (atomic, fsynced), then updates the
     /// state tree, tip and mempool (the engine's `Decided`). The certificate must verify.
+    /// Returns once the block is durable.
     pub fn commit(&mut self, proposal: Proposal, cert: &CommitCertificate) -> Result<(), AppError> {
+        self.commit_with(proposal, cert, Durability::Now)
+    }
+
+    /// [`App::commit`], or with [`Durability::Deferred`] the store write (and what
+    /// follows it: the shared tip, metrics and the mempool re-check) runs on a
+    /// committer thread while this node executes the next block against the pending
+    /// block's writes ([`App::tip`] and every state read here see the block at once;
+    /// the API sees it once it is durable). At most one block is pending: the next
+    /// commit, and [`App::settle`], wait for it. Only for a node that signs nothing:
+    /// a validator must not vote at `h + 1` before `h` is durable.
+    pub fn commit_with(
+        &mut self,
+        proposal: Proposal,
+        cert: &CommitCertificate,
+        durability: Durability,
+    ) -> Result<(), AppError> {
+        self.settle()?;
         let tip = self.tip();
         cert.verify(&self.ledger.chain_id, &proposal.header, &tip.validators)
             .map_err(|e| AppError::Invalid(InvalidBlock::Header { field: "certificate", reason: e.to_string() }))?;
+        let Proposal { header, txs, outcome } = proposal;
+        let writes = Arc::new(outcome.writes);
+        let sets_validators = writes.contains_key(keys::VALIDATORS);
+        let validators =
+            if sets_validators { read_validators(&self.view_with(Some(&writes)))? } else { tip.validators.clone() };
+        self.tree = outcome.tree;
+        let hash = header.hash();
+        let mut history = tip.history;
+        history.append(&hash);
+        let new_tip = Tip { hash, header, validators, tree: self.tree.clone(), history };
+        self.ledger.preverify.set_tip(new_tip.header.height);
+        let job = CommitJob {
+            ledger: self.ledger.clone(),
+            tip: new_tip,
+            certificate: cert.clone(),
+            txs,
+            receipts: outcome.receipts,
+            writes: writes.clone(),
+        };
+        // A block that changes the validator set is always durable before the next
+        // height starts: the node may hold a key of the new set.
+        if durability == Durability::Deferred && !sets_validators {
+            let staged = job.tip.clone();
+            let handle =
+                std::thread::Builder::new().name("jialing-commit".into()).spawn(move || job.run()).map_err(|e| {
+                    AppError::Store(StoreError::Corrupt { what: "committer thread".into(), reason: e.to_string() })
+                })?;
+            self.pending = Some(PendingCommit { tip: staged, writes, handle });
+            Ok(())
+        } else {
+            job.run()
+        }
+    }
+
+    /// Waits until the pending block (if any) is durable and visible to the API;
+    /// a failed store write is returned here (fatal).
+    pub fn settle(&mut self) -> Result<(), AppError> {
+        match self.pending.take() {
+            None => Ok(()),
+            Some(p) => p.handle.join().unwrap_or_else(|_| {
+                Err(AppError::Store(StoreError::Corrupt {
+                    what: format!("block {}", p.tip.header.height),
+                    reason: "the committer thread panicked".into(),
+                }))
+            }),
+        }
+    }
+
+    /// Committed state as this node executes against it: the store, under the writes of
+    /// the pending block (if any).
+    fn view(&self) -> PendingView<'_> {
+        self.view_with(self.pending.as_ref().map(|p| &*p.writes))
+    }
+
+    fn view_with<'a>(&'a self, writes: Option<&'a BTreeMap<Vec<u8>, Option<Vec<u8>>>>) -> PendingView<'a> {
+        PendingView { store: &self.ledger.store, writes }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Err(e) = self.settle() {
+            tracing::error!(target: "jialing::app", error = %e, "the last block could not be stored");
+        }
+    }
+}
+
+/// When [`App::commit_with`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Once the block is durable.
+    Now,
+    /// At once; the block is stored by a committer thread (nodes that sign nothing).
+    Deferred,
+}
+
+/// A block handed to the committer thread and not yet known to be durable.
+struct PendingCommit {
+    tip: Tip,
+    writes: Arc<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+    handle: std::thread::JoinHandle<Result<(), AppError>>,
+}
+
+/// The store under the writes of a pending block.
+struct PendingView<'a> {
+    store: &'a Store,
+    writes: Option<&'a BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+impl StateView for PendingView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        match self.writes.and_then(|w| w.get(key)) {
+            Some(v) => Ok(v.clone()),
+            None => self.store.get(key),
+        }
+    }
+}
+
+/// Everything that happens once a decided block is in hand: the fsynced store write,
+/// then the metrics, the shared tip and the mempool re-check.
+struct CommitJob {
+    ledger: Arc<Ledger>,
+    tip: Tip,
+    certificate: CommitCertificate,
+    txs: Vec<PendingTx>,
+    receipts: Vec<jialing_contracts::Receipt>,
+    writes: Arc<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+impl CommitJob {
+    fn run(self) -> Result<(), AppError> {
+        let CommitJob { ledger, tip: new_tip, certificate, txs, receipts, writes } = self;
         let started = Instant::now();
-        let raw: Vec<(TxHash, Vec<u8>)> = proposal.txs.iter().map(|p| (p.hash, (*p.bytes).clone())).collect();
-        self.ledger.store.commit(&CommitBatch {
-            header: &proposal.header,
-            certificate: Some(cert),
+        let raw: Vec<(TxHash, Vec<u8>)> = txs.iter().map(|p| (p.hash, (*p.bytes).clone())).collect();
+        ledger.store.commit(&CommitBatch {
+            header: &new_tip.header,
+            certificate: Some(&certificate),
             txs: &raw,
-            receipts: &proposal.outcome.receipts,
-            writes: &proposal.outcome.writes,
+            receipts: &receipts,
+            writes: &writes,
         })?;
-        let m = &self.ledger.metrics;
+        let m = &ledger.metrics;
         m.block_commit_seconds.observe(started.elapsed().as_secs_f64());
-        let refused = proposal.outcome.receipts.iter().filter(|r| !r.is_ok()).count();
+        let refused = receipts.iter().filter(|r| !r.is_ok()).count();
         m.txs_committed.inc_by(raw.len() as u64);
         m.txs_refused.inc_by(refused as u64);
         m.block_txs.observe(raw.len() as f64);
-        m.height.set(proposal.header.height as i64);
-        self.ledger.preverify.set_tip(proposal.header.height);
+        m.height.set(new_tip.header.height as i64);
 
-        let membership_changed = proposal
-            .outcome
-            .writes
+        let membership_changed = writes
             .keys()
             .any(|k| k.starts_with(b"member/") || k.starts_with(b"org/") || k.as_slice() == keys::VALIDATORS);
-        let validators = if proposal.outcome.writes.contains_key(keys::VALIDATORS) {
-            read_validators(&self.ledger.store)?
-        } else {
-            tip.validators.clone()
-        };
-        self.tree = proposal.outcome.tree;
-        let hash = proposal.header.hash();
-        let mut history = tip.history;
-        history.append(&hash);
-        let new_tip = Tip { hash, header: proposal.header, validators, tree: self.tree.clone(), history };
         let (now, new_height) = (new_tip.header.time_ms, new_tip.header.height);
-        match self.ledger.tip.write() {
+        match ledger.tip.write() {
             Ok(mut t) => *t = new_tip,
             Err(p) => *p.into_inner() = new_tip,
         }
         if membership_changed {
-            self.ledger.membership_version.fetch_add(1, std::sync::atomic::Ordering::Release);
+            ledger.membership_version.fetch_add(1, std::sync::atomic::Ordering::Release);
         }
-        let signers: BTreeSet<PublicKey> = proposal.txs.iter().map(|p| p.tx.tx.signer).collect();
+        let signers: BTreeSet<PublicKey> = txs.iter().map(|p| p.tx.tx.signer).collect();
         let committed: Vec<TxHash> = raw.iter().map(|(h, _)| *h).collect();
-        let store = &self.ledger.store;
+        let store = &ledger.store;
         let read = |k: &[u8]| store.get(k);
-        let mut pool = match self.ledger.mempool.lock() {
+        let mut pool = match ledger.mempool.lock() {
             Ok(p) => p,
             Err(p) => p.into_inner(),
         };
@@ -706,7 +829,7 @@ impl App {
                 return false;
             }
             if signers.contains(signer) {
-                let next = *next_nonce.entry(*signer).or_insert_with(|| self.ledger.committed_next_nonce(signer).ok());
+                let next = *next_nonce.entry(*signer).or_insert_with(|| ledger.committed_next_nonce(signer).ok());
                 return next.is_none_or(|n| stx.tx.nonce >= n);
             }
             true

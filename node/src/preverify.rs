@@ -46,7 +46,8 @@ struct Inner {
     queue: Mutex<Queue>,
     wake: Condvar,
     verified: Mutex<Verified>,
-    /// Blocks at or below this height are committed: not worth checking.
+    /// Blocks at or below this height are committed or being validated (whose
+    /// validation checks what it still needs itself): not worth checking.
     tip: AtomicU64,
     /// Signatures verified here, for the metric.
     count: AtomicU64,
@@ -104,7 +105,14 @@ impl Preverifier {
 
     /// Records the committed height: queued blocks at or below it are skipped.
     pub fn set_tip(&self, height: u64) {
-        self.inner.tip.store(height, Ordering::Relaxed);
+        self.inner.tip.fetch_max(height, Ordering::Relaxed);
+    }
+
+    /// Records that block `height` is being validated: its signatures left unchecked
+    /// here are checked by the validation now, so this thread skips it (and stops
+    /// between batches if it is on it) and moves on to the blocks after it.
+    pub fn validating(&self, height: u64) {
+        self.inner.tip.fetch_max(height, Ordering::Relaxed);
     }
 
     /// Whether the signature with this entry hash verified here; forgets it.
@@ -170,6 +178,9 @@ fn check(inner: &Inner, bytes: &[u8]) {
         })
         .collect();
     for chunk in items.chunks(BATCH) {
+        if block.header.height <= inner.tip.load(Ordering::Relaxed) {
+            return;
+        }
         let digests: Vec<SignedDigest> = chunk.iter().map(|(_, d)| d.clone()).collect();
         if verify_batch(&inner.chain_id, &digests).is_err() {
             continue;

@@ -178,5 +178,18 @@ pub async fn run_hooked(
     if let Some(p) = producer {
         let _ = tokio::task::spawn_blocking(move || p.join()).await;
     }
+    if result.is_ok() {
+        let started = std::time::Instant::now();
+        let store = ledger.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush_tables()).await {
+            Ok(Ok(())) => {
+                tracing::info!(target: "jialing::node", ms = started.elapsed().as_millis() as u64, "store tables flushed")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "jialing::node", error = %e, "store tables not flushed; the journal is replayed at the next start")
+            }
+            Err(e) => tracing::warn!(target: "jialing::node", error = %e, "store flush task failed"),
+        }
+    }
     result
 }

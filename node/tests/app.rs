@@ -7,7 +7,7 @@ use jialing_contracts::params::Params;
 use jialing_contracts::testkit::{GENESIS_MS, admin, initial_state, key, validator};
 use jialing_contracts::{CallPayload, genesis_state::InitialState};
 use jialing_core::{CommitCertificate, Keypair, Role, SignedTransaction, Transaction};
-use jialing_node::app::{App, AppError, InvalidBlock, SubmitError};
+use jialing_node::app::{App, AppError, Durability, InvalidBlock, SubmitError};
 use jialing_node::mempool::{Admit, Mempool, Priority};
 use jialing_node::store::Store;
 
@@ -281,4 +281,49 @@ fn membership_is_checked_before_signatures() {
     let mut t = certify_tx(&stranger, 0, &Keypair::from_label("m"));
     t.signature.0[0] ^= 1;
     assert_eq!(submit(&app, vec![t])[0].as_ref().unwrap_err().code(), "not_member");
+}
+
+/// A node that signs nothing executes block h+1 while block h is written: the next
+/// block validates against h's writes (nonces, members) before h is durable, the
+/// shared tip (what the API serves) moves only once h is stored, and after a reopen
+/// both blocks are there with the same state root.
+#[test]
+fn deferred_commits_execute_on_pending_writes_and_publish_only_durable_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let proposer_dir = tempfile::tempdir().unwrap();
+    let vals = validators();
+    let refs: Vec<&Keypair> = vals.iter().take(3).collect();
+    let a = admin("farm");
+    // A validator builds two blocks; the second's nonces follow the first's.
+    let mut proposer = open(proposer_dir.path());
+    let mut blocks = Vec::new();
+    for (round, range) in [(0u64, 0..10u64), (1, 10..20)] {
+        let txs: Vec<_> = range.map(|i| certify_tx(&a, i, &Keypair::from_label(&format!("d{i}")))).collect();
+        assert!(submit(&proposer, txs).iter().all(|r| r.is_ok()));
+        let p = proposer.propose(vals[0].public(), GENESIS_MS + 10_000 * (round + 1), 1000, 1 << 22).unwrap();
+        let cert = CommitCertificate::sign("jialing-test", p.header.height, 0, p.hash(), &refs);
+        blocks.push((p.block(), cert.clone()));
+        proposer.commit(p, &cert).unwrap();
+    }
+    let root = proposer.tip().header.state_root;
+    let mut app = open(dir.path());
+    let ledger = app.ledger().clone();
+    let (b1, c1) = &blocks[0];
+    let p1 = app.validate(b1).unwrap();
+    app.commit_with(p1, c1, Durability::Deferred).unwrap();
+    assert_eq!(app.tip().header.height, 1, "block production moves on at once");
+    // Block 2 spends nonces 10..20 of the admin: it validates only on block 1's writes.
+    let (b2, c2) = &blocks[1];
+    let p2 = app.validate(b2).expect("validated against the pending block's writes");
+    let published = ledger.tip.read().unwrap().header.height;
+    let stored = ledger.store.tip().unwrap();
+    assert!(published <= stored.unwrap(), "the API never sees a block before it is stored");
+    app.commit_with(p2, c2, Durability::Deferred).unwrap();
+    app.settle().unwrap();
+    assert_eq!(ledger.tip.read().unwrap().header.height, 2);
+    assert_eq!(ledger.store.tip().unwrap(), Some(2));
+    drop((app, ledger));
+    let app = open(dir.path());
+    assert_eq!(app.tip().header.height, 2);
+    assert_eq!(app.tip().header.state_root, root);
 }

@@ -60,7 +60,7 @@ use super::context::{Address, BlockId, Ctx, Height, PartMessage, ValidatorSet, s
 use super::parts::{Assembled, Incoming, PartsBuffer, Schedule, make_stream};
 use super::sizing::BlockSizer;
 use super::state::{Candidate, Early, HostState, Slot, check_time};
-use crate::app::{App, AppError, Ledger, Proposal};
+use crate::app::{App, AppError, Durability, Ledger, Proposal};
 use crate::config::{BlockConfig, ConsensusConfig};
 use crate::solo::now_ms;
 
@@ -201,6 +201,8 @@ pub struct Host {
     /// Re-reads the held keys (from the config's `validator_keys`) when the
     /// validator set changes, so that a next key can be added without a restart.
     reload: Option<KeySource>,
+    /// Sync requests of peers are read one at a time (see `GetDecidedValues`).
+    serving: SyncServer,
     /// Hash of the validator set the held keys were last checked against.
     set_hash: Hash,
     block: BlockConfig,
@@ -252,6 +254,7 @@ impl Host {
             key,
             switch: None,
             reload: None,
+            serving: SyncServer::default(),
             set_hash: Hash::ZERO,
             clock: Arc::new(now_ms),
             hook: None,
@@ -526,11 +529,16 @@ impl Host {
             AppMsg::GetDecidedValues { range, reply } => {
                 // Read off the host's loop: a peer catching up asks for megabytes of
                 // blocks, and this node's own consensus must not wait for them.
-                let (store, tip) = (self.ledger.store.clone(), self.tip_height());
+                // Only what is durable here is served (a pending block is not yet).
+                let store = self.ledger.store.clone();
+                let tip = self.ledger.tip.read().unwrap_or_else(|p| p.into_inner()).header.height;
                 let (from, to) = (*range.start(), *range.end());
-                tokio::task::spawn_blocking(move || {
+                // One read at a time, in the order asked: a peer catching up asks for
+                // several ranges at once and executes the lowest first, so it gets that
+                // one after one range's read, not after all of them side by side.
+                self.serving.serve(Box::new(move || {
                     let _ = reply.send(read_decided_values(&store, tip, from, to));
-                });
+                }));
             }
             AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
                 // Peers are ahead: this node is not idle.
@@ -567,11 +575,17 @@ impl Host {
     /// valid). Written atomically, not fsynced: a process crash keeps it; after a power
     /// loss that lost it the node stops at `Decided` with a clear error.
     fn keep_body(&self, block: &Block) -> Result<(), HostError> {
-        let height = block.header.height;
-        let path = self.own_dir.join(format!("{height}-{}.seen", block.header.hash()));
+        self.keep_body_bytes(block.header.height, block.header.hash(), &encoding::encode(block))
+    }
+
+    /// [`Host::keep_body`] for a block whose canonical bytes are at hand (a synced
+    /// block, kept as received: [`Host::load_kept`] decodes and checks it anyway).
+    fn keep_body_bytes(&self, height: u64, hash: Hash, bytes: &[u8]) -> Result<(), HostError> {
+        let path = self.own_dir.join(format!("{height}-{hash}.seen"));
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, encoding::encode(block)).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| {
-            HostError::Store { height, reason: format!("keeping the proposed block {}: {e}", path.display()) }
+        std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| HostError::Store {
+            height,
+            reason: format!("keeping the proposed block {}: {e}", path.display()),
         })
     }
 
@@ -1045,7 +1059,10 @@ impl Host {
         };
         let txs = proposal.txs.len();
         let started = Instant::now();
-        match tokio::task::block_in_place(|| self.app.commit(proposal, &core_cert)) {
+        // A node that holds no validator key signs nothing, so it may execute the next
+        // block while this one is written (the API sees it once it is durable).
+        let durability = if self.keys.is_empty() { Durability::Deferred } else { Durability::Now };
+        match tokio::task::block_in_place(|| self.app.commit_with(proposal, &core_cert, durability)) {
             Ok(()) => {}
             Err(AppError::Store(e)) => return Err(HostError::Store { height, reason: e.to_string() }),
             Err(e) => return Err(fail(e.to_string())),
@@ -1099,15 +1116,17 @@ impl Host {
         if self.tip_height() + 1 != height {
             return Ok(SyncedValueOutcome::LocalTransientError);
         }
-        if let Err(reason) = body_matches_header(&block) {
-            return Ok(fault(&self.ledger, format!("the body does not match the certified header: {reason}")));
-        }
         let hash = block.header.hash();
         let held = self.state.get(&hash).is_some();
+        // A held block was validated with a body matching this header; this body must
+        // be that one. Otherwise the block validator checks count and root itself.
+        if held && let Err(reason) = body_matches_header(&block) {
+            return Ok(fault(&self.ledger, format!("the body does not match the certified header: {reason}")));
+        }
         if !held {
             match tokio::task::block_in_place(|| self.app.validate(&block)).map_err(Refusal::from) {
                 Ok(p) => {
-                    self.keep_body(&block)?;
+                    self.keep_body_bytes(height, hash, &value_bytes)?;
                     let c = Candidate {
                         height,
                         round,
@@ -1135,6 +1154,43 @@ impl Host {
         }
     }
 }
+
+/// Reads for peers' sync requests, one at a time and in the order they came, on a
+/// thread of their own (off the host's loop). A peer catching up asks for several
+/// ranges at once and executes the lowest first: read side by side, every range would
+/// arrive only after all of them were read.
+#[derive(Default)]
+struct SyncServer {
+    queue: Option<std::sync::mpsc::Sender<ServeJob>>,
+}
+
+impl SyncServer {
+    fn serve(&mut self, job: ServeJob) {
+        let job = match &self.queue {
+            Some(q) => match q.send(job) {
+                Ok(()) => return,
+                Err(std::sync::mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        // No thread yet (or it is gone): start one; it ends with this host.
+        let (tx, rx) = std::sync::mpsc::channel::<ServeJob>();
+        let spawned = std::thread::Builder::new().name("jialing-sync-serve".into()).spawn(move || {
+            for job in rx {
+                job();
+            }
+        });
+        match spawned {
+            Ok(_) => {
+                let _ = tx.send(job);
+                self.queue = Some(tx);
+            }
+            Err(_) => job(),
+        }
+    }
+}
+
+type ServeJob = Box<dyn FnOnce() + Send>;
 
 /// The decided blocks `from..=to` (at most [`MAX_SYNC_BATCH`], none past `tip`) with
 /// their certificates, as stored, for a peer's sync request.

@@ -55,3 +55,20 @@ pub fn index_key(tag: &IndexTag, h: u64, i: u32) -> Vec<u8> {
     k.extend_from_slice(&position_key(h, i));
     k
 }
+
+/// An `entries` value: the transaction's length (4 bytes big-endian) ‖ its raw bytes ‖
+/// its receipt's canonical bytes.
+pub fn entry_value(tx: &[u8], receipt: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + tx.len() + receipt.len());
+    v.extend_from_slice(&(tx.len() as u32).to_be_bytes());
+    v.extend_from_slice(tx);
+    v.extend_from_slice(receipt);
+    v
+}
+
+/// Splits an [`entry_value`] into transaction and receipt bytes (`None`: malformed).
+pub fn split_entry(v: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(v.get(..4)?.try_into().ok()?) as usize;
+    let rest = &v[4..];
+    (len <= rest.len()).then(|| rest.split_at(len))
+}

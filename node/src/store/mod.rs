@@ -8,10 +8,14 @@
 //! journal or none of it is.
 //!
 //! Keyspaces: `headers` and `certs` (height, big-endian), `block_txs` (height → tx
-//! hashes in order), `txs` (hash → location and raw bytes), `receipts` (height ‖ index),
-//! `state` (contract state), `index` (tag ‖ height ‖ index → tx hash), `history`
-//! (level ‖ index → hash of a perfect subtree of the history tree, see
-//! [`jialing_core::history`]), `meta` (tip).
+//! hashes in order), `entries` (height ‖ index → the transaction's raw bytes and its
+//! receipt, so a block's body is one range read: what sync serves), `txs` (hash →
+//! height ‖ index), `state` (contract state), `index` (tag ‖ height ‖ index, no value),
+//! `history` (level ‖ index → hash of a perfect subtree of the history tree, see
+//! [`jialing_core::history`]), `meta` (tip and layout version).
+//!
+//! The layout has a version ([`LAYOUT`]); a data directory written with another one is
+//! refused on open with what to do, never misread.
 //!
 //! The history accumulator lives in the store: each commit reads the `O(log n)`
 //! perfect-subtree roots of the tree so far, checks the header's `history_root`
@@ -25,7 +29,8 @@ mod layout;
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::config::CompressionPolicy;
+use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use jialing_contracts::{IndexTag, Receipt, StateView};
 use jialing_core::history::{self, Frontier, NodeId};
 use jialing_core::merkle::{ConsistencyProof, InclusionProof};
@@ -61,6 +66,16 @@ pub enum StoreError {
     /// A history proof could not be built (sizes out of range).
     #[error("history proof: {0}")]
     History(#[from] CoreError),
+    /// The data directory was written with another store layout.
+    #[error(
+        "the data directory was written by another version of Jialing (store layout {found}, this version reads {expected}); start a new data directory (e.g. `jialing-node devnet --reset`) and let the node sync, or run the version that wrote it"
+    )]
+    Layout {
+        /// The layout found (`none` when the store predates layout versions).
+        found: String,
+        /// The layout this version reads and writes.
+        expected: u32,
+    },
     /// A commit out of order.
     #[error("cannot commit height {got}: the next height is {expected}")]
     OutOfOrder {
@@ -103,8 +118,8 @@ pub struct Store {
     headers: Keyspace,
     certs: Keyspace,
     block_txs: Keyspace,
+    entries: Keyspace,
     txs: Keyspace,
-    receipts: Keyspace,
     state: Keyspace,
     index: Keyspace,
     history: Keyspace,
@@ -112,6 +127,10 @@ pub struct Store {
 }
 
 const TIP: &[u8] = b"tip";
+const LAYOUT_KEY: &[u8] = b"layout";
+/// The store layout this version reads and writes (2: transactions and receipts by
+/// position in `entries`, `txs` maps hashes to positions).
+pub const LAYOUT: u32 = 2;
 
 fn corrupt(what: impl Into<String>, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { what: what.into(), reason: e.to_string() }
@@ -121,19 +140,58 @@ impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = Database::builder(dir).open()?;
-        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
-        Ok(Store {
+        // LZ4 on every level (fjall's default leaves levels 0 and 1 raw): transactions,
+        // receipts and state records repeat chain ids, contract names and field names.
+        let ks = |name: &str| {
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default()
+                    .data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4))
+            })
+        };
+        let store = Store {
             headers: ks("headers")?,
             certs: ks("certs")?,
             block_txs: ks("block_txs")?,
+            entries: ks("entries")?,
             txs: ks("txs")?,
-            receipts: ks("receipts")?,
             state: ks("state")?,
             index: ks("index")?,
             history: ks("history")?,
             meta: ks("meta")?,
             db,
-        })
+        };
+        if store.tip()?.is_some() {
+            let found = store.meta.get(LAYOUT_KEY)?;
+            let found = found.as_deref().and_then(|v| <[u8; 4]>::try_from(v).ok()).map(u32::from_be_bytes);
+            if found != Some(LAYOUT) {
+                return Err(StoreError::Layout {
+                    found: found.map_or_else(|| "none".to_string(), |v| v.to_string()),
+                    expected: LAYOUT,
+                });
+            }
+        }
+        Ok(store)
+    }
+
+    /// Writes every keyspace's in-memory table out to its sorted tables, so the journal
+    /// holds nothing that is not also there and can be dropped: on a graceful stop, a
+    /// restart then replays no journal and the data directory holds each record once.
+    /// (Committed blocks are durable without it: the journal is fsynced per block.)
+    pub fn flush_tables(&self) -> Result<(), StoreError> {
+        for ks in [
+            &self.headers,
+            &self.certs,
+            &self.block_txs,
+            &self.entries,
+            &self.txs,
+            &self.state,
+            &self.index,
+            &self.history,
+            &self.meta,
+        ] {
+            ks.rotate_memtable_and_wait()?;
+        }
+        Ok(())
     }
 
     /// The height of the last committed block, or `None` for an empty store.
@@ -167,10 +225,13 @@ impl Store {
         }
         let hashes: Vec<TxHash> = b.txs.iter().map(|(h, _)| *h).collect();
         batch.insert(&self.block_txs, hk, encoding::encode(&hashes));
+        if h == 0 {
+            batch.insert(&self.meta, LAYOUT_KEY, LAYOUT.to_be_bytes());
+        }
         for (i, ((hash, bytes), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
-            let rec = TxRecord { height: h, index: i as u32, bytes: bytes.clone() };
-            batch.insert(&self.txs, hash.0, encoding::encode(&rec));
-            batch.insert(&self.receipts, layout::position_key(h, i as u32), encoding::encode(receipt));
+            let pos = layout::position_key(h, i as u32);
+            batch.insert(&self.txs, hash.0, pos);
+            batch.insert(&self.entries, pos, layout::entry_value(bytes, &encoding::encode(receipt)));
             for tag in &receipt.tags {
                 // The key holds the position; the hash is read from the block's list.
                 batch.insert(&self.index, index_key(tag, h, i as u32), []);
@@ -253,21 +314,37 @@ impl Store {
         let Some(hashes) = self.block_tx_hashes(height)? else {
             return Ok(None);
         };
+        let bodies = self.block_tx_bytes(height)?;
+        if bodies.len() != hashes.len() {
+            return Err(corrupt(
+                "block entries",
+                format!("block {height} lists {} transactions, holds {}", hashes.len(), bodies.len()),
+            ));
+        }
         let mut out = Vec::with_capacity(hashes.len());
-        for h in hashes {
-            let rec = self
-                .tx(&h)?
-                .ok_or_else(|| corrupt("block tx list", format!("transaction {h} of block {height} is missing")))?;
+        for (h, bytes) in hashes.into_iter().zip(bodies) {
             // Stored bytes are `borsh(tx) || signature`.
-            let sig = rec
-                .bytes
+            let sig = bytes
                 .len()
                 .checked_sub(64)
-                .and_then(|at| <[u8; 64]>::try_from(&rec.bytes[at..]).ok())
+                .and_then(|at| <[u8; 64]>::try_from(&bytes[at..]).ok())
                 .ok_or_else(|| corrupt("tx bytes", format!("transaction {h} is shorter than a signature")))?;
             out.push((h, jialing_core::Signature(sig)));
         }
         Ok(Some(out))
+    }
+
+    /// The raw bytes of every transaction of the block at `height`, in order (one
+    /// range read).
+    fn block_tx_bytes(&self, height: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.entries.prefix(layout::height_key(height)) {
+            let v = kv.value()?;
+            let (tx, _) =
+                layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed in block {height}")))?;
+            out.push(tx.to_vec());
+        }
+        Ok(out)
     }
 
     /// The block at `height` (header and transactions), for sync and audit.
@@ -275,47 +352,50 @@ impl Store {
         let Some(header) = self.header(height)? else {
             return Ok(None);
         };
-        let hashes = self.block_tx_hashes(height)?.unwrap_or_default();
-        let mut txs = Vec::with_capacity(hashes.len());
-        for h in &hashes {
-            match self.signed_tx(h)? {
-                Some((_, stx)) => txs.push(stx),
-                None => return Err(corrupt("block tx list", format!("transaction {h} of block {height} is missing"))),
-            }
+        let bodies = self.block_tx_bytes(height)?;
+        let mut txs = Vec::with_capacity(bodies.len());
+        for bytes in bodies {
+            let (stx, _) = SignedTransaction::decode(&bytes).map_err(|e| corrupt("tx bytes", e))?;
+            txs.push(stx);
         }
         Ok(Some(Block { header, txs }))
     }
 
     /// The canonical encoding of the block at `height` (`borsh(Block)`), built from the
-    /// stored bytes of its header and transactions without decoding or re-encoding any
-    /// transaction: what sync serves to peers, who check it against its certificate.
+    /// stored bytes of its header and transactions (one range read, nothing decoded or
+    /// re-encoded): what sync serves to peers, who check it against its certificate.
     pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(header) = self.headers.get(layout::height_key(height))? else {
             return Ok(None);
         };
-        let hashes = self.block_tx_hashes(height)?.unwrap_or_default();
-        let mut records = Vec::with_capacity(hashes.len());
-        let mut len = header.len() + 4;
-        for h in &hashes {
-            let rec = self
-                .tx(h)?
-                .ok_or_else(|| corrupt("block tx list", format!("transaction {h} of block {height} is missing")))?;
-            len += rec.bytes.len();
-            records.push(rec);
-        }
-        let count = u32::try_from(records.len()).map_err(|_| corrupt("block tx list", "too many transactions"))?;
-        let mut out = Vec::with_capacity(len);
+        let mut out = Vec::with_capacity(header.len() + 4);
         out.extend_from_slice(&header);
-        out.extend_from_slice(&count.to_le_bytes());
-        for rec in records {
-            out.extend_from_slice(&rec.bytes);
+        out.extend_from_slice(&[0; 4]);
+        let mut count: u32 = 0;
+        for kv in self.entries.prefix(layout::height_key(height)) {
+            let v = kv.value()?;
+            let (tx, _) =
+                layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed in block {height}")))?;
+            out.extend_from_slice(tx);
+            count = count.checked_add(1).ok_or_else(|| corrupt("block", "too many transactions"))?;
         }
+        out[header.len()..header.len() + 4].copy_from_slice(&count.to_le_bytes());
         Ok(Some(out))
     }
 
     /// A committed transaction's record.
     pub fn tx(&self, hash: &TxHash) -> Result<Option<TxRecord>, StoreError> {
-        self.get_decoded(&self.txs, &hash.0, "tx")
+        let Some(pos) = self.txs.get(hash.0)? else {
+            return Ok(None);
+        };
+        let (height, index) = layout::decode_position(&pos).ok_or_else(|| corrupt("tx position", "not 12 bytes"))?;
+        let v = self
+            .entries
+            .get(pos)?
+            .ok_or_else(|| corrupt("tx position", format!("transaction {hash} points at an empty place")))?;
+        let (tx, _) =
+            layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed at {height}/{index}")))?;
+        Ok(Some(TxRecord { height, index, bytes: tx.to_vec() }))
     }
 
     /// A committed transaction, decoded.
@@ -331,25 +411,31 @@ impl Store {
 
     /// The receipt at a position.
     pub fn receipt(&self, height: u64, index: u32) -> Result<Option<Receipt>, StoreError> {
-        self.get_decoded(&self.receipts, &layout::position_key(height, index), "receipt")
+        let Some(v) = self.entries.get(layout::position_key(height, index))? else {
+            return Ok(None);
+        };
+        let (_, r) =
+            layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed at {height}/{index}")))?;
+        encoding::decode("receipt", r).map(Some).map_err(|e| corrupt("receipt", e))
     }
 
     /// All receipts of a block.
     pub fn receipts(&self, height: u64) -> Result<Vec<Receipt>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.receipts.prefix(layout::height_key(height)) {
-            let v = kv.value()?;
-            out.push(encoding::decode("receipt", &v).map_err(|e| corrupt("receipt", e))?);
-        }
-        Ok(out)
+        self.raw_receipts(height)?
+            .iter()
+            .map(|r| encoding::decode("receipt", r).map_err(|e| corrupt("receipt", e)))
+            .collect()
     }
 
     /// The canonical bytes of every receipt of a block, in order, as stored (receipt
     /// proofs hash them as they are; nothing is decoded).
     pub fn raw_receipts(&self, height: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.receipts.prefix(layout::height_key(height)) {
-            out.push(kv.value()?.to_vec());
+        for kv in self.entries.prefix(layout::height_key(height)) {
+            let v = kv.value()?;
+            let (_, r) =
+                layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed in block {height}")))?;
+            out.push(r.to_vec());
         }
         Ok(out)
     }

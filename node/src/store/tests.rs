@@ -117,3 +117,67 @@ fn history_nodes_survive_reopen_and_give_the_reference_proofs() {
     assert!(s.history_inclusion(37, 37).is_err(), "a block is not in its own history");
     assert!(s.history_frontier(40).is_err(), "no nodes past the tip");
 }
+
+/// A data directory written with another layout (or before layouts had versions) is
+/// refused on open with what to do; a new one is written with this layout.
+#[test]
+fn a_store_of_another_layout_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        commit_empty(&s, &header_on(&s, 0)).unwrap();
+        s.meta.remove(LAYOUT_KEY).unwrap();
+    }
+    let err = Store::open(dir.path()).err().expect("an unversioned store is refused");
+    assert!(matches!(err, StoreError::Layout { ref found, expected: LAYOUT } if found == "none"), "{err}");
+    assert!(err.to_string().contains("start a new data directory"), "{err}");
+    {
+        let fresh = tempfile::tempdir().unwrap();
+        let s = Store::open(fresh.path()).unwrap();
+        commit_empty(&s, &header_on(&s, 0)).unwrap();
+        drop(s);
+        Store::open(fresh.path()).expect("this layout reopens");
+    }
+}
+
+/// Transactions and receipts are read back by hash, by position and as a whole block,
+/// and a block's bytes are its canonical encoding.
+#[test]
+fn entries_read_back_by_hash_position_and_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    commit_empty(&s, &header_on(&s, 0)).unwrap();
+    let key = Keypair::from_label("e");
+    let stxs: Vec<SignedTransaction> = (0..3u64)
+        .map(|n| {
+            jialing_core::Transaction {
+                chain_id: "t".into(),
+                signer: key.public(),
+                nonce: n,
+                contract: "trace".into(),
+                method: "m".into(),
+                payload: vec![n as u8; n as usize * 7],
+            }
+            .sign(&key)
+        })
+        .collect();
+    let txs: Vec<(TxHash, Vec<u8>)> = stxs.iter().map(|t| (t.hash(), t.to_bytes())).collect();
+    let receipts: Vec<Receipt> =
+        txs.iter().map(|(h, _)| Receipt { tx_hash: *h, status: TxStatus::Ok, tags: vec![] }).collect();
+    let mut hd = header_on(&s, 1);
+    hd.tx_count = 3;
+    s.commit(&CommitBatch { header: &hd, certificate: None, txs: &txs, receipts: &receipts, writes: &BTreeMap::new() })
+        .unwrap();
+    for (i, (h, bytes)) in txs.iter().enumerate() {
+        assert_eq!(s.tx(h).unwrap(), Some(TxRecord { height: 1, index: i as u32, bytes: bytes.clone() }));
+        assert_eq!(s.receipt(1, i as u32).unwrap().as_ref(), Some(&receipts[i]));
+    }
+    assert_eq!(s.receipts(1).unwrap(), receipts);
+    assert_eq!(s.raw_receipts(1).unwrap(), receipts.iter().map(encoding::encode).collect::<Vec<_>>());
+    let block = Block { header: hd.clone(), txs: stxs.clone() };
+    assert_eq!(s.block(1).unwrap(), Some(block.clone()));
+    assert_eq!(s.block_bytes(1).unwrap(), Some(encoding::encode(&block)));
+    let entries = s.block_entries(1).unwrap().unwrap();
+    assert_eq!(entries, stxs.iter().map(|t| (t.hash(), t.signature)).collect::<Vec<_>>());
+    assert_eq!(s.tx(&Hash([9; 32])).unwrap(), None);
+}
