@@ -42,17 +42,17 @@ pub fn decode_position(b: &[u8]) -> Option<(u64, u32)> {
 pub fn index_prefix(tag: &IndexTag) -> Vec<u8> {
     let id = tag.id.as_bytes();
     let len = id.len().min(u16::MAX as usize);
-    let mut k = Vec::with_capacity(3 + len + 12);
+    let mut k = Vec::with_capacity(3 + len + 8);
     k.push(tag.kind as u8);
     k.extend_from_slice(&(len as u16).to_be_bytes());
     k.extend_from_slice(&id[..len]);
     k
 }
 
-/// [`index_prefix`] ‖ position.
-pub fn index_key(tag: &IndexTag, h: u64, i: u32) -> Vec<u8> {
+/// [`index_prefix`] ‖ height: the key of one tag's positions in one block.
+pub fn index_key(tag: &IndexTag, h: u64) -> Vec<u8> {
     let mut k = index_prefix(tag);
-    k.extend_from_slice(&position_key(h, i));
+    k.extend_from_slice(&height_key(h));
     k
 }
 

@@ -10,7 +10,9 @@
 //! Keyspaces: `headers` and `certs` (height, big-endian), `block_txs` (height → tx
 //! hashes in order), `entries` (height ‖ index → the transaction's raw bytes and its
 //! receipt, so a block's body is one range read: what sync serves), `txs` (hash →
-//! height ‖ index), `state` (contract state), `index` (tag ‖ height ‖ index, no value),
+//! height ‖ index), `state` (contract state), `index` (tag ‖ height → the positions in
+//! that block of the transactions carrying the tag: one entry per tag and block, so a
+//! block of a thousand lots of one product and organisation writes those two tags once),
 //! `history` (level ‖ index → hash of a perfect subtree of the history tree, see
 //! [`jialing_core::history`]), `meta` (tip and layout version).
 //!
@@ -228,14 +230,18 @@ impl Store {
         if h == 0 {
             batch.insert(&self.meta, LAYOUT_KEY, LAYOUT.to_be_bytes());
         }
+        // Tag → positions in this block, ascending (the hash is read from the block's list).
+        let mut tagged: std::collections::BTreeMap<&IndexTag, Vec<u8>> = std::collections::BTreeMap::new();
         for (i, ((hash, bytes), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
             let pos = layout::position_key(h, i as u32);
             batch.insert(&self.txs, hash.0, pos);
             batch.insert(&self.entries, pos, layout::entry_value(bytes, &encoding::encode(receipt)));
             for tag in &receipt.tags {
-                // The key holds the position; the hash is read from the block's list.
-                batch.insert(&self.index, index_key(tag, h, i as u32), []);
+                tagged.entry(tag).or_default().extend_from_slice(&(i as u32).to_be_bytes());
             }
+        }
+        for (tag, positions) in tagged {
+            batch.insert(&self.index, index_key(tag, h), positions);
         }
         for (k, v) in b.writes {
             match v {
@@ -461,32 +467,31 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(u64, u32, TxHash)>, StoreError> {
         let prefix = index_prefix(tag);
-        let start = [prefix.as_slice(), &layout::position_key(from.0, from.1)].concat();
+        let start = [prefix.as_slice(), &layout::height_key(from.0)].concat();
         let mut end = prefix.clone();
-        end.extend_from_slice(&[0xff; 12]);
+        end.extend_from_slice(&[0xff; 8]);
         let mut out = Vec::new();
-        let mut block: Option<(u64, Vec<TxHash>)> = None;
         for kv in self.index.range(start..=end) {
             if out.len() >= limit {
                 break;
             }
             let (k, v) = kv.into_inner()?;
-            let (height, index) =
-                layout::decode_position(&k[prefix.len()..]).ok_or_else(|| corrupt("index key", "bad position"))?;
-            let hash = match v.len() {
-                // Stores written before the index dropped its values kept the hash.
-                32 => Hash(v.as_ref().try_into().map_err(|_| corrupt("index value", "not 32 bytes"))?),
-                0 => {
-                    if block.as_ref().is_none_or(|(h, _)| *h != height) {
-                        let hashes = self.block_tx_hashes(height)?.ok_or_else(|| corrupt("index", "no block list"))?;
-                        block = Some((height, hashes));
-                    }
-                    let hashes = block.as_ref().map(|(_, l)| l.as_slice()).unwrap_or_default();
-                    *hashes.get(index as usize).ok_or_else(|| corrupt("index", "position past the block"))?
+            let height = layout::decode_height(&k[prefix.len()..]).ok_or_else(|| corrupt("index key", "bad height"))?;
+            if v.len() % 4 != 0 {
+                return Err(corrupt("index value", "not a list of 4-byte positions"));
+            }
+            let hashes = self.block_tx_hashes(height)?.ok_or_else(|| corrupt("index", "no block list"))?;
+            for p in v.chunks_exact(4) {
+                let index = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
+                if height == from.0 && index < from.1 {
+                    continue;
                 }
-                _ => return Err(corrupt("index value", "neither empty nor 32 bytes")),
-            };
-            out.push((height, index, hash));
+                if out.len() >= limit {
+                    break;
+                }
+                let hash = *hashes.get(index as usize).ok_or_else(|| corrupt("index", "position past the block"))?;
+                out.push((height, index, hash));
+            }
         }
         Ok(out)
     }

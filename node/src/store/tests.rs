@@ -162,8 +162,10 @@ fn entries_read_back_by_hash_position_and_block() {
         })
         .collect();
     let txs: Vec<(TxHash, Vec<u8>)> = stxs.iter().map(|t| (t.hash(), t.to_bytes())).collect();
+    let (a, b) = (IndexTag { kind: TagKind::Lot, id: "A".into() }, IndexTag { kind: TagKind::Product, id: "B".into() });
+    let tags = [vec![a.clone()], vec![a.clone(), b.clone()], vec![b.clone()]];
     let receipts: Vec<Receipt> =
-        txs.iter().map(|(h, _)| Receipt { tx_hash: *h, status: TxStatus::Ok, tags: vec![] }).collect();
+        txs.iter().zip(tags).map(|((h, _), tags)| Receipt { tx_hash: *h, status: TxStatus::Ok, tags }).collect();
     let mut hd = header_on(&s, 1);
     hd.tx_count = 3;
     s.commit(&CommitBatch { header: &hd, certificate: None, txs: &txs, receipts: &receipts, writes: &BTreeMap::new() })
@@ -180,4 +182,12 @@ fn entries_read_back_by_hash_position_and_block() {
     let entries = s.block_entries(1).unwrap().unwrap();
     assert_eq!(entries, stxs.iter().map(|t| (t.hash(), t.signature)).collect::<Vec<_>>());
     assert_eq!(s.tx(&Hash([9; 32])).unwrap(), None);
+    // One index entry per tag and block; pages start anywhere inside a block.
+    let at = |i: usize| (1, i as u32, txs[i].0);
+    assert_eq!(s.history(&a, 0, 10).unwrap(), vec![at(0), at(1)]);
+    assert_eq!(s.history(&b, 0, 10).unwrap(), vec![at(1), at(2)]);
+    assert_eq!(s.history(&a, 0, 1).unwrap(), vec![at(0)]);
+    assert_eq!(s.history_from(&a, (1, 1), 10).unwrap(), vec![at(1)]);
+    assert_eq!(s.history_from(&b, (1, 2), 10).unwrap(), vec![at(2)]);
+    assert!(s.history_from(&b, (2, 0), 10).unwrap().is_empty());
 }
