@@ -1072,11 +1072,15 @@ impl Host {
         self.round = 0;
         self.own_streams.retain(|h, _| self.state.get(h).is_some());
         self.parts.retain(&self.schedule());
+        // Kept bodies go once their height is durable: a deferred block may still be on
+        // the committer thread, and after a crash before it lands the engine may decide
+        // it again from its log.
+        let durable_through = if durability == Durability::Deferred { height - 1 } else { height };
         if let Ok(entries) = std::fs::read_dir(&self.own_dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 let h = name.split('-').next().and_then(|h| h.parse::<u64>().ok());
-                if h.is_some_and(|h| h <= height) {
+                if h.is_some_and(|h| h <= durable_through) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
