@@ -344,13 +344,27 @@ impl Store {
     /// range read).
     fn block_tx_bytes(&self, height: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
+        self.each_entry(height, |tx, _| {
+            out.push(tx.to_vec());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with the transaction bytes and the receipt bytes of each entry of the
+    /// block at `height`, in order (one range read).
+    fn each_entry(
+        &self,
+        height: u64,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         for kv in self.entries.prefix(layout::height_key(height)) {
             let v = kv.value()?;
-            let (tx, _) =
+            let (tx, receipt) =
                 layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed in block {height}")))?;
-            out.push(tx.to_vec());
+            f(tx, receipt)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The block at `height` (header and transactions), for sync and audit.
@@ -378,13 +392,11 @@ impl Store {
         out.extend_from_slice(&header);
         out.extend_from_slice(&[0; 4]);
         let mut count: u32 = 0;
-        for kv in self.entries.prefix(layout::height_key(height)) {
-            let v = kv.value()?;
-            let (tx, _) =
-                layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed in block {height}")))?;
+        self.each_entry(height, |tx, _| {
             out.extend_from_slice(tx);
             count = count.checked_add(1).ok_or_else(|| corrupt("block", "too many transactions"))?;
-        }
+            Ok(())
+        })?;
         out[header.len()..header.len() + 4].copy_from_slice(&count.to_le_bytes());
         Ok(Some(out))
     }
@@ -437,12 +449,10 @@ impl Store {
     /// proofs hash them as they are; nothing is decoded).
     pub fn raw_receipts(&self, height: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.entries.prefix(layout::height_key(height)) {
-            let v = kv.value()?;
-            let (_, r) =
-                layout::split_entry(&v).ok_or_else(|| corrupt("entry", format!("malformed in block {height}")))?;
-            out.push(r.to_vec());
-        }
+        self.each_entry(height, |_, receipt| {
+            out.push(receipt.to_vec());
+            Ok(())
+        })?;
         Ok(out)
     }
 
