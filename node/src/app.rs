@@ -70,6 +70,15 @@ pub enum AppError {
     /// stops (never a nil vote).
     #[error("state read failed: {0}; the store is unreadable, the node stops")]
     StateRead(String),
+    /// The thread that stores decided blocks could not start or died: fatal, the node
+    /// stops (the block is not durable; after a restart the node syncs it again).
+    #[error("block {height} was not stored: {reason}; the node stops")]
+    Committer {
+        /// The block's height.
+        height: u64,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl From<BlockError> for AppError {
@@ -590,7 +599,7 @@ impl App {
     pub fn validate(&self, block: &Block) -> Result<Proposal, AppError> {
         let tip = self.tip();
         if block.header.height == tip.header.height + 1 {
-            self.ledger.preverify.validating(block.header.height);
+            self.ledger.preverify.set_tip(block.header.height);
         }
         let parent = Parent { header: &tip.header, hash: tip.hash, validators: &tip.validators, history: &tip.history };
         // Mempool copies with the exact same signature: verified on entry, and their
@@ -692,9 +701,10 @@ impl App {
         // height starts: the node may hold a key of the new set.
         if durability == Durability::Deferred && !sets_validators {
             let staged = job.tip.clone();
+            let height = staged.header.height;
             let handle =
                 std::thread::Builder::new().name("jialing-commit".into()).spawn(move || job.run()).map_err(|e| {
-                    AppError::Store(StoreError::Corrupt { what: "committer thread".into(), reason: e.to_string() })
+                    AppError::Committer { height, reason: format!("the committer thread could not start ({e})") }
                 })?;
             self.pending = Some(PendingCommit { tip: staged, writes, handle });
             Ok(())
@@ -709,10 +719,7 @@ impl App {
         match self.pending.take() {
             None => Ok(()),
             Some(p) => p.handle.join().unwrap_or_else(|_| {
-                Err(AppError::Store(StoreError::Corrupt {
-                    what: format!("block {}", p.tip.header.height),
-                    reason: "the committer thread panicked".into(),
-                }))
+                Err(AppError::Committer { height: p.tip.header.height, reason: "the committer thread panicked".into() })
             }),
         }
     }

@@ -104,14 +104,10 @@ impl Preverifier {
     }
 
     /// Records the committed height: queued blocks at or below it are skipped.
+    /// Also called when block `height` starts its validation, which checks what is
+    /// left unchecked here: this thread then skips it (stopping between batches if it
+    /// is on it) and moves on to the blocks after it.
     pub fn set_tip(&self, height: u64) {
-        self.inner.tip.fetch_max(height, Ordering::Relaxed);
-    }
-
-    /// Records that block `height` is being validated: its signatures left unchecked
-    /// here are checked by the validation now, so this thread skips it (and stops
-    /// between batches if it is on it) and moves on to the blocks after it.
-    pub fn validating(&self, height: u64) {
         self.inner.tip.fetch_max(height, Ordering::Relaxed);
     }
 

@@ -320,15 +320,11 @@ impl Store {
         let Some(hashes) = self.block_tx_hashes(height)? else {
             return Ok(None);
         };
-        let bodies = self.block_tx_bytes(height)?;
-        if bodies.len() != hashes.len() {
-            return Err(corrupt(
-                "block entries",
-                format!("block {height} lists {} transactions, holds {}", hashes.len(), bodies.len()),
-            ));
-        }
         let mut out = Vec::with_capacity(hashes.len());
-        for (h, bytes) in hashes.into_iter().zip(bodies) {
+        self.each_entry(height, |bytes, _| {
+            let h = *hashes.get(out.len()).ok_or_else(|| {
+                corrupt("block entries", format!("block {height} holds more transactions than it lists"))
+            })?;
             // Stored bytes are `borsh(tx) || signature`.
             let sig = bytes
                 .len()
@@ -336,6 +332,13 @@ impl Store {
                 .and_then(|at| <[u8; 64]>::try_from(&bytes[at..]).ok())
                 .ok_or_else(|| corrupt("tx bytes", format!("transaction {h} is shorter than a signature")))?;
             out.push((h, jialing_core::Signature(sig)));
+            Ok(())
+        })?;
+        if out.len() != hashes.len() {
+            return Err(corrupt(
+                "block entries",
+                format!("block {height} lists {} transactions, holds {}", hashes.len(), out.len()),
+            ));
         }
         Ok(Some(out))
     }
