@@ -79,15 +79,18 @@ fn build(entries: &[(Hash, Hash)], depth: usize) -> Arc<Node> {
     }
 }
 
-/// Applies sorted, distinct updates (`None` deletes) below `node` at `depth`.
-fn update(node: &Arc<Node>, depth: usize, updates: &[(Hash, Option<Hash>)]) -> Arc<Node> {
+/// Applies sorted, distinct updates (`None` deletes) below `node` at `depth`; returns
+/// the new subtree and how many keys it gained (negative: lost). Counting here spares a
+/// second walk from the root for every updated key.
+fn update(node: &Arc<Node>, depth: usize, updates: &[(Hash, Option<Hash>)]) -> (Arc<Node>, i64) {
     if updates.is_empty() {
-        return node.clone();
+        return (node.clone(), 0);
     }
     match &**node {
         Node::Empty => {
             let entries: Vec<(Hash, Hash)> = updates.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
-            build(&entries, depth)
+            let added = entries.len() as i64;
+            (build(&entries, depth), added)
         }
         Node::Leaf { key, value, .. } => {
             let mut entries: Vec<(Hash, Hash)> = updates.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
@@ -95,13 +98,14 @@ fn update(node: &Arc<Node>, depth: usize, updates: &[(Hash, Option<Hash>)]) -> A
                 let at = entries.partition_point(|(k, _)| k < key);
                 entries.insert(at, (*key, *value));
             }
-            build(&entries, depth)
+            let gained = entries.len() as i64 - 1;
+            (build(&entries, depth), gained)
         }
         Node::Branch { left, right, .. } => {
             let split = updates.partition_point(|(k, _)| !bit(k, depth));
-            let l = update(left, depth + 1, &updates[..split]);
-            let r = update(right, depth + 1, &updates[split..]);
-            Node::join(l, r)
+            let (l, dl) = update(left, depth + 1, &updates[..split]);
+            let (r, dr) = update(right, depth + 1, &updates[split..]);
+            (Node::join(l, r), dl + dr)
         }
     }
 }
@@ -153,31 +157,8 @@ impl StateTree {
         let mut updates: Vec<(Hash, Option<Hash>)> =
             writes.iter().map(|(k, v)| (sha256(k), v.as_deref().map(sha256))).collect();
         updates.sort_by_key(|a| a.0);
-        let mut len = self.len;
-        for (k, v) in &updates {
-            let present = self.lookup(k).is_some();
-            match (present, v.is_some()) {
-                (false, true) => len += 1,
-                (true, false) => len -= 1,
-                _ => {}
-            }
-        }
-        StateTree { root: update(&self.root, 0, &updates), len }
-    }
-
-    fn lookup(&self, key: &Hash) -> Option<Hash> {
-        let mut node = &self.root;
-        let mut depth = 0;
-        loop {
-            match &**node {
-                Node::Empty => return None,
-                Node::Leaf { key: k, value, .. } => return (k == key).then_some(*value),
-                Node::Branch { left, right, .. } => {
-                    node = if bit(key, depth) { right } else { left };
-                    depth += 1;
-                }
-            }
-        }
+        let (root, gained) = update(&self.root, 0, &updates);
+        StateTree { root, len: self.len.saturating_add_signed(gained) }
     }
 
     /// The proof for `key` (inclusion if present, exclusion otherwise).

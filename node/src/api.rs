@@ -266,7 +266,13 @@ async fn metrics(State(api): State<Api>) -> impl IntoResponse {
 }
 
 fn decode_hex_tx(s: &str) -> Result<(SignedTransaction, TxHash, Vec<u8>), SubmitError> {
-    let bytes = hex::decode(s.trim()).map_err(|e| {
+    // `decode_to_slice` is a plain loop; `hex::decode` collects through an iterator of
+    // results, several times slower on a batch of thousands.
+    let s = s.trim();
+    let mut bytes = vec![0u8; s.len() / 2];
+    let decoded =
+        if s.len() % 2 == 1 { Err(hex::FromHexError::OddLength) } else { hex::decode_to_slice(s, &mut bytes) };
+    decoded.map_err(|e| {
         SubmitError::Malformed(jialing_core::CoreError::Hex { what: "transaction", reason: e.to_string() })
     })?;
     let (stx, hash) = SignedTransaction::decode(&bytes).map_err(SubmitError::Malformed)?;
@@ -709,4 +715,39 @@ fn lot_epcis_read(api: &Api, id: String, q: EpcisQuery) -> ApiResult {
         .collect();
     let base = q.base.unwrap_or_else(|| "https://id.jialing.example".into());
     Ok(Json(epcis::export_lot(&base, &lot, product.as_ref(), &records)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jialing_core::{Keypair, Transaction};
+
+    /// A transaction's hex decodes to the same transaction (spaces around it ignored);
+    /// an odd length, a non-hex character and a truncated transaction are each refused
+    /// as `malformed_tx`, saying what was wrong.
+    #[test]
+    fn hex_transactions_decode_or_say_what_is_wrong() {
+        let k = Keypair::from_label("a");
+        let stx = Transaction {
+            chain_id: "c".into(),
+            signer: k.public(),
+            nonce: 3,
+            contract: "x".into(),
+            method: "y".into(),
+            payload: vec![1, 2],
+        }
+        .sign(&k);
+        let hex = hex::encode(stx.to_bytes());
+        let (back, hash, bytes) = decode_hex_tx(&format!(" {hex}\n")).unwrap();
+        assert_eq!((back, hash, bytes), (stx.clone(), stx.hash(), stx.to_bytes()));
+        for (bad, says) in [
+            (hex[1..].to_string(), "Odd number of digits"),
+            (format!("zz{}", &hex[2..]), "Invalid character"),
+            (hex[..hex.len() - 2].to_string(), ""),
+        ] {
+            let e = decode_hex_tx(&bad).unwrap_err();
+            assert_eq!(e.code(), "malformed_tx");
+            assert!(e.to_string().contains(says), "{e}");
+        }
+    }
 }

@@ -789,7 +789,7 @@ impl CommitJob {
     fn run(self) -> Result<(), AppError> {
         let CommitJob { ledger, tip: new_tip, certificate, txs, receipts, writes } = self;
         let started = Instant::now();
-        let raw: Vec<(TxHash, Vec<u8>)> = txs.iter().map(|p| (p.hash, (*p.bytes).clone())).collect();
+        let raw: Vec<(TxHash, &[u8])> = txs.iter().map(|p| (p.hash, p.bytes.as_slice())).collect();
         ledger.store.commit(&CommitBatch {
             header: &new_tip.header,
             certificate: Some(&certificate),

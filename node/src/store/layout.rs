@@ -1,7 +1,7 @@
 //! Key encodings of the store: big-endian heights so keys sort by height, and
 //! length-prefixed index tags so one object's history is one range scan.
 
-use jialing_contracts::IndexTag;
+use jialing_contracts::{IndexTag, Receipt};
 use jialing_core::history::NodeId;
 
 /// A history-tree node: level (1 byte) ‖ index (8 bytes big-endian).
@@ -58,11 +58,15 @@ pub fn index_key(tag: &IndexTag, h: u64) -> Vec<u8> {
 
 /// An `entries` value: the transaction's length (4 bytes big-endian) ‖ its raw bytes ‖
 /// its receipt's canonical bytes.
-pub fn entry_value(tx: &[u8], receipt: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(4 + tx.len() + receipt.len());
+pub fn entry_value(tx: &[u8], receipt: &Receipt) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + tx.len() + 64 + 16 * receipt.tags.len());
     v.extend_from_slice(&(tx.len() as u32).to_be_bytes());
     v.extend_from_slice(tx);
-    v.extend_from_slice(receipt);
+    // Encoded in place: one allocation per entry, not two.
+    if borsh::BorshSerialize::serialize(receipt, &mut v).is_err() {
+        // Writing into a Vec cannot fail; borsh only errors on IO writers.
+        v.truncate(4 + tx.len());
+    }
     v
 }
 

@@ -106,7 +106,7 @@ pub struct CommitBatch<'a> {
     /// The certificate (none for the genesis block).
     pub certificate: Option<&'a CommitCertificate>,
     /// The transactions with their hashes and raw bytes, in block order.
-    pub txs: &'a [(TxHash, Vec<u8>)],
+    pub txs: &'a [(TxHash, &'a [u8])],
     /// The receipts, in block order.
     pub receipts: &'a [Receipt],
     /// State writes.
@@ -235,7 +235,7 @@ impl Store {
         for (i, ((hash, bytes), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
             let pos = layout::position_key(h, i as u32);
             batch.insert(&self.txs, hash.0, pos);
-            batch.insert(&self.entries, pos, layout::entry_value(bytes, &encoding::encode(receipt)));
+            batch.insert(&self.entries, pos, layout::entry_value(bytes, receipt));
             for tag in &receipt.tags {
                 tagged.entry(tag).or_default().extend_from_slice(&(i as u32).to_be_bytes());
             }

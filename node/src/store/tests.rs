@@ -39,7 +39,7 @@ fn commit_reopen_history_and_order() {
         w.insert(b"k".to_vec(), Some(b"v".to_vec()));
         s.commit(&CommitBatch { header: &header_on(&s, 0), certificate: None, txs: &[], receipts: &[], writes: &w })
             .unwrap();
-        let tx = (Hash([7; 32]), vec![1, 2, 3]);
+        let tx = (Hash([7; 32]), &[1u8, 2, 3][..]);
         let r = Receipt { tx_hash: tx.0, status: TxStatus::Ok, tags: vec![tag.clone()] };
         let mut w = BTreeMap::new();
         w.insert(b"k".to_vec(), None);
@@ -161,7 +161,8 @@ fn entries_read_back_by_hash_position_and_block() {
             .sign(&key)
         })
         .collect();
-    let txs: Vec<(TxHash, Vec<u8>)> = stxs.iter().map(|t| (t.hash(), t.to_bytes())).collect();
+    let encoded: Vec<Vec<u8>> = stxs.iter().map(|t| t.to_bytes()).collect();
+    let txs: Vec<(TxHash, &[u8])> = stxs.iter().zip(&encoded).map(|(t, b)| (t.hash(), b.as_slice())).collect();
     let (a, b) = (IndexTag { kind: TagKind::Lot, id: "A".into() }, IndexTag { kind: TagKind::Product, id: "B".into() });
     let tags = [vec![a.clone()], vec![a.clone(), b.clone()], vec![b.clone()]];
     let receipts: Vec<Receipt> =
@@ -171,7 +172,7 @@ fn entries_read_back_by_hash_position_and_block() {
     s.commit(&CommitBatch { header: &hd, certificate: None, txs: &txs, receipts: &receipts, writes: &BTreeMap::new() })
         .unwrap();
     for (i, (h, bytes)) in txs.iter().enumerate() {
-        assert_eq!(s.tx(h).unwrap(), Some(TxRecord { height: 1, index: i as u32, bytes: bytes.clone() }));
+        assert_eq!(s.tx(h).unwrap(), Some(TxRecord { height: 1, index: i as u32, bytes: bytes.to_vec() }));
         assert_eq!(s.receipt(1, i as u32).unwrap().as_ref(), Some(&receipts[i]));
     }
     assert_eq!(s.receipts(1).unwrap(), receipts);
