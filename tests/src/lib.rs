@@ -269,7 +269,9 @@ impl Drop for NodeProc {
     }
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP client that reads error statuses as answers (30 s per request). One agent
+/// keeps its connections open between requests.
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
         .http_status_as_error(false)

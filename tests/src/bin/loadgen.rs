@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use jialing_contracts::CallPayload;
 use jialing_core::{Hash, Keypair, Purpose, SignedTransaction, Transaction};
-use jialing_tests::get;
+use jialing_tests::{agent, get};
 use serde_json::json;
 
 struct Args {
@@ -87,16 +87,6 @@ fn sign(chain: &str, key: &Keypair, nonce: u64, call: (String, String, Vec<u8>))
 
 /// Codes that ask the client to slow down and send the same transaction again later.
 const BACK_PRESSURE: [&str; 4] = ["mempool_full", "too_many_pending", "nonce_too_far", "overloaded"];
-
-/// One connection's HTTP client: a keep-alive agent, so a batch costs one request on
-/// an open connection, not a new TCP connection.
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(30)))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
 
 /// The body of `POST /v1/txs` for `txs`.
 fn batch_body(txs: &[SignedTransaction]) -> String {
