@@ -55,6 +55,9 @@ pub struct Api {
     pub(crate) reads: Arc<tokio::sync::Semaphore>,
     /// Whether this is the public listener's state (signed reads refused there).
     pub(crate) public_listener: bool,
+    /// Where submitted transactions are checked, below block production's priority
+    /// (`None` if its threads could not start: then on the blocking pool).
+    pub(crate) ingest: Option<Arc<crate::ingest::IngestPool>>,
 }
 
 impl Api {
@@ -165,6 +168,14 @@ fn body_error(e: axum::extract::rejection::JsonRejection, expected: &str) -> Api
 /// The state of the member API (`max_blocking` store reads or submissions at once);
 /// [`Api::with_reads`] gives the public listener's.
 pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::AuditLog>, max_blocking: usize) -> Api {
+    let nice = ledger.ingest_nice();
+    let ingest = match crate::ingest::IngestPool::for_machine(nice) {
+        Ok(p) => Some(Arc::new(p)),
+        Err(e) => {
+            tracing::error!(target: "jialing::api", error = %e, "the transaction checker threads could not start; submissions are checked at full priority");
+            None
+        }
+    };
     Api {
         ledger,
         info: Arc::new(info),
@@ -174,7 +185,33 @@ pub fn state(ledger: Arc<Ledger>, info: NodeInfo, audit: Arc<crate::audit_log::A
         replay: Arc::new(access::ReplayCache::default()),
         reads: Arc::new(tokio::sync::Semaphore::new(max_blocking)),
         public_listener: false,
+        ingest,
     }
+}
+
+/// Checks submitted transactions: on the ingest pool (a full pool is answered 503
+/// `overloaded` with `Retry-After`), within the listener's bound on blocking work.
+async fn ingest<T: Send + 'static>(api: &Api, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let Some(pool) = &api.ingest else {
+        return blocking(api.reads.clone(), move || Ok(f())).await;
+    };
+    let _permit = api
+        .reads
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "shutting down"))?;
+    pool.run(f).await.map_err(|e| match e {
+        crate::ingest::IngestError::Busy(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!("{e}: the node has more to check than it can commit; send again after Retry-After"),
+        )
+        .retry_after(1),
+        crate::ingest::IngestError::Stopped => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())
+        }
+    })
 }
 
 /// Routes of the public listener: health and status, the consumer page (GS1 Digital
@@ -297,7 +334,7 @@ async fn submit_batch(
         )));
     }
     let ledger = api.ledger.clone();
-    let results = blocking(api.reads.clone(), move || {
+    let results = ingest(&api, move || {
         let mut slots: Vec<Option<Result<TxHash, SubmitError>>> = Vec::with_capacity(body.txs.len());
         let mut good = Vec::new();
         let mut good_idx = Vec::new();
@@ -314,7 +351,7 @@ async fn submit_batch(
         for (i, r) in good_idx.into_iter().zip(ledger.submit(good)) {
             slots[i] = Some(r);
         }
-        Ok(slots
+        slots
             .into_iter()
             .map(|r| match r {
                 Some(Ok(h)) => json!({"hash": h, "accepted": true}),
@@ -323,7 +360,7 @@ async fn submit_batch(
                 }
                 None => json!({"hash": null, "accepted": false}),
             })
-            .collect::<Vec<_>>())
+            .collect::<Vec<_>>()
     })
     .await?;
     Ok(Json(json!({"results": results})))
@@ -347,7 +384,7 @@ async fn submit_one(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let ledger = api.ledger.clone();
-    let r = blocking(api.reads.clone(), move || Ok(ledger.submit(vec![t]).pop())).await;
+    let r = ingest(&api, move || ledger.submit(vec![t]).pop()).await;
     match r {
         Ok(Some(Ok(h))) => (StatusCode::ACCEPTED, Json(json!({"hash": h}))).into_response(),
         Ok(Some(Err(e))) => ApiError::from(e).into_response(),

@@ -240,6 +240,15 @@ impl Ledger {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
     }
 
+    /// The priority of the threads that check incoming transactions (`[mempool]
+    /// ingest_nice`).
+    pub fn ingest_nice(&self) -> i32 {
+        match self.mempool.lock() {
+            Ok(p) => p.limits().ingest_nice,
+            Err(p) => p.into_inner().limits().ingest_nice,
+        }
+    }
+
     /// The next nonce committed state expects from `key`.
     pub fn committed_next_nonce(&self, key: &PublicKey) -> Result<u64, String> {
         match self.store.get(&keys::nonce(key))? {

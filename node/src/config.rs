@@ -406,6 +406,9 @@ impl NodeConfig {
         if m.max_per_signer == 0 {
             return bad("mempool.max_per_signer", "must be at least 1");
         }
+        if !(0..=19).contains(&m.ingest_nice) {
+            return bad("mempool.ingest_nice", "must be 0 (no lower priority) to 19 (the lowest)");
+        }
         if m.nonce_window == 0 {
             return bad("mempool.nonce_window", "must be at least 1");
         }
@@ -492,6 +495,7 @@ mod tests {
         assert!(NodeConfig::load(&p).unwrap_err().to_string().contains("block.max_txs"));
         for (toml, field) in [
             ("[mempool]\nmax_per_signer = 0\n", "mempool.max_per_signer"),
+            ("[mempool]\ningest_nice = 20\n", "mempool.ingest_nice"),
             ("[mempool]\nnonce_window = 0\n", "mempool.nonce_window"),
             ("[mempool]\nttl_blocks = 0\n", "mempool.ttl_blocks"),
             ("[mempool]\nmax_txs = 10\nreserved_txs = 10\n", "mempool.reserved_txs"),

@@ -31,6 +31,7 @@ pub mod epcis_capture;
 pub mod epcis_rest;
 pub mod export;
 pub mod genesis_glue;
+pub mod ingest;
 pub mod lot_proof;
 pub mod mempool;
 pub mod metrics;

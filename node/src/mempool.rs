@@ -21,6 +21,9 @@ use std::sync::Arc;
 
 use jialing_core::{PublicKey, SignedTransaction, TxHash};
 
+/// The default [`MempoolLimits::ingest_nice`].
+pub const DEFAULT_INGEST_NICE: i32 = 10;
+
 /// The pool's bounds and admission rules: the node config's `[mempool]` section.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -43,6 +46,11 @@ pub struct MempoolLimits {
     pub reserved_txs: usize,
     /// Bytes of room kept for [`Priority::Governance`] calls, as `reserved_txs`.
     pub reserved_bytes: usize,
+    /// The scheduling priority (`nice`, 0 to 19) of the threads that check incoming
+    /// transactions: API submissions and peers' pushes. Above 0, building, validating
+    /// and storing blocks take the CPU first when the node has more to check than it
+    /// can commit, and submissions wait (see `crate::ingest`).
+    pub ingest_nice: i32,
 }
 
 impl Default for MempoolLimits {
@@ -55,6 +63,7 @@ impl Default for MempoolLimits {
             ttl_blocks: DEFAULT_TTL_BLOCKS,
             reserved_txs: DEFAULT_RESERVED_TXS,
             reserved_bytes: DEFAULT_RESERVED_BYTES,
+            ingest_nice: DEFAULT_INGEST_NICE,
         }
     }
 }
@@ -71,6 +80,7 @@ impl MempoolLimits {
             ttl_blocks: DEFAULT_TTL_BLOCKS,
             reserved_txs: DEFAULT_RESERVED_TXS.min(max_txs / 10),
             reserved_bytes: DEFAULT_RESERVED_BYTES.min(max_bytes / 10),
+            ingest_nice: DEFAULT_INGEST_NICE,
         }
     }
 }
@@ -463,6 +473,7 @@ mod tests {
             ttl_blocks: u64::MAX,
             reserved_txs: 0,
             reserved_bytes: 0,
+            ingest_nice: 0,
         }
     }
 

@@ -117,6 +117,13 @@ fn submit(
 ) -> anyhow::Result<Vec<SignedTransaction>> {
     let mut r = agent.post(&format!("{node}/v1/txs")).content_type("application/json").send(body)?;
     let status = r.status().as_u16();
+    if status == 503 {
+        // The node's checkers are all busy: the whole batch again, after Retry-After.
+        let secs =
+            r.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1);
+        std::thread::sleep(Duration::from_secs(secs));
+        return Ok(txs.to_vec());
+    }
     if status != 200 {
         let text = r.body_mut().read_to_string().unwrap_or_default();
         bail!("submit failed: {status} {text}");
