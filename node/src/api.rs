@@ -211,6 +211,9 @@ async fn ingest<T: Send + 'static>(api: &Api, f: impl FnOnce() -> T + Send + 'st
         crate::ingest::IngestError::Stopped => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())
         }
+        crate::ingest::IngestError::Failed => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        }
     })
 }
 

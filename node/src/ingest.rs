@@ -13,8 +13,9 @@
 //! (default 10): the consensus path runs first whenever both want the CPU, and checking
 //! takes the rest. Submissions then wait for room instead of taking it: the API's
 //! checks run in an [`IngestPool`] of a few such threads with a short queue, and a full
-//! queue is answered `overloaded` with `Retry-After`. Peers' pushes are checked on
-//! their own thread at the same priority (`consensus::gossip`).
+//! queue is answered `overloaded` with `Retry-After`. Peers' pushes are checked at
+//! normal priority (`consensus::gossip`): the next compact proposal names them, so
+//! they are on the consensus path (ADR 0006 measures the other choice).
 
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,10 @@ pub enum IngestError {
     /// The checker threads are gone (the node is stopping).
     #[error("the transaction checkers have stopped")]
     Stopped,
+    /// The check panicked on its thread (a bug; the panic is in the node's log). The
+    /// thread lives on for the next job.
+    #[error("checking the transactions failed inside the node (see its log)")]
+    Failed,
 }
 
 /// A few threads at a low priority that check submitted transactions, with a queue of
@@ -72,7 +77,11 @@ impl IngestPool {
                         Err(p) => p.into_inner().recv(),
                     };
                     match job {
-                        Ok(job) => job(),
+                        // A panicking job drops its answer channel (`Failed` for the
+                        // caller); the thread stays for the next one.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
                         Err(_) => return,
                     }
                 }
@@ -99,7 +108,7 @@ impl IngestPool {
             Err(TrySendError::Full(_)) => return Err(IngestError::Busy(self.queue)),
             Err(TrySendError::Disconnected(_)) => return Err(IngestError::Stopped),
         }
-        rx.await.map_err(|_| IngestError::Stopped)
+        rx.await.map_err(|_| IngestError::Failed)
     }
 }
 
@@ -137,6 +146,15 @@ mod tests {
         assert_eq!(blocker.await, Ok(()));
         assert_eq!((one.await, two.await), (Ok(1), Ok(2)));
         assert_eq!(pool.run(|| 5).await, Ok(5));
+    }
+
+    /// A job that panics is `Failed` for its caller, and the one thread goes on.
+    #[tokio::test]
+    async fn a_panicking_check_fails_its_caller_and_the_thread_goes_on() {
+        let pool = IngestPool::start(1, 0).unwrap();
+        let failed: Result<(), IngestError> = pool.run(|| panic!("a bug")).await;
+        assert_eq!(failed, Err(IngestError::Failed));
+        assert_eq!(pool.run(|| 6).await, Ok(6));
     }
 
     /// The calling thread's nice value goes up (Linux).
