@@ -46,10 +46,11 @@ pub struct MempoolLimits {
     pub reserved_txs: usize,
     /// Bytes of room kept for [`Priority::Governance`] calls, as `reserved_txs`.
     pub reserved_bytes: usize,
-    /// The scheduling priority (`nice`, 0 to 19) of the threads that check incoming
-    /// transactions: API submissions and peers' pushes. Above 0, building, validating
-    /// and storing blocks take the CPU first when the node has more to check than it
-    /// can commit, and submissions wait (see `crate::ingest`).
+    /// The scheduling priority (`nice`, 0 to 19) of the threads that check API
+    /// submissions (peers' pushes stay at normal priority: the next compact proposal
+    /// names them). Above 0, building, validating and storing blocks take the CPU first
+    /// when the node has more to check than it can commit, and submissions wait (see
+    /// `crate::ingest`).
     pub ingest_nice: i32,
 }
 

@@ -355,19 +355,19 @@ fn main() -> anyhow::Result<()> {
                 }
                 // Back-pressure refusals are sent again (nonce order kept) until taken;
                 // only then is a body made in the window.
-                let mut pending = b.txs.clone();
+                let count = b.txs.len();
+                let mut pending = b.txs;
                 let mut body = b.body;
                 while !pending.is_empty() && t0.elapsed() < window {
                     match submit(&agent, &targets[target], &pending, &body) {
                         Ok(again) => {
-                            let progress = again.len() < pending.len();
-                            pending = again;
-                            if !pending.is_empty() {
-                                body = batch_body(&pending);
-                            }
-                            if !progress {
+                            // Nothing taken: the same body again, after a pause.
+                            if again.len() == pending.len() {
                                 std::thread::sleep(Duration::from_millis(50));
+                            } else if !again.is_empty() {
+                                body = batch_body(&again);
                             }
+                            pending = again;
                         }
                         Err(e) => {
                             eprintln!("submit to {} failed ({e}); trying the next node", targets[target]);
@@ -376,7 +376,7 @@ fn main() -> anyhow::Result<()> {
                         }
                     }
                 }
-                sent += b.txs.len();
+                sent += count;
             }
             sent
         }));
