@@ -67,6 +67,23 @@ fn state_tree(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // A growing chain: a block of new keys into a large tree, the old version dropped
+    // (as a validator does once the next block is decided).
+    let big: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+        (0..400_000u64).map(|i| (format!("lot/{i}").into_bytes(), Some(vec![1; 120]))).collect();
+    let big = StateTree::new().apply(&big);
+    g.throughput(Throughput::Elements(20_000));
+    g.bench_function("insert 20000 new keys into 400k, drop the result", |b| {
+        b.iter_batched(
+            || {
+                (0..20_000u64)
+                    .map(|i| (format!("lot/new/{i}").into_bytes(), Some(vec![2; 120])))
+                    .collect::<BTreeMap<_, _>>()
+            },
+            |w| drop(big.apply(&w)),
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
 }
 

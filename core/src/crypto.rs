@@ -101,7 +101,7 @@ pub struct PublicKey(pub [u8; 32]);
 impl PublicKey {
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::hash::hex32(&self.0)
     }
 
     /// Parses 64 hex digits and checks that they are a valid curve point.

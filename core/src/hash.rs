@@ -8,6 +8,18 @@ use sha2::{Digest, Sha256};
 
 use crate::error::CoreError;
 
+/// 32 bytes as 64 lowercase hex digits. `hex::encode` goes through an iterator of
+/// chars; this fills one buffer (hashes and keys are shown for every transaction, and a
+/// signer's nonce key is built from its hex on every execution).
+pub fn hex32(bytes: &[u8; 32]) -> String {
+    let mut out = [0u8; 64];
+    // The buffer is exactly twice the input and hex digits are ASCII: neither fails.
+    match hex::encode_to_slice(bytes, &mut out).map(|()| std::str::from_utf8(&out)) {
+        Ok(Ok(s)) => s.to_owned(),
+        _ => hex::encode(bytes),
+    }
+}
+
 /// A SHA-256 digest. Shown and serialised (JSON, TOML) as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
 pub struct Hash(pub [u8; 32]);
@@ -23,7 +35,7 @@ impl Hash {
 
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex32(&self.0)
     }
 
     /// Parses 64 hex digits.
@@ -84,6 +96,13 @@ pub fn sha256_parts(parts: &[&[u8]]) -> Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex32_is_lowercase_hex_like_the_hex_crate() {
+        for b in [[0u8; 32], [0xffu8; 32], sha256(b"x").0] {
+            assert_eq!(hex32(&b), hex::encode(b));
+        }
+    }
 
     #[test]
     fn known_vector() {

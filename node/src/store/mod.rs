@@ -232,13 +232,21 @@ impl Store {
         }
         // Tag → positions in this block, ascending (the hash is read from the block's list).
         let mut tagged: std::collections::BTreeMap<&IndexTag, Vec<u8>> = std::collections::BTreeMap::new();
-        for (i, ((hash, bytes), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
-            let pos = layout::position_key(h, i as u32);
-            batch.insert(&self.txs, hash.0, pos);
-            batch.insert(&self.entries, pos, layout::entry_value(bytes, receipt));
+        for (i, ((_, bytes), receipt)) in b.txs.iter().zip(b.receipts).enumerate() {
+            batch.insert(&self.entries, layout::position_key(h, i as u32), layout::entry_value(bytes, receipt));
             for tag in &receipt.tags {
                 tagged.entry(tag).or_default().extend_from_slice(&(i as u32).to_be_bytes());
             }
+        }
+        // Hash → position in hash order: the in-memory table is a skip list, and keys
+        // inserted in order share most of their search path with the one before (in
+        // block order every insert walks a fresh random path, a cache miss per level;
+        // it was 9% of a validator's time under load).
+        let mut by_hash: Vec<(&TxHash, u32)> =
+            b.txs.iter().enumerate().map(|(i, (hash, _))| (hash, i as u32)).collect();
+        by_hash.sort_unstable();
+        for (hash, i) in by_hash {
+            batch.insert(&self.txs, hash.0, layout::position_key(h, i));
         }
         for (tag, positions) in tagged {
             batch.insert(&self.index, index_key(tag, h), positions);
