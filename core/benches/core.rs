@@ -29,7 +29,7 @@ fn signatures(c: &mut Criterion) {
     let k = Keypair::from_label("s");
     c.bench_function("ed25519 sign", |b| b.iter(|| k.sign("bench", Purpose::Transaction, &h)));
     let mut g = c.benchmark_group("ed25519 batch verify");
-    for n in [64usize, 1024] {
+    for n in [64usize, 256, 500, 1024, 2000] {
         let items: Vec<SignedDigest> = (0..n as u64)
             .map(|i| {
                 let t = sample_tx(i);

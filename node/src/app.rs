@@ -835,21 +835,25 @@ impl CommitJob {
         };
         // One state read per signer, not per pending transaction: the pool may hold
         // a hundred thousand transactions from a handful of signers.
-        let mut member_ok: BTreeMap<PublicKey, bool> = BTreeMap::new();
-        let mut next_nonce: BTreeMap<PublicKey, Option<u64>> = BTreeMap::new();
-        let dropped = pool.after_commit(&committed, new_height, |stx| {
-            let signer = &stx.tx.signer;
-            if membership_changed
-                && !*member_ok.entry(*signer).or_insert_with(|| check_signer(&read, signer, now).is_ok())
-            {
-                return false;
-            }
-            if signers.contains(signer) {
-                let next = *next_nonce.entry(*signer).or_insert_with(|| ledger.committed_next_nonce(signer).ok());
-                return next.is_none_or(|n| stx.tx.nonce >= n);
-            }
-            true
-        });
+        let dropped = if membership_changed {
+            let mut member_ok: BTreeMap<PublicKey, bool> = BTreeMap::new();
+            let mut next_nonce: BTreeMap<PublicKey, Option<u64>> = BTreeMap::new();
+            pool.after_commit(&committed, new_height, |stx| {
+                let signer = &stx.tx.signer;
+                if !*member_ok.entry(*signer).or_insert_with(|| check_signer(&read, signer, now).is_ok()) {
+                    return false;
+                }
+                if signers.contains(signer) {
+                    let next = *next_nonce.entry(*signer).or_insert_with(|| ledger.committed_next_nonce(signer).ok());
+                    return next.is_none_or(|n| stx.tx.nonce >= n);
+                }
+                true
+            })
+        } else {
+            let next: Vec<(PublicKey, u64)> =
+                signers.iter().filter_map(|s| ledger.committed_next_nonce(s).ok().map(|n| (*s, n))).collect();
+            pool.after_commit_nonces(&committed, new_height, &next)
+        };
         m.mempool_txs.set(pool.len() as i64);
         m.mempool_bytes.set(pool.bytes() as i64);
         m.mempool_expired.inc_by(dropped.expired as u64);

@@ -408,12 +408,43 @@ impl Mempool {
     /// After the block at `height` committed: drops the committed transactions, those
     /// pending `ttl_blocks` blocks or more, then every transaction for which `keep`
     /// says no (stale nonce, signer no longer a member).
+    /// Every pending transaction is shown to `keep`: for a block that changed
+    /// membership. [`Mempool::after_commit_nonces`] is the cheap form for any other.
     pub fn after_commit(
         &mut self,
         committed: &[TxHash],
         height: u64,
         mut keep: impl FnMut(&SignedTransaction) -> bool,
     ) -> Dropped {
+        let expired = self.drop_committed_and_expired(committed, height);
+        let drop: Vec<TxHash> = self.by_hash.values().filter(|p| !keep(&p.tx)).map(|p| p.hash).collect();
+        for h in &drop {
+            self.remove(h);
+        }
+        Dropped { stale: drop.len(), expired }
+    }
+
+    /// [`Mempool::after_commit`] for a block that changed no membership: then only the
+    /// nonces of the block's signers moved, and the stale transactions are exactly each
+    /// such signer's below its new next nonce (`next`). Those are found through the
+    /// signer's own index; the rest of the pool is not visited (under a backlog it holds
+    /// a hundred thousand transactions, and every block used to walk all of them).
+    pub fn after_commit_nonces(&mut self, committed: &[TxHash], height: u64, next: &[(PublicKey, u64)]) -> Dropped {
+        let expired = self.drop_committed_and_expired(committed, height);
+        let drop: Vec<TxHash> = next
+            .iter()
+            .filter_map(|(signer, n)| self.by_signer.get(signer).map(|m| m.range(..*n).map(|(_, h)| *h)))
+            .flatten()
+            .collect();
+        for h in &drop {
+            self.remove(h);
+        }
+        Dropped { stale: drop.len(), expired }
+    }
+
+    /// Drops the committed transactions and those pending `ttl_blocks` blocks or more;
+    /// returns how many expired.
+    fn drop_committed_and_expired(&mut self, committed: &[TxHash], height: u64) -> usize {
         for h in committed {
             self.remove(h);
         }
@@ -427,11 +458,7 @@ impl Mempool {
                 tracing::debug!(target: "jialing::mempool", tx = %p.hash, entered = p.entered, height, "expired");
             }
         }
-        let drop: Vec<TxHash> = self.by_hash.values().filter(|p| !keep(&p.tx)).map(|p| p.hash).collect();
-        for h in &drop {
-            self.remove(h);
-        }
-        Dropped { stale: drop.len(), expired: expired.len() }
+        expired.len()
     }
 }
 
@@ -522,6 +549,39 @@ mod tests {
         let dropped = m.after_commit(&committed, 1, |t| t.tx.nonce != 3);
         assert_eq!((dropped, m.len()), (Dropped { stale: 1, expired: 0 }, 0));
         assert_eq!(m.bytes(), 0);
+    }
+
+    /// After a block that changed no membership, only the block's signers' nonces
+    /// moved: their transactions below the new next nonce go, every other stays (the
+    /// same verdict the full re-check gives, without visiting the whole pool).
+    #[test]
+    fn a_nonce_recheck_drops_exactly_the_stale_transactions_of_the_blocks_signers() {
+        let a = Keypair::from_label("a");
+        let b = Keypair::from_label("b");
+        let fill = |m: &mut Mempool| {
+            for (k, n) in [(&a, 0), (&a, 1), (&a, 2), (&a, 5), (&b, 0), (&b, 1)] {
+                add(m, tx(k, n), AT0).unwrap();
+            }
+        };
+        let committed = [tx(&a, 0).0];
+        // `a` committed nonces 0..=1 elsewhere (a replacement of 1 in another block), so
+        // its next nonce is 2; `b` signed nothing in the block.
+        let mut cheap = Mempool::new(1_000_000, 100);
+        fill(&mut cheap);
+        let dropped = cheap.after_commit_nonces(&committed, 1, &[(a.public(), 2)]);
+        let mut full = Mempool::new(1_000_000, 100);
+        fill(&mut full);
+        let same = full.after_commit(&committed, 1, |t| t.tx.signer != a.public() || t.tx.nonce >= 2);
+        assert_eq!(dropped, Dropped { stale: 1, expired: 0 });
+        assert_eq!(dropped, same);
+        let left = |m: &Mempool| {
+            let mut v: Vec<(PublicKey, u64)> = m.by_hash.values().map(|p| (p.tx.tx.signer, p.tx.tx.nonce)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(left(&cheap), left(&full));
+        assert_eq!(cheap.bytes(), full.bytes());
+        assert_eq!(cheap.pending_next_nonce(&b.public(), 0), 2);
     }
 
     /// Rule: one signer holds at most `max_per_signer` pending transactions, so a

@@ -61,7 +61,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--rate" => a.rate = Some(val()?.parse()?),
             "--help" | "-h" => {
                 println!(
-                    "loadgen --node URL[,URL...] --net DIR [--workload trace|certify] [--seconds 20] [--per-signer 2000] [--batch 500] \
+                    "loadgen --node URL[,URL...] --net DIR [--workload trace|certify] [--seconds 20] [--per-signer 2000] [--batch 500 (scripts/bench: 2000)] \
                      [--connections 4] [--rate TX_PER_S]\n\
                      DIR is a `jialing-node testnet` directory (genesis.toml, org-keys/*/). \
                      trace: every producer's operator signs --per-signer trace.create_lot; \
