@@ -261,13 +261,27 @@ impl Ledger {
     /// against committed state) and adds the good ones to the mempool. Returns one
     /// result per transaction, in order.
     pub fn submit(&self, txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>) -> Vec<Result<TxHash, SubmitError>> {
-        self.submit_inner(txs, true)
+        let parts = [txs.len()];
+        self.submit_inner(txs, &parts, true)
     }
 
     /// [`Ledger::submit`] for transactions that came from a peer's gossip: the same
     /// checks, but they are not gossiped again.
     pub fn submit_from_peer(&self, txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>) -> Vec<Result<TxHash, SubmitError>> {
-        self.submit_inner(txs, false)
+        let parts = [txs.len()];
+        self.submit_inner(txs, &parts, false)
+    }
+
+    /// [`Ledger::submit_from_peer`] for the transactions of several pushes checked
+    /// together (`parts`: how many each push brought, in order): one signature batch
+    /// for all of them, but a forged signature costs one-by-one checks only in its own
+    /// push, not in every peer's.
+    pub fn submit_from_peers(
+        &self,
+        txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>,
+        parts: &[usize],
+    ) -> Vec<Result<TxHash, SubmitError>> {
+        self.submit_inner(txs, parts, false)
     }
 
     /// The checks, cheapest first, so a flood of transactions that will be refused
@@ -280,6 +294,7 @@ impl Ledger {
     fn submit_inner(
         &self,
         txs: Vec<(SignedTransaction, TxHash, Vec<u8>)>,
+        parts: &[usize],
         forward: bool,
     ) -> Vec<Result<TxHash, SubmitError>> {
         let gossip = if forward { self.gossip_out.get() } else { None };
@@ -351,15 +366,45 @@ impl Ledger {
                 }
             }
         }
-        // 3. Signatures of the survivors, in one batch (one by one if it fails).
+        // 3. Signatures of the survivors, in one batch. If it fails, each submission's
+        // part is checked as a batch of its own, and only a failing part one by one:
+        // one forged signature must not make everybody's transactions in a merged
+        // batch cost a single check each.
         let items: Vec<_> =
             txs.iter().zip(&out).filter(|(_, r)| r.is_ok()).map(|((s, h, _), _)| s.signed_digest(*h)).collect();
         if !items.is_empty() && verify_batch(&chain, &items).is_err() {
-            for ((stx, hash, _), r) in txs.iter().zip(out.iter_mut()) {
-                if r.is_ok()
-                    && let Err(e) = stx.verify(&chain, hash)
-                {
-                    *r = Err(SubmitError::BadSignature(e));
+            // The parts' ranges; parts that do not cover everything leave one more.
+            let mut ranges = Vec::with_capacity(parts.len() + 1);
+            let mut start = 0;
+            for &n in parts {
+                let end = (start + n).min(txs.len());
+                if start < end {
+                    ranges.push(start..end);
+                }
+                start = end;
+            }
+            if start < txs.len() {
+                ranges.push(start..txs.len());
+            }
+            let several = ranges.len() > 1;
+            for range in ranges {
+                if several {
+                    let part: Vec<_> = txs[range.clone()]
+                        .iter()
+                        .zip(&out[range.clone()])
+                        .filter(|(_, r)| r.is_ok())
+                        .map(|((s, h, _), _)| s.signed_digest(*h))
+                        .collect();
+                    if verify_batch(&chain, &part).is_ok() {
+                        continue;
+                    }
+                }
+                for ((stx, hash, _), r) in txs[range.clone()].iter().zip(out[range].iter_mut()) {
+                    if r.is_ok()
+                        && let Err(e) = stx.verify(&chain, hash)
+                    {
+                        *r = Err(SubmitError::BadSignature(e));
+                    }
                 }
             }
         }

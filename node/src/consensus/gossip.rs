@@ -834,8 +834,12 @@ fn check_pushes(
         let mut at = Vec::with_capacity(n);
         let mut verdicts: Vec<Vec<Verdict>> = Vec::with_capacity(jobs.len());
         let mut channels = Vec::with_capacity(jobs.len());
+        // How many decoded transactions each push brought: a forged signature in one
+        // push costs single checks in that push only.
+        let mut parts = Vec::with_capacity(jobs.len());
         for (j, job) in jobs.into_iter().enumerate() {
             verdicts.push(vec![Verdict::Refused; job.txs.len()]);
+            let before = decoded.len();
             let mut bad = 0;
             for (i, b) in job.txs.into_iter().enumerate() {
                 match SignedTransaction::decode(&b) {
@@ -850,8 +854,9 @@ fn check_pushes(
                 tracing::warn!(target: "jialing::gossip", peer = %job.peer, bad, "peer pushed undecodable transactions");
             }
             channels.push(job.channel);
+            parts.push(decoded.len() - before);
         }
-        for ((j, i), r) in at.into_iter().zip(ledger.submit_from_peer(decoded)) {
+        for ((j, i), r) in at.into_iter().zip(ledger.submit_from_peers(decoded, &parts)) {
             verdicts[j][i] = verdict(&r);
         }
         for (channel, v) in channels.into_iter().zip(verdicts) {

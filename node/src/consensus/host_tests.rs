@@ -707,6 +707,25 @@ async fn finalized_asks_for_the_key_of_the_next_set_and_never_starts_it_with_the
     assert!(host.needs_switch().is_some_and(|(to, _)| to.map(|k| k.public()) == Some(validator(me).public())));
 }
 
+/// Merged checks (the push checker merges the pushes waiting, from any peers, into
+/// one signature batch): a forged signature in one push is found by checking that
+/// push alone, and the other pushes keep their batch verdict (before, every merged
+/// transaction was then checked one by one); every transaction gets the verdict it
+/// would get alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_signature_in_a_merged_check_is_refused_alone() {
+    let n = node(Some(scheduled(1, 0)));
+    let ledger = n.host.ledger().clone();
+    let mut txs: Vec<SignedTransaction> = (0..7u64).map(|k| certify(k, &format!("member/{k}"))).collect();
+    txs[1].signature.0[0] ^= 1;
+    let input: Vec<_> = txs.iter().map(|t| (t.clone(), t.hash(), t.to_bytes())).collect();
+    let r = ledger.submit_from_peers(input, &[3, 4]);
+    let ok: Vec<bool> = r.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, true, true, true, true, true]);
+    assert_eq!(r[1].as_ref().unwrap_err().code(), "bad_signature");
+    assert_eq!(ledger.mempool.lock().unwrap().len(), 6);
+}
+
 /// A saturated node answers `overloaded` instead of accepting what it cannot pass on:
 /// every transaction it accepted was handed to the peers' queues, and none it refused
 /// entered its mempool.
