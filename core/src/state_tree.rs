@@ -33,18 +33,22 @@ enum Node {
     Branch(Arc<Branch>),
 }
 
+// The hash first, beside the reference counts: a subtree that an update leaves alone
+// is read for its hash and its count only, from the allocation's first cache line.
 #[derive(Debug)]
+#[repr(C)]
 struct Leaf {
+    hash: Hash,
     key: Hash,
     value: Hash,
-    hash: Hash,
 }
 
 #[derive(Debug)]
+#[repr(C)]
 struct Branch {
+    hash: Hash,
     left: Node,
     right: Node,
-    hash: Hash,
 }
 
 impl Node {
@@ -98,6 +102,21 @@ fn build(entries: &[(Hash, Hash)], depth: usize) -> Node {
     }
 }
 
+/// The subtree at `depth` holding the leaf `old` (key `old_key`) and a new leaf `new`
+/// (key `new_key`, different): the same shape [`build`] gives for the two, with the old
+/// leaf shared rather than rebuilt.
+fn split(old: &Node, old_key: &Hash, new: Node, new_key: &Hash, depth: usize) -> Node {
+    let side = bit(new_key, depth);
+    if bit(old_key, depth) == side {
+        let below = split(old, old_key, new, new_key, depth + 1);
+        if side { Node::join(Node::Empty, below) } else { Node::join(below, Node::Empty) }
+    } else if side {
+        Node::join(old.clone(), new)
+    } else {
+        Node::join(new, old.clone())
+    }
+}
+
 /// Applies sorted, distinct updates (`None` deletes) below `node` at `depth`; returns
 /// the new subtree and how many keys it gained (negative: lost). Counting here spares a
 /// second walk from the root for every updated key.
@@ -112,13 +131,13 @@ fn update(node: &Node, depth: usize, updates: &[(Hash, Option<Hash>)]) -> (Node,
             (build(&entries, depth), added)
         }
         Node::Leaf(leaf) => {
-            // The common case of a growing state: one new key meets one old leaf.
+            // The common case of a growing state: one new key meets one old leaf. The
+            // old leaf keeps its allocation and hash (a leaf's hash does not depend on
+            // its depth); only the branches down to where the keys part are new.
             if let [(k, Some(v))] = updates
                 && *k != leaf.key
             {
-                let pair =
-                    if *k < leaf.key { [(*k, *v), (leaf.key, leaf.value)] } else { [(leaf.key, leaf.value), (*k, *v)] };
-                return (build(&pair, depth), 1);
+                return (split(node, &leaf.key, Node::leaf(*k, *v), k, depth), 1);
             }
             let mut entries: Vec<(Hash, Hash)> = updates.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
             if !updates.iter().any(|(k, _)| *k == leaf.key) {
