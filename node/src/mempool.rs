@@ -408,6 +408,7 @@ impl Mempool {
     /// After the block at `height` committed: drops the committed transactions, those
     /// pending `ttl_blocks` blocks or more, then every transaction for which `keep`
     /// says no (stale nonce, signer no longer a member).
+    ///
     /// Every pending transaction is shown to `keep`: for a block that changed
     /// membership. [`Mempool::after_commit_nonces`] is the cheap form for any other.
     pub fn after_commit(
@@ -564,8 +565,9 @@ mod tests {
             }
         };
         let committed = [tx(&a, 0).0];
-        // `a` committed nonces 0..=1 elsewhere (a replacement of 1 in another block), so
-        // its next nonce is 2; `b` signed nothing in the block.
+        // The block holds this pool's copy of `a`'s nonce 0 and another transaction of
+        // `a` with nonce 1 (so the pool's nonce-1 copy is stale): `a`'s next nonce is 2.
+        // `b` signed nothing in the block.
         let mut cheap = Mempool::new(1_000_000, 100);
         fill(&mut cheap);
         let dropped = cheap.after_commit_nonces(&committed, 1, &[(a.public(), 2)]);
