@@ -72,7 +72,7 @@ pub struct Receipt {
 impl Receipt {
     /// The hash committed in the block's receipts root.
     pub fn hash(&self) -> Hash {
-        sha256(&encoding::encode(self))
+        encoding::sha256_of(self)
     }
 
     /// Whether the transaction executed.

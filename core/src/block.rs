@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{Keypair, PublicKey, Purpose, Signature, SignedDigest, verify_batch};
 use crate::encoding;
 use crate::error::CoreError;
-use crate::hash::{Hash, sha256};
+use crate::hash::Hash;
 use crate::merkle;
 use crate::tx::{SignedTransaction, TxHash};
 
@@ -52,7 +52,7 @@ pub struct BlockHeader {
 impl BlockHeader {
     /// The block hash: SHA-256 of the canonical header encoding.
     pub fn hash(&self) -> Hash {
-        sha256(&encoding::encode(self))
+        encoding::sha256_of(self)
     }
 }
 
@@ -169,7 +169,7 @@ impl ValidatorSet {
 
     /// Hash of the canonical encoding.
     pub fn hash(&self) -> Hash {
-        sha256(&encoding::encode(self))
+        encoding::sha256_of(self)
     }
 
     /// Total voting power.
@@ -216,7 +216,7 @@ pub struct Vote {
 impl Vote {
     /// The digest that is signed.
     pub fn digest(&self) -> Hash {
-        sha256(&encoding::encode(self))
+        encoding::sha256_of(self)
     }
 
     /// Signs the vote.

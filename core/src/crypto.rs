@@ -312,9 +312,40 @@ const FIELD_PRIME: [u8; 32] = {
     p
 };
 
+/// The `y` coordinates (little-endian, sign bit clear) of the eight points of small
+/// order, `constants::EIGHT_TORSION`: the identity (`y = 1`), the point of order 2
+/// (`y = -1`), the two of order 4 (`y = 0`) and the four of order 8 (`y = ±y8`).
+const SMALL_ORDER_Y: [[u8; 32]; 5] = {
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let mut minus_one = FIELD_PRIME;
+    minus_one[0] -= 1;
+    [
+        one,
+        minus_one,
+        [0u8; 32],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20,
+            0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+        ],
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf,
+            0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+        ],
+    ]
+};
+
 /// Decodes a point by rule 1: canonical `y` (below the field prime) and not of small
 /// order. A set sign bit with `x = 0` only occurs for the two small-order points with
 /// `x = 0`, which are refused anyway.
+///
+/// Small order is decided from the encoding: a curve point is determined by `y` up to
+/// the sign of `x`, and a point and its negation have the same order, so a canonical
+/// encoding names a point of small order exactly when its `y` is one of the five in
+/// [`SMALL_ORDER_Y`] (every one of them is on the curve, with either sign bit). That
+/// is a comparison of bytes where `[8]P = 0` costs three point doublings, on every
+/// signature's `R`; the verdict and the error are the same (the test
+/// `small_order_is_decided_from_y_exactly_as_by_the_curve` compares them).
 fn decode_point(bytes: &[u8; 32]) -> Result<EdwardsPoint, &'static str> {
     let mut y = *bytes;
     y[31] &= 0x7f;
@@ -323,11 +354,10 @@ fn decode_point(bytes: &[u8; 32]) -> Result<EdwardsPoint, &'static str> {
     if non_canonical {
         return Err("non-canonical encoding (y is not below 2^255 - 19)");
     }
-    let point = CompressedEdwardsY(*bytes).decompress().ok_or("not a point on the curve")?;
-    if point.is_small_order() {
+    if SMALL_ORDER_Y.contains(&y) {
         return Err("a point of small order");
     }
-    Ok(point)
+    CompressedEdwardsY(*bytes).decompress().ok_or("not a point on the curve")
 }
 
 /// The parsed parts of one signature check: `A`, `R`, `s` and `k`.
@@ -374,7 +404,7 @@ pub fn verify_raw(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Resul
 
 /// Verifies many signatures by the rule of the module doc in one multi-scalar
 /// multiplication: `[8]([-sum z_i s_i]B + sum [z_i]R_i + sum [z_i k_i]A_i) = 0`, with
-/// 128-bit weights `z_i` derived by SHA-512 from every item (so an attacker cannot
+/// 128-bit weights `z_i` derived by SHA-512 from every item (four per hash; so an attacker cannot
 /// choose a forgery that cancels out without breaking the hash). `Ok` exactly when
 /// [`verify_raw`] accepts every item; the error names the first rule-1 failure, or
 /// `Equation` when only the combined equation failed.
@@ -404,7 +434,7 @@ pub fn verify_batch_raw(items: &[RawSigned<'_>]) -> Result<(), RawVerifyError> {
         let (r, s, k) = parse_rsk(it.key, it.message, it.signature)?;
         parsed.push((ai, r, s, k));
     }
-    // Weights: a transcript of every (A, R, s, k), then one hash per index.
+    // Weights: a transcript of every (A, R, s, k), then one hash per four indexes.
     let mut t = Sha512::new();
     t.update(b"jialing/ed25519-batch/v1\0");
     t.update((items.len() as u64).to_le_bytes());
@@ -417,13 +447,18 @@ pub fn verify_batch_raw(items: &[RawSigned<'_>]) -> Result<(), RawVerifyError> {
     let mut scalars = Vec::with_capacity(items.len() + keys.len() + 1);
     let mut points = Vec::with_capacity(items.len() + keys.len() + 1);
     let mut b_coeff = Scalar::ZERO;
+    // One SHA-512 of (seed, j) gives the four 128-bit weights of items 4j..4j+3.
+    let mut digest = [0u8; 64];
     for (i, (ai, r, s, k)) in parsed.iter().enumerate() {
-        let mut h = Sha512::new();
-        h.update(seed);
-        h.update((i as u64).to_le_bytes());
-        let digest: [u8; 64] = h.finalize().into();
+        if i % 4 == 0 {
+            let mut h = Sha512::new();
+            h.update(seed);
+            h.update(((i / 4) as u64).to_le_bytes());
+            digest = h.finalize().into();
+        }
         let mut z = [0u8; 32];
-        z[..16].copy_from_slice(&digest[..16]);
+        let at = (i % 4) * 16;
+        z[..16].copy_from_slice(&digest[at..at + 16]);
         let z = Scalar::from_bytes_mod_order(z);
         b_coeff -= z * s;
         scalars.push(z);
@@ -444,6 +479,64 @@ pub fn verify_batch_raw(items: &[RawSigned<'_>]) -> Result<(), RawVerifyError> {
 mod tests {
     use super::*;
     use crate::hash::sha256;
+
+    /// Rule 1 as it was decided before [`SMALL_ORDER_Y`]: decompress, then `[8]P = 0`.
+    fn decode_point_by_the_curve(bytes: &[u8; 32]) -> Result<EdwardsPoint, &'static str> {
+        let mut y = *bytes;
+        y[31] &= 0x7f;
+        let non_canonical =
+            y.iter().rev().zip(FIELD_PRIME.iter().rev()).find(|(a, b)| a != b).is_none_or(|(a, b)| a > b);
+        if non_canonical {
+            return Err("non-canonical encoding (y is not below 2^255 - 19)");
+        }
+        let point = CompressedEdwardsY(*bytes).decompress().ok_or("not a point on the curve")?;
+        if point.is_small_order() {
+            return Err("a point of small order");
+        }
+        Ok(point)
+    }
+
+    #[test]
+    fn small_order_is_decided_from_y_exactly_as_by_the_curve() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        // The table is the torsion points' y, and nothing else.
+        let mut ys: Vec<[u8; 32]> = EIGHT_TORSION
+            .iter()
+            .map(|p| {
+                let mut b = p.compress().to_bytes();
+                b[31] &= 0x7f;
+                b
+            })
+            .collect();
+        ys.sort();
+        ys.dedup();
+        let mut table = SMALL_ORDER_Y.to_vec();
+        table.sort();
+        assert_eq!(ys, table);
+        // Every small-order y with either sign bit, and each near neighbour, gets the
+        // verdict and the error the curve gives.
+        let mut inputs = Vec::new();
+        for y in SMALL_ORDER_Y {
+            for sign in [0u8, 0x80] {
+                for delta in [0u8, 1, 2] {
+                    let mut b = y;
+                    b[0] = b[0].wrapping_add(delta);
+                    b[31] |= sign;
+                    inputs.push(b);
+                }
+            }
+        }
+        // Points of large order and random strings.
+        for i in 0..200u32 {
+            let p = EdwardsPoint::mul_base(&Scalar::from(i + 1));
+            inputs.push(p.compress().to_bytes());
+            inputs.push(crate::hash::sha256(&i.to_le_bytes()).0);
+        }
+        for b in inputs {
+            let (new, old) = (decode_point(&b), decode_point_by_the_curve(&b));
+            assert_eq!(new.map(|p| p.compress()), old.map(|p| p.compress()), "{}", hex::encode(b));
+        }
+    }
 
     #[test]
     fn sign_and_verify() {

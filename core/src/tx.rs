@@ -54,7 +54,7 @@ pub struct Transaction {
 impl Transaction {
     /// The transaction hash.
     pub fn hash(&self) -> TxHash {
-        sha256(&encoding::encode(self))
+        encoding::sha256_of(self)
     }
 
     /// Signs the transaction.
