@@ -1,7 +1,7 @@
 //! Receipts: what each transaction in a block produced.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use jialing_core::{Hash, encoding, sha256};
+use jialing_core::{Hash, encoding};
 use serde::{Deserialize, Serialize};
 
 /// The outcome of one transaction.
