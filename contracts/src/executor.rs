@@ -19,7 +19,7 @@ use crate::membership::{Member, Organisation};
 use crate::params::Params;
 use crate::receipt::{IndexTag, Receipt, TagKind, TxStatus};
 use crate::registry;
-use crate::state::{StateRead, StateView};
+use crate::state::{RememberedReads, StateRead, StateView};
 
 /// Facts about the block being executed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +49,8 @@ pub struct BlockOutcome {
 
 /// Executes the transactions of one block on top of committed state.
 pub struct BlockExecutor<'a> {
-    base: &'a dyn StateView,
+    /// Committed state, with what this block has read of it remembered.
+    base: RememberedReads<'a>,
     ctx: BlockContext,
     params: Params,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
@@ -90,7 +91,7 @@ impl<'a> BlockExecutor<'a> {
             None => Params::default(),
         };
         Ok(BlockExecutor {
-            base,
+            base: RememberedReads::new(base),
             ctx,
             params,
             writes,
@@ -107,7 +108,7 @@ impl<'a> BlockExecutor<'a> {
     }
 
     fn get_typed<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, AdmissionError> {
-        match read(self.base, &self.writes, key).map_err(AdmissionError::Storage)? {
+        match read(&self.base, &self.writes, key).map_err(AdmissionError::Storage)? {
             Some(bytes) => {
                 encoding::decode("state value", &bytes).map(Some).map_err(|e| AdmissionError::Storage(e.to_string()))
             }
@@ -153,7 +154,7 @@ impl<'a> BlockExecutor<'a> {
             let mut t = Tx {
                 ctx: &self.ctx,
                 params: &self.params,
-                base: self.base,
+                base: &self.base,
                 block_writes: &self.writes,
                 writes: BTreeMap::new(),
                 tags: Vec::new(),
@@ -196,7 +197,7 @@ impl<'a> BlockExecutor<'a> {
 }
 
 fn check_member(exec: &BlockExecutor<'_>, key: &PublicKey, now_ms: u64) -> Result<Member, AdmissionError> {
-    check_signer(&|k: &[u8]| read(exec.base, &exec.writes, k), key, now_ms)
+    check_signer(&|k: &[u8]| read(&exec.base, &exec.writes, k), key, now_ms)
 }
 
 /// Checks that `key` may sign at block time `now_ms`: certified, unexpired, unrevoked,

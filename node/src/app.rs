@@ -691,6 +691,7 @@ impl App {
             .filter(|(i, _)| known[*i].is_none() && !ahead[*i])
             .map(|(i, (stx, h))| (i, stx.signed_digest(*h)))
             .collect();
+        self.ledger.metrics.block_sigs_checked.inc_by(todo.len() as u64);
         let valid = with_signatures_checked(&self.ledger.chain_id, &todo, block.txs.len(), |checked| {
             validate_block_hashed(parent, &self.view(), &self.tree, block, &hashes, &|i, _, _| {
                 known.get(i).is_some_and(Option::is_some) || ahead.get(i).copied().unwrap_or(false) || checked(i)

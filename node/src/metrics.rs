@@ -40,6 +40,9 @@ pub struct Metrics {
     pub sync_peer_faults: Counter,
     /// Transaction signatures of synced blocks checked ahead of their block's turn.
     pub sync_preverified: Counter,
+    /// Transaction signatures checked while validating a block, because no checked copy
+    /// was in the mempool yet (dissemination behind the proposer, or a synced block).
+    pub block_sigs_checked: Counter,
     /// Transactions received from peers by gossip (before checks).
     pub gossip_txs_in: Counter,
     /// Transactions sent to peers by gossip.
@@ -93,6 +96,7 @@ impl Metrics {
             proposal_streams_refused: Counter::default(),
             sync_peer_faults: Counter::default(),
             sync_preverified: Counter::default(),
+            block_sigs_checked: Counter::default(),
             gossip_txs_in: Counter::default(),
             gossip_txs_out: Counter::default(),
             gossip_peers: Gauge::default(),
@@ -139,6 +143,11 @@ impl Metrics {
             "sync_preverified",
             "Signatures of synced blocks checked ahead of their block's turn",
             m.sync_preverified.clone(),
+        );
+        registry.register(
+            "block_sigs_checked",
+            "Transaction signatures checked while validating a block (no checked copy in the mempool)",
+            m.block_sigs_checked.clone(),
         );
         registry.register("gossip_txs_in", "Transactions received by gossip", m.gossip_txs_in.clone());
         registry.register("gossip_txs_out", "Transactions gossiped to peers", m.gossip_txs_out.clone());
