@@ -53,28 +53,35 @@ pub const MAX_REMEMBERED_BYTES: usize = 8 << 20;
 /// depend on it.
 pub struct RememberedReads<'a> {
     inner: &'a dyn StateView,
-    seen: RefCell<(BTreeMap<Vec<u8>, Vec<u8>>, usize)>,
+    seen: RefCell<Remembered>,
+}
+
+/// The values kept, and their bytes (keys and values).
+#[derive(Default)]
+struct Remembered {
+    values: BTreeMap<Vec<u8>, Vec<u8>>,
+    bytes: usize,
 }
 
 impl<'a> RememberedReads<'a> {
     /// Reads through `inner`, remembering present values.
     pub fn new(inner: &'a dyn StateView) -> Self {
-        RememberedReads { inner, seen: RefCell::new((BTreeMap::new(), 0)) }
+        RememberedReads { inner, seen: RefCell::new(Remembered::default()) }
     }
 }
 
 impl StateView for RememberedReads<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        if let Some(v) = self.seen.borrow().0.get(key) {
+        if let Some(v) = self.seen.borrow().values.get(key) {
             return Ok(Some(v.clone()));
         }
         let value = self.inner.get(key)?;
         if let Some(v) = &value {
             let mut seen = self.seen.borrow_mut();
             let size = key.len() + v.len();
-            if seen.1 + size <= MAX_REMEMBERED_BYTES {
-                seen.1 += size;
-                seen.0.insert(key.to_vec(), v.clone());
+            if seen.bytes + size <= MAX_REMEMBERED_BYTES {
+                seen.bytes += size;
+                seen.values.insert(key.to_vec(), v.clone());
             }
         }
         Ok(value)
