@@ -39,6 +39,27 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The answer of `POST /v1/txs`: one line per submitted transaction, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchResults {
+    /// One result per submitted transaction, in order.
+    pub results: Vec<BatchResult>,
+}
+
+/// One transaction's fate in a batch. A typed record, not a JSON map built per
+/// transaction: a batch answer is thousands of these.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchResult {
+    /// Whether it entered the mempool.
+    pub accepted: bool,
+    /// Why not (absent when accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+    /// Its hash (null if it was not accepted).
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{64}$")]
+    pub hash: Option<Hash>,
+}
+
 /// What became of a transaction in a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

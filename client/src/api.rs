@@ -81,24 +81,8 @@ impl BatchRequest {
     }
 }
 
-/// `POST /v1/txs` answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchResults {
-    /// One result per submitted transaction, in order.
-    pub results: Vec<BatchResult>,
-}
-
-/// One transaction's fate in a batch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchResult {
-    /// Its hash (null if it did not decode).
-    pub hash: Option<Hash>,
-    /// Whether it entered the mempool.
-    pub accepted: bool,
-    /// Why not.
-    #[serde(default)]
-    pub error: Option<ApiError>,
-}
+/// `POST /v1/txs` answer and its lines: the node's own types.
+pub use jialing_api_types::{BatchResult, BatchResults};
 
 /// Whether a transaction is still in the mempool or in a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,13 +9,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use jialing_contracts::{IndexTag, TagKind, TxStatus, registry};
 use jialing_core::{Hash, PublicKey, SignedTransaction, TxHash, encoding};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{self, Caller, ReadRequest};
 use crate::app::{Ledger, SubmitError};
 use crate::store::StoreError;
-use jialing_api_types::{ErrorBody, ErrorDetail, History, HistoryEntry, QueryLog};
+use jialing_api_types::{BatchResult, BatchResults, ErrorBody, ErrorDetail, History, HistoryEntry, QueryLog};
 
 /// Facts about this node for `/status`.
 #[derive(Clone, Debug)]
@@ -324,33 +324,10 @@ struct BatchBody {
     txs: Vec<String>,
 }
 
-/// One transaction's line of a `POST /v1/txs` answer. A typed record, not a
-/// `serde_json::Value` map built per transaction: a batch is thousands of them, and
-/// every map was its own allocations. The fields are in the order the map wrote them.
-#[derive(Serialize)]
-struct SubmitLine {
-    accepted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<SubmitLineError>,
-    hash: Option<TxHash>,
-}
-
-#[derive(Serialize)]
-struct SubmitLineError {
-    code: &'static str,
-    message: String,
-}
-
-/// The answer of `POST /v1/txs`: one line per transaction, in order.
-#[derive(Serialize)]
-struct SubmitAnswer {
-    results: Vec<SubmitLine>,
-}
-
 async fn submit_batch(
     State(api): State<Api>,
     body: Result<Json<BatchBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<SubmitAnswer>, ApiError> {
+) -> Result<Json<BatchResults>, ApiError> {
     let Json(body) = body.map_err(|e| body_error(e, "{\"txs\": [\"<hex>\", ...]}"))?;
     if body.txs.len() > api.info.max_batch {
         return Err(ApiError::bad_request(format!(
@@ -380,18 +357,18 @@ async fn submit_batch(
         slots
             .into_iter()
             .map(|r| match r {
-                Some(Ok(h)) => SubmitLine { accepted: true, error: None, hash: Some(h) },
-                Some(Err(e)) => SubmitLine {
+                Some(Ok(h)) => BatchResult { accepted: true, error: None, hash: Some(h) },
+                Some(Err(e)) => BatchResult {
                     accepted: false,
-                    error: Some(SubmitLineError { code: e.code(), message: e.to_string() }),
+                    error: Some(ErrorDetail { code: e.code().to_string(), message: e.to_string() }),
                     hash: None,
                 },
-                None => SubmitLine { accepted: false, error: None, hash: None },
+                None => BatchResult { accepted: false, error: None, hash: None },
             })
             .collect::<Vec<_>>()
     })
     .await?;
-    Ok(Json(SubmitAnswer { results }))
+    Ok(Json(BatchResults { results }))
 }
 
 #[derive(Deserialize)]
