@@ -38,6 +38,8 @@ pub struct Metrics {
     /// Synced blocks whose body does not match its certified header or does not
     /// validate: the peer that sent it is at fault (another peer is asked).
     pub sync_peer_faults: Counter,
+    /// Peers' sync requests answered with no blocks because the serving queue was full.
+    pub sync_requests_refused: Counter,
     /// Transaction signatures of synced blocks checked ahead of their block's turn.
     pub sync_preverified: Counter,
     /// Transaction signatures checked while validating a block, because no checked copy
@@ -95,6 +97,7 @@ impl Metrics {
             proposals_rejected: Counter::default(),
             proposal_streams_refused: Counter::default(),
             sync_peer_faults: Counter::default(),
+            sync_requests_refused: Counter::default(),
             sync_preverified: Counter::default(),
             block_sigs_checked: Counter::default(),
             gossip_txs_in: Counter::default(),
@@ -138,6 +141,11 @@ impl Metrics {
             "sync_peer_faults",
             "Synced blocks refused as the sending peer's fault",
             m.sync_peer_faults.clone(),
+        );
+        registry.register(
+            "sync_requests_refused",
+            "Peers' sync requests answered with no blocks: the serving queue was full",
+            m.sync_requests_refused.clone(),
         );
         registry.register(
             "sync_preverified",

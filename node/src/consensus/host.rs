@@ -536,9 +536,13 @@ impl Host {
                 // One read at a time, in the order asked: a peer catching up asks for
                 // several ranges at once and executes the lowest first, so it gets that
                 // one after one range's read, not after all of them side by side.
-                self.serving.serve(Box::new(move || {
-                    let _ = reply.send(read_decided_values(&store, tip, from, to));
+                let queued = self.serving.serve(Box::new(move |read| {
+                    let values = if read { read_decided_values(&store, tip, from, to) } else { Vec::new() };
+                    let _ = reply.send(values);
                 }));
+                if !queued {
+                    self.ledger.metrics.sync_requests_refused.inc();
+                }
             }
             AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
                 // Peers are ahead: this node is not idle.
@@ -1159,42 +1163,64 @@ impl Host {
     }
 }
 
+/// Most sync requests of peers waiting to be read. An honest peer catching up has a
+/// few in flight (Malachite's `parallel_requests`); a peer that sends more, or many
+/// peers at once, are answered with no blocks beyond it and ask again, instead of
+/// growing a queue that this node would spend minutes reading for requests long given
+/// up on.
+const MAX_SERVE_QUEUE: usize = 32;
+
 /// Reads for peers' sync requests, one at a time and in the order they came, on a
 /// thread of their own (off the host's loop). A peer catching up asks for several
 /// ranges at once and executes the lowest first: read side by side, every range would
-/// arrive only after all of them were read.
-#[derive(Default)]
+/// arrive only after all of them were read. At most [`MAX_SERVE_QUEUE`] wait.
 struct SyncServer {
-    queue: Option<std::sync::mpsc::Sender<ServeJob>>,
+    queue: Option<std::sync::mpsc::SyncSender<ServeJob>>,
+    bound: usize,
+}
+
+impl Default for SyncServer {
+    fn default() -> Self {
+        SyncServer { queue: None, bound: MAX_SERVE_QUEUE }
+    }
 }
 
 impl SyncServer {
-    fn serve(&mut self, job: ServeJob) {
+    /// Queues `job` to be run with `true` (read and answer) on the serving thread; when
+    /// the queue is full, runs it here at once with `false` (answer with no blocks) and
+    /// returns `false`.
+    fn serve(&mut self, job: ServeJob) -> bool {
         let job = match &self.queue {
-            Some(q) => match q.send(job) {
-                Ok(()) => return,
-                Err(std::sync::mpsc::SendError(job)) => job,
+            Some(q) => match q.try_send(job) {
+                Ok(()) => return true,
+                Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                    job(false);
+                    return false;
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(job)) => job,
             },
             None => job,
         };
         // No thread yet (or it is gone): start one; it ends with this host.
-        let (tx, rx) = std::sync::mpsc::channel::<ServeJob>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ServeJob>(self.bound);
         let spawned = std::thread::Builder::new().name("jialing-sync-serve".into()).spawn(move || {
             for job in rx {
-                job();
+                job(true);
             }
         });
         match spawned {
             Ok(_) => {
-                let _ = tx.send(job);
+                let _ = tx.try_send(job);
                 self.queue = Some(tx);
             }
-            Err(_) => job(),
+            Err(_) => job(true),
         }
+        true
     }
 }
 
-type ServeJob = Box<dyn FnOnce() + Send>;
+/// A sync read: `true` reads and answers, `false` answers with no blocks.
+type ServeJob = Box<dyn FnOnce(bool) + Send>;
 
 /// The decided blocks `from..=to` (at most [`MAX_SYNC_BATCH`], none past `tip`) with
 /// their certificates, as stored, for a peer's sync request.

@@ -826,3 +826,30 @@ async fn synced_blocks_are_checked_ahead_through_the_sync_codec() {
     n.decided(certificate(&honest, 3)).await.unwrap();
     assert_eq!(n.tip(), 1);
 }
+
+/// A flood of sync requests cannot grow the serving queue without end: with the
+/// serving thread busy and the queue full, the next request is answered at once (on
+/// the caller's thread) with no blocks, and the queued ones are still read, in order.
+#[test]
+fn sync_requests_beyond_the_queue_are_answered_empty_at_once() {
+    let mut server = SyncServer { queue: None, bound: 2 };
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    assert!(server.serve(Box::new(move |read| {
+        assert!(read);
+        started_tx.send(()).unwrap();
+        hold.recv().unwrap();
+    })));
+    started.recv().unwrap();
+    let (done_tx, done) = std::sync::mpsc::channel::<(u32, bool)>();
+    for i in 0..2 {
+        let d = done_tx.clone();
+        assert!(server.serve(Box::new(move |read| d.send((i, read)).unwrap())));
+    }
+    let d = done_tx.clone();
+    assert!(!server.serve(Box::new(move |read| d.send((9, read)).unwrap())), "the third waiting request is refused");
+    assert_eq!(done.try_recv(), Ok((9, false)), "answered at once, with no blocks");
+    release.send(()).unwrap();
+    assert_eq!(done.recv(), Ok((0, true)));
+    assert_eq!(done.recv(), Ok((1, true)));
+}
