@@ -11,7 +11,8 @@
 //! proposal and verified it on the critical path. Here nothing is dropped between
 //! connected peers:
 //! - each peer has a bounded outbound queue and at most [`WINDOW`] batches in flight;
-//!   a batch leaves only when the peer answered the previous ones;
+//!   a batch that is not full waits until the peer answered the previous ones, so
+//!   batches grow with the load ([`may_send`]);
 //! - a peer whose mempool is full answers `Retry` for those transactions: they go back
 //!   to the head of its queue and are sent again after a pause;
 //! - when the queues of more than `f` connected peers (a third of the nodes, rounded
@@ -71,6 +72,24 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 const MAX_ATTEMPTS: u16 = 400;
 /// Pushes from peers queued for checking at once; more are answered `Retry`.
 const MAX_INBOUND: usize = 64;
+
+/// Whether another push may leave for a peer with `inflight` pushes unanswered and
+/// `queued` transactions (`queued_bytes`) waiting, when a push holds at most
+/// `batch_bytes`.
+///
+/// Up to [`WINDOW`] full batches may be in flight, but a batch that is not full leaves
+/// only when nothing is: while one push is out, what arrives gathers into the next,
+/// which leaves when the answer comes (or once it is full). The batch size then follows
+/// the load with no timer to tune: a lone transaction leaves at once, and at a steady
+/// rate each push carries what arrived during one round trip to the peer, not the few
+/// transactions of one API request. Every push costs a stream, a frame, an answer and a
+/// wakeup on both sides whatever it carries; with the window filled by small pushes, a
+/// validator spent twice the CPU per transaction on libp2p at half of the network's
+/// capacity as under a backlog (ADR 0009).
+fn may_send(inflight: usize, queued: usize, queued_bytes: usize, batch_bytes: usize) -> bool {
+    let full = queued >= MAX_BATCH_TXS || queued_bytes >= batch_bytes;
+    queued > 0 && inflight < WINDOW && (inflight == 0 || full)
+}
 
 /// A request of the transaction protocol.
 #[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
@@ -576,7 +595,7 @@ impl Net {
             return;
         }
         out.pause_until = None;
-        while out.connected && out.inflight < WINDOW && !out.queue.is_empty() {
+        while out.connected && may_send(out.inflight, out.queue.len(), out.bytes, self.batch_bytes) {
             let mut batch = Vec::new();
             let mut bytes = 0;
             while let Some(item) = out.queue.front() {
@@ -893,5 +912,26 @@ pub fn verdict(r: &Result<jialing_core::TxHash, SubmitError>) -> Verdict {
         | Err(SubmitError::Overloaded { .. })
         | Err(SubmitError::Admission(A::Storage(_))) => Verdict::Retry,
         Err(_) => Verdict::Refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_batch_waits_for_the_answer_to_the_push_in_flight() {
+        let b = MAX_BATCH_BYTES;
+        // Nothing in flight: even one transaction leaves at once.
+        assert!(may_send(0, 1, 300, b));
+        // One push out: a few transactions wait for its answer and gather.
+        assert!(!may_send(1, 50, 50 * 300, b));
+        assert!(!may_send(1, MAX_BATCH_TXS - 1, 300, b));
+        // A full batch (by count or by bytes) does not wait, up to the window.
+        assert!(may_send(1, MAX_BATCH_TXS, 300, b));
+        assert!(may_send(WINDOW - 1, 10, b, b));
+        assert!(!may_send(WINDOW, MAX_BATCH_TXS, b, b));
+        // Nothing queued: nothing to send.
+        assert!(!may_send(0, 0, 0, b));
     }
 }

@@ -74,7 +74,9 @@ use bytes::Bytes;
 use jialing_contracts::keys;
 use jialing_contracts::membership::Organisation;
 use jialing_core::{Keypair, PublicKey, Uscc, encoding};
-use malachitebft_app::config::{ConsensusConfig as EngineConsensus, P2pConfig, ValuePayload, ValueSyncConfig};
+use malachitebft_app::config::{
+    ConsensusConfig as EngineConsensus, P2pConfig, PubSubProtocol, ValuePayload, ValueSyncConfig,
+};
 use malachitebft_app::types::codec::Codec;
 use malachitebft_app_channel::{
     Channels, ConsensusContext, EngineBuilder, EngineHandle, NetworkIdentity, NetworkMsg, RequestContext, SyncContext,
@@ -290,6 +292,13 @@ pub async fn start(
         listen_addr: gossip::tcp_addr(cfg.consensus.listen),
         persistent_peers: persistent,
         persistent_peers_only: true,
+        // Consensus messages go straight to each connected peer (Malachite's
+        // broadcast), not through a gossipsub mesh: the nodes are a configured full
+        // mesh, votes and proposal parts carry their own signatures (checked by the
+        // engine and `parts`), and the sending peer is authenticated by Noise, so
+        // gossipsub's relaying only delivered each message two or three times, each
+        // copy checked against a second, libp2p-level signature (ADR 0009).
+        protocol: PubSubProtocol::Broadcast,
         ..Default::default()
     };
     // Peers of a local network share one IP: Malachite's default of 5 connections per
