@@ -405,9 +405,9 @@ pub fn verify_raw(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Resul
 /// Verifies many signatures by the rule of the module doc in one multi-scalar
 /// multiplication: `[8]([-sum z_i s_i]B + sum [z_i]R_i + sum [z_i k_i]A_i) = 0`, with
 /// 128-bit weights `z_i` derived by SHA-512 from every item, four weights per hash (so
-/// an attacker cannot choose a forgery that cancels out without breaking the hash). `Ok` exactly when
-/// [`verify_raw`] accepts every item; the error names the first rule-1 failure, or
-/// `Equation` when only the combined equation failed.
+/// an attacker cannot choose a forgery that cancels out without breaking the hash).
+/// `Ok` exactly when [`verify_raw`] accepts every item; the error names the first
+/// rule-1 failure, or `Equation` when only the combined equation failed.
 pub fn verify_batch_raw(items: &[RawSigned<'_>]) -> Result<(), RawVerifyError> {
     match items {
         [] => return Ok(()),

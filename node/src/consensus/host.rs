@@ -1210,12 +1210,25 @@ impl SyncServer {
         });
         match spawned {
             Ok(_) => {
-                let _ = tx.try_send(job);
+                // A fresh queue has room for its first job; were it refused, the peer
+                // gets its answer (no blocks) now rather than never.
+                let queued = match tx.try_send(job) {
+                    Ok(()) => true,
+                    Err(
+                        std::sync::mpsc::TrySendError::Full(job) | std::sync::mpsc::TrySendError::Disconnected(job),
+                    ) => {
+                        job(false);
+                        false
+                    }
+                };
                 self.queue = Some(tx);
+                queued
             }
-            Err(_) => job(true),
+            Err(_) => {
+                job(true);
+                true
+            }
         }
-        true
     }
 }
 
