@@ -1191,13 +1191,9 @@ impl SyncServer {
     /// returns `false`.
     fn serve(&mut self, job: ServeJob) -> bool {
         let job = match &self.queue {
-            Some(q) => match q.try_send(job) {
-                Ok(()) => return true,
-                Err(std::sync::mpsc::TrySendError::Full(job)) => {
-                    job(false);
-                    return false;
-                }
-                Err(std::sync::mpsc::TrySendError::Disconnected(job)) => job,
+            Some(q) => match offer(q, job) {
+                Ok(queued) => return queued,
+                Err(job) => job,
             },
             None => job,
         };
@@ -1210,17 +1206,12 @@ impl SyncServer {
         });
         match spawned {
             Ok(_) => {
-                // A fresh queue has room for its first job; were it refused, the peer
-                // gets its answer (no blocks) now rather than never.
-                let queued = match tx.try_send(job) {
-                    Ok(()) => true,
-                    Err(
-                        std::sync::mpsc::TrySendError::Full(job) | std::sync::mpsc::TrySendError::Disconnected(job),
-                    ) => {
-                        job(false);
-                        false
-                    }
-                };
+                // The fresh thread holds its receiver; were the job refused anyway, the
+                // peer gets its answer (no blocks) now rather than never.
+                let queued = offer(&tx, job).unwrap_or_else(|job| {
+                    job(false);
+                    false
+                });
                 self.queue = Some(tx);
                 queued
             }
@@ -1229,6 +1220,19 @@ impl SyncServer {
                 true
             }
         }
+    }
+}
+
+/// Offers `job` to the serving queue `q`: `Ok(true)` queued; `Ok(false)` the queue was
+/// full and the job has answered with no blocks; `Err(job)` the serving thread is gone.
+fn offer(q: &std::sync::mpsc::SyncSender<ServeJob>, job: ServeJob) -> Result<bool, ServeJob> {
+    match q.try_send(job) {
+        Ok(()) => Ok(true),
+        Err(std::sync::mpsc::TrySendError::Full(job)) => {
+            job(false);
+            Ok(false)
+        }
+        Err(std::sync::mpsc::TrySendError::Disconnected(job)) => Err(job),
     }
 }
 
